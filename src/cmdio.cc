@@ -1,0 +1,160 @@
+// Control connection line reader and reply writer. Jails only.
+#include "cmdio.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "ftp_command.h"
+
+namespace keepftpd {
+
+namespace {
+
+std::string OneLine(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c == '\r' || c == '\n' || c == '\0') c = ' ';
+  }
+  return out;
+}
+
+// Waits until fd is readable. Returns 1 readable, 0 timeout, -1 error.
+int WaitReadable(int fd, unsigned timeout_seconds) {
+  pollfd p = {fd, POLLIN, 0};
+  int timeout_ms = timeout_seconds == 0 ? -1 : static_cast<int>(timeout_seconds) * 1000;
+  while (true) {
+    int r = poll(&p, 1, timeout_ms);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return -1;
+    return r == 0 ? 0 : 1;
+  }
+}
+
+ssize_t RecvRetry(int fd, char* buf, std::size_t len, int flags) {
+  ssize_t n;
+  do {
+    n = recv(fd, buf, len, flags);
+  } while (n < 0 && errno == EINTR);
+  return n;
+}
+
+}  // namespace
+
+ControlConnection::ReadOutcome ControlConnection::ReadLine(std::string* line,
+                                                           unsigned timeout_seconds) {
+  char buf[kMaxCommandLine];
+  while (true) {
+    int w = WaitReadable(fd_, timeout_seconds);
+    if (w == 0) return ReadOutcome::kTimeout;
+    if (w < 0) return ReadOutcome::kClosed;
+    // Never look further than the room left for this line.
+    std::size_t room = sizeof(buf) - pending_.size();
+    ssize_t n = RecvRetry(fd_, buf, room, MSG_PEEK);
+    if (n <= 0) return ReadOutcome::kClosed;
+    auto len = static_cast<std::size_t>(n);
+    const void* lf = std::memchr(buf, '\n', len);
+    if (lf == nullptr) {
+      // No line end yet. These bytes belong to the line being read, so taking them out of the
+      // kernel cannot steal anything from a later owner of the connection.
+      RecvRetry(fd_, buf, len, 0);
+      if (discarding_) continue;
+      if (pending_.size() + len < sizeof(buf)) {
+        pending_.append(buf, len);
+        continue;
+      }
+      pending_.clear();
+      discarding_ = true;  // too long: drop the rest of it up to its line end
+      return ReadOutcome::kTooLong;
+    }
+    std::size_t line_len = static_cast<const char*>(lf) - buf + 1;
+    RecvRetry(fd_, buf, line_len, 0);  // consume exactly this line
+    if (discarding_) {                  // the tail of an over-long line
+      discarding_ = false;
+      continue;
+    }
+    line->assign(pending_);
+    pending_.clear();
+    line->append(buf, line_len - 1);
+    if (!line->empty() && line->back() == '\r') line->pop_back();
+    return ReadOutcome::kLine;
+  }
+}
+
+bool ControlConnection::PeekLine(std::string* line, bool* closed) {
+  char buf[kMaxCommandLine];
+  *closed = false;
+  while (true) {
+    std::size_t room = sizeof(buf) - pending_.size();
+    if (room == 0 || discarding_) return false;  // ReadLine deals with over-long lines
+    ssize_t n = RecvRetry(fd_, buf, room, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) {
+      *closed = true;
+      return false;
+    }
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK) *closed = true;
+      return false;
+    }
+    auto len = static_cast<std::size_t>(n);
+    const void* lf = std::memchr(buf, '\n', len);
+    if (lf == nullptr) {
+      // Part of a line. A peek also stops at the urgent mark of a telnet Synch (IAC IP IAC DM
+      // sent as urgent data before ABOR), so take these bytes, which belong to the line being
+      // read, and look again past the mark.
+      if (pending_.size() + len >= sizeof(buf)) return false;
+      RecvRetry(fd_, buf, len, 0);
+      pending_.append(buf, len);
+      continue;
+    }
+    std::size_t line_len = static_cast<const char*>(lf) - buf + 1;
+    std::size_t end = line_len - 1;
+    line->assign(pending_);
+    line->append(buf, end);
+    if (!line->empty() && line->back() == '\r') line->pop_back();
+    peeked_bytes_ = line_len;
+    return true;
+  }
+}
+
+void ControlConnection::ConsumePeeked(std::size_t line_bytes_with_end) {
+  char buf[kMaxCommandLine];
+  if (line_bytes_with_end == 0) line_bytes_with_end = peeked_bytes_;
+  RecvRetry(fd_, buf, line_bytes_with_end, 0);
+  peeked_bytes_ = 0;
+  pending_.clear();
+}
+
+bool ControlConnection::SendRaw(std::string_view bytes) {
+  while (!bytes.empty()) {
+    ssize_t n = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+bool ControlConnection::Reply(int code, std::string_view text) {
+  std::string out = std::to_string(code) + " " + OneLine(text) + "\r\n";
+  return SendRaw(out);
+}
+
+bool ControlConnection::ReplyMulti(int code, std::string_view first,
+                                   const std::vector<std::string>& lines, std::string_view last) {
+  std::string out = std::to_string(code) + "-" + OneLine(first) + "\r\n";
+  for (const std::string& l : lines) {
+    std::string one = OneLine(l);
+    // A continuation line must not look like the final line "CODE ".
+    if (one.size() >= 4 && one.compare(0, 3, std::to_string(code)) == 0 && one[3] == ' ') {
+      out += " ";
+    }
+    out += one + "\r\n";
+  }
+  out += std::to_string(code) + " " + OneLine(last) + "\r\n";
+  return SendRaw(out);
+}
+
+}  // namespace keepftpd

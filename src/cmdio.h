@@ -1,0 +1,54 @@
+// The control connection as the jails see it: a line reader that peeks and then consumes exactly
+// one line (so bytes after it stay in the kernel for the next owner: the session jail after
+// login, the TLS jail after AUTH TLS), with a fixed length cap that costs no memory, and the
+// reply writer. Jails only.
+#ifndef KEEPFTPD_SRC_CMDIO_H_
+#define KEEPFTPD_SRC_CMDIO_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keepftpd {
+
+class ControlConnection {
+ public:
+  explicit ControlConnection(int fd) : fd_(fd) {}
+
+  enum class ReadOutcome {
+    kLine,     // *line holds one line without its line end
+    kTooLong,  // a line exceeded kMaxCommandLine; its bytes are being discarded
+    kTimeout,  // nothing arrived within timeout_seconds
+    kClosed,   // the client closed the connection (or it broke)
+  };
+  // timeout_seconds 0 waits forever.
+  ReadOutcome ReadLine(std::string* line, unsigned timeout_seconds);
+
+  // If a complete line is waiting, returns it without consuming its end (for ABOR during
+  // transfers; bytes of an unfinished line are taken into the pending buffer, as ReadLine does).
+  // Returns false when no complete line is buffered. *closed is set when the peer closed.
+  bool PeekLine(std::string* line, bool* closed);
+  // Consumes what PeekLine returned.
+  void ConsumePeeked(std::size_t line_bytes_with_end);
+
+  // "CODE text\r\n". CR and LF inside text are replaced, so a reply cannot be split.
+  bool Reply(int code, std::string_view text);
+  // "CODE-first\r\n", then each line (prefixed with one space unless it starts with a space or
+  // is a raw line), then "CODE last\r\n". Lines are sent as given after CR/LF removal.
+  bool ReplyMulti(int code, std::string_view first, const std::vector<std::string>& lines,
+                  std::string_view last);
+  // Sends raw bytes (already formatted reply text).
+  bool SendRaw(std::string_view bytes);
+
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+  bool discarding_ = false;  // inside an over-long line: drop bytes until its line end
+  std::string pending_;      // consumed bytes of a line whose end has not arrived yet
+  std::size_t peeked_bytes_ = 0;
+};
+
+}  // namespace keepftpd
+
+#endif  // KEEPFTPD_SRC_CMDIO_H_

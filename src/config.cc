@@ -1,0 +1,588 @@
+// Parsing and loading of the vsftpd.conf-style configuration file (see config.h and
+// keepftpd.conf(5)). Runs only in the entry process, before any fork.
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "strutil.h"
+
+namespace keepftpd {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// The option tables.
+
+struct BoolRow {
+  std::string_view name;
+  bool Config::*field;
+};
+struct UintRow {
+  std::string_view name;
+  unsigned Config::*field;
+  unsigned min;
+  unsigned max;
+};
+struct StrRow {
+  std::string_view name;
+  std::string Config::*field;
+  std::string_view default_value;
+};
+
+#define KEEPFTPD_BOOL(name, def, vsftpd_default, help) {#name, &Config::name},
+#define KEEPFTPD_UINT(name, def, min, max, help)
+#define KEEPFTPD_STR(name, def, help)
+constexpr BoolRow kBoolRows[] = {
+#include "tunables.def"
+};
+#undef KEEPFTPD_BOOL
+#undef KEEPFTPD_UINT
+#undef KEEPFTPD_STR
+
+#define KEEPFTPD_BOOL(name, def, vsftpd_default, help)
+#define KEEPFTPD_UINT(name, def, min, max, help) {#name, &Config::name, min, max},
+#define KEEPFTPD_STR(name, def, help)
+constexpr UintRow kUintRows[] = {
+#include "tunables.def"
+};
+#undef KEEPFTPD_BOOL
+#undef KEEPFTPD_UINT
+#undef KEEPFTPD_STR
+
+#define KEEPFTPD_BOOL(name, def, vsftpd_default, help)
+#define KEEPFTPD_UINT(name, def, min, max, help)
+#define KEEPFTPD_STR(name, def, help) {#name, &Config::name, def},
+constexpr StrRow kStrRows[] = {
+#include "tunables.def"
+};
+#undef KEEPFTPD_BOOL
+#undef KEEPFTPD_UINT
+#undef KEEPFTPD_STR
+
+// Boolean vsftpd options that only make sense for a standalone daemon: NO is accepted and
+// ignored, YES is refused.
+constexpr std::string_view kInertOptions[] = {"background", "listen", "listen_ipv6"};
+
+constexpr std::string_view kInertYesMessage =
+    "keepftpd is started per connection by ftp.socket (Accept=yes) or xinetd; set listen=NO or "
+    "remove the line";
+
+// vsftpd options refused whatever their value, with what to use instead.
+struct RefusedOption {
+  std::string_view name;
+  std::string_view message;
+};
+constexpr RefusedOption kRefusedOptions[] = {
+    {"listen_address",
+     "keepftpd is started per connection; set ListenStream= with the address in ftp.socket "
+     "(or bind in the xinetd entry)"},
+    {"listen_address6",
+     "keepftpd is started per connection; set ListenStream= with the address in ftp.socket "
+     "(or bind in the xinetd entry)"},
+    {"listen_port",
+     "keepftpd is started per connection; set ListenStream= in ftp.socket (or port in the xinetd "
+     "entry)"},
+    {"max_clients", "set MaxConnections= in ftp.socket (xinetd: instances)"},
+    {"max_per_ip", "set MaxConnectionsPerSource= in ftp.socket (xinetd: per_source)"},
+    {"one_process_model",
+     "refused: it removes the privilege separation keepftpd is built on"},
+    {"tcp_wrappers", "use IPAllow=/IPDeny= in ftp.socket or xinetd only_from/no_access"},
+};
+
+// Every other option of vsftpd 3.0.3 (vsftpd.conf(5) and parseconf.c) plus the ones
+// distributions added. Refused as "not supported yet", never as unknown. Sorted.
+constexpr std::string_view kNotSupportedYet[] = {
+    "allow_anon_ssl", "allow_writeable_chroot", "anon_max_rate", "anon_mkdir_write_enable",
+    "anon_other_write_enable", "anon_umask", "anon_upload_enable", "anon_world_readable_only",
+    "ascii_download_enable", "ascii_upload_enable", "async_abor_enable", "banned_email_file",
+    "ca_certs_file", "check_shell", "chmod_enable", "chown_upload_mode", "chown_uploads",
+    "chown_username", "chroot_list_enable", "chroot_list_file", "chroot_local_user",
+    "connect_from_port_20", "debug_ssl", "delay_failed_login", "delay_successful_login",
+    "delete_failed_uploads", "deny_email_enable", "download_file", "dsa_cert_file",
+    "dsa_private_key_file", "dual_log_enable", "ecdh_param_file", "email_password_file",
+    "file_open_mode", "force_anon_data_ssl", "force_anon_logins_ssl", "force_local_data_ssl",
+    "force_local_logins_ssl", "ftp_data_port", "ftp_enable", "guest_enable", "guest_username",
+    "http_enable", "implicit_ssl", "isolate", "isolate_network", "local_enable", "local_max_rate",
+    "local_root", "local_umask", "lock_upload_files", "log_ftp_protocol", "ls_recurse_enable",
+    "max_login_fails", "mdtm_write", "no_log_lock", "pam_service_name", "passwd_chroot_enable",
+    "pasv_addr_resolve", "ptrace_sandbox", "require_cert", "require_ssl_reuse",
+    "reverse_lookup_enable", "rsa_cert_file", "rsa_private_key_file", "run_as_launching_user",
+    "secure_email_list_enable", "session_support", "setproctitle_enable", "ssl_ciphers",
+    "ssl_enable", "ssl_request_cert", "ssl_sslv2", "ssl_sslv3", "ssl_tlsv1", "ssl_tlsv1_1",
+    "ssl_tlsv1_2", "strict_ssl_read_eof", "strict_ssl_write_shutdown", "syslog_enable",
+    "text_userdb_names", "tilde_user_enable", "trans_chunk_size", "upload_file", "use_sendfile",
+    "user_config_dir", "user_sub_token", "userlist_deny", "userlist_enable", "userlist_file",
+    "utf8_filesystem", "validate_cert", "virtual_use_local_privs", "vsftpd_log_file",
+    "write_enable", "xferlog_enable", "xferlog_file", "xferlog_std_format",
+};
+static_assert(std::is_sorted(std::begin(kNotSupportedYet), std::end(kNotSupportedYet)),
+              "kNotSupportedYet must stay sorted");
+
+bool IsNotSupportedYet(std::string_view name) {
+  return std::binary_search(std::begin(kNotSupportedYet), std::end(kNotSupportedYet), name);
+}
+
+bool IsInert(std::string_view name) {
+  return std::find(std::begin(kInertOptions), std::end(kInertOptions), name) !=
+         std::end(kInertOptions);
+}
+
+const RefusedOption* FindRefused(std::string_view name) {
+  for (const RefusedOption& r : kRefusedOptions) {
+    if (r.name == name) return &r;
+  }
+  return nullptr;
+}
+
+template <typename Row, std::size_t N>
+const Row* FindRow(const Row (&rows)[N], std::string_view name) {
+  for (const Row& r : rows) {
+    if (r.name == name) return &r;
+  }
+  return nullptr;
+}
+
+bool IsKnownOption(std::string_view name) {
+  return FindRow(kBoolRows, name) || FindRow(kUintRows, name) || FindRow(kStrRows, name) ||
+         IsInert(name) || FindRefused(name) || IsNotSupportedYet(name);
+}
+
+// ---------------------------------------------------------------------------------------------
+// "Did you mean": the closest known name by edit distance, compared case-insensitively.
+
+std::size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      std::size_t substitute = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
+      row[j] = std::min({above + 1, row[j - 1] + 1, substitute});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string Suggestion(std::string_view name) {
+  if (name.size() > 64) return "";
+  const std::string lower = AsciiLower(name);
+  std::string_view best;
+  std::size_t best_distance = SIZE_MAX;
+  auto consider = [&](std::string_view candidate) {
+    std::size_t d = EditDistance(lower, candidate);
+    if (d < best_distance) {
+      best_distance = d;
+      best = candidate;
+    }
+  };
+  for (const BoolRow& r : kBoolRows) consider(r.name);
+  for (const UintRow& r : kUintRows) consider(r.name);
+  for (const StrRow& r : kStrRows) consider(r.name);
+  for (std::string_view n : kInertOptions) consider(n);
+  for (const RefusedOption& r : kRefusedOptions) consider(r.name);
+  for (std::string_view n : kNotSupportedYet) consider(n);
+  const std::size_t limit = lower.size() >= 8 ? 2 : 1;
+  if (best_distance > limit) return "";
+  return std::string(best);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Value checks. Each returns an empty string when the value is fine, else what is wrong.
+
+std::optional<bool> ParseBool(std::string_view value) {
+  if (EqualsIgnoreCase(value, "YES") || EqualsIgnoreCase(value, "TRUE") || value == "1") {
+    return true;
+  }
+  if (EqualsIgnoreCase(value, "NO") || EqualsIgnoreCase(value, "FALSE") || value == "0") {
+    return false;
+  }
+  return std::nullopt;
+}
+
+std::string ExpectedBool(std::string_view value) {
+  std::string message = "expected YES or NO";
+  if (value.empty()) return "missing value; " + message;
+  message += ", got '" + SanitizeForLog(value) + "'";
+  if (TrimSpaces(value) != value) message += " (no spaces are allowed around the value)";
+  return message;
+}
+
+std::string CheckUint(const UintRow& row, std::string_view value, unsigned* out) {
+  const std::string range =
+      "a number from " + std::to_string(row.min) + " to " + std::to_string(row.max);
+  if (value.empty()) return "missing value; expected " + range;
+  std::optional<std::uint64_t> n = ParseDecimal(value, UINT_MAX);
+  if (!n || *n < row.min || *n > row.max) {
+    return "expected " + range + ", got '" + SanitizeForLog(value) + "'";
+  }
+  if (value.size() > 1 && value[0] == '0') {
+    return "'" + std::string(value) +
+           "' has a leading zero, which vsftpd reads as octal; write the decimal number without "
+           "leading zeros";
+  }
+  const bool is_pasv_port = row.name == "pasv_min_port" || row.name == "pasv_max_port";
+  if (is_pasv_port && *n != 0 && *n < 1024) {
+    return "expected 0 (any port) or a number from 1024 to 65535, got " + std::string(value);
+  }
+  *out = static_cast<unsigned>(*n);
+  return "";
+}
+
+bool HasControlByte(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    unsigned char u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
+}
+
+bool IsAsciiLetter(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+
+std::string CheckCommandList(std::string_view value) {
+  for (std::string_view verb : Split(value, ',')) {
+    if (verb.empty()) return "empty entry in the comma-separated command list";
+    if (verb.size() > 16 || !std::all_of(verb.begin(), verb.end(), IsAsciiLetter)) {
+      return "'" + SanitizeForLog(verb) +
+             "' is not an FTP command; expected a comma-separated list of commands like "
+             "RETR,LIST (letters only, no spaces)";
+    }
+  }
+  return "";
+}
+
+// vsftpd filter syntax: a single pattern, or "{pattern,pattern,...}". A local check on purpose
+// (the session parses the filter again with NameFilter::Parse).
+std::string CheckFilter(std::string_view value) {
+  const std::string_view expected = "; expected a pattern or a list like {*.mp3,.private}";
+  const bool braced = !value.empty() && value.front() == '{';
+  std::string_view inner = value;
+  if (braced) {
+    if (value.size() < 2 || value.back() != '}') return "unbalanced '{'" + std::string(expected);
+    inner = value.substr(1, value.size() - 2);
+    if (inner.empty()) return "empty list '{}'" + std::string(expected);
+  }
+  if (inner.find_first_of("{}") != std::string_view::npos) {
+    return "misplaced '{' or '}'" + std::string(expected);
+  }
+  if (!braced && inner.find(',') != std::string_view::npos) {
+    return "a list of patterns must be written in braces" + std::string(expected);
+  }
+  for (std::string_view pattern : Split(inner, ',')) {
+    if (pattern.empty()) return "empty pattern in the list" + std::string(expected);
+    if (pattern.find('/') != std::string_view::npos) {
+      return "'" + SanitizeForLog(pattern) + "' contains '/'; patterns match single names";
+    }
+  }
+  return "";
+}
+
+std::string CheckString(const StrRow& row, std::string_view value) {
+  if (value.empty()) {
+    if (row.default_value.empty()) return "";
+    return "must not be empty (remove the line to use the default '" +
+           std::string(row.default_value) + "')";
+  }
+  if (HasControlByte(value)) return "contains a control character";
+  const std::string_view name = row.name;
+  if (name == "anon_root" || name == "secure_chroot_dir" || name == "banner_file") {
+    if (value.front() != '/') {
+      return "expected an absolute path (starting with '/'), got '" + SanitizeForLog(value) + "'";
+    }
+  } else if (name == "ftp_username" || name == "nopriv_user") {
+    if (value.find_first_of(" \t:/,") != std::string_view::npos) {
+      return "'" + SanitizeForLog(value) + "' is not a user name";
+    }
+  } else if (name == "pasv_address") {
+    in_addr addr{};
+    const std::string text(value);
+    if (inet_pton(AF_INET, text.c_str(), &addr) != 1) {
+      return "expected a numeric IPv4 address like 192.0.2.1, got '" + SanitizeForLog(value) +
+             "'";
+    }
+  } else if (name == "message_file") {
+    if (value.find('/') != std::string_view::npos) {
+      return "expected a file name without '/', got '" + SanitizeForLog(value) + "'";
+    }
+  } else if (name == "cmds_allowed" || name == "cmds_denied") {
+    return CheckCommandList(value);
+  } else if (name == "deny_file" || name == "hide_file") {
+    return CheckFilter(value);
+  }
+  return "";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing.
+
+class Parser {
+ public:
+  Parser(std::string_view file_name, std::vector<ConfigError>* errors)
+      : file_name_(file_name), errors_(errors) {}
+
+  void ParseLine(unsigned line_number, std::string_view line);
+  void CheckCrossOptions();
+  Config& config() { return config_; }
+
+ private:
+  void Error(unsigned line, std::string_view option, std::string message) {
+    errors_->push_back(ConfigError{file_name_, line, SanitizeForLog(option), std::move(message)});
+  }
+  void SetOption(unsigned line, std::string_view name, std::string_view value);
+
+  std::string file_name_;
+  std::vector<ConfigError>* errors_;
+  Config config_;
+  std::map<std::string, unsigned, std::less<>> seen_;  // option -> line where first set
+};
+
+void Parser::ParseLine(unsigned line_number, std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  // Like vsftpd: leading white space before the option name is skipped.
+  std::string_view rest = line;
+  while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
+  if (rest.empty() || rest.front() == '#') return;
+
+  const std::size_t eq = rest.find('=');
+  if (eq == std::string_view::npos) {
+    std::string_view name = TrimSpaces(rest);
+    const bool known = IsKnownOption(name);
+    Error(line_number, known ? name : std::string_view(),
+          "missing '=': expected option=value, got '" + SanitizeForLog(rest) + "'");
+    return;
+  }
+  std::string_view name = rest.substr(0, eq);
+  const std::string_view value = rest.substr(eq + 1);
+  if (name.empty()) {
+    Error(line_number, "", "missing option name before '='");
+    return;
+  }
+  if (TrimSpaces(name) != name) {
+    Error(line_number, TrimSpaces(name),
+          "spaces before '=' are not allowed; write " + SanitizeForLog(TrimSpaces(name)) +
+              "=value");
+    return;
+  }
+  SetOption(line_number, name, value);
+}
+
+void Parser::SetOption(unsigned line, std::string_view name, std::string_view value) {
+  if (!IsKnownOption(name)) {
+    std::string message = "unknown option";
+    std::string suggestion = Suggestion(name);
+    if (!suggestion.empty()) message += "; did you mean " + suggestion + "?";
+    Error(line, name, std::move(message));
+    return;
+  }
+  auto [it, inserted] = seen_.emplace(std::string(name), line);
+  if (!inserted) {
+    Error(line, name, "duplicate option; first set on line " + std::to_string(it->second));
+    return;
+  }
+
+  if (const BoolRow* row = FindRow(kBoolRows, name)) {
+    std::optional<bool> b = ParseBool(value);
+    if (!b) return Error(line, name, ExpectedBool(value));
+    config_.*(row->field) = *b;
+  } else if (const UintRow* urow = FindRow(kUintRows, name)) {
+    unsigned n = 0;
+    std::string problem = CheckUint(*urow, value, &n);
+    if (!problem.empty()) return Error(line, name, std::move(problem));
+    config_.*(urow->field) = n;
+  } else if (const StrRow* srow = FindRow(kStrRows, name)) {
+    std::string problem = CheckString(*srow, value);
+    if (!problem.empty()) return Error(line, name, std::move(problem));
+    config_.*(srow->field) = std::string(value);
+  } else if (IsInert(name)) {
+    std::optional<bool> b = ParseBool(value);
+    if (!b) return Error(line, name, ExpectedBool(value));
+    if (*b) Error(line, name, std::string(kInertYesMessage));
+    // NO: accepted and ignored.
+  } else if (const RefusedOption* refused = FindRefused(name)) {
+    Error(line, name, std::string(refused->message));
+  } else {
+    Error(line, name,
+          std::string(name) + " is a vsftpd option that keepftpd does not implement: not supported yet");
+  }
+}
+
+void Parser::CheckCrossOptions() {
+  const unsigned min = config_.pasv_min_port;
+  const unsigned max = config_.pasv_max_port;
+  if (min != 0 && max != 0 && min > max) {
+    auto where = seen_.find("pasv_min_port");
+    auto max_where = seen_.find("pasv_max_port");
+    unsigned line = where != seen_.end() ? where->second : 0;
+    std::string message = "pasv_min_port (" + std::to_string(min) +
+                          ") is greater than pasv_max_port (" + std::to_string(max);
+    if (max_where != seen_.end()) message += ", line " + std::to_string(max_where->second);
+    message += ")";
+    Error(line, "pasv_min_port", std::move(message));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading the file. The syscalls are wrapped here, locally: the entry process is the only caller
+// and this is the only file access it does before the sessions exist.
+
+std::string ModeString(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof(buf), "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
+std::string DirName(const std::string& path) {
+  std::size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// Appends an error when dir is not owned by root or is writable by group or others.
+void CheckDirectory(const std::string& file, const std::string& dir,
+                    std::vector<ConfigError>* errors) {
+  struct stat st{};
+  if (stat(dir.c_str(), &st) != 0) {
+    errors->push_back({file, 0, "",
+                       "cannot check directory " + SanitizeForLog(dir) + ": " +
+                           std::strerror(errno)});
+    return;
+  }
+  if (st.st_uid != 0) {
+    errors->push_back({file, 0, "",
+                       "directory " + SanitizeForLog(dir) + " is not owned by root (owner uid " +
+                           std::to_string(st.st_uid) + "); anyone owning it can replace the file"});
+  }
+  if ((st.st_mode & 022) != 0) {
+    errors->push_back({file, 0, "",
+                       "directory " + SanitizeForLog(dir) + " is writable by group or others (mode " +
+                           ModeString(st.st_mode) + "); anyone able to write it can replace the file"});
+  }
+}
+
+// Reads the whole file into *text, checking the open descriptor on the way (owner and mode
+// problems are reported but the text is still returned, so that every error gets listed). False
+// when there is no text to parse.
+bool ReadConfigFile(const std::string& path, std::string* text,
+                    std::vector<ConfigError>* errors) {
+  int fd;
+  do {
+    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    errors->push_back({path, 0, "", std::string("cannot open: ") + std::strerror(errno)});
+    return false;
+  }
+  bool ok = true;
+  struct stat st{};
+  if (fstat(fd, &st) != 0) {
+    errors->push_back({path, 0, "", std::string("cannot stat: ") + std::strerror(errno)});
+    close(fd);
+    return false;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    errors->push_back({path, 0, "", "not a regular file"});
+    close(fd);
+    return false;
+  }
+  if (st.st_uid != 0) {
+    errors->push_back({path, 0, "",
+                       "not owned by root (owner uid " + std::to_string(st.st_uid) +
+                           "); run chown root: on it"});
+  }
+  if ((st.st_mode & 022) != 0) {
+    errors->push_back({path, 0, "",
+                       "writable by group or others (mode " + ModeString(st.st_mode) +
+                           "); run chmod go-w on it"});
+  }
+  if (static_cast<std::uint64_t>(st.st_size) > kMaxConfigBytes) {
+    errors->push_back({path, 0, "",
+                       "larger than " + std::to_string(kMaxConfigBytes) + " bytes"});
+    close(fd);
+    return false;
+  }
+  text->clear();
+  char buf[8192];
+  while (true) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      errors->push_back({path, 0, "", std::string("cannot read: ") + std::strerror(errno)});
+      ok = false;
+      break;
+    }
+    if (n == 0) break;
+    text->append(buf, static_cast<std::size_t>(n));
+    if (text->size() > kMaxConfigBytes) {
+      errors->push_back({path, 0, "",
+                         "larger than " + std::to_string(kMaxConfigBytes) + " bytes"});
+      ok = false;
+      break;
+    }
+  }
+  close(fd);
+  return ok;
+}
+
+}  // namespace
+
+std::string ConfigError::ToString() const {
+  std::string out = file;
+  if (line != 0) out += (out.empty() ? "line " : ":") + std::to_string(line);
+  if (!option.empty()) out += (out.empty() ? "" : ": ") + option;
+  if (!message.empty()) out += (out.empty() ? "" : ": ") + message;
+  return out;
+}
+
+Config ParseConfig(std::string_view text, std::string_view file_name,
+                   std::vector<ConfigError>* errors) {
+  Parser parser(file_name, errors);
+  unsigned line_number = 0;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    ++line_number;
+    std::string_view line = text.substr(start, end - start);
+    if (line.find('\0') != std::string_view::npos) {
+      errors->push_back({std::string(file_name), line_number, "", "line contains a NUL byte"});
+    } else {
+      parser.ParseLine(line_number, line);
+    }
+    start = end + 1;
+  }
+  parser.CheckCrossOptions();
+  return parser.config();
+}
+
+Config LoadConfigFile(const std::string& path, std::vector<ConfigError>* errors) {
+  std::string text;
+  const bool read_ok = ReadConfigFile(path, &text, errors);
+  CheckDirectory(path, DirName(path), errors);
+  // A symlinked file (common under /etc) must also sit in a safe directory where it really is.
+  if (char* real = realpath(path.c_str(), nullptr)) {
+    std::string real_dir = DirName(real);
+    std::free(real);
+    if (real_dir != DirName(path)) CheckDirectory(path, real_dir, errors);
+  }
+  if (!read_ok) return Config();
+  return ParseConfig(text, path, errors);
+}
+
+}  // namespace keepftpd

@@ -1,0 +1,51 @@
+// The configuration: a vsftpd.conf-style file parsed once, in the entry process before any fork,
+// into an immutable Config. Every option is one row of tunables.def. Shared (read-only) by every
+// process; only the entry process loads it.
+#ifndef KEEPFTPD_SRC_CONFIG_H_
+#define KEEPFTPD_SRC_CONFIG_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "status.h"
+
+namespace keepftpd {
+
+struct Config {
+#define KEEPFTPD_BOOL(name, def, vsftpd_default, help) bool name = def;
+#define KEEPFTPD_UINT(name, def, min, max, help) unsigned name = def;
+#define KEEPFTPD_STR(name, def, help) std::string name = def;
+#include "tunables.def"
+#undef KEEPFTPD_BOOL
+#undef KEEPFTPD_UINT
+#undef KEEPFTPD_STR
+};
+
+// One error found in a config file: "FILE:LINE: OPTION: MESSAGE" when printed.
+struct ConfigError {
+  std::string file;
+  unsigned line = 0;    // 0 when the error is about the file as a whole
+  std::string option;   // empty when the line has no recognisable option name
+  std::string message;
+  std::string ToString() const;
+};
+
+// Parses the text of a config file. Every error is appended to *errors (parsing goes on after
+// an error, so that --check-config can list them all). Returns the Config built from the lines
+// that were valid; callers must not use it when *errors is non-empty.
+Config ParseConfig(std::string_view text, std::string_view file_name,
+                   std::vector<ConfigError>* errors);
+
+// Reads and parses the file at path. Refuses (as an error on line 0) a file that is not a regular
+// file, is larger than kMaxConfigBytes, or where the file or its directory is not owned by root or
+// is writable by group or others. Cross-option checks (pasv_min_port <= pasv_max_port, ...) are
+// done here too.
+Config LoadConfigFile(const std::string& path, std::vector<ConfigError>* errors);
+
+inline constexpr std::size_t kMaxConfigBytes = 100000;
+inline constexpr const char* kDefaultConfigPath = "/etc/keepftpd.conf";
+
+}  // namespace keepftpd
+
+#endif  // KEEPFTPD_SRC_CONFIG_H_

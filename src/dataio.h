@@ -1,0 +1,37 @@
+// Data connection transfers in the session jail: a file (sendfile, or read and convert for ASCII
+// mode) or a listing buffer, sent on a non-blocking data socket while the control connection is
+// watched for ABOR, with data_connection_timeout applied to every stall. Session jail only.
+#ifndef KEEPFTPD_SRC_DATAIO_H_
+#define KEEPFTPD_SRC_DATAIO_H_
+
+#include <cstdint>
+#include <string_view>
+
+#include "cmdio.h"
+
+namespace keepftpd {
+
+enum class TransferResult {
+  kOk,             // everything sent
+  kAborted,        // the client sent ABOR (consumed from the control connection)
+  kTimeout,        // no progress for data_connection_timeout seconds
+  kDataError,      // the data connection failed (client closed it, reset)
+  kControlClosed,  // the control connection went away
+  kFileError,      // reading the file failed
+};
+
+struct TransferOptions {
+  unsigned timeout_seconds = 300;  // 0: no timeout
+  bool ascii = false;              // convert LF to CRLF
+};
+
+TransferResult SendBuffer(int data_fd, ControlConnection& ctrl, std::string_view data,
+                          const TransferOptions& options, std::uint64_t* sent);
+
+// Sends file_fd from offset to its end.
+TransferResult SendFile(int data_fd, ControlConnection& ctrl, int file_fd, std::uint64_t offset,
+                        const TransferOptions& options, std::uint64_t* sent);
+
+}  // namespace keepftpd
+
+#endif  // KEEPFTPD_SRC_DATAIO_H_

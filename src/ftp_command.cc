@@ -1,0 +1,140 @@
+// FTP command lines: telnet stripping, verb/argument split, TYPE/MODE/STRU/REST grammars, ASCII
+// download encoding and MDTM time. Pure logic, used by the jails.
+#include "ftp_command.h"
+
+#include <time.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+
+#include "strutil.h"
+
+namespace keepftpd {
+
+namespace {
+
+constexpr unsigned char kIac = 255;
+constexpr unsigned char kWill = 251;
+constexpr unsigned char kDont = 254;  // WILL 251, WONT 252, DO 253, DONT 254
+
+}  // namespace
+
+std::string StripTelnet(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size());
+  std::size_t i = 0;
+  while (i < raw.size()) {
+    unsigned char c = static_cast<unsigned char>(raw[i]);
+    if (c != kIac) {
+      out.push_back(raw[i]);
+      ++i;
+      continue;
+    }
+    if (i + 1 >= raw.size()) break;  // a lone IAC at the end
+    unsigned char cmd = static_cast<unsigned char>(raw[i + 1]);
+    if (cmd == kIac) {
+      out.push_back(static_cast<char>(kIac));
+      i += 2;
+    } else if (cmd >= kWill && cmd <= kDont) {
+      i += 3;  // option negotiation: IAC verb option (a missing option byte is simply gone)
+    } else {
+      i += 2;  // IAC IP, IAC DM, IAC NOP...
+    }
+  }
+  return out;
+}
+
+FtpCommand ParseCommandLine(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  const std::string clean = StripTelnet(line);
+  const std::string_view rest(clean);
+
+  FtpCommand cmd;
+  std::size_t space = rest.find(' ');
+  if (space == std::string_view::npos) {
+    cmd.verb = AsciiUpper(rest);
+  } else {
+    cmd.verb = AsciiUpper(rest.substr(0, space));
+    cmd.arg = std::string(rest.substr(space + 1));
+    cmd.has_arg = true;
+  }
+  return cmd;
+}
+
+TypeParse ParseTypeArgument(std::string_view arg) {
+  TypeParse result;  // kSyntax until proven otherwise
+  const std::string a = AsciiUpper(arg);
+  if (a.empty()) return result;
+  const char code = a[0];
+  std::string_view param;  // what follows "<code> "
+  bool has_param = false;
+  if (a.size() > 1) {
+    if (a[1] != ' ' || a.size() == 2) return result;  // "AN", "A "
+    param = std::string_view(a).substr(2);
+    has_param = true;
+  }
+  switch (code) {
+    case 'A':
+    case 'E': {
+      // Optional format control: N (non-print), T (telnet), C (carriage control).
+      if (has_param && param != "N" && param != "T" && param != "C") return result;
+      const bool supported = code == 'A' && (!has_param || param == "N");
+      result.outcome = supported ? TypeParse::kOk : TypeParse::kUnsupported;
+      result.type = TransferType::kAscii;
+      return result;
+    }
+    case 'I':
+      if (has_param) return result;
+      result.outcome = TypeParse::kOk;
+      result.type = TransferType::kImage;
+      return result;
+    case 'L': {
+      if (!has_param) return result;
+      std::optional<std::uint64_t> size = ParseDecimal(param, UINT64_MAX);
+      if (!size) return result;
+      result.outcome = *size == 8 ? TypeParse::kOk : TypeParse::kUnsupported;
+      result.type = TransferType::kImage;
+      return result;
+    }
+    default:
+      return result;
+  }
+}
+
+bool IsModeStream(std::string_view arg) { return EqualsIgnoreCase(arg, "S"); }
+
+bool IsStruFile(std::string_view arg) { return EqualsIgnoreCase(arg, "F"); }
+
+Result<std::uint64_t> ParseRestOffset(std::string_view arg) {
+  std::optional<std::uint64_t> v = ParseDecimal(arg, INT64_MAX);
+  if (!v) {
+    return Status::Error("REST needs a decimal offset 0.." + std::to_string(INT64_MAX) + ": \"" +
+                         SanitizeForLog(arg) + "\"");
+  }
+  return *v;
+}
+
+void AsciiEncoder::Convert(std::string_view in, std::string* out) {
+  out->reserve(out->size() + in.size());
+  for (char c : in) {
+    if (c == '\n' && !last_was_cr_) out->push_back('\r');
+    out->push_back(c);
+    last_was_cr_ = c == '\r';
+  }
+}
+
+std::string FormatMdtmTime(std::int64_t unix_seconds) {
+  const time_t t = static_cast<time_t>(unix_seconds);
+  struct tm tm = {};
+  // Outside what gmtime_r or four year digits can show: the epoch rather than a malformed time.
+  if (gmtime_r(&t, &tm) == nullptr || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900) {
+    return "19700101000000";
+  }
+  char buf[96];
+  std::snprintf(buf, sizeof(buf), "%04d%02d%02d%02d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
+}
+
+}  // namespace keepftpd

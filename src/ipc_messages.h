@@ -1,0 +1,41 @@
+// The request protocol between the jails and the monitor: every message type, its size limit and
+// whether a descriptor rides with it. One definition, shared by both sides (ipc.cc carries the
+// messages, monitor_table.cc says which are allowed in which phase, monitor_client.cc builds them).
+#ifndef KEEPFTPD_SRC_IPC_MESSAGES_H_
+#define KEEPFTPD_SRC_IPC_MESSAGES_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace keepftpd {
+
+// The largest message body either side accepts; longer datagrams end the connection.
+inline constexpr std::size_t kMaxMessageBody = 4096;
+// Bounds on the strings that travel in requests.
+inline constexpr std::size_t kMaxUserName = 128;
+inline constexpr std::size_t kMaxPassword = 256;
+inline constexpr std::size_t kMaxLogText = 1024;
+
+enum class MsgType : std::uint16_t {
+  // jail -> monitor requests
+  kLogin = 1,        // {str user, str password} pre-login only, answered by kLoginResult
+  kLog = 2,          // {u8 priority, str text} any phase, no answer
+  kPasvListen = 3,   // {} answered by kPasvListenResult
+  kDataAccept = 4,   // {} answered by kDataResult (+ fd on success)
+  kPortConnect = 5,  // {u8 family 4|6, bytes[4|16] address, u16 port} answered by kDataResult
+  kReinit = 6,       // {} the session jail logs out and exits; the monitor starts a new pre-login
+  // monitor -> jail answers
+  kLoginResult = 101,       // {u8 ok, str message}
+  kPasvListenResult = 102,  // {u8 ok, u16 port, str message}
+  kDataResult = 103,        // {u8 ok, str message} + fd when ok
+};
+
+// Which requests a message type may carry a descriptor with: only kDataResult, and only monitor
+// to jail. Jails never send descriptors to the monitor (yet).
+constexpr bool MessageCarriesFd(MsgType type) { return type == MsgType::kDataResult; }
+
+const char* MsgTypeName(MsgType type);
+
+}  // namespace keepftpd
+
+#endif  // KEEPFTPD_SRC_IPC_MESSAGES_H_

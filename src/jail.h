@@ -1,0 +1,35 @@
+// Building a jail in a freshly forked child of the monitor: keep only the granted descriptors,
+// chroot, become the jail's user with no capabilities (proved by trying to undo it), die with the
+// monitor, bounded rlimits, no_new_privs, seccomp. Called in the child only, as root, once.
+#ifndef KEEPFTPD_SRC_JAIL_H_
+#define KEEPFTPD_SRC_JAIL_H_
+
+#include <sys/types.h>
+
+#include <initializer_list>
+#include <string>
+
+#include "sandbox.h"
+#include "status.h"
+
+namespace keepftpd {
+
+struct JailSpec {
+  const char* name = "jail";     // for messages: "prelogin", "session"
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::string root;              // chroot here
+  bool refuse_writable_root = false;  // refuse a root the jail's user can write (anon_root)
+  SandboxKind sandbox = SandboxKind::kPrelogin;
+  bool seccomp = true;           // seccomp_sandbox
+  unsigned max_open_files = 32;
+  pid_t monitor_pid = 0;         // the parent we must die with
+};
+
+// Returns only when the calling process is inside the jail. On failure the process is in an
+// undefined half-dropped state: the caller reports and exits.
+Status EnterJail(const JailSpec& spec, std::initializer_list<int> keep_fds);
+
+}  // namespace keepftpd
+
+#endif  // KEEPFTPD_SRC_JAIL_H_

@@ -1,0 +1,291 @@
+// Directory listings: reading a directory, LIST lines as vsftpd prints them, NLST and MLSD/MLST
+// facts. Used by the session jail after chroot: no NSS lookups, ids are numeric or "ftp".
+#include "listing.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <utility>
+
+#include "strutil.h"
+
+namespace keepftpd {
+namespace {
+
+constexpr time_t kRecentSeconds = 180 * 24 * 60 * 60;
+
+// English regardless of locale, as vsftpd's "C" locale strftime("%b") prints them.
+constexpr const char* kMonths[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+std::string PermString(mode_t mode) {
+  std::string perms(10, '-');
+  if (S_ISDIR(mode)) {
+    perms[0] = 'd';
+  } else if (S_ISLNK(mode)) {
+    perms[0] = 'l';
+  } else if (S_ISFIFO(mode)) {
+    perms[0] = 'p';
+  } else if (S_ISSOCK(mode)) {
+    perms[0] = 's';
+  } else if (S_ISCHR(mode)) {
+    perms[0] = 'c';
+  } else if (S_ISBLK(mode)) {
+    perms[0] = 'b';
+  }
+  static constexpr mode_t kBits[9] = {S_IRUSR, S_IWUSR, S_IXUSR, S_IRGRP, S_IWGRP,
+                                      S_IXGRP, S_IROTH, S_IWOTH, S_IXOTH};
+  static constexpr char kLetters[] = "rwxrwxrwx";
+  for (int i = 0; i < 9; ++i) {
+    if (mode & kBits[i]) perms[i + 1] = kLetters[i];
+  }
+  if (mode & S_ISUID) perms[3] = (perms[3] == 'x') ? 's' : 'S';
+  if (mode & S_ISGID) perms[6] = (perms[6] == 'x') ? 's' : 'S';
+  if (mode & S_ISVTX) perms[9] = (perms[9] == 'x') ? 't' : 'T';
+  return perms;
+}
+
+std::string DateString(time_t mtime, const ListFormat& format) {
+  struct tm tm = {};
+  bool ok = format.use_localtime ? localtime_r(&mtime, &tm) != nullptr
+                                 : gmtime_r(&mtime, &tm) != nullptr;
+  if (!ok || tm.tm_mon < 0 || tm.tm_mon > 11) {
+    tm = {};
+    tm.tm_mday = 1;
+    tm.tm_year = 70;
+  }
+  bool recent = mtime <= format.now && format.now - mtime <= kRecentSeconds;
+  char buf[64];
+  if (recent) {
+    std::snprintf(buf, sizeof(buf), "%s %02d %02d:%02d", kMonths[tm.tm_mon], tm.tm_mday,
+                  tm.tm_hour, tm.tm_min);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%s %02d  %lld", kMonths[tm.tm_mon], tm.tm_mday,
+                  static_cast<long long>(tm.tm_year) + 1900);
+  }
+  return buf;
+}
+
+// The stat the MLSx facts describe: the target's for a symlink whose target could be stat'ed.
+const struct stat& FactStat(const ListEntry& entry) {
+  if (S_ISLNK(entry.st.st_mode) && entry.target_ok) return entry.target_st;
+  return entry.st;
+}
+
+}  // namespace
+
+std::string FormatListLine(const ListEntry& entry, const ListFormat& format) {
+  std::string owner, group;
+  if (format.hide_ids) {
+    owner = group = "ftp";
+  } else {
+    owner = std::to_string(static_cast<unsigned long>(entry.st.st_uid));
+    group = std::to_string(static_cast<unsigned long>(entry.st.st_gid));
+  }
+  std::string perms = PermString(entry.st.st_mode);
+  std::string date = DateString(entry.st.st_mtime, format);
+  char buf[160];
+  int n = std::snprintf(buf, sizeof(buf), "%s %4lu %-8s %-8s %8llu %s ", perms.c_str(),
+                        static_cast<unsigned long>(entry.st.st_nlink), owner.c_str(),
+                        group.c_str(), static_cast<unsigned long long>(entry.st.st_size),
+                        date.c_str());
+  std::string line(buf, n > 0 ? std::min<std::size_t>(n, sizeof(buf) - 1) : 0);
+  line += entry.name;
+  if (S_ISLNK(entry.st.st_mode)) {
+    line += " -> ";
+    line += entry.link_target;
+  }
+  line += "\r\n";
+  return line;
+}
+
+MlstFacts MlstFacts::Parse(std::string_view arg) {
+  MlstFacts facts;
+  facts.type = facts.size = facts.modify = facts.perm = facts.unix_mode = facts.unique = false;
+  for (std::string_view name : Split(arg, ';')) {
+    name = TrimSpaces(name);
+    if (EqualsIgnoreCase(name, "type")) {
+      facts.type = true;
+    } else if (EqualsIgnoreCase(name, "size")) {
+      facts.size = true;
+    } else if (EqualsIgnoreCase(name, "modify")) {
+      facts.modify = true;
+    } else if (EqualsIgnoreCase(name, "perm")) {
+      facts.perm = true;
+    } else if (EqualsIgnoreCase(name, "unix.mode")) {
+      facts.unix_mode = true;
+    } else if (EqualsIgnoreCase(name, "unique")) {
+      facts.unique = true;
+    }
+  }
+  return facts;
+}
+
+std::string MlstFacts::FeatString() const {
+  std::string out;
+  auto add = [&out](const char* name, bool on) {
+    out += name;
+    if (on) out += '*';
+    out += ';';
+  };
+  add("type", type);
+  add("size", size);
+  add("modify", modify);
+  add("perm", perm);
+  add("unix.mode", unix_mode);
+  add("unique", unique);
+  return out;
+}
+
+std::string MlstFacts::EnabledString() const {
+  std::string out;
+  if (type) out += "type;";
+  if (size) out += "size;";
+  if (modify) out += "modify;";
+  if (perm) out += "perm;";
+  if (unix_mode) out += "unix.mode;";
+  if (unique) out += "unique;";
+  return out;
+}
+
+std::string FormatMlsxFacts(const ListEntry& entry, const MlstFacts& facts, uid_t uid,
+                            gid_t gid) {
+  const struct stat& st = FactStat(entry);
+  const mode_t mode = st.st_mode;
+  std::string out;
+  char buf[96];
+  if (facts.type) {
+    out += "type=";
+    if (S_ISREG(mode)) {
+      out += "file";
+    } else if (S_ISDIR(mode)) {
+      out += "dir";
+    } else if (S_ISLNK(mode)) {
+      out += "OS.unix=symlink";
+    } else if (S_ISFIFO(mode)) {
+      out += "OS.unix=fifo";
+    } else if (S_ISSOCK(mode)) {
+      out += "OS.unix=socket";
+    } else if (S_ISCHR(mode)) {
+      out += "OS.unix=chardev";
+    } else if (S_ISBLK(mode)) {
+      out += "OS.unix=blockdev";
+    } else {
+      out += "OS.unix=unknown";
+    }
+    out += ';';
+  }
+  if (facts.size) {
+    std::snprintf(buf, sizeof(buf), "size=%llu;", static_cast<unsigned long long>(st.st_size));
+    out += buf;
+  }
+  if (facts.modify) {
+    struct tm tm = {};
+    time_t mtime = st.st_mtime;
+    if (gmtime_r(&mtime, &tm) == nullptr) {
+      tm = {};
+      tm.tm_mday = 1;
+      tm.tm_year = 70;
+    }
+    std::snprintf(buf, sizeof(buf), "modify=%04lld%02d%02d%02d%02d%02d;",
+                  static_cast<long long>(tm.tm_year) + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec);
+    out += buf;
+  }
+  if (facts.perm) {
+    mode_t r, x;
+    if (st.st_uid == uid) {
+      r = S_IRUSR;
+      x = S_IXUSR;
+    } else if (st.st_gid == gid) {
+      r = S_IRGRP;
+      x = S_IXGRP;
+    } else {
+      r = S_IROTH;
+      x = S_IXOTH;
+    }
+    out += "perm=";
+    if (S_ISREG(mode)) {
+      if (mode & r) out += 'r';
+    } else if (S_ISDIR(mode)) {
+      if (mode & x) out += 'e';
+      if (mode & r) out += 'l';
+    }
+    out += ';';
+  }
+  if (facts.unix_mode) {
+    std::snprintf(buf, sizeof(buf), "unix.mode=%04o;", static_cast<unsigned>(mode & 07777));
+    out += buf;
+  }
+  if (facts.unique) {
+    std::snprintf(buf, sizeof(buf), "unique=%llxg%llx;", static_cast<unsigned long long>(st.st_dev),
+                  static_cast<unsigned long long>(st.st_ino));
+    out += buf;
+  }
+  return out;
+}
+
+std::string FormatMlsdLine(const ListEntry& entry, const MlstFacts& facts, uid_t uid,
+                           gid_t gid) {
+  std::string line = FormatMlsxFacts(entry, facts, uid, gid);
+  line += ' ';
+  line += entry.name;
+  line += "\r\n";
+  return line;
+}
+
+Status ReadDirectory(const std::string& path, const ReadDirOptions& options,
+                     std::vector<ListEntry>* out) {
+  out->clear();
+  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno(errno, "open directory " + SanitizeForLog(path));
+  DIR* dir = fdopendir(fd);
+  if (dir == nullptr) {
+    int err = errno;
+    close(fd);
+    return Status::FromErrno(err, "fdopendir " + SanitizeForLog(path));
+  }
+  Status status;
+  while (out->size() < kMaxListEntries) {
+    errno = 0;
+    struct dirent* de = readdir(dir);
+    if (de == nullptr) {
+      if (errno != 0) status = Status::FromErrno(errno, "readdir " + SanitizeForLog(path));
+      break;
+    }
+    std::string_view name(de->d_name);
+    if (name.empty()) continue;
+    if (name == "." || name == "..") {
+      if (!options.show_dot_dirs) continue;
+    } else if (name.front() == '.' && !options.show_dot_files) {
+      continue;
+    }
+    if (!options.pattern.empty() && !WildcardMatch(options.pattern, name)) continue;
+    if (options.hide != nullptr && options.hide->Matches(name)) continue;
+
+    ListEntry entry;
+    if (fstatat(fd, de->d_name, &entry.st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // vanished
+    if (S_ISLNK(entry.st.st_mode)) {
+      char target[kMaxPathLength + 1];
+      ssize_t len = readlinkat(fd, de->d_name, target, sizeof(target) - 1);
+      if (len >= 0) entry.link_target.assign(target, static_cast<std::size_t>(len));
+      entry.target_ok = fstatat(fd, de->d_name, &entry.target_st, 0) == 0;
+    }
+    entry.name.assign(name);
+    out->push_back(std::move(entry));
+  }
+  closedir(dir);  // also closes fd
+  if (!status.ok()) {
+    out->clear();
+    return status;
+  }
+  std::sort(out->begin(), out->end(),
+            [](const ListEntry& a, const ListEntry& b) { return a.name < b.name; });
+  return Status::Ok();
+}
+
+}  // namespace keepftpd

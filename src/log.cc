@@ -1,0 +1,89 @@
+// Log sinks: journald or stderr in the monitor, the monitor channel in jails. Shared.
+#include "log.h"
+
+#include <systemd/sd-journal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "ipc.h"
+#include "strutil.h"
+#include "wire.h"
+
+namespace keepftpd {
+
+namespace {
+
+enum class Sink { kStderr, kJournal, kJail, kNone };
+Sink g_sink = Sink::kStderr;
+int g_channel = -1;
+void (*g_fatal_hook)() = nullptr;
+
+LogContext& Context() {
+  static LogContext* context = new LogContext();
+  return *context;
+}
+
+void WriteMonitorRecord(int priority, std::string_view process, std::string_view message,
+                        const char* func, unsigned line) {
+  LogContext& c = Context();
+  std::string text = SanitizeForLog(message);
+  if (g_sink == Sink::kJournal) {
+    sd_journal_send("MESSAGE=%s", text.c_str(), "PRIORITY=%d", priority,
+                    "SYSLOG_IDENTIFIER=keepftpd", "FTP_SESSION=%s", c.session_id.c_str(),
+                    "REMOTE_ADDR=%s", c.remote_addr.c_str(), "REMOTE_PORT=%s",
+                    c.remote_port.c_str(), "FTP_USER=%s", c.user.c_str(), "FTP_PROCESS=%.*s",
+                    static_cast<int>(process.size()), process.data(), "CODE_FUNC=%s", func,
+                    "CODE_LINE=%u", line, nullptr);
+  } else if (g_sink == Sink::kStderr) {
+    std::string out = "keepftpd[" + std::to_string(getpid()) + "]";
+    if (!c.remote_addr.empty()) out += " " + c.remote_addr + ":" + c.remote_port;
+    out += " " + std::string(process) + ": " + text + "\n";
+    ssize_t ignored = write(2, out.data(), out.size());
+    (void)ignored;
+  }
+}
+
+}  // namespace
+
+void UseMonitorLogSink(bool stderr_usable) {
+  if (access("/run/systemd/journal/socket", W_OK) == 0) {
+    g_sink = Sink::kJournal;
+  } else {
+    g_sink = stderr_usable ? Sink::kStderr : Sink::kNone;
+  }
+  if (Context().process.empty()) Context().process = "monitor";
+}
+
+LogContext& MonitorLogContext() { return Context(); }
+
+void UseJailLogSink(int channel_fd) {
+  g_sink = Sink::kJail;
+  g_channel = channel_fd;
+}
+
+void Log(int priority, std::string_view message, std::source_location where) {
+  if (g_sink == Sink::kJail) {
+    WireWriter w;
+    w.PutU8(static_cast<std::uint8_t>(priority));
+    w.PutString(message.substr(0, kMaxLogText));
+    SendMessage(g_channel, MsgType::kLog, w.data());
+    return;
+  }
+  WriteMonitorRecord(priority, Context().process, message, where.function_name(), where.line());
+}
+
+void LogFromJail(int priority, std::string_view jail, std::string_view message) {
+  WriteMonitorRecord(priority, jail, message, "jail", 0);
+}
+
+void SetFatalHook(void (*hook)()) { g_fatal_hook = hook; }
+
+void Fatal(std::string_view message, std::source_location where) {
+  Log(kLogErr, message, where);
+  if (g_fatal_hook != nullptr) g_fatal_hook();
+  _exit(1);
+}
+
+}  // namespace keepftpd

@@ -1,0 +1,47 @@
+// Logging front end: Log() and Fatal() with the caller's function and line. In the monitor the
+// sink writes journald records (or stderr lines when there is no journal); in a jail the sink
+// sends the text to the monitor over the channel, which adds the trusted fields itself.
+// Shared by every process; each process chooses its sink once.
+#ifndef KEEPFTPD_SRC_LOG_H_
+#define KEEPFTPD_SRC_LOG_H_
+
+#include <source_location>
+#include <string>
+#include <string_view>
+
+namespace keepftpd {
+
+// syslog priorities
+enum LogPriority { kLogErr = 3, kLogWarning = 4, kLogNotice = 5, kLogInfo = 6, kLogDebug = 7 };
+
+struct LogContext {
+  std::string session_id;   // FTP_SESSION
+  std::string remote_addr;  // REMOTE_ADDR
+  std::string remote_port;  // REMOTE_PORT
+  std::string user;         // FTP_USER, once logged in
+  std::string process;      // "monitor", "prelogin", "session"
+};
+
+// Monitor (and entry) sink: journald when its socket exists, else stderr when stderr_usable.
+void UseMonitorLogSink(bool stderr_usable);
+LogContext& MonitorLogContext();
+// Jail sink: records go to the monitor over channel_fd.
+void UseJailLogSink(int channel_fd);
+
+void Log(int priority, std::string_view message,
+         std::source_location where = std::source_location::current());
+
+// A record the monitor writes on behalf of a jail (text already bounded and sanitised by the
+// caller); the process field names the jail.
+void LogFromJail(int priority, std::string_view jail, std::string_view message);
+
+// Logs and ends this process with exit status 1. For broken invariants and misbehaving peers.
+[[noreturn]] void Fatal(std::string_view message,
+                        std::source_location where = std::source_location::current());
+
+// Hook the monitor sets so that Fatal() in the monitor also kills its jail before exiting.
+void SetFatalHook(void (*hook)());
+
+}  // namespace keepftpd
+
+#endif  // KEEPFTPD_SRC_LOG_H_

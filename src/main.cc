@@ -1,0 +1,224 @@
+// keepftpd's entry: the process the superserver execs for one connection. As root it finds the
+// connection, tidies descriptors, reads and checks the config, resolves the accounts and reads
+// what only root may read; then it becomes the monitor. Entry process only.
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <dirent.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "activation.h"
+#include "build_config.h"
+#include "config.h"
+#include "log.h"
+#include "monitor.h"
+#include "session.h"
+
+namespace keepftpd {
+namespace {
+
+constexpr const char* kUsage =
+    "Usage: keepftpd [--config FILE] [--check-config] [--version] [--help]\n"
+    "\n"
+    "Serves one FTP connection. keepftpd is started per connection by its superserver:\n"
+    "systemd (ftp.socket with Accept=yes) or xinetd/inetd. See keepftpd(8).\n"
+    "\n"
+    "  --config FILE   configuration file (default /etc/keepftpd.conf)\n"
+    "  --check-config  check the configuration, print every error or OK, and exit\n"
+    "  --version       print the version and exit\n"
+    "  --help          print this help and exit\n";
+
+constexpr std::size_t kMaxBannerFile = 8192;
+
+struct Options {
+  std::string config_path = kDefaultConfigPath;
+  bool check_config = false;
+};
+
+// Returns -1 to go on serving, otherwise the exit status.
+int ParseArgs(int argc, char** argv, Options* options) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (a == "--version" || a == "-v") {
+      std::puts("keepftpd " KEEPFTPD_VERSION);
+      return 0;
+    }
+    if (a == "--check-config") {
+      options->check_config = true;
+    } else if (a == "--config" && i + 1 < argc) {
+      options->config_path = argv[++i];
+    } else if (a.rfind("--config=", 0) == 0) {
+      options->config_path = a.substr(9);
+    } else {
+      std::fprintf(stderr, "keepftpd: unknown argument '%s'\n\n%s", a.c_str(), kUsage);
+      return 2;
+    }
+  }
+  return -1;
+}
+
+int CheckConfig(const Options& options) {
+  std::vector<ConfigError> errors;
+  LoadConfigFile(options.config_path, &errors);
+  for (const ConfigError& e : errors) std::fprintf(stdout, "%s\n", e.ToString().c_str());
+  if (!errors.empty()) return 1;
+  std::puts("OK");
+  return 0;
+}
+
+// Refuses the connection: a 421 to the client, the reasons to the log.
+[[noreturn]] void Refuse(int conn, const std::vector<std::string>& reasons) {
+  for (const std::string& r : reasons) Log(kLogErr, r);
+  const char kReply[] =
+      "421 Service not available: the server is misconfigured; the administrator can see why in "
+      "its log.\r\n";
+  send(conn, kReply, sizeof(kReply) - 1, MSG_NOSIGNAL);
+  _exit(1);
+}
+
+bool LookUpAccount(const std::string& name, const char* option, Account* out,
+                   std::vector<std::string>* errors) {
+  errno = 0;
+  passwd* pw = getpwnam(name.c_str());
+  if (pw == nullptr) {
+    errors->push_back(std::string(option) + "=" + name + ": no such user");
+    return false;
+  }
+  if (pw->pw_uid == 0) {
+    errors->push_back(std::string(option) + "=" + name + ": must not be root (uid 0)");
+    return false;
+  }
+  out->name = name;
+  out->uid = pw->pw_uid;
+  out->gid = pw->pw_gid;
+  out->home = pw->pw_dir != nullptr ? pw->pw_dir : "";
+  return true;
+}
+
+// secure_chroot_dir must be an empty directory owned by root and writable by nobody else.
+void CheckSecureChroot(const std::string& dir, std::vector<std::string>* errors) {
+  struct stat st;
+  std::string fix = " (create it with: mkdir -p " + dir + " && chown root:root " + dir +
+                    " && chmod 755 " + dir + ")";
+  if (stat(dir.c_str(), &st) != 0) {
+    errors->push_back("secure_chroot_dir=" + dir + ": " + std::strerror(errno) + fix);
+    return;
+  }
+  if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    errors->push_back("secure_chroot_dir=" + dir +
+                      ": must be a directory owned by root and not writable by group or others" +
+                      fix);
+    return;
+  }
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (dirent* e = readdir(d)) {
+    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+      errors->push_back("secure_chroot_dir=" + dir + ": must be empty, but contains " + e->d_name);
+      break;
+    }
+  }
+  closedir(d);
+}
+
+std::string NewSessionId() {
+  unsigned char bytes[16] = {};
+  if (getrandom(bytes, sizeof(bytes), 0) != sizeof(bytes)) {
+    // getrandom cannot fail on a booted kernel with these arguments; a fixed id is still unique
+    // enough alongside the pid in every log record.
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (unsigned char b : bytes) {
+    id += kHex[b >> 4];
+    id += kHex[b & 15];
+  }
+  return id;
+}
+
+int Main(int argc, char** argv) {
+  Options options;
+  int rc = ParseArgs(argc, argv, &options);
+  if (rc >= 0) return rc;
+  if (options.check_config) return CheckConfig(options);
+
+  Result<Activation> act = FindConnection();
+  if (!act.ok()) {
+    std::fprintf(stderr, "keepftpd: %s\n", act.status().message().c_str());
+    return 2;
+  }
+  UseMonitorLogSink(act->stderr_usable);
+  prctl(PR_SET_DUMPABLE, 0);
+  umask(077);
+
+  SessionInfo session;
+  session.control_fd = act->connection.Release();
+  int conn = session.control_fd;
+  int one = 1;
+  setsockopt(conn, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one));  // urgent ABOR bytes inline
+  setsockopt(conn, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+  Result<SockAddr> peer = SockAddr::FromPeer(conn);
+  Result<SockAddr> local = SockAddr::FromLocal(conn);
+  if (!peer.ok() || !local.ok()) return 1;  // the client is already gone
+  session.peer = *peer;
+  session.local = *local;
+  session.session_id = NewSessionId();
+  LogContext& ctx = MonitorLogContext();
+  ctx.session_id = session.session_id;
+  ctx.remote_addr = session.peer.HostString();
+  ctx.remote_port = std::to_string(session.peer.port());
+
+  if (geteuid() != 0) {
+    Refuse(conn, {"keepftpd must be started as root (it needs to chroot and change user)"});
+  }
+
+  std::vector<ConfigError> config_errors;
+  Config config = LoadConfigFile(options.config_path, &config_errors);
+  if (!config_errors.empty()) {
+    std::vector<std::string> reasons;
+    for (const ConfigError& e : config_errors) reasons.push_back(e.ToString());
+    reasons.push_back("refusing to serve with a broken configuration; check it with keepftpd "
+                      "--check-config --config " + options.config_path);
+    Refuse(conn, reasons);
+  }
+
+  std::vector<std::string> errors;
+  LookUpAccount(config.nopriv_user, "nopriv_user", &session.nopriv, &errors);
+  if (LookUpAccount(config.ftp_username, "ftp_username", &session.anonymous, &errors)) {
+    session.anon_root = config.anon_root.empty() ? session.anonymous.home : config.anon_root;
+  }
+  CheckSecureChroot(config.secure_chroot_dir, &errors);
+  if (!config.banner_file.empty()) {
+    int fd = open(config.banner_file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+      errors.push_back("banner_file=" + config.banner_file + ": " + std::strerror(errno));
+    } else {
+      std::string text(kMaxBannerFile, '\0');
+      ssize_t n = read(fd, text.data(), text.size());
+      close(fd);
+      text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+      session.banner_text = text;
+    }
+  }
+  if (!errors.empty()) Refuse(conn, errors);
+
+  RunMonitor(config, session);
+}
+
+}  // namespace
+}  // namespace keepftpd
+
+int main(int argc, char** argv) { return keepftpd::Main(argc, argv); }

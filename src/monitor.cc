@@ -1,0 +1,414 @@
+// The privileged monitor of one connection. Monitor process only.
+//
+// It forks the jails, then reads their requests one at a time. Each request is first checked
+// against the phase table (monitor_table.cc): type, body size, descriptors. Each handler then
+// decodes with bounds, finishes the body and re-checks the policy itself: nothing a jail says is
+// trusted. When a jail's channel closes the jail is reaped; the connection ends unless that was
+// the planned hand-over after a login or a REIN.
+#include "monitor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "ipc.h"
+#include "jail.h"
+#include "log.h"
+#include "monitor_table.h"
+#include "postlogin.h"
+#include "prelogin.h"
+#include "strutil.h"
+#include "unique_fd.h"
+#include "wire.h"
+
+namespace keepftpd {
+
+namespace {
+
+constexpr int kHandOverMs = 5000;  // how long a jail may take to exit after handing over
+
+struct Monitor {
+  const Config* config = nullptr;
+  const SessionInfo* session = nullptr;
+  Phase phase = Phase::kPrelogin;
+  pid_t child = -1;
+  const char* child_name = "prelogin";
+  UniqueFd channel;
+  UniqueFd pasv_listener;
+  enum class Next { kEnd, kSession, kPrelogin } next = Next::kEnd;
+};
+
+Monitor* g_monitor = nullptr;
+
+void KillChildOnFatal() {
+  if (g_monitor != nullptr && g_monitor->child > 0) {
+    kill(g_monitor->child, SIGKILL);
+    waitpid(g_monitor->child, nullptr, 0);
+  }
+}
+
+// ---- Starting jails ----
+
+[[noreturn]] void JailSetupFailed(const SessionInfo& session, const Status& s) {
+  std::string reply = "500 OOPS: " + SanitizeForLog(s.message()) + "\r\n";
+  send(session.control_fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+  Log(kLogErr, s.message());
+  _exit(1);
+}
+
+void StartPrelogin(Monitor& m, bool reinit) {
+  UniqueFd mine, theirs;
+  Status s = MakeChannel(&mine, &theirs);
+  if (!s.ok()) Fatal(s.message());
+  pid_t monitor_pid = getpid();
+  pid_t pid = fork();
+  if (pid < 0) Fatal(Status::FromErrno(errno, "fork").message());
+  if (pid == 0) {
+    mine.Reset();
+    UseJailLogSink(theirs.get());
+    JailSpec spec;
+    spec.name = "prelogin";
+    spec.uid = m.session->nopriv.uid;
+    spec.gid = m.session->nopriv.gid;
+    spec.root = m.config->secure_chroot_dir;
+    spec.sandbox = SandboxKind::kPrelogin;
+    spec.seccomp = m.config->seccomp_sandbox;
+    spec.max_open_files = 8;
+    spec.monitor_pid = monitor_pid;
+    s = EnterJail(spec, {m.session->control_fd, theirs.get()});
+    if (!s.ok()) JailSetupFailed(*m.session, s);
+    RunPrelogin(*m.config, *m.session, theirs.get(), reinit);
+  }
+  m.child = pid;
+  m.child_name = "prelogin";
+  m.channel = std::move(mine);
+  m.phase = Phase::kPrelogin;
+  MonitorLogContext().user.clear();
+}
+
+void StartSession(Monitor& m) {
+  UniqueFd mine, theirs;
+  Status s = MakeChannel(&mine, &theirs);
+  if (!s.ok()) Fatal(s.message());
+  pid_t monitor_pid = getpid();
+  pid_t pid = fork();
+  if (pid < 0) Fatal(Status::FromErrno(errno, "fork").message());
+  if (pid == 0) {
+    mine.Reset();
+    UseJailLogSink(theirs.get());
+    if (m.config->use_localtime) tzset();  // read /etc/localtime before the chroot hides it
+    JailSpec spec;
+    spec.name = "session";
+    spec.uid = m.session->anonymous.uid;
+    spec.gid = m.session->anonymous.gid;
+    spec.root = m.session->anon_root;
+    spec.refuse_writable_root = true;
+    spec.sandbox = SandboxKind::kSession;
+    spec.seccomp = m.config->seccomp_sandbox;
+    spec.max_open_files = 64;
+    spec.monitor_pid = monitor_pid;
+    s = EnterJail(spec, {m.session->control_fd, theirs.get()});
+    if (!s.ok()) JailSetupFailed(*m.session, s);
+    RunSession(*m.config, *m.session, theirs.get());
+  }
+  m.child = pid;
+  m.child_name = "session";
+  m.channel = std::move(mine);
+  m.phase = Phase::kSession;
+}
+
+// Waits for the jail to go away (its channel closes when it exits), at most timeout_ms, then
+// kills it; reaps it and logs how it ended.
+void ReapChild(Monitor& m, int timeout_ms) {
+  if (m.child <= 0) return;
+  if (timeout_ms > 0) {
+    pollfd p = {m.channel.get(), POLLIN, 0};
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (true) {
+      int r = poll(&p, 1, timeout_ms);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break;
+      // Drain log records the jail sent on its way out; stop at end of stream.
+      Message msg;
+      std::string error;
+      if (ReceiveMessage(m.channel.get(), &msg, &error) != ReceiveOutcome::kMessage) break;
+      if (msg.type != MsgType::kLog) Fatal("jail sent a request while leaving");
+      WireReader rd(msg.body);
+      std::uint8_t prio = 0;
+      std::string text;
+      rd.GetU8(&prio);
+      rd.GetString(kMaxLogText, &text);
+      if (rd.Finish() && prio <= kLogDebug) LogFromJail(prio, m.child_name, text);
+      struct timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+      if (elapsed >= timeout_ms) break;
+    }
+  }
+  // A jail whose channel closed is normally exiting: give it a moment to become reapable, so its
+  // real exit status (a SIGSYS from seccomp, say) is seen; a jail that lingers is killed.
+  int status = 0;
+  pid_t r = 0;
+  for (int i = 0; i < 500 && r == 0; ++i) {
+    r = waitpid(m.child, &status, WNOHANG);
+    if (r == 0) {
+      struct timespec ms = {0, 1000000};
+      nanosleep(&ms, nullptr);
+    }
+  }
+  if (r == 0) {
+    kill(m.child, SIGKILL);
+    waitpid(m.child, &status, 0);
+  }
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
+    Log(kLogErr, std::string("seccomp violation: the ") + m.child_name +
+                     " jail made a forbidden system call and was killed");
+  } else if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL) {
+    Log(kLogErr, std::string("the ") + m.child_name + " jail died of signal " +
+                     std::to_string(WTERMSIG(status)));
+  }
+  m.child = -1;
+  m.channel.Reset();
+}
+
+// ---- Answers ----
+
+void Answer(Monitor& m, MsgType type, std::string_view body, int fd = -1) {
+  Status s = SendMessage(m.channel.get(), type, body, fd);
+  if (!s.ok()) Fatal("answering the " + std::string(m.child_name) + " jail: " + s.message());
+}
+
+void AnswerData(Monitor& m, UniqueFd fd, std::string_view message) {
+  WireWriter w;
+  w.PutU8(fd.valid() ? 1 : 0);
+  w.PutString(message);
+  Answer(m, MsgType::kDataResult, w.data(), fd.get());
+}
+
+// ---- Handlers, one per request ----
+
+void HandleLog(Monitor& m, const Message& msg) {
+  WireReader r(msg.body);
+  std::uint8_t prio = 0;
+  std::string text;
+  r.GetU8(&prio);
+  r.GetString(kMaxLogText, &text);
+  if (!r.Finish() || prio > kLogDebug) Fatal("malformed LOG request");
+  LogFromJail(prio, m.child_name, text);
+}
+
+bool IsAnonymousName(std::string_view user) {
+  return EqualsIgnoreCase(user, "anonymous") || EqualsIgnoreCase(user, "ftp");
+}
+
+void HandleLogin(Monitor& m, const Message& msg) {
+  WireReader r(msg.body);
+  std::string user, password;
+  r.GetString(kMaxUserName, &user);
+  r.GetString(kMaxPassword, &password);
+  if (!r.Finish()) Fatal("malformed LOGIN request");
+  WireWriter w;
+  bool ok = m.config->anonymous_enable && IsAnonymousName(user) && !HasControlLineBytes(password);
+  std::string safe_user = SanitizeForLog(user);
+  if (!ok) {
+    Log(kLogNotice, "login refused for user \"" + safe_user + "\"");
+    w.PutU8(0);
+    w.PutString(m.config->anonymous_enable ? "This FTP server is anonymous only."
+                                           : "Login incorrect.");
+    Answer(m, MsgType::kLoginResult, w.data());
+    return;
+  }
+  MonitorLogContext().user = m.session->anonymous.name;
+  Log(kLogNotice, "anonymous login as \"" + safe_user + "\"");
+  w.PutU8(1);
+  w.PutString("Login successful.");
+  Answer(m, MsgType::kLoginResult, w.data());
+  m.phase = Phase::kClosing;
+  m.next = Monitor::Next::kSession;
+}
+
+void HandlePasvListen(Monitor& m, const Message& msg) {
+  if (!msg.body.empty()) Fatal("malformed PASV_LISTEN request");
+  m.pasv_listener.Reset();
+  WireWriter w;
+  auto fail = [&](const std::string& why) {
+    Log(kLogWarning, "passive listener: " + why);
+    w.PutU8(0);
+    w.PutU16(0);
+    w.PutString("Could not open a passive port.");
+    Answer(m, MsgType::kPasvListenResult, w.data());
+  };
+  if (!m.config->pasv_enable) return fail("pasv_enable=NO");
+  const SockAddr& local = m.session->local;
+  int fd = socket(local.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return fail(std::strerror(errno));
+  UniqueFd listener(fd);
+  unsigned lo = m.config->pasv_min_port, hi = m.config->pasv_max_port;
+  bool any = lo == 0 && hi == 0;
+  if (lo < 1024) lo = 1024;
+  if (hi == 0) hi = 65535;
+  unsigned span = hi >= lo ? hi - lo + 1 : 0;
+  std::uint32_t start = 0;
+  if (getrandom(&start, sizeof(start), 0) != sizeof(start)) start = static_cast<unsigned>(getpid());
+  bool bound = false;
+  unsigned tries = any ? 1 : span;
+  for (unsigned i = 0; i < tries && !bound; ++i) {
+    SockAddr addr = local;
+    addr.set_port(any ? 0 : static_cast<std::uint16_t>(lo + (start + i) % span));
+    bound = bind(listener.get(), addr.raw(), addr.raw_len()) == 0;
+  }
+  if (!bound) return fail("no free port in the passive range");
+  if (listen(listener.get(), 1) != 0) return fail(std::strerror(errno));
+  Result<SockAddr> where = SockAddr::FromLocal(listener.get());
+  if (!where.ok()) return fail(where.status().message());
+  m.pasv_listener = std::move(listener);
+  w.PutU8(1);
+  w.PutU16(where->port());
+  w.PutString("");
+  Answer(m, MsgType::kPasvListenResult, w.data());
+}
+
+void HandleDataAccept(Monitor& m, const Message& msg) {
+  if (!msg.body.empty()) Fatal("malformed DATA_ACCEPT request");
+  if (!m.pasv_listener.valid()) return AnswerData(m, UniqueFd(), "Use PORT or PASV first.");
+  UniqueFd listener = std::move(m.pasv_listener);  // one connection per PASV
+  pollfd p = {listener.get(), POLLIN, 0};
+  int r;
+  do {
+    r = poll(&p, 1, static_cast<int>(m.config->accept_timeout) * 1000);
+  } while (r < 0 && errno == EINTR);
+  if (r <= 0) return AnswerData(m, UniqueFd(), "Failed to establish connection.");
+  int fd = accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (fd < 0) return AnswerData(m, UniqueFd(), "Failed to establish connection.");
+  UniqueFd data(fd);
+  Result<SockAddr> peer = SockAddr::FromPeer(data.get());
+  if (!peer.ok()) return AnswerData(m, UniqueFd(), "Failed to establish connection.");
+  if (!m.config->pasv_promiscuous && !peer->SameHost(m.session->peer)) {
+    Log(kLogWarning, "refused a passive data connection from " + peer->HostString() +
+                         ": it is not the control connection's address");
+    return AnswerData(m, UniqueFd(), "Security: Bad IP connecting.");
+  }
+  AnswerData(m, std::move(data), "");
+}
+
+void HandlePortConnect(Monitor& m, const Message& msg) {
+  WireReader r(msg.body);
+  std::uint8_t family = 0;
+  std::string_view bytes;
+  std::uint16_t port = 0;
+  r.GetU8(&family);
+  if (family != 4 && family != 6) Fatal("PORT_CONNECT with bad family");
+  r.GetBytes(family == 4 ? 4 : 16, &bytes);
+  r.GetU16(&port);
+  if (!r.Finish()) Fatal("malformed PORT_CONNECT request");
+  m.pasv_listener.Reset();
+  SockAddr target = family == 4 ? SockAddr::V4(reinterpret_cast<const std::uint8_t*>(bytes.data()), port)
+                                : SockAddr::V6(reinterpret_cast<const std::uint8_t*>(bytes.data()), port);
+  target = target.Normalized();
+  if (!m.config->port_enable) return AnswerData(m, UniqueFd(), "Permission denied.");
+  if (!m.config->port_promiscuous) {
+    if (!target.SameHost(m.session->peer) || port < 1024) {
+      Log(kLogWarning, "refused an active data connection to " + target.HostString() + " port " +
+                           std::to_string(port));
+      return AnswerData(m, UniqueFd(), "Illegal PORT command.");
+    }
+  }
+  // Connect from the control connection's local address, in its family.
+  SockAddr local = m.session->local;
+  local.set_port(0);
+  SockAddr dest = target;
+  if (local.family() == AF_INET6 && target.family() == AF_INET) {
+    std::uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0};
+    target.GetV4Bytes(mapped + 12);
+    dest = SockAddr::V6(mapped, port);
+  } else if (local.family() != target.family()) {
+    return AnswerData(m, UniqueFd(), "Address family does not match the control connection.");
+  }
+  int fd = socket(local.family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return AnswerData(m, UniqueFd(), "Failed to establish connection.");
+  UniqueFd data(fd);
+  if (bind(data.get(), local.raw(), local.raw_len()) != 0 ||
+      (connect(data.get(), dest.raw(), dest.raw_len()) != 0 && errno != EINPROGRESS)) {
+    return AnswerData(m, UniqueFd(), "Failed to establish connection.");
+  }
+  pollfd p = {data.get(), POLLOUT, 0};
+  int rc;
+  do {
+    rc = poll(&p, 1, static_cast<int>(m.config->connect_timeout) * 1000);
+  } while (rc < 0 && errno == EINTR);
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (rc <= 0 || getsockopt(data.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+    return AnswerData(m, UniqueFd(), "Failed to establish connection.");
+  }
+  AnswerData(m, std::move(data), "");
+}
+
+void HandleReinit(Monitor& m, const Message& msg) {
+  if (!msg.body.empty()) Fatal("malformed REINIT request");
+  Log(kLogNotice, "REIN: session ended, back to the login prompt");
+  m.pasv_listener.Reset();
+  m.phase = Phase::kClosing;
+  m.next = Monitor::Next::kPrelogin;
+}
+
+void Dispatch(Monitor& m, const Message& msg) {
+  Status v = ValidateRequest(m.phase, msg.type, msg.body.size(), msg.fd.valid());
+  if (!v.ok()) Fatal("refusing a request from the " + std::string(m.child_name) + " jail: " +
+                     v.message());
+  switch (msg.type) {
+    case MsgType::kLog: return HandleLog(m, msg);
+    case MsgType::kLogin: return HandleLogin(m, msg);
+    case MsgType::kPasvListen: return HandlePasvListen(m, msg);
+    case MsgType::kDataAccept: return HandleDataAccept(m, msg);
+    case MsgType::kPortConnect: return HandlePortConnect(m, msg);
+    case MsgType::kReinit: return HandleReinit(m, msg);
+    default: Fatal("unhandled request type");
+  }
+}
+
+}  // namespace
+
+void RunMonitor(const Config& config, const SessionInfo& session) {
+  static Monitor m;
+  m.config = &config;
+  m.session = &session;
+  g_monitor = &m;
+  SetFatalHook(KillChildOnFatal);
+  signal(SIGPIPE, SIG_IGN);
+  StartPrelogin(m, false);
+  while (true) {
+    Message msg;
+    std::string error;
+    ReceiveOutcome r = ReceiveMessage(m.channel.get(), &msg, &error);
+    if (r == ReceiveOutcome::kError) {
+      Fatal("bad message from the " + std::string(m.child_name) + " jail: " + error);
+    }
+    if (r == ReceiveOutcome::kMessage) {
+      Dispatch(m, msg);
+      if (m.phase == Phase::kClosing) ReapChild(m, kHandOverMs);
+    } else {
+      ReapChild(m, 0);
+    }
+    if (m.child > 0) continue;
+    Monitor::Next next = std::exchange(m.next, Monitor::Next::kEnd);
+    if (next == Monitor::Next::kSession) {
+      StartSession(m);
+    } else if (next == Monitor::Next::kPrelogin) {
+      StartPrelogin(m, true);
+    } else {
+      _exit(0);
+    }
+  }
+}
+
+}  // namespace keepftpd

@@ -1,0 +1,101 @@
+// One function per monitor request. Jails only.
+#include "monitor_client.h"
+
+#include <cstring>
+
+#include "ipc.h"
+#include "log.h"
+#include "wire.h"
+
+namespace keepftpd {
+
+namespace {
+
+constexpr std::size_t kMaxAnswerText = 512;
+
+// Sends a request and receives the answer, which must be of type expected.
+Message Call(int channel, MsgType request, std::string_view body, MsgType expected) {
+  Status s = SendMessage(channel, request, body);
+  if (!s.ok()) Fatal("monitor request " + std::string(MsgTypeName(request)) + ": " + s.message());
+  Message answer;
+  std::string error;
+  ReceiveOutcome r = ReceiveMessage(channel, &answer, &error);
+  if (r == ReceiveOutcome::kClosed) _exit(1);  // the monitor is gone: so are we
+  if (r != ReceiveOutcome::kMessage) Fatal("monitor answer: " + error);
+  if (answer.type != expected) {
+    Fatal(std::string("monitor answered ") + MsgTypeName(answer.type) + " to " +
+          MsgTypeName(request));
+  }
+  if (answer.fd.valid() && !MessageCarriesFd(answer.type)) Fatal("unexpected descriptor");
+  return answer;
+}
+
+DataAnswer DecodeDataAnswer(Message answer) {
+  DataAnswer out;
+  WireReader r(answer.body);
+  std::uint8_t ok = 0;
+  r.GetU8(&ok);
+  r.GetString(kMaxAnswerText, &out.message);
+  if (!r.Finish()) Fatal("malformed DATA_RESULT");
+  out.ok = ok != 0;
+  if (out.ok != answer.fd.valid()) Fatal("DATA_RESULT descriptor does not match its status");
+  out.fd = std::move(answer.fd);
+  return out;
+}
+
+}  // namespace
+
+LoginAnswer RequestLogin(int channel, std::string_view user, std::string_view password) {
+  WireWriter w;
+  w.PutString(user.substr(0, kMaxUserName));
+  w.PutString(password.substr(0, kMaxPassword));
+  Message answer = Call(channel, MsgType::kLogin, w.data(), MsgType::kLoginResult);
+  LoginAnswer out;
+  WireReader r(answer.body);
+  std::uint8_t ok = 0;
+  r.GetU8(&ok);
+  r.GetString(kMaxAnswerText, &out.message);
+  if (!r.Finish()) Fatal("malformed LOGIN_RESULT");
+  out.ok = ok != 0;
+  return out;
+}
+
+PasvAnswer RequestPasvListen(int channel) {
+  Message answer = Call(channel, MsgType::kPasvListen, {}, MsgType::kPasvListenResult);
+  PasvAnswer out;
+  WireReader r(answer.body);
+  std::uint8_t ok = 0;
+  r.GetU8(&ok);
+  r.GetU16(&out.port);
+  r.GetString(kMaxAnswerText, &out.message);
+  if (!r.Finish()) Fatal("malformed PASV_LISTEN_RESULT");
+  out.ok = ok != 0;
+  return out;
+}
+
+DataAnswer RequestDataAccept(int channel) {
+  return DecodeDataAnswer(Call(channel, MsgType::kDataAccept, {}, MsgType::kDataResult));
+}
+
+DataAnswer RequestPortConnect(int channel, const SockAddr& target) {
+  SockAddr n = target.Normalized();
+  WireWriter w;
+  if (n.family() == AF_INET) {
+    auto* sin = reinterpret_cast<const sockaddr_in*>(n.raw());
+    w.PutU8(4);
+    w.PutBytes(std::string_view(reinterpret_cast<const char*>(&sin->sin_addr), 4));
+  } else {
+    auto* sin6 = reinterpret_cast<const sockaddr_in6*>(n.raw());
+    w.PutU8(6);
+    w.PutBytes(std::string_view(reinterpret_cast<const char*>(&sin6->sin6_addr), 16));
+  }
+  w.PutU16(n.port());
+  return DecodeDataAnswer(Call(channel, MsgType::kPortConnect, w.data(), MsgType::kDataResult));
+}
+
+void RequestReinit(int channel) {
+  Status s = SendMessage(channel, MsgType::kReinit, {});
+  if (!s.ok()) Fatal("REINIT: " + s.message());
+}
+
+}  // namespace keepftpd

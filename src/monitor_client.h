@@ -1,0 +1,46 @@
+// The jail side of the request protocol: one function per request, each encoding its message,
+// sending it and waiting for the one answer type it expects. Jail code never builds a message
+// by hand. A malformed or unexpected answer from the monitor is fatal. Jails only.
+#ifndef KEEPFTPD_SRC_MONITOR_CLIENT_H_
+#define KEEPFTPD_SRC_MONITOR_CLIENT_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "sockaddr.h"
+#include "unique_fd.h"
+
+namespace keepftpd {
+
+struct LoginAnswer {
+  bool ok = false;
+  std::string message;  // for the 530 reply when refused
+};
+// Pre-login jail: asks the monitor to log in. On ok the jail must exit at once.
+LoginAnswer RequestLogin(int channel, std::string_view user, std::string_view password);
+
+struct PasvAnswer {
+  bool ok = false;
+  std::uint16_t port = 0;
+  std::string message;
+};
+// Session jail: a new passive listener on the control connection's local address.
+PasvAnswer RequestPasvListen(int channel);
+
+struct DataAnswer {
+  bool ok = false;
+  UniqueFd fd;          // connected, non-blocking data socket
+  std::string message;  // why not, for the 425 reply
+};
+// Session jail: accept the data connection on the passive listener (within accept_timeout).
+DataAnswer RequestDataAccept(int channel);
+// Session jail: connect to the client's PORT/EPRT address (within connect_timeout).
+DataAnswer RequestPortConnect(int channel, const SockAddr& target);
+
+// Session jail: REIN; the monitor starts a fresh pre-login jail once this one has exited.
+void RequestReinit(int channel);
+
+}  // namespace keepftpd
+
+#endif  // KEEPFTPD_SRC_MONITOR_CLIENT_H_

@@ -1,0 +1,114 @@
+// Seccomp allowlists per jail kind (libseccomp). Jails only.
+// Each line allows one syscall and says who needs it. Everything else kills the process; the
+// monitor sees the SIGSYS and logs a seccomp violation.
+#include "sandbox.h"
+
+#include <fcntl.h>
+#include <seccomp.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#include <string>
+
+namespace keepftpd {
+
+namespace {
+
+class Filter {
+ public:
+  Filter() : ctx_(seccomp_init(SCMP_ACT_KILL_PROCESS)) {}
+  ~Filter() {
+    if (ctx_ != nullptr) seccomp_release(ctx_);
+  }
+  Filter(const Filter&) = delete;
+  Filter& operator=(const Filter&) = delete;
+
+  void Allow(int nr) { Add(nr, 0, nullptr); }
+  void Allow(int nr, scmp_arg_cmp a) { Add(nr, 1, &a); }
+  void Allow(int nr, scmp_arg_cmp a, scmp_arg_cmp b) {
+    scmp_arg_cmp args[2] = {a, b};
+    Add(nr, 2, args);
+  }
+  // Fails the call with errno instead of killing: for probes libc makes that we can refuse.
+  void Refuse(int nr, int err) {
+    if (rc_ == 0) rc_ = seccomp_rule_add(ctx_, SCMP_ACT_ERRNO(static_cast<unsigned>(err)), nr, 0);
+  }
+
+  Status Load() {
+    if (ctx_ == nullptr) return Status::Error("seccomp_init failed");
+    if (rc_ != 0) return Status::FromErrno(-rc_, "seccomp_rule_add");
+    int rc = seccomp_load(ctx_);
+    if (rc != 0) return Status::FromErrno(-rc, "seccomp_load");
+    return Status::Ok();
+  }
+
+ private:
+  void Add(int nr, unsigned count, const scmp_arg_cmp* args) {
+    if (rc_ == 0) rc_ = seccomp_rule_add_array(ctx_, SCMP_ACT_ALLOW, nr, count, args);
+  }
+  scmp_filter_ctx ctx_;
+  int rc_ = 0;
+};
+
+// What every jail needs to run C++ at all, talk on its sockets and leave.
+void AllowCommon(Filter& f) {
+  f.Allow(SCMP_SYS(exit_group));       // leaving
+  f.Allow(SCMP_SYS(exit));             // leaving (thread exit from libc paths)
+  f.Allow(SCMP_SYS(rt_sigreturn));     // return from a signal handler
+  f.Allow(SCMP_SYS(restart_syscall));  // the kernel restarting an interrupted poll
+  f.Allow(SCMP_SYS(brk));              // malloc
+  f.Allow(SCMP_SYS(mmap), SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));      // malloc, no code
+  f.Allow(SCMP_SYS(mprotect), SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));  // malloc, no code
+  f.Allow(SCMP_SYS(munmap));           // free
+  f.Allow(SCMP_SYS(mremap));           // realloc of large blocks
+  f.Allow(SCMP_SYS(madvise));          // free() trimming
+  f.Allow(SCMP_SYS(futex));            // libstdc++ static-init guards
+  f.Allow(SCMP_SYS(clock_gettime));    // timestamps (when the vDSO falls back)
+  f.Allow(SCMP_SYS(gettimeofday));     // time() fallback
+  f.Allow(SCMP_SYS(getpid));           // abort() paths
+  f.Allow(SCMP_SYS(poll));             // waiting on the control and data connections
+  f.Allow(SCMP_SYS(ppoll));            // glibc may implement poll with ppoll
+  f.Allow(SCMP_SYS(close));            // closing descriptors we own
+  f.Allow(SCMP_SYS(sendmsg));          // requests and log records to the monitor
+  f.Allow(SCMP_SYS(recvmsg));          // answers from the monitor (descriptors ride here)
+  f.Allow(SCMP_SYS(sendto));           // replies on the control connection (send)
+  f.Allow(SCMP_SYS(recvfrom));         // commands on the control connection (recv, MSG_PEEK)
+  f.Allow(SCMP_SYS(write));            // replies, data
+  f.Allow(SCMP_SYS(read));             // data
+}
+
+}  // namespace
+
+Status InstallSandbox(SandboxKind kind) {
+  Filter f;
+  AllowCommon(f);
+  if (kind == SandboxKind::kSession) {
+    // Read-only file access inside the chroot: no write, create, truncate or tmpfile flags
+    // (only the tmpfile bit: glibc's O_TMPFILE and __O_TMPFILE both include O_DIRECTORY).
+    f.Allow(SCMP_SYS(openat),
+            SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | (__O_TMPFILE & ~O_DIRECTORY),
+                    0));
+    f.Allow(SCMP_SYS(newfstatat));      // stat, lstat, fstat
+    f.Allow(SCMP_SYS(fstat));           // fstat on older paths of libc
+    f.Allow(SCMP_SYS(statx));           // libstdc++ may prefer statx
+    f.Allow(SCMP_SYS(getdents64));      // directory listings
+    f.Allow(SCMP_SYS(readlinkat));      // symlink targets in LIST
+    f.Allow(SCMP_SYS(readlink));        // same, older entry point
+    f.Allow(SCMP_SYS(lseek));           // REST, directory rewinds
+    f.Allow(SCMP_SYS(pread64));         // ASCII-mode reads at an offset
+    f.Allow(SCMP_SYS(sendfile));        // binary downloads
+    f.Allow(SCMP_SYS(shutdown));        // ending a data connection cleanly
+    f.Allow(SCMP_SYS(fcntl), SCMP_A1(SCMP_CMP_EQ, F_GETFL));  // data socket flags
+    f.Allow(SCMP_SYS(fcntl), SCMP_A1(SCMP_CMP_EQ, F_SETFL));  // data socket non-blocking
+    f.Allow(SCMP_SYS(fcntl), SCMP_A1(SCMP_CMP_EQ, F_SETFD),
+            SCMP_A2(SCMP_CMP_EQ, FD_CLOEXEC));                  // glibc's fdopendir
+    f.Allow(SCMP_SYS(chdir));           // CWD (the chroot confines it)
+    f.Allow(SCMP_SYS(getuid));          // MLSx perm facts: whose bits apply
+    f.Allow(SCMP_SYS(getgid));          // same
+    f.Allow(SCMP_SYS(nanosleep));       // brief waits while a partial ABOR line arrives
+    f.Allow(SCMP_SYS(clock_nanosleep)); // same, newer libc
+  }
+  return f.Load();
+}
+
+}  // namespace keepftpd

@@ -1,0 +1,35 @@
+// What the entry process learns about one connection before it forks anything: the addresses,
+// the resolved accounts and the files read with privilege (banner). Plain data, read by the
+// monitor and inherited read-only by the jails.
+#ifndef KEEPFTPD_SRC_SESSION_H_
+#define KEEPFTPD_SRC_SESSION_H_
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "sockaddr.h"
+
+namespace keepftpd {
+
+struct Account {
+  std::string name;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::string home;
+};
+
+struct SessionInfo {
+  int control_fd = -1;       // the client's control connection
+  SockAddr peer;             // its remote end
+  SockAddr local;            // its local end (PASV listens here)
+  std::string session_id;    // 32 hex digits, FTP_SESSION in logs
+  std::string banner_text;   // banner_file contents, read before any jail
+  Account nopriv;            // nopriv_user: runs the pre-login jail
+  Account anonymous;         // ftp_username: runs anonymous sessions
+  std::string anon_root;     // anon_root, or the ftp user's home
+};
+
+}  // namespace keepftpd
+
+#endif  // KEEPFTPD_SRC_SESSION_H_

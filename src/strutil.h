@@ -1,0 +1,34 @@
+// Small bounded string helpers: ASCII case, trimming, strict number parsing, splitting. Pure
+// logic, shared by every process.
+#ifndef KEEPFTPD_SRC_STRUTIL_H_
+#define KEEPFTPD_SRC_STRUTIL_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keepftpd {
+
+std::string AsciiUpper(std::string_view s);
+std::string AsciiLower(std::string_view s);
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+bool StartsWith(std::string_view s, std::string_view prefix);
+std::string_view TrimSpaces(std::string_view s);  // ' ' and '\t' at both ends
+
+// Strict unsigned decimal: digits only (no sign, no spaces), value <= max. Empty -> nullopt.
+std::optional<std::uint64_t> ParseDecimal(std::string_view s, std::uint64_t max);
+
+// Splits on sep; empty fields are kept.
+std::vector<std::string_view> Split(std::string_view s, char sep);
+
+// True when s contains a NUL, CR or LF byte.
+bool HasControlLineBytes(std::string_view s);
+
+// Replaces bytes < 0x20 and 0x7f with '?', for text that goes into logs and replies.
+std::string SanitizeForLog(std::string_view s);
+
+}  // namespace keepftpd
+
+#endif  // KEEPFTPD_SRC_STRUTIL_H_

@@ -1,0 +1,38 @@
+// UniqueFd: a move-only owner of one file descriptor. Shared by every process.
+#ifndef KEEPFTPD_SRC_UNIQUE_FD_H_
+#define KEEPFTPD_SRC_UNIQUE_FD_H_
+
+#include <unistd.h>
+
+#include <utility>
+
+namespace keepftpd {
+
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { Reset(); }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.Release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) Reset(other.Release());
+    return *this;
+  }
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int Release() { return std::exchange(fd_, -1); }
+  void Reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace keepftpd
+
+#endif  // KEEPFTPD_SRC_UNIQUE_FD_H_
