@@ -1,0 +1,450 @@
+// Tests for src/config.cc: vsftpd.conf syntax, defaults, every kind of error and the checks
+// LoadConfigFile makes on the file and its directory.
+#include "config.h"
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace keepftpd {
+namespace {
+
+// REQUIRE needs exceptions, which the project does not have: check, and leave the test (or
+// helper, returning the extra argument) on failure.
+#define CHECK_OR_RETURN(cond, ...)  \
+  do {                              \
+    const bool ok_ = (cond);        \
+    CHECK_MESSAGE(ok_, #cond);      \
+    if (!ok_) return __VA_ARGS__;   \
+  } while (0)
+
+struct Parsed {
+  Config config;
+  std::vector<ConfigError> errors;
+};
+
+Parsed Parse(std::string_view text) {
+  Parsed p;
+  p.config = ParseConfig(text, "test.conf", &p.errors);
+  return p;
+}
+
+// The single error of a text that must have exactly one, printed.
+std::string OnlyError(std::string_view text) {
+  Parsed p = Parse(text);
+  CHECK_OR_RETURN(p.errors.size() == 1, "");
+  return p.errors[0].ToString();
+}
+
+bool Contains(const std::string& haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+TEST_CASE("defaults are vsftpd's") {
+  Config c;
+  CHECK(c.anonymous_enable);
+  CHECK_FALSE(c.no_anon_password);
+  CHECK(c.pasv_enable);
+  CHECK(c.port_enable);
+  CHECK_FALSE(c.port_promiscuous);
+  CHECK_FALSE(c.pasv_promiscuous);
+  CHECK(c.download_enable);
+  CHECK(c.dirlist_enable);
+  CHECK_FALSE(c.hide_ids);
+  CHECK_FALSE(c.force_dot_files);
+  CHECK_FALSE(c.use_localtime);
+  CHECK_FALSE(c.dirmessage_enable);
+  CHECK(c.seccomp_sandbox);
+  CHECK(c.pasv_min_port == 0);
+  CHECK(c.pasv_max_port == 0);
+  CHECK(c.idle_session_timeout == 300);
+  CHECK(c.data_connection_timeout == 300);
+  CHECK(c.accept_timeout == 60);
+  CHECK(c.connect_timeout == 60);
+  CHECK(c.anon_root.empty());
+  CHECK(c.ftp_username == "ftp");
+  CHECK(c.nopriv_user == "nobody");
+  CHECK(c.secure_chroot_dir == "/usr/share/empty");
+  CHECK(c.ftpd_banner.empty());
+  CHECK(c.banner_file.empty());
+  CHECK(c.pasv_address.empty());
+  CHECK(c.message_file == ".message");
+  CHECK(c.cmds_allowed.empty());
+  CHECK(c.cmds_denied.empty());
+  CHECK(c.deny_file.empty());
+  CHECK(c.hide_file.empty());
+}
+
+TEST_CASE("an empty file, comments and blank lines give the defaults") {
+  Parsed p = Parse("# comment\n\n   \n\t\n#listen_port=21\n  # indented comment\n");
+  CHECK(p.errors.empty());
+  CHECK(p.config.anonymous_enable);
+  CHECK(p.config.idle_session_timeout == 300);
+}
+
+TEST_CASE("valid options of every type are set") {
+  Parsed p = Parse(
+      "anonymous_enable=NO\n"
+      "pasv_min_port=30000\n"
+      "pasv_max_port=30100\n"
+      "idle_session_timeout=600\n"
+      "ftpd_banner=Welcome  to  the archive \n"
+      "anon_root=/srv/ftp\n"
+      "pasv_address=192.0.2.7\n"
+      "cmds_denied=STOR,dele\n"
+      "hide_file={*.mp3,.private}\n"
+      "deny_file=*.bak\n");
+  CHECK(p.errors.empty());
+  CHECK_FALSE(p.config.anonymous_enable);
+  CHECK(p.config.pasv_min_port == 30000);
+  CHECK(p.config.pasv_max_port == 30100);
+  CHECK(p.config.idle_session_timeout == 600);
+  CHECK(p.config.ftpd_banner == "Welcome  to  the archive ");  // kept exactly
+  CHECK(p.config.anon_root == "/srv/ftp");
+  CHECK(p.config.pasv_address == "192.0.2.7");
+  CHECK(p.config.cmds_denied == "STOR,dele");
+  CHECK(p.config.hide_file == "{*.mp3,.private}");
+  CHECK(p.config.deny_file == "*.bak");
+}
+
+TEST_CASE("booleans accept YES/NO/TRUE/FALSE/1/0 in any case") {
+  for (const char* yes : {"YES", "yes", "Yes", "TRUE", "true", "1"}) {
+    Parsed p = Parse(std::string("hide_ids=") + yes + "\n");
+    CHECK(p.errors.empty());
+    CHECK(p.config.hide_ids);
+  }
+  for (const char* no : {"NO", "no", "nO", "FALSE", "False", "0"}) {
+    Parsed p = Parse(std::string("pasv_enable=") + no + "\n");
+    CHECK(p.errors.empty());
+    CHECK_FALSE(p.config.pasv_enable);
+  }
+}
+
+TEST_CASE("a bad boolean says what is expected") {
+  CHECK(OnlyError("\nhide_ids=maybe\n") == "test.conf:2: hide_ids: expected YES or NO, got 'maybe'");
+  CHECK(Contains(OnlyError("hide_ids=\n"), "missing value; expected YES or NO"));
+  CHECK(Contains(OnlyError("hide_ids= YES\n"), "no spaces"));
+}
+
+TEST_CASE("CRLF line ends are accepted and the CR is not part of the value") {
+  Parsed p = Parse("anonymous_enable=NO\r\nftpd_banner=Hello\r\nidle_session_timeout=42\r\n");
+  CHECK(p.errors.empty());
+  CHECK_FALSE(p.config.anonymous_enable);
+  CHECK(p.config.ftpd_banner == "Hello");
+  CHECK(p.config.idle_session_timeout == 42);
+}
+
+TEST_CASE("the last line needs no newline") {
+  Parsed p = Parse("connect_timeout=5");
+  CHECK(p.errors.empty());
+  CHECK(p.config.connect_timeout == 5);
+}
+
+TEST_CASE("numbers are strict decimals within the option's range") {
+  CHECK(OnlyError("idle_session_timeout=0\n") ==
+        "test.conf:1: idle_session_timeout: expected a number from 1 to 86400, got '0'");
+  CHECK(Contains(OnlyError("idle_session_timeout=86401\n"), "expected a number from 1 to 86400"));
+  CHECK(Contains(OnlyError("accept_timeout=-5\n"), "expected a number from 1 to 86400"));
+  CHECK(Contains(OnlyError("accept_timeout=5s\n"), "expected a number from 1 to 86400"));
+  CHECK(Contains(OnlyError("accept_timeout=99999999999999999999999\n"), "from 1 to 86400"));
+  CHECK(Contains(OnlyError("accept_timeout=\n"), "missing value"));
+  CHECK(Contains(OnlyError("pasv_max_port=65536\n"), "expected a number from 0 to 65535"));
+  CHECK(Contains(OnlyError("accept_timeout=060\n"), "octal"));
+  Parsed p = Parse("accept_timeout=86400\npasv_min_port=0\n");
+  CHECK(p.errors.empty());
+  CHECK(p.config.accept_timeout == 86400);
+}
+
+TEST_CASE("passive ports must be 0 or unprivileged, and min <= max") {
+  CHECK(Contains(OnlyError("pasv_min_port=21\n"), "pasv_min_port: expected 0 (any port) or"));
+  CHECK(Contains(OnlyError("pasv_max_port=1023\n"), "from 1024 to 65535"));
+  CHECK(OnlyError("pasv_min_port=40000\npasv_max_port=30000\n") ==
+        "test.conf:1: pasv_min_port: pasv_min_port (40000) is greater than pasv_max_port "
+        "(30000, line 2)");
+  CHECK(Parse("pasv_min_port=40000\n").errors.empty());  // max 0 = no upper limit
+  CHECK(Parse("pasv_min_port=30000\npasv_max_port=30000\n").errors.empty());
+}
+
+TEST_CASE("string options are validated") {
+  CHECK(Contains(OnlyError("anon_root=srv/ftp\n"), "anon_root: expected an absolute path"));
+  CHECK(Contains(OnlyError("secure_chroot_dir=empty\n"), "expected an absolute path"));
+  CHECK(Contains(OnlyError("banner_file=banner.txt\n"), "expected an absolute path"));
+  CHECK(Contains(OnlyError("secure_chroot_dir=\n"), "must not be empty"));
+  CHECK(Contains(OnlyError("ftp_username=\n"), "must not be empty"));
+  CHECK(Contains(OnlyError("pasv_address=ftp.example.org\n"), "numeric IPv4 address"));
+  CHECK(Contains(OnlyError("pasv_address=2001:db8::1\n"), "numeric IPv4 address"));
+  CHECK(Contains(OnlyError("cmds_allowed=USER, PASS\n"), "' PASS' is not an FTP command"));
+  CHECK(Contains(OnlyError("cmds_denied=STOR,,DELE\n"), "empty entry"));
+  CHECK(Contains(OnlyError("deny_file={*.mp3\n"), "unbalanced"));
+  CHECK(Contains(OnlyError("deny_file={}\n"), "empty list"));
+  CHECK(Contains(OnlyError("hide_file=*.mp3}\n"), "misplaced"));
+  CHECK(Contains(OnlyError("hide_file={a,{b}}\n"), "misplaced"));
+  CHECK(Contains(OnlyError("hide_file=*.mp3,*.mov\n"), "braces"));
+  CHECK(Contains(OnlyError("ftpd_banner=a\x01z\n"), "control character"));
+  Parsed p = Parse("anon_root=\nbanner_file=\n");  // empty = unset
+  CHECK(p.errors.empty());
+}
+
+TEST_CASE("a line without '=' is an error") {
+  CHECK(OnlyError("anonymous_enable\n") ==
+        "test.conf:1: anonymous_enable: missing '=': expected option=value, got "
+        "'anonymous_enable'");
+  CHECK(OnlyError("some junk\n") ==
+        "test.conf:1: missing '=': expected option=value, got 'some junk'");
+  CHECK(OnlyError("=YES\n") == "test.conf:1: missing option name before '='");
+}
+
+TEST_CASE("spaces around '=' are refused with a hint") {
+  CHECK(OnlyError("hide_ids = YES\n") ==
+        "test.conf:1: hide_ids: spaces before '=' are not allowed; write hide_ids=value");
+}
+
+TEST_CASE("leading white space before the option name is skipped, like vsftpd") {
+  Parsed p = Parse("  hide_ids=YES\n");
+  CHECK(p.errors.empty());
+  CHECK(p.config.hide_ids);
+}
+
+TEST_CASE("unknown options are reported, with a suggestion when one is close") {
+  CHECK(OnlyError("frobnicate=YES\n") == "test.conf:1: frobnicate: unknown option");
+  CHECK(OnlyError("anonymous_enabel=YES\n") ==
+        "test.conf:1: anonymous_enabel: unknown option; did you mean anonymous_enable?");
+  CHECK(Contains(OnlyError("HIDE_IDS=YES\n"), "did you mean hide_ids?"));
+  CHECK(Contains(OnlyError("allow_writable_chroot=YES\n"), "did you mean allow_writeable_chroot?"));
+}
+
+TEST_CASE("a duplicate option names the earlier line") {
+  Parsed p = Parse("hide_ids=YES\n# x\nhide_ids=NO\n");
+  CHECK_OR_RETURN(p.errors.size() == 1);
+  CHECK(p.errors[0].ToString() == "test.conf:3: hide_ids: duplicate option; first set on line 1");
+  CHECK(p.config.hide_ids);  // the first one stays
+}
+
+TEST_CASE("listen, listen_ipv6 and background: NO is inert, YES is refused") {
+  Parsed p = Parse("listen=NO\nlisten_ipv6=no\nbackground=0\n");
+  CHECK(p.errors.empty());
+  for (const char* name : {"listen", "listen_ipv6", "background"}) {
+    std::string e = OnlyError(std::string(name) + "=YES\n");
+    CHECK(Contains(e, std::string("test.conf:1: ") + name + ": "));
+    CHECK(Contains(e, "ftp.socket"));
+    CHECK(Contains(e, "xinetd"));
+    CHECK(Contains(e, "set listen=NO or remove the line"));
+  }
+  CHECK(Contains(OnlyError("listen=perhaps\n"), "expected YES or NO"));
+}
+
+TEST_CASE("per-daemon options are refused with their replacement") {
+  CHECK(Contains(OnlyError("listen_port=21\n"), "listen_port: "));
+  CHECK(Contains(OnlyError("listen_port=21\n"), "ListenStream= in ftp.socket"));
+  CHECK(Contains(OnlyError("listen_address=192.0.2.1\n"), "ListenStream= with the address"));
+  CHECK(Contains(OnlyError("listen_address6=::1\n"), "ListenStream= with the address"));
+  CHECK(Contains(OnlyError("max_clients=10\n"), "MaxConnections= in ftp.socket (xinetd: instances)"));
+  CHECK(Contains(OnlyError("max_per_ip=2\n"), "MaxConnectionsPerSource="));
+  CHECK(Contains(OnlyError("max_per_ip=2\n"), "per_source"));
+  CHECK(Contains(OnlyError("tcp_wrappers=YES\n"), "IPAllow=/IPDeny="));
+  CHECK(Contains(OnlyError("one_process_model=YES\n"), "privilege separation"));
+}
+
+TEST_CASE("other vsftpd options are 'not supported yet', never unknown") {
+  for (const char* name :
+       {"local_enable", "write_enable", "ssl_enable", "chroot_local_user", "xferlog_enable",
+        "allow_writeable_chroot", "isolate", "isolate_network", "ssl_tlsv1_1", "ssl_tlsv1_2",
+        "ecdh_param_file", "reverse_lookup_enable", "utf8_filesystem", "pam_service_name",
+        "local_umask", "rsa_cert_file", "download_file", "upload_file"}) {
+    std::string e = OnlyError(std::string(name) + "=1\n");
+    CHECK(e == std::string("test.conf:1: ") + name + ": " + name +
+                   " is a vsftpd option that keepftpd does not implement: not supported yet");
+  }
+}
+
+TEST_CASE("every error is reported, parsing goes on") {
+  Parsed p = Parse(
+      "anonymous_enable=NO\n"
+      "bogus_option=1\n"
+      "hide_ids=perhaps\n"
+      "listen=YES\n"
+      "local_enable=YES\n"
+      "accept_timeout=0\n"
+      "hide_ids=YES\n"
+      "use_localtime=YES\n");
+  CHECK_OR_RETURN(p.errors.size() == 6);
+  CHECK(p.errors[0].line == 2);
+  CHECK(p.errors[0].option == "bogus_option");
+  CHECK(p.errors[1].line == 3);
+  CHECK(p.errors[2].line == 4);
+  CHECK(p.errors[3].line == 5);
+  CHECK(p.errors[4].line == 6);
+  CHECK(p.errors[5].line == 7);
+  CHECK(p.errors[5].ToString() == "test.conf:7: hide_ids: duplicate option; first set on line 3");
+  CHECK_FALSE(p.config.anonymous_enable);
+  CHECK(p.config.use_localtime);
+}
+
+TEST_CASE("ConfigError::ToString leaves out empty parts") {
+  CHECK(ConfigError{"f.conf", 3, "opt", "msg"}.ToString() == "f.conf:3: opt: msg");
+  CHECK(ConfigError{"f.conf", 0, "", "msg"}.ToString() == "f.conf: msg");
+  CHECK(ConfigError{"f.conf", 4, "", "msg"}.ToString() == "f.conf:4: msg");
+  CHECK(ConfigError{"f.conf", 0, "opt", "msg"}.ToString() == "f.conf: opt: msg");
+  CHECK(ConfigError{"", 2, "opt", "msg"}.ToString() == "line 2: opt: msg");
+}
+
+// ---------------------------------------------------------------------------------------------
+// LoadConfigFile: needs root to create root-owned files and to chown them away.
+
+class TempDir {
+ public:
+  TempDir() {
+    char templ[] = "/tmp/keepftpd-config-test.XXXXXX";
+    if (mkdtemp(templ) != nullptr) path_ = templ;
+  }
+  ~TempDir() {
+    if (path_.empty()) return;
+    for (const std::string& f : files_) unlink(f.c_str());
+    rmdir(path_.c_str());
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string Write(const std::string& name, const std::string& text) {
+    std::string file = path_ + "/" + name;
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.close();
+    chmod(file.c_str(), 0644);
+    files_.push_back(file);
+    return file;
+  }
+  void Track(const std::string& file) { files_.push_back(file); }
+
+ private:
+  std::string path_;
+  std::vector<std::string> files_;
+};
+
+bool AnyErrorContains(const std::vector<ConfigError>& errors, std::string_view needle) {
+  for (const ConfigError& e : errors) {
+    if (Contains(e.ToString(), needle)) return true;
+  }
+  return false;
+}
+
+TEST_CASE("LoadConfigFile checks the file and its directory") {
+  if (geteuid() != 0) {
+    MESSAGE("skipped: needs root");
+    return;
+  }
+  TempDir dir;
+  CHECK_OR_RETURN(!dir.path().empty());
+  const std::string file = dir.Write("keepftpd.conf", "anonymous_enable=NO\r\nhide_ids=YES\n");
+
+  SUBCASE("a root-owned 0644 file in a root-owned 0700 directory loads") {
+    std::vector<ConfigError> errors;
+    Config c = LoadConfigFile(file, &errors);
+    CHECK(errors.empty());
+    CHECK_FALSE(c.anonymous_enable);
+    CHECK(c.hide_ids);
+  }
+  SUBCASE("parse errors carry the path and line") {
+    const std::string bad = dir.Write("bad.conf", "hide_ids=YES\nnonsense=1\n");
+    std::vector<ConfigError> errors;
+    LoadConfigFile(bad, &errors);
+    CHECK_OR_RETURN(errors.size() == 1);
+    CHECK(errors[0].ToString() == bad + ":2: nonsense: unknown option");
+  }
+  SUBCASE("a world-writable file is refused") {
+    CHECK_OR_RETURN(chmod(file.c_str(), 0666) == 0);
+    std::vector<ConfigError> errors;
+    LoadConfigFile(file, &errors);
+    CHECK_OR_RETURN(errors.size() == 1);
+    CHECK(errors[0].line == 0);
+    CHECK(errors[0].ToString() == file + ": writable by group or others (mode 0666); run chmod "
+                                         "go-w on it");
+  }
+  SUBCASE("a group-writable file is refused") {
+    CHECK_OR_RETURN(chmod(file.c_str(), 0664) == 0);
+    std::vector<ConfigError> errors;
+    LoadConfigFile(file, &errors);
+    CHECK(AnyErrorContains(errors, "writable by group or others"));
+  }
+  SUBCASE("a file not owned by root is refused") {
+    CHECK_OR_RETURN(chown(file.c_str(), 1234, 0) == 0);
+    std::vector<ConfigError> errors;
+    LoadConfigFile(file, &errors);
+    CHECK_OR_RETURN(errors.size() == 1);
+    CHECK(errors[0].ToString() == file + ": not owned by root (owner uid 1234); run chown root: on it");
+  }
+  SUBCASE("a directory writable by others is refused") {
+    CHECK_OR_RETURN(chmod(dir.path().c_str(), 0777) == 0);
+    std::vector<ConfigError> errors;
+    LoadConfigFile(file, &errors);
+    CHECK_OR_RETURN(errors.size() == 1);
+    CHECK(Contains(errors[0].ToString(), "directory " + dir.path() +
+                                             " is writable by group or others (mode 0777)"));
+    chmod(dir.path().c_str(), 0700);
+  }
+  SUBCASE("a directory not owned by root is refused") {
+    CHECK_OR_RETURN(chown(dir.path().c_str(), 1234, 0) == 0);
+    std::vector<ConfigError> errors;
+    LoadConfigFile(file, &errors);
+    CHECK(AnyErrorContains(errors, "is not owned by root (owner uid 1234)"));
+    CHECK_OR_RETURN(chown(dir.path().c_str(), 0, 0) == 0);
+  }
+  SUBCASE("a symlink to a good file in a good directory is accepted") {
+    const std::string link = dir.path() + "/link.conf";
+    CHECK_OR_RETURN(symlink(file.c_str(), link.c_str()) == 0);
+    dir.Track(link);
+    std::vector<ConfigError> errors;
+    LoadConfigFile(link, &errors);
+    CHECK(errors.empty());
+  }
+  SUBCASE("a missing file says why") {
+    std::vector<ConfigError> errors;
+    LoadConfigFile(dir.path() + "/missing.conf", &errors);
+    CHECK_OR_RETURN(errors.size() == 1);
+    CHECK(errors[0].ToString() ==
+          dir.path() + "/missing.conf: cannot open: No such file or directory");
+  }
+  SUBCASE("a directory is not a config file") {
+    std::vector<ConfigError> errors;
+    LoadConfigFile(dir.path(), &errors);
+    CHECK(AnyErrorContains(errors, dir.path() + ": not a regular file"));
+  }
+  SUBCASE("a file larger than kMaxConfigBytes is refused") {
+    const std::string big = dir.Write("big.conf", std::string(kMaxConfigBytes + 1, '#'));
+    std::vector<ConfigError> errors;
+    LoadConfigFile(big, &errors);
+    CHECK_OR_RETURN(errors.size() == 1);
+    CHECK(Contains(errors[0].ToString(), "larger than 100000 bytes"));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Documentation coverage: every option of tunables.def is described in keepftpd.conf(5).
+
+#ifdef KEEPFTPD_SOURCE_DIR
+TEST_CASE("every option of tunables.def has a .B entry in keepftpd.conf(5)") {
+  std::ifstream in(std::string(KEEPFTPD_SOURCE_DIR) + "/man/keepftpd.conf.5");
+  CHECK_OR_RETURN(in.good());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string page = "\n" + ss.str();
+#define KEEPFTPD_BOOL(name, def, vsftpd_default, help) CHECK(Contains(page, "\n.B " #name "\n"));
+#define KEEPFTPD_UINT(name, def, min, max, help) CHECK(Contains(page, "\n.B " #name "\n"));
+#define KEEPFTPD_STR(name, def, help) CHECK(Contains(page, "\n.B " #name "\n"));
+#include "tunables.def"
+#undef KEEPFTPD_BOOL
+#undef KEEPFTPD_UINT
+#undef KEEPFTPD_STR
+}
+#endif
+
+}  // namespace
+}  // namespace keepftpd
