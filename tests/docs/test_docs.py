@@ -1,0 +1,170 @@
+"""The documentation agrees with the code: man pages are clean, every option in tunables.def and
+every command-line option in --help is documented, the README starts with the two dev commands,
+and the shipped systemd units and xinetd entry are what keepftpd needs and pass
+systemd-analyze verify.
+
+Run with: python3 -m pytest tests/docs   (KEEPFTPD_BIN overrides build/src/keepftpd)
+"""
+
+import glob
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+KEEPFTPD = os.environ.get("KEEPFTPD_BIN", os.path.join(REPO, "build", "src", "keepftpd"))
+MAN_PAGES = sorted(glob.glob(os.path.join(REPO, "man", "*.[0-9]")))
+
+
+def read(relative):
+    with open(os.path.join(REPO, relative), encoding="utf-8") as f:
+        return f.read()
+
+
+def keepftpd_binary():
+    if not (os.path.isfile(KEEPFTPD) and os.access(KEEPFTPD, os.X_OK)):
+        pytest.fail(f"keepftpd binary not found at {KEEPFTPD}: build it (./dev build) "
+                    "or set KEEPFTPD_BIN")
+    return KEEPFTPD
+
+
+def man_text(page):
+    """The man page source with escaped hyphens and font escapes turned into plain text."""
+    text = read(page).replace("\\-", "-").replace("\\&", "")
+    return re.sub(r"\\f(\[[^]]*\]|\(..|.)", "", text)
+
+
+def unit_settings(relative):
+    """{section: {key: [values]}} of a systemd unit file."""
+    sections = {}
+    current = None
+    for line in read(relative).splitlines():
+        line = line.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], {})
+            continue
+        key, sep, value = line.partition("=")
+        assert sep and current is not None, f"{relative}: unexpected line {line!r}"
+        current.setdefault(key.strip(), []).append(value.strip())
+    return sections
+
+
+def tunable_names():
+    names = []
+    row = re.compile(r"^\s*KEEPFTPD_(?:BOOL|UINT|STR)\(\s*([A-Za-z0-9_]+)\s*,")
+    for line in read("src/tunables.def").splitlines():
+        if line.lstrip().startswith(("//", "/*", "*", "#")):
+            continue
+        m = row.match(line)
+        if m:
+            names.append(m.group(1))
+    return names
+
+
+def test_man_pages_exist():
+    names = [os.path.basename(p) for p in MAN_PAGES]
+    assert "keepftpd.8" in names
+    assert "keepftpd.conf.5" in names
+
+
+@pytest.mark.parametrize("page", MAN_PAGES, ids=os.path.basename)
+def test_man_page_passes_mandoc_lint(page):
+    if shutil.which("mandoc") is None:
+        pytest.fail("mandoc is not installed (apt-get install mandoc)")
+    r = subprocess.run(["mandoc", "-Tlint", "-W", "warning", page],
+                       capture_output=True, text=True)
+    assert r.stdout + r.stderr == ""
+    assert r.returncode == 0
+
+
+def test_every_tunable_is_documented_in_keepftpd_conf_5():
+    names = tunable_names()
+    assert names, "no KEEPFTPD_BOOL/UINT/STR rows found in src/tunables.def"
+    page = read("man/keepftpd.conf.5")
+    documented = set(re.findall(r"^\.B\s+\"?([A-Za-z0-9_]+)\"?\s*$", page, re.MULTILINE))
+    missing = [n for n in names if n not in documented]
+    assert not missing, "options without a '.B name' line in man/keepftpd.conf.5: " + \
+        ", ".join(missing)
+
+
+def test_readme_starts_with_dev_serve_and_dev_test():
+    lines = read("README.md").splitlines()
+    assert lines and lines[0].startswith("# "), "README.md must start with a '# title' line"
+    intro = []
+    in_fence = False
+    for line in lines[1:]:
+        if line.startswith("```"):
+            in_fence = not in_fence
+        elif not in_fence and line.startswith("#"):
+            break
+        intro.append(line)
+    intro = "\n".join(intro)
+    assert "./dev serve" in intro, "README.md must show ./dev serve before its first section"
+    assert "./dev test" in intro, "README.md must show ./dev test before its first section"
+
+
+def test_every_help_option_is_in_keepftpd_8():
+    r = subprocess.run([keepftpd_binary(), "--help"], capture_output=True, text=True,
+                       stdin=subprocess.DEVNULL, timeout=10)
+    assert r.returncode == 0, r.stderr
+    options = set(re.findall(r"(?<![\w-])(--?[a-z][a-z-]*)", r.stdout))
+    assert "--help" in options, r.stdout
+    page = man_text("man/keepftpd.8")
+    missing = sorted(o for o in options if not re.search(re.escape(o) + r"(?![\w-])", page))
+    assert not missing, "options in keepftpd --help missing from man/keepftpd.8: " + \
+        ", ".join(missing)
+
+
+def test_socket_unit_accepts_each_connection():
+    socket = unit_settings("units/ftp.socket")["Socket"]
+    assert socket.get("Accept") == ["yes"]
+    assert socket.get("ListenStream") == ["21"]
+    assert "MaxConnections" in socket and "MaxConnectionsPerSource" in socket
+
+
+def test_service_unit_gets_the_connection_on_stdin():
+    service = unit_settings("units/ftp@.service")["Service"]
+    assert service.get("StandardInput") == ["socket"]
+    assert service.get("ExecStart") == ["/usr/sbin/keepftpd --config /etc/keepftpd.conf"]
+    # keepftpd starts as root and drops privileges per process itself.
+    assert "User" not in service and "DynamicUser" not in service
+    assert "NoNewPrivileges" not in service
+
+
+def test_xinetd_entry_matches_the_service_unit():
+    entry = {}
+    for line in read("xinetd/keepftpd").splitlines():
+        m = re.match(r"^\s*(\w+)\s*\+?=\s*(.*?)\s*$", line)
+        if m and not line.lstrip().startswith("#"):
+            entry[m.group(1)] = m.group(2)
+    assert re.search(r"^service ftp\s*$", read("xinetd/keepftpd"), re.MULTILINE)
+    assert entry["socket_type"] == "stream"
+    assert entry["wait"] == "no"
+    assert entry["user"] == "root"
+    service = unit_settings("units/ftp@.service")["Service"]
+    assert entry["server"] + " " + entry["server_args"] == service["ExecStart"][0]
+    assert int(entry["instances"]) > 0 and int(entry["per_source"]) > 0
+
+
+def test_units_pass_systemd_analyze_verify():
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed")
+    binary = os.path.abspath(keepftpd_binary())
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy(os.path.join(REPO, "units", "ftp.socket"), tmp)
+        service = read("units/ftp@.service").replace("ExecStart=/usr/sbin/keepftpd ",
+                                                     f"ExecStart={binary} ")
+        assert binary in service
+        with open(os.path.join(tmp, "ftp@.service"), "w", encoding="utf-8") as f:
+            f.write(service)
+        r = subprocess.run(["systemd-analyze", "verify", "--man=no",
+                            os.path.join(tmp, "ftp.socket"), os.path.join(tmp, "ftp@.service")],
+                           capture_output=True, text=True, timeout=60)
+    assert r.stdout + r.stderr == ""
+    assert r.returncode == 0

@@ -1,0 +1,253 @@
+"""Integration test harness: the built keepftpd started the real way, under
+systemd-socket-activate (--inetd: the connection on fd 0; or LISTEN_FDS: the connection as fd 3),
+serving a tree made for each test, driven by real clients.
+
+The tests run as root inside `./dev test`, which provides the accounts the server needs
+(ftp = 61001 for anonymous sessions, kftp-nopriv = 61002 for the pre-login jail) in a private
+mount namespace.
+"""
+
+import ftplib
+import hashlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+KEEPFTPD = os.environ.get("KEEPFTPD_BIN", os.path.join(REPO, "build", "src", "keepftpd"))
+
+RANDOM_SIZE = 3 * 1024 * 1024 + 17
+STALL_SIZE = 256 * 1024 * 1024  # sparse; larger than any socket buffers
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class Tree:
+    """A served tree: root/ (config + empty/), root/ftp (anon_root)."""
+
+    def __init__(self, base):
+        self.base = base
+        self.empty = os.path.join(base, "empty")
+        self.anon = os.path.join(base, "ftp")
+        os.makedirs(self.empty)
+        os.makedirs(os.path.join(self.anon, "pub", "sub"))
+        os.makedirs(os.path.join(self.anon, 'we"ird dir'))
+        with open(os.path.join(self.anon, "pub", "hello.txt"), "wb") as f:
+            f.write(b"Hello from keepftpd.\n")
+        with open(os.path.join(self.anon, "pub", "lines.txt"), "wb") as f:
+            f.write(b"one\ntwo\r\nthree\n\nfive")
+        with open(os.path.join(self.anon, "pub", "random.bin"), "wb") as f:
+            f.write(os.urandom(RANDOM_SIZE))
+        with open(os.path.join(self.anon, "pub", "big.sparse"), "wb") as f:
+            f.truncate(STALL_SIZE)
+        with open(os.path.join(self.anon, "pub", ".hidden"), "wb") as f:
+            f.write(b"dot file\n")
+        with open(os.path.join(self.anon, "pub", "secret.key"), "wb") as f:
+            f.write(b"not for download\n")
+        with open(os.path.join(self.anon, "pub", "sub", "deep.txt"), "wb") as f:
+            f.write(b"deep\n")
+        with open(os.path.join(self.anon, "pub", "sub", ".message"), "wb") as f:
+            f.write(b"Welcome to sub.\nSecond line.\n")
+        os.symlink("hello.txt", os.path.join(self.anon, "pub", "link-to-hello"))
+        old = time.mktime((2020, 1, 1, 12, 0, 0, 0, 0, 0))
+        os.utime(os.path.join(self.anon, "pub", "hello.txt"), (old, old))
+        for dirpath, dirnames, filenames in os.walk(base):
+            os.chown(dirpath, 0, 0)
+            os.chmod(dirpath, 0o755)
+            for name in filenames:
+                p = os.path.join(dirpath, name)
+                os.chown(p, 0, 0)
+                os.chmod(p, 0o644)
+        os.chmod(base, 0o755)
+
+    def path(self, rel):
+        return os.path.join(self.anon, rel.lstrip("/"))
+
+
+class Server:
+    """keepftpd under systemd-socket-activate on a loopback port."""
+
+    def __init__(self, tree, options=None, mode="inetd", raw_config=None):
+        self.tree = tree
+        self.mode = mode
+        self.port = free_port()
+        self.host = "127.0.0.1"
+        self.config_path = os.path.join(tree.base, "keepftpd.conf")
+        if raw_config is None:
+            settings = {
+                "anonymous_enable": "YES",
+                "anon_root": tree.anon,
+                "nopriv_user": "kftp-nopriv",
+                "secure_chroot_dir": tree.empty,
+            }
+            settings.update(options or {})
+            raw_config = "".join(f"{k}={v}\n" for k, v in settings.items() if v is not None)
+        with open(self.config_path, "w") as f:
+            f.write(raw_config)
+        os.chmod(self.config_path, 0o644)
+        cmd = ["systemd-socket-activate", "-l", f"{self.host}:{self.port}", "-a"]
+        if mode == "inetd":
+            cmd.append("--inetd")
+        cmd += [KEEPFTPD, "--config", self.config_path]
+        self.log_path = os.path.join(tree.base, "activate.log")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            with open(f"/proc/net/tcp") as f:
+                if any(f":{self.port:04X} 00000000:0000 0A" in line for line in f):
+                    return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise RuntimeError("systemd-socket-activate did not start: " + self.output())
+
+    def output(self):
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def ftp(self, login=True, timeout=10):
+        c = ftplib.FTP(timeout=timeout)
+        c.connect(self.host, self.port)
+        if login:
+            c.login()
+        return c
+
+    def raw(self, timeout=10):
+        return RawClient(self.host, self.port, timeout)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+
+class RawClient:
+    """A line-level control connection, for exact replies and hostile input."""
+
+    def __init__(self, host, port, timeout=10):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def line(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed; buffered: %r" % self.buf)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.rstrip(b"\r").decode("utf-8", "replace")
+
+    def reply(self):
+        """One whole (possibly multi-line) reply: (code, [lines])."""
+        first = self.line()
+        lines = [first]
+        if len(first) >= 4 and first[3] == "-":
+            code = first[:3]
+            while True:
+                l = self.line()
+                lines.append(l)
+                if l.startswith(code + " "):
+                    break
+        return int(first[:3]), lines
+
+    def cmd(self, text):
+        self.send(text + "\r\n")
+        return self.reply()
+
+    def login(self):
+        assert self.reply()[0] == 220
+        code, _ = self.cmd("USER anonymous")
+        if code == 331:
+            code, _ = self.cmd("PASS guest@example.org")
+        assert code == 230
+        return self
+
+    def closed(self, timeout=5):
+        """True when the server closes the connection within timeout seconds."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    return True
+                self.buf += data
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            return True
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.fixture
+def tree(tmp_path):
+    base = tempfile.mkdtemp(prefix="keepftpd-test-", dir="/tmp")
+    os.chmod(base, 0o755)
+    t = Tree(os.path.join(base, "t"))
+    yield t
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def make_server(tree):
+    servers = []
+
+    def make(options=None, mode="inetd", raw_config=None):
+        s = Server(tree, options, mode, raw_config)
+        servers.append(s)
+        return s
+
+    yield make
+    for s in servers:
+        s.stop()
+        print(f"---- server output ({s.mode}) ----")  # shown by pytest when a test fails
+        print(s.output())
+
+
+@pytest.fixture(params=["inetd", "listen_fds"])
+def server(request, make_server):
+    """The default anonymous server, in both activation modes."""
+    return make_server(mode=request.param)
+
+
+@pytest.fixture
+def server_inetd(make_server):
+    return make_server()
+
+
+def uid_of(name):
+    return pwd.getpwnam(name).pw_uid

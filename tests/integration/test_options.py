@@ -1,0 +1,154 @@
+"""Each implemented option changes what a client sees."""
+
+import ftplib
+import io
+import os
+import re
+import socket
+
+import pytest
+
+
+def retr(ftp, path):
+    out = io.BytesIO()
+    ftp.retrbinary("RETR " + path, out.write)
+    return out.getvalue()
+
+
+def listing(ftp, cmd="LIST pub"):
+    lines = []
+    ftp.retrlines(cmd, lines.append)
+    return lines
+
+
+def test_ftpd_banner(make_server):
+    s = make_server({"ftpd_banner": "Welcome to the test server."})
+    assert s.ftp(login=False).getwelcome() == "220 Welcome to the test server."
+
+
+def test_banner_file(make_server, tree):
+    path = os.path.join(tree.base, "banner.txt")
+    with open(path, "w") as f:
+        f.write("Line one.\nLine two.\n")
+    s = make_server({"banner_file": path, "ftpd_banner": "not this"})
+    c = s.raw()
+    assert c.reply() == (220, ["220-Line one.", "220 Line two."])
+
+
+def test_anonymous_disabled(make_server):
+    s = make_server({"anonymous_enable": "NO"})
+    c = s.raw()
+    c.reply()
+    assert c.cmd("USER anonymous")[0] == 530
+
+
+def test_no_anon_password(make_server):
+    s = make_server({"no_anon_password": "YES"})
+    c = s.raw()
+    c.reply()
+    assert c.cmd("USER anonymous")[0] == 230
+    assert c.cmd("PWD")[0] == 257
+
+
+def test_download_and_dirlist_disabled(make_server):
+    s = make_server({"download_enable": "NO", "dirlist_enable": "NO"})
+    ftp = s.ftp()
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        retr(ftp, "pub/hello.txt")
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        listing(ftp)
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        ftp.nlst()
+
+
+def test_pasv_and_port_disabled(make_server):
+    s = make_server({"pasv_enable": "NO", "port_enable": "NO"})
+    c = s.raw().login()
+    assert c.cmd("PASV")[0] == 550
+    assert c.cmd("EPSV")[0] == 550
+    assert c.cmd("PORT 127,0,0,1,100,100")[0] == 550
+    assert c.cmd("EPRT |1|127.0.0.1|25700|")[0] == 550
+
+
+def test_pasv_port_range(make_server):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        low = probe.getsockname()[1]
+    s = make_server({"pasv_min_port": str(low), "pasv_max_port": str(low + 2)})
+    ftp = s.ftp()
+    for _ in range(4):
+        reply = ftp.sendcmd("PASV")
+        nums = [int(n) for n in re.search(r"\(([\d,]+)\)", reply).group(1).split(",")]
+        assert low <= nums[4] * 256 + nums[5] <= low + 2
+        ftp.sendcmd("ABOR")  # forget the listener
+    assert retr(ftp, "pub/hello.txt") == b"Hello from keepftpd.\n"
+
+
+def test_pasv_address(make_server):
+    s = make_server({"pasv_address": "192.0.2.7"})
+    ftp = s.ftp()
+    assert "(192,0,2,7," in ftp.sendcmd("PASV")
+
+
+def test_hide_ids(make_server):
+    s = make_server({"hide_ids": "YES"})
+    for line in listing(s.ftp()):
+        assert line.split()[2:4] == ["ftp", "ftp"], line
+
+
+def test_force_dot_files(make_server):
+    s = make_server({"force_dot_files": "YES"})
+    names = [l.split()[-1] for l in listing(s.ftp())]
+    assert ".hidden" in names and "." not in names
+
+
+def test_hide_file(make_server):
+    s = make_server({"hide_file": "{*.key,sub}"})
+    ftp = s.ftp()
+    names = [l.split()[-1] for l in listing(ftp)]
+    assert "secret.key" not in names and "sub" not in names and "hello.txt" in names
+    assert retr(ftp, "pub/secret.key") == b"not for download\n"  # hidden, not denied
+
+
+def test_deny_file(make_server):
+    s = make_server({"deny_file": "{*.key,sub}"})
+    ftp = s.ftp()
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        retr(ftp, "pub/secret.key")
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        ftp.cwd("pub/sub")
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        retr(ftp, "pub/sub/deep.txt")
+    assert retr(ftp, "pub/hello.txt") == b"Hello from keepftpd.\n"
+
+
+def test_cmds_allowed_and_denied(make_server):
+    s = make_server({"cmds_allowed": "USER,PASS,QUIT,PWD,CWD,PASV,RETR,TYPE",
+                     "cmds_denied": "CWD"})
+    c = s.raw().login()
+    assert c.cmd("PWD")[0] == 257
+    assert c.cmd("CWD pub")[0] == 550
+    assert c.cmd("SYST")[0] == 550
+    assert c.cmd("LIST")[0] == 550
+
+
+def test_dirmessage(make_server):
+    s = make_server({"dirmessage_enable": "YES"})
+    c = s.raw().login()
+    assert c.cmd("CWD pub/sub") == (250, ["250-Welcome to sub.", "250-Second line.",
+                                          "250 Directory successfully changed."])
+    assert c.cmd("CWD /pub") == (250, ["250 Directory successfully changed."])
+
+
+def test_message_file_name(make_server, tree):
+    with open(tree.path("pub/WELCOME"), "w") as f:
+        f.write("Custom message.\n")
+    s = make_server({"dirmessage_enable": "YES", "message_file": "WELCOME"})
+    c = s.raw().login()
+    assert c.cmd("CWD pub")[1][0] == "250-Custom message."
+
+
+def test_use_localtime_changes_list_dates(make_server, tree):
+    s = make_server({"use_localtime": "YES"})
+    lines = listing(s.ftp())
+    assert any(l.endswith(" hello.txt") for l in lines)

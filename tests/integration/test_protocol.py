@@ -1,0 +1,421 @@
+"""The FTP protocol as anonymous clients see it: login, listings, downloads, reply codes."""
+
+import ftplib
+import hashlib
+import io
+import re
+import socket
+import time
+
+import pytest
+
+from conftest import RANDOM_SIZE, sha256_file
+
+
+def retr_bytes(ftp, path, rest=None):
+    out = io.BytesIO()
+    ftp.retrbinary("RETR " + path, out.write, rest=rest)
+    return out.getvalue()
+
+
+# ---- login ----------------------------------------------------------------------------------
+
+def test_banner_and_anonymous_login(server):
+    ftp = server.ftp(login=False)
+    assert ftp.getwelcome().startswith("220 ")
+    assert ftp.login().startswith("230")
+    assert ftp.pwd() == "/"
+    assert ftp.sendcmd("SYST") == "215 UNIX Type: L8"
+    ftp.quit()
+
+
+def test_login_as_ftp_with_password(server_inetd):
+    c = server_inetd.raw()
+    assert c.reply()[0] == 220
+    assert c.cmd("USER ftp")[0] == 331
+    assert c.cmd("PASS someone@example.org")[0] == 230
+    assert c.cmd("PWD") == (257, ['257 "/" is the current directory'])
+
+
+def test_other_users_are_refused(server_inetd):
+    c = server_inetd.raw()
+    c.reply()
+    assert c.cmd("USER root")[0] == 530
+    assert c.cmd("PASS secret")[0] == 503
+
+
+def test_commands_before_login(server_inetd):
+    c = server_inetd.raw()
+    c.reply()
+    for cmd in ("PWD", "LIST", "RETR pub/hello.txt", "CWD pub", "PASV", "XYZZY"):
+        assert c.cmd(cmd)[0] == 530, cmd
+    assert c.cmd("PASS x")[0] == 503
+    assert c.cmd("NOOP")[0] == 200
+    assert c.cmd("OPTS UTF8 ON")[0] == 200
+    code, lines = c.cmd("FEAT")
+    assert code == 211 and " UTF8" in lines and " EPSV" in lines
+    assert c.cmd("QUIT")[0] == 221
+    assert c.closed()
+
+
+def test_host_before_user(server_inetd):
+    c = server_inetd.raw()
+    c.reply()
+    assert c.cmd("HOST ftp.example.org")[0] == 220
+    assert c.cmd("USER anonymous")[0] == 331
+    assert c.cmd("HOST ftp.example.org")[0] == 503
+
+
+# ---- commands after login ---------------------------------------------------------------------
+
+def test_reply_codes_after_login(server_inetd):
+    c = server_inetd.raw().login()
+    assert c.cmd("XYZZY")[0] == 500
+    assert c.cmd("ACCT x")[0] == 502
+    assert c.cmd("TYPE X")[0] == 501
+    assert c.cmd("TYPE E")[0] == 504
+    assert c.cmd("TYPE L 8")[0] == 200
+    assert c.cmd("TYPE I")[0] == 200
+    assert c.cmd("MODE S")[0] == 200
+    assert c.cmd("MODE B")[0] == 504
+    assert c.cmd("STRU F")[0] == 200
+    assert c.cmd("STRU R")[0] == 504
+    assert c.cmd("ALLO 100")[0] == 202
+    assert c.cmd("REST abc")[0] == 501
+    assert c.cmd("REST -1")[0] == 501
+    assert c.cmd("REST 10")[0] == 350
+    assert c.cmd("ABOR")[0] == 225
+    assert c.cmd("USER other")[0] == 530
+    assert c.cmd("HOST x")[0] == 503
+    assert c.cmd("LIST")[0] == 425  # no PORT or PASV first
+    for write_cmd in ("STOR x", "APPE x", "DELE pub/hello.txt", "MKD new", "RMD pub",
+                      "RNFR pub/hello.txt", "STOU"):
+        assert c.cmd(write_cmd)[0] in (550, 553), write_cmd
+    assert c.cmd("XPWD")[0] == 257
+    assert c.cmd("NOOP")[0] == 200
+
+
+def test_cwd_pwd_cdup(server):
+    ftp = server.ftp()
+    assert ftp.cwd("pub").startswith("250")
+    assert ftp.pwd() == "/pub"
+    assert ftp.sendcmd("XCWD sub").startswith("250")
+    assert ftp.pwd() == "/pub/sub"
+    assert ftp.sendcmd("CDUP").startswith("250")
+    assert ftp.pwd() == "/pub"
+    assert ftp.sendcmd("XCUP").startswith("250")
+    assert ftp.sendcmd("CDUP").startswith("250")
+    assert ftp.pwd() == "/"
+    ftp.cwd("../../..")
+    assert ftp.pwd() == "/"
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        ftp.cwd("nonexistent")
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        ftp.cwd("pub/hello.txt")
+    ftp.cwd("/pub/sub/")
+    assert ftp.pwd() == "/pub/sub"
+
+
+def test_quote_in_257_reply_is_doubled(server_inetd):
+    c = server_inetd.raw().login()
+    assert c.cmd('CWD we"ird dir')[0] == 250
+    assert c.cmd("PWD") == (257, ['257 "/we""ird dir" is the current directory'])
+
+
+def test_cannot_escape_the_root(server_inetd, tree):
+    ftp = server_inetd.ftp()
+    with pytest.raises(ftplib.error_perm):
+        retr_bytes(ftp, "../../../../etc/passwd")
+    with pytest.raises(ftplib.error_perm):
+        retr_bytes(ftp, "/etc/passwd")
+    assert retr_bytes(ftp, "/../pub/../pub/./hello.txt") == b"Hello from keepftpd.\n"
+
+
+def test_pipelined_commands_and_bare_lf(server_inetd):
+    c = server_inetd.raw()
+    c.reply()
+    c.send("USER anonymous\nPASS x@y\r\nPWD\nCWD pub\r\nPWD\nSYST\n")
+    assert c.reply()[0] == 331
+    assert c.reply()[0] == 230
+    assert c.reply() == (257, ['257 "/" is the current directory'])
+    assert c.reply()[0] == 250
+    assert c.reply() == (257, ['257 "/pub" is the current directory'])
+    assert c.reply()[0] == 215
+
+
+def test_overlong_line_gets_500_and_session_goes_on(server_inetd):
+    c = server_inetd.raw().login()
+    c.send("NOOP " + "A" * 100000 + "\r\n")
+    assert c.reply()[0] == 500
+    assert c.cmd("PWD")[0] == 257
+    c.send("X" * 1000000)  # no line end at all
+    c.send("\r\n")
+    assert c.reply()[0] == 500
+    assert c.cmd("NOOP")[0] == 200
+
+
+def test_feat_help_stat_opts(server_inetd):
+    c = server_inetd.raw().login()
+    code, lines = c.cmd("FEAT")
+    assert code == 211
+    for feature in (" EPRT", " EPSV", " MDTM", " PASV", " REST STREAM", " SIZE", " UTF8"):
+        assert feature in lines
+    assert any(l.startswith(" MLST type*;size*;modify*;perm*;unix.mode*;unique*;") for l in lines)
+    code, lines = c.cmd("HELP")
+    assert code == 214 and any("RETR" in l for l in lines)
+    code, lines = c.cmd("STAT")
+    assert code == 211 and any("127.0.0.1" in l for l in lines)
+    code, lines = c.cmd("STAT pub")
+    assert code == 213
+    assert any(l.endswith(" hello.txt") for l in lines)
+    assert c.cmd("OPTS UTF8 ON")[0] == 200
+    assert c.cmd("OPTS MLST type;size;") == (200, ["200 MLST OPTS type;size;"])
+    assert c.cmd("OPTS BOGUS")[0] == 501
+
+
+# ---- listings ---------------------------------------------------------------------------------
+
+LIST_LINE = re.compile(
+    r"^([-dlcbps][-rwxsStT]{9}) +(\d+) (\S+) +(\S+) +(\d+) "
+    r"([A-Z][a-z]{2} [ 0-9]\d (?:\d\d:\d\d| \d{4})) (.+)$")
+
+
+def test_list_format(server):
+    ftp = server.ftp()
+    lines = []
+    ftp.retrlines("LIST pub", lines.append)
+    by_name = {}
+    for line in lines:
+        m = LIST_LINE.match(line)
+        assert m, line
+        by_name[m.group(7)] = m
+    assert set(by_name) == {"hello.txt", "lines.txt", "random.bin", "big.sparse", "secret.key",
+                            "sub", "link-to-hello -> hello.txt"}
+    hello = by_name["hello.txt"]
+    assert hello.group(1) == "-rw-r--r--"
+    assert hello.group(5) == "21"
+    assert hello.group(6) == "Jan 01  2020"
+    assert by_name["sub"].group(1) == "drwxr-xr-x"
+    assert by_name["link-to-hello -> hello.txt"].group(1).startswith("l")
+    assert by_name["random.bin"].group(5) == str(RANDOM_SIZE)
+    assert re.match(r"^-rw-r--r--    1 0        0              21 Jan 01  2020 hello.txt$",
+                    hello.group(0))
+
+
+def test_list_dot_files_with_a(server_inetd):
+    ftp = server_inetd.ftp()
+    lines = []
+    ftp.retrlines("LIST -a pub", lines.append)
+    names = [l.split()[-1] for l in lines]
+    assert ".hidden" in names and "." in names and ".." in names
+
+
+def test_nlst(server):
+    ftp = server.ftp()
+    assert sorted(ftp.nlst()) == sorted(["pub", 'we"ird dir'])
+    assert "pub/hello.txt" in ftp.nlst("pub")
+    ftp.cwd("pub")
+    assert "hello.txt" in ftp.nlst()
+    assert ftp.nlst("*.txt") == ["hello.txt", "lines.txt"]
+
+
+def test_mlsd_and_mlst(server):
+    ftp = server.ftp()
+    entries = dict(ftp.mlsd("pub"))
+    hello = entries["hello.txt"]
+    assert hello["type"] == "file" and hello["size"] == "21"
+    assert hello["modify"] == "20200101120000" or hello["modify"].startswith("2020010")
+    assert hello["perm"] == "r"
+    assert hello["unix.mode"] == "0644"
+    assert re.match(r"^[0-9a-f]+g[0-9a-f]+$", hello["unique"])
+    assert entries["sub"]["type"] == "dir" and entries["sub"]["perm"] == "el"
+    assert ".hidden" not in entries
+    resp = ftp.sendcmd("MLST pub/hello.txt")
+    lines = resp.splitlines()
+    assert lines[0].startswith("250-") and lines[-1].startswith("250 ")
+    assert lines[1].startswith(" type=file;size=21;") and lines[1].endswith(" /pub/hello.txt")
+
+
+def test_list_of_missing_dir_is_550(server_inetd):
+    # vsftpd sends an empty listing; a 550 tells the user what is wrong (RFC 959 allows it).
+    ftp = server_inetd.ftp()
+    for cmd in ("LIST nonexistent", "NLST nonexistent", "MLSD nonexistent", "LIST nodir/*.txt"):
+        with pytest.raises(ftplib.error_perm, match="^550"):
+            ftp.retrlines(cmd, lambda line: None)
+    with pytest.raises(ftplib.error_perm, match="^501"):
+        ftp.retrlines("MLSD pub/hello.txt", lambda line: None)
+
+
+# ---- downloads --------------------------------------------------------------------------------
+
+def test_retr_passive_sha256(server, tree):
+    ftp = server.ftp()
+    data = retr_bytes(ftp, "pub/random.bin")
+    assert len(data) == RANDOM_SIZE
+    assert hashlib.sha256(data).hexdigest() == sha256_file(tree.path("pub/random.bin"))
+
+
+def test_retr_active_sha256(server, tree):
+    ftp = server.ftp()
+    ftp.set_pasv(False)
+    data = retr_bytes(ftp, "pub/random.bin")
+    assert hashlib.sha256(data).hexdigest() == sha256_file(tree.path("pub/random.bin"))
+
+
+def test_retr_epsv_and_eprt(server_inetd, tree):
+    ftp = server_inetd.ftp()
+    ftp.af = socket.AF_INET6  # makes ftplib use EPSV / EPRT
+    ftp.set_pasv(True)
+    assert retr_bytes(ftp, "pub/hello.txt") == b"Hello from keepftpd.\n"
+    ftp.set_pasv(False)
+    ftp.af = socket.AF_INET
+    c = server_inetd.raw().login()
+    assert c.cmd("EPSV 1")[0] == 229
+    assert c.cmd("EPSV 2")[0] == 522
+    assert c.cmd("EPSV 7")[0] == 501
+    assert c.cmd("EPRT |3|1.2.3.4|2000|")[0] == 522
+    assert c.cmd("EPRT |1|1.2.3|2000|")[0] == 501
+    assert c.cmd("EPRT |1|127.0.0.1|2000|")[0] == 200
+
+
+def test_rest_resume(server, tree):
+    ftp = server.ftp()
+    full = retr_bytes(ftp, "pub/random.bin")
+    tail = retr_bytes(ftp, "pub/random.bin", rest=1000000)
+    assert tail == full[1000000:]
+    assert retr_bytes(ftp, "pub/random.bin", rest=RANDOM_SIZE) == b""
+
+
+def test_ascii_mode_converts_line_ends(server_inetd):
+    ftp = server_inetd.ftp()
+    ftp.voidcmd("TYPE A")
+    c = ftp.transfercmd("RETR pub/lines.txt")
+    data = b""
+    while True:
+        chunk = c.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    c.close()
+    ftp.voidresp()
+    assert data == b"one\r\ntwo\r\nthree\r\n\r\nfive"
+    ftp.voidcmd("TYPE I")
+    assert retr_bytes(ftp, "pub/lines.txt") == b"one\ntwo\r\nthree\n\nfive"
+
+
+def test_size_and_mdtm(server_inetd):
+    ftp = server_inetd.ftp()
+    ftp.voidcmd("TYPE I")
+    assert ftp.size("pub/random.bin") == RANDOM_SIZE
+    assert ftp.sendcmd("MDTM pub/hello.txt") == "213 20200101" + ftp.sendcmd(
+        "MDTM pub/hello.txt")[12:]
+    assert re.match(r"^213 \d{14}$", ftp.sendcmd("MDTM pub/hello.txt"))
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        ftp.size("pub/nonexistent")
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        ftp.sendcmd("MDTM nonexistent")
+
+
+def test_retr_errors(server_inetd):
+    ftp = server_inetd.ftp()
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        retr_bytes(ftp, "pub/nonexistent")
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        retr_bytes(ftp, "pub")
+    assert retr_bytes(ftp, "pub/hello.txt") == b"Hello from keepftpd.\n"
+
+
+def test_retr_of_symlink_follows_it(server_inetd):
+    ftp = server_inetd.ftp()
+    assert retr_bytes(ftp, "pub/link-to-hello") == b"Hello from keepftpd.\n"
+
+
+# ---- data connection rules ---------------------------------------------------------------------
+
+def test_epsv_all_refuses_pasv_and_port(server_inetd):
+    c = server_inetd.raw().login()
+    assert c.cmd("EPSV ALL")[0] == 200
+    assert c.cmd("PASV")[0] == 503
+    assert c.cmd("PORT 127,0,0,1,100,100")[0] == 503
+    assert c.cmd("EPRT |1|127.0.0.1|25700|")[0] == 503
+    assert c.cmd("EPSV")[0] == 229
+
+
+def test_port_bounce_is_refused(server_inetd):
+    c = server_inetd.raw().login()
+    assert c.cmd("PORT 10,0,0,1,100,100")[0] == 501  # another host
+    assert c.cmd("PORT 127,0,0,1,0,25")[0] == 501  # a privileged port
+    assert c.cmd("EPRT |1|127.0.0.1|25|")[0] == 501
+    assert c.cmd("PORT 127,0,0,1,300,1")[0] == 501
+    assert c.cmd("PORT 1,2,3")[0] == 501
+    assert c.cmd("PORT 127,0,0,1,100,100")[0] == 200
+
+
+def test_port_promiscuous_allows_other_hosts(make_server):
+    s = make_server({"port_promiscuous": "YES"})
+    c = s.raw().login()
+    assert c.cmd("PORT 127,0,0,2,100,100")[0] == 200
+
+
+def parse_pasv(reply):
+    nums = re.search(r"\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)", reply).groups()
+    return ".".join(nums[:4]), int(nums[4]) * 256 + int(nums[5])
+
+
+def test_passive_connection_from_another_address_is_refused(server_inetd):
+    c = server_inetd.raw().login()
+    code, lines = c.cmd("PASV")
+    assert code == 227
+    host, port = parse_pasv(lines[0])
+    assert host == "127.0.0.1"
+    intruder = socket.socket()
+    intruder.bind(("127.0.0.2", 0))
+    intruder.settimeout(5)
+    intruder.connect((host, port))
+    c.send("RETR pub/hello.txt\r\n")
+    code, _ = c.reply()
+    assert code == 425
+    intruder.settimeout(5)
+    try:
+        assert intruder.recv(100) == b""
+    except ConnectionResetError:
+        pass
+    # The session goes on.
+    assert c.cmd("NOOP")[0] == 200
+
+
+def test_abor_during_transfer(server_inetd):
+    ftp = server_inetd.ftp()
+    ftp.voidcmd("TYPE I")
+    conn = ftp.transfercmd("RETR pub/big.sparse")
+    conn.recv(1024)
+    ftp.sock.sendall(b"ABOR\r\n")
+    replies = [ftp.getline(), ftp.getline()]
+    conn.close()
+    assert replies[0].startswith("426"), replies
+    assert replies[1].startswith("226"), replies
+    assert ftp.sendcmd("NOOP").startswith("200")
+
+
+def test_abor_after_telnet_ip_and_synch(server_inetd):
+    ftp = server_inetd.ftp()
+    ftp.voidcmd("TYPE I")
+    conn = ftp.transfercmd("RETR pub/big.sparse")
+    conn.recv(1024)
+    ftp.sock.sendall(b"\xff\xf4\xff", socket.MSG_OOB)  # IAC IP IAC
+    ftp.sock.sendall(b"\xf2ABOR\r\n")                  # DM ABOR
+    replies = [ftp.getline(), ftp.getline()]
+    conn.close()
+    assert replies[0].startswith("426"), replies
+    assert replies[1].startswith("226"), replies
+    assert ftp.sendcmd("NOOP").startswith("200")
+
+
+def test_rein_returns_to_prelogin(server_inetd):
+    c = server_inetd.raw().login()
+    assert c.cmd("CWD pub")[0] == 250
+    assert c.cmd("REIN")[0] == 220
+    assert c.cmd("PWD")[0] == 530
+    assert c.cmd("USER anonymous")[0] == 331
+    assert c.cmd("PASS x@y")[0] == 230
+    assert c.cmd("PWD") == (257, ['257 "/" is the current directory'])
