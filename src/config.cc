@@ -75,12 +75,20 @@ constexpr StrRow kStrRows[] = {
 #undef KEEPFTPD_STR
 
 // Boolean vsftpd options that only make sense for a standalone daemon: NO is accepted and
-// ignored, YES is refused.
-constexpr std::string_view kInertOptions[] = {"background", "listen", "listen_ipv6"};
-
-constexpr std::string_view kInertYesMessage =
-    "keepftpd is started per connection by ftp.socket (Accept=yes) or xinetd; set listen=NO or "
+// ignored (so a vsftpd.conf written for inetd mode works unchanged), YES is refused.
+struct InertOption {
+  std::string_view name;
+  std::string_view yes_message;
+};
+constexpr std::string_view kStandaloneMessage =
+    "keepftpd is started per connection by ftp.socket (Accept=yes) or xinetd; set it to NO or "
     "remove the line";
+constexpr InertOption kInertOptions[] = {
+    {"background", kStandaloneMessage},
+    {"listen", kStandaloneMessage},
+    {"listen_ipv6", kStandaloneMessage},
+    {"tcp_wrappers", "use IPAddressAllow=/IPAddressDeny= in ftp.socket or xinetd only_from/no_access"},
+};
 
 // vsftpd options refused whatever their value, with what to use instead.
 struct RefusedOption {
@@ -101,7 +109,6 @@ constexpr RefusedOption kRefusedOptions[] = {
     {"max_per_ip", "set MaxConnectionsPerSource= in ftp.socket (xinetd: per_source)"},
     {"one_process_model",
      "refused: it removes the privilege separation keepftpd is built on"},
-    {"tcp_wrappers", "use IPAllow=/IPDeny= in ftp.socket or xinetd only_from/no_access"},
 };
 
 // Every other option of vsftpd 3.0.3 (vsftpd.conf(5) and parseconf.c) plus the ones
@@ -137,9 +144,11 @@ bool IsNotSupportedYet(std::string_view name) {
   return std::binary_search(std::begin(kNotSupportedYet), std::end(kNotSupportedYet), name);
 }
 
-bool IsInert(std::string_view name) {
-  return std::find(std::begin(kInertOptions), std::end(kInertOptions), name) !=
-         std::end(kInertOptions);
+const InertOption* FindInert(std::string_view name) {
+  for (const InertOption& o : kInertOptions) {
+    if (o.name == name) return &o;
+  }
+  return nullptr;
 }
 
 const RefusedOption* FindRefused(std::string_view name) {
@@ -159,7 +168,7 @@ const Row* FindRow(const Row (&rows)[N], std::string_view name) {
 
 bool IsKnownOption(std::string_view name) {
   return FindRow(kBoolRows, name) || FindRow(kUintRows, name) || FindRow(kStrRows, name) ||
-         IsInert(name) || FindRefused(name) || IsNotSupportedYet(name);
+         FindInert(name) != nullptr || FindRefused(name) || IsNotSupportedYet(name);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -196,7 +205,7 @@ std::string Suggestion(std::string_view name) {
   for (const BoolRow& r : kBoolRows) consider(r.name);
   for (const UintRow& r : kUintRows) consider(r.name);
   for (const StrRow& r : kStrRows) consider(r.name);
-  for (std::string_view n : kInertOptions) consider(n);
+  for (const InertOption& o : kInertOptions) consider(o.name);
   for (const RefusedOption& r : kRefusedOptions) consider(r.name);
   for (std::string_view n : kNotSupportedYet) consider(n);
   const std::size_t limit = lower.size() >= 8 ? 2 : 1;
@@ -409,10 +418,10 @@ void Parser::SetOption(unsigned line, std::string_view name, std::string_view va
     std::string problem = CheckString(*srow, value);
     if (!problem.empty()) return Error(line, name, std::move(problem));
     config_.*(srow->field) = std::string(value);
-  } else if (IsInert(name)) {
+  } else if (const InertOption* inert = FindInert(name)) {
     std::optional<bool> b = ParseBool(value);
     if (!b) return Error(line, name, ExpectedBool(value));
-    if (*b) Error(line, name, std::string(kInertYesMessage));
+    if (*b) Error(line, name, std::string(inert->yes_message));
     // NO: accepted and ignored.
   } else if (const RefusedOption* refused = FindRefused(name)) {
     Error(line, name, std::string(refused->message));

@@ -86,7 +86,7 @@ class Tree:
 class Server:
     """keepftpd under systemd-socket-activate on a loopback port."""
 
-    def __init__(self, tree, options=None, mode="inetd", raw_config=None):
+    def __init__(self, tree, options=None, mode="inetd", raw_config=None, env=None):
         self.tree = tree
         self.mode = mode
         self.port = free_port()
@@ -107,6 +107,8 @@ class Server:
         cmd = ["systemd-socket-activate", "-l", f"{self.host}:{self.port}", "-a"]
         if mode == "inetd":
             cmd.append("--inetd")
+        for k, v in (env or {}).items():
+            cmd += ["-E", f"{k}={v}"]
         cmd += [KEEPFTPD, "--config", self.config_path]
         self.log_path = os.path.join(tree.base, "activate.log")
         self.log = open(self.log_path, "wb")
@@ -226,8 +228,8 @@ def tree(tmp_path):
 def make_server(tree):
     servers = []
 
-    def make(options=None, mode="inetd", raw_config=None):
-        s = Server(tree, options, mode, raw_config)
+    def make(options=None, mode="inetd", raw_config=None, env=None):
+        s = Server(tree, options, mode, raw_config, env)
         servers.append(s)
         return s
 

@@ -5,6 +5,7 @@ import io
 import os
 import re
 import socket
+import time
 
 import pytest
 
@@ -148,7 +149,39 @@ def test_message_file_name(make_server, tree):
     assert c.cmd("CWD pub")[1][0] == "250-Custom message."
 
 
+def list_time_of(server, name):
+    for line in listing(server.ftp()):
+        if line.endswith(" " + name):
+            return line.split()[7]
+    raise AssertionError(name + " not listed")
+
+
 def test_use_localtime_changes_list_dates(make_server, tree):
-    s = make_server({"use_localtime": "YES"})
-    lines = listing(s.ftp())
-    assert any(l.endswith(" hello.txt") for l in lines)
+    # A file changed 2 days ago at 12:00 UTC: LIST shows HH:MM, in UTC unless use_localtime.
+    t = (int(time.time()) // 86400 - 2) * 86400 + 12 * 3600
+    os.utime(tree.path("pub/lines.txt"), (t, t))
+    utc = make_server(env={"TZ": "EST5"})
+    assert list_time_of(utc, "lines.txt") == "12:00"
+    local = make_server({"use_localtime": "YES"}, env={"TZ": "EST5"})
+    assert list_time_of(local, "lines.txt") == "07:00"
+
+
+def test_pasv_promiscuous_accepts_another_address(make_server):
+    s = make_server({"pasv_promiscuous": "YES"})
+    c = s.raw().login()
+    assert c.cmd("TYPE I")[0] == 200
+    code, lines = c.cmd("PASV")
+    nums = [int(n) for n in re.search(r"\(([\d,]+)\)", lines[0]).group(1).split(",")]
+    other = socket.socket()
+    other.bind(("127.0.0.2", 0))
+    other.settimeout(10)
+    other.connect(("127.0.0.1", nums[4] * 256 + nums[5]))
+    assert c.cmd("RETR pub/hello.txt")[0] == 150
+    data = b""
+    while True:
+        chunk = other.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    assert data == b"Hello from keepftpd.\n"
+    assert c.reply()[0] == 226

@@ -45,8 +45,8 @@ def test_accept_timeout(make_server):
     assert c.cmd("NOOP")[0] == 200
 
 
-def test_connect_timeout_for_active_mode(make_server):
-    s = make_server({"connect_timeout": "1"})
+def test_active_connection_refused(make_server):
+    s = make_server()
     c = s.raw().login()
     with socket.socket() as closed_port:
         closed_port.bind(("127.0.0.1", 0))
@@ -55,3 +55,30 @@ def test_connect_timeout_for_active_mode(make_server):
     code, _ = c.cmd("RETR pub/hello.txt")
     assert code == 425
     assert c.cmd("NOOP")[0] == 200
+
+
+def test_connect_timeout_for_active_mode(make_server):
+    # A listener whose backlog is full drops new SYNs: the server's connect() hangs until
+    # connect_timeout (default 60 s) ends it.
+    s = make_server({"connect_timeout": "1"})
+    c = s.raw().login()
+    blackhole = socket.socket()
+    blackhole.bind(("127.0.0.1", 0))
+    blackhole.listen(0)
+    port = blackhole.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        f = socket.socket()
+        f.setblocking(False)
+        f.connect_ex(("127.0.0.1", port))
+        fillers.append(f)
+    time.sleep(0.2)
+    assert c.cmd(f"PORT 127,0,0,1,{port // 256},{port % 256}")[0] == 200
+    start = time.monotonic()
+    code, _ = c.cmd("RETR pub/hello.txt")
+    assert code == 425
+    assert time.monotonic() - start < 30
+    assert c.cmd("NOOP")[0] == 200
+    for f in fillers:
+        f.close()
+    blackhole.close()

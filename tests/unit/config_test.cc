@@ -228,15 +228,15 @@ TEST_CASE("a duplicate option names the earlier line") {
   CHECK(p.config.hide_ids);  // the first one stays
 }
 
-TEST_CASE("listen, listen_ipv6 and background: NO is inert, YES is refused") {
-  Parsed p = Parse("listen=NO\nlisten_ipv6=no\nbackground=0\n");
+TEST_CASE("listen, listen_ipv6, background and tcp_wrappers: NO is inert, YES is refused") {
+  Parsed p = Parse("listen=NO\nlisten_ipv6=no\nbackground=0\ntcp_wrappers=NO\n");
   CHECK(p.errors.empty());
   for (const char* name : {"listen", "listen_ipv6", "background"}) {
     std::string e = OnlyError(std::string(name) + "=YES\n");
     CHECK(Contains(e, std::string("test.conf:1: ") + name + ": "));
     CHECK(Contains(e, "ftp.socket"));
     CHECK(Contains(e, "xinetd"));
-    CHECK(Contains(e, "set listen=NO or remove the line"));
+    CHECK(Contains(e, "set it to NO or remove the line"));
   }
   CHECK(Contains(OnlyError("listen=perhaps\n"), "expected YES or NO"));
 }
@@ -249,7 +249,7 @@ TEST_CASE("per-daemon options are refused with their replacement") {
   CHECK(Contains(OnlyError("max_clients=10\n"), "MaxConnections= in ftp.socket (xinetd: instances)"));
   CHECK(Contains(OnlyError("max_per_ip=2\n"), "MaxConnectionsPerSource="));
   CHECK(Contains(OnlyError("max_per_ip=2\n"), "per_source"));
-  CHECK(Contains(OnlyError("tcp_wrappers=YES\n"), "IPAllow=/IPDeny="));
+  CHECK(Contains(OnlyError("tcp_wrappers=YES\n"), "IPAddressAllow=/IPAddressDeny="));
   CHECK(Contains(OnlyError("one_process_model=YES\n"), "privilege separation"));
 }
 
