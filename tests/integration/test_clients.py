@@ -1,4 +1,4 @@
-"""Real FTP clients against keepftpd: curl, wget and lftp."""
+"""Real FTP clients against keepftpd: curl, wget, lftp and rclone."""
 
 import hashlib
 import os
@@ -52,3 +52,22 @@ def test_lftp_mirror_and_cat(server, tree, tmp_path):
     assert sha256_file(tmp_path / "mirror" / "random.bin") == sha256_file(
         tree.path("pub/random.bin"))
     assert (tmp_path / "mirror" / "sub" / "deep.txt").read_bytes() == b"deep\n"
+
+
+def test_rclone_lists_and_copies(server, tree, tmp_path):
+    env = dict(os.environ, RCLONE_CONFIG="/dev/null")
+    password = subprocess.run(["rclone", "obscure", "guest@example.org"], capture_output=True,
+                              env=env, check=True).stdout.decode().strip()
+    remote = f":ftp,host={server.host},port={server.port},user=anonymous,pass={password}:"
+    r = subprocess.run(["rclone", "lsl", remote + "pub"], capture_output=True, env=env,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.decode().splitlines()
+    assert any(l.split()[0] == "21" and l.endswith(" hello.txt") and "2020-01-01 12:00:00" in l
+               for l in lines), lines  # MLSD sizes and exact times
+    assert any(l.endswith(" sub/deep.txt") for l in lines), lines
+    r = subprocess.run(["rclone", "copy", remote + "pub", str(tmp_path / "copy"),
+                        "--exclude", "big.sparse"], capture_output=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert sha256_file(tmp_path / "copy" / "random.bin") == sha256_file(
+        tree.path("pub/random.bin"))
