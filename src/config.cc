@@ -124,7 +124,7 @@ constexpr std::string_view kNotSupportedYet[] = {
     "dsa_private_key_file", "dual_log_enable", "ecdh_param_file", "email_password_file",
     "file_open_mode", "force_anon_data_ssl", "force_anon_logins_ssl", "force_local_data_ssl",
     "force_local_logins_ssl", "ftp_data_port", "ftp_enable", "guest_enable", "guest_username",
-    "http_enable", "implicit_ssl", "isolate", "isolate_network", "local_enable", "local_max_rate",
+    "http_enable", "implicit_ssl", "local_enable", "local_max_rate",
     "local_root", "local_umask", "lock_upload_files", "log_ftp_protocol", "ls_recurse_enable",
     "max_login_fails", "mdtm_write", "no_log_lock", "pam_service_name", "passwd_chroot_enable",
     "pasv_addr_resolve", "ptrace_sandbox", "require_cert", "require_ssl_reuse",

@@ -23,7 +23,8 @@ enum class MsgType : std::uint16_t {
   kPasvListen = 3,   // {} answered by kPasvListenResult
   kDataAccept = 4,   // {} answered by kDataResult (+ fd on success)
   kPortConnect = 5,  // {u8 family 4|6, bytes[4|16] address, u16 port} answered by kDataResult
-  kReinit = 6,       // {} the session jail logs out and exits; the monitor starts a new pre-login
+  kSeccompReport = 6,  // {u32 syscall number} any phase, no answer: sent by the SIGSYS handler
+                       // of a jail its seccomp filter stopped (see sandbox.h); the jail exits
   // monitor -> jail answers
   kLoginResult = 101,       // {u8 ok, str message}
   kPasvListenResult = 102,  // {u8 ok, u16 port, str message}

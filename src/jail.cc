@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <linux/close_range.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -65,9 +66,11 @@ Status EnterJail(const JailSpec& spec, std::initializer_list<int> keep_fds) {
   }
 
   // The parent-death signal is cleared by credential changes, so it is set after the last one;
-  // then check the monitor did not die in between.
+  // then check the monitor did not die in between: its end of the channel would be closed.
+  // (getppid() cannot tell: in a new PID namespace it is 0.)
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return Status::FromErrno(errno, "PR_SET_PDEATHSIG");
-  if (getppid() != spec.monitor_pid) _exit(1);
+  pollfd alive = {spec.channel, POLLIN, 0};
+  if (poll(&alive, 1, 0) != 0 && (alive.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) _exit(1);
 
   if (spec.refuse_writable_root && access("/", W_OK) == 0) {
     return Status::Error("refusing to run with a root directory the user can write (" +
@@ -77,12 +80,13 @@ Status EnterJail(const JailSpec& spec, std::initializer_list<int> keep_fds) {
   Status s = SetLimit(RLIMIT_CORE, 0, "RLIMIT_CORE");
   if (s.ok()) s = SetLimit(RLIMIT_NPROC, 0, "RLIMIT_NPROC");
   if (s.ok()) s = SetLimit(RLIMIT_NOFILE, spec.max_open_files, "RLIMIT_NOFILE");
+  if (s.ok()) s = SetLimit(RLIMIT_AS, spec.max_address_space, "RLIMIT_AS");
   if (!s.ok()) return s;
 
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     return Status::FromErrno(errno, "PR_SET_NO_NEW_PRIVS");
   }
-  if (spec.seccomp) return InstallSandbox(spec.sandbox);
+  if (spec.seccomp) return InstallSandbox(spec.sandbox, spec.channel);
   return Status::Ok();
 }
 

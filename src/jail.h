@@ -1,6 +1,7 @@
 // Building a jail in a freshly forked child of the monitor: keep only the granted descriptors,
 // chroot, become the jail's user with no capabilities (proved by trying to undo it), die with the
-// monitor, bounded rlimits, no_new_privs, seccomp. Called in the child only, as root, once.
+// monitor, bounded rlimits (no processes, no core, few files, bounded address space),
+// no_new_privs, seccomp. Called in the child only, as root, once.
 #ifndef KEEPFTPD_SRC_JAIL_H_
 #define KEEPFTPD_SRC_JAIL_H_
 
@@ -23,7 +24,8 @@ struct JailSpec {
   SandboxKind sandbox = SandboxKind::kPrelogin;
   bool seccomp = true;           // seccomp_sandbox
   unsigned max_open_files = 32;
-  pid_t monitor_pid = 0;         // the parent we must die with
+  unsigned long max_address_space = 256ul << 20;  // RLIMIT_AS, bytes
+  int channel = -1;              // to the monitor: seccomp reports, and the monitor-alive check
 };
 
 // Returns only when the calling process is inside the jail. On failure the process is in an

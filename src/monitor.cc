@@ -1,5 +1,17 @@
 // The privileged monitor of one connection. Monitor process only.
 //
+// Privileges by phase:
+//  - start: root with every capability; clones the pre-login jail into new network, IPC and PID
+//    namespaces (isolate_network, isolate), which needs CAP_SYS_ADMIN;
+//  - pre-login: root's uid, capabilities trimmed to what starting the session jail needs
+//    (CAP_SETUID, CAP_SETGID, CAP_SYS_CHROOT, CAP_SETPCAP, CAP_KILL), bounding set the same;
+//  - session: once the session jail runs, no request that needs a privilege can follow (there is
+//    no port-20 connect, no chown and no PAM session yet), so the monitor gives up root for the
+//    session user's ids with no capabilities at all, no_new_privs and not dumpable, and only relays data
+//    connections and log records. It takes the session jail's uid and gid: the kernel delivers
+//    the jail's parent-death signal with the dying monitor's credentials, so any other uid would
+//    leave the jail running. The jail can neither signal it (seccomp) nor trace it (not dumpable).
+//
 // It forks the jails, then reads their requests one at a time. Each request is first checked
 // against the phase table (monitor_table.cc): type, body size, descriptors. Each handler then
 // decodes with bounds, finishes the body and re-checks the policy itself: nothing a jail says is
@@ -7,16 +19,22 @@
 // the planned hand-over after a login or a REIN.
 #include "monitor.h"
 
+#include <cap-ng.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
+#include <seccomp.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "ipc.h"
@@ -43,7 +61,10 @@ struct Monitor {
   const char* child_name = "prelogin";
   UniqueFd channel;
   UniqueFd pasv_listener;
-  enum class Next { kEnd, kSession, kPrelogin } next = Next::kEnd;
+  bool privileged = true;          // false once the monitor gave up root for the session user
+  bool violation_reported = false;  // the jail's SIGSYS handler sent SECCOMP_REPORT
+  std::uint32_t violation_syscall = 0;
+  enum class Next { kEnd, kSession } next = Next::kEnd;
 };
 
 Monitor* g_monitor = nullptr;
@@ -64,12 +85,33 @@ void KillChildOnFatal() {
   _exit(1);
 }
 
-void StartPrelogin(Monitor& m, bool reinit) {
+// fork(), into new namespaces where the kernel allows it. The pre-login jail needs no network
+// of its own (its control socket is inherited), no System V IPC and no view of other processes.
+// Where the kernel refuses (inside some containers), each namespace is given up with a log line.
+pid_t ForkIsolated(const Config& config) {
+  unsigned long flags = 0;
+  if (config.isolate_network) flags |= CLONE_NEWNET;
+  if (config.isolate) flags |= CLONE_NEWPID | CLONE_NEWIPC;
+  while (flags != 0) {
+    long pid = syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, 0);
+    if (pid >= 0) return static_cast<pid_t>(pid);
+    if (errno != EPERM && errno != EINVAL && errno != ENOSPC && errno != EUSERS) break;
+    // Drop the namespace most likely to be refused, say so, and try again.
+    unsigned long give_up = (flags & CLONE_NEWNET) != 0 ? CLONE_NEWNET : flags;
+    Log(kLogWarning, std::string("the kernel refused new ") +
+                         ((give_up & CLONE_NEWNET) != 0 ? "network" : "PID and IPC") +
+                         " namespaces for the pre-login jail (" + std::strerror(errno) +
+                         "); it runs without them");
+    flags &= ~give_up;
+  }
+  return fork();
+}
+
+void StartPrelogin(Monitor& m) {
   UniqueFd mine, theirs;
   Status s = MakeChannel(&mine, &theirs);
   if (!s.ok()) Fatal(s.message());
-  pid_t monitor_pid = getpid();
-  pid_t pid = fork();
+  pid_t pid = ForkIsolated(*m.config);
   if (pid < 0) Fatal(Status::FromErrno(errno, "fork").message());
   if (pid == 0) {
     mine.Reset();
@@ -82,10 +124,11 @@ void StartPrelogin(Monitor& m, bool reinit) {
     spec.sandbox = SandboxKind::kPrelogin;
     spec.seccomp = m.config->seccomp_sandbox;
     spec.max_open_files = 8;
-    spec.monitor_pid = monitor_pid;
+    spec.max_address_space = 256u << 20;
+    spec.channel = theirs.get();
     s = EnterJail(spec, {m.session->control_fd, theirs.get()});
     if (!s.ok()) JailSetupFailed(*m.session, s);
-    RunPrelogin(*m.config, *m.session, theirs.get(), reinit);
+    RunPrelogin(*m.config, *m.session, theirs.get());
   }
   m.child = pid;
   m.child_name = "prelogin";
@@ -98,7 +141,6 @@ void StartSession(Monitor& m) {
   UniqueFd mine, theirs;
   Status s = MakeChannel(&mine, &theirs);
   if (!s.ok()) Fatal(s.message());
-  pid_t monitor_pid = getpid();
   pid_t pid = fork();
   if (pid < 0) Fatal(Status::FromErrno(errno, "fork").message());
   if (pid == 0) {
@@ -114,7 +156,8 @@ void StartSession(Monitor& m) {
     spec.sandbox = SandboxKind::kSession;
     spec.seccomp = m.config->seccomp_sandbox;
     spec.max_open_files = 64;
-    spec.monitor_pid = monitor_pid;
+    spec.max_address_space = 1024u << 20;
+    spec.channel = theirs.get();
     s = EnterJail(spec, {m.session->control_fd, theirs.get()});
     if (!s.ok()) JailSetupFailed(*m.session, s);
     RunSession(*m.config, *m.session, theirs.get());
@@ -166,10 +209,21 @@ void ReapChild(Monitor& m, int timeout_ms) {
     }
   }
   if (r == 0) {
-    kill(m.child, SIGKILL);
+    // An unprivileged monitor may not signal a jail of another user: then leaving is enough,
+    // the jail's parent-death signal ends it.
+    if (kill(m.child, SIGKILL) != 0) _exit(0);
     waitpid(m.child, &status, 0);
   }
-  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
+  bool trapped = m.violation_reported &&
+                 WIFEXITED(status) && WEXITSTATUS(status) == kSeccompExitStatus;
+  if (trapped) {
+    char* name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE,
+                                                  static_cast<int>(m.violation_syscall));
+    Log(kLogErr, std::string("seccomp violation: the ") + m.child_name +
+                     " jail called forbidden system call " + std::to_string(m.violation_syscall) +
+                     " (" + (name != nullptr ? name : "unknown") + ") and was stopped");
+    std::free(name);
+  } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
     Log(kLogErr, std::string("seccomp violation: the ") + m.child_name +
                      " jail made a forbidden system call and was killed");
   } else if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL) {
@@ -353,12 +407,16 @@ void HandlePortConnect(Monitor& m, const Message& msg) {
   AnswerData(m, std::move(data), "");
 }
 
-void HandleReinit(Monitor& m, const Message& msg) {
-  if (!msg.body.empty()) Fatal("malformed REINIT request");
-  Log(kLogNotice, "REIN: session ended, back to the login prompt");
-  m.pasv_listener.Reset();
+// Sent by a jail's SIGSYS handler (sandbox.cc) just before it exits; logged when it is reaped,
+// with its exit status as the proof. Nothing else changes: the jail is gone either way.
+void HandleSeccompReport(Monitor& m, const Message& msg) {
+  WireReader r(msg.body);
+  std::uint32_t nr = 0;
+  r.GetU32(&nr);
+  if (!r.Finish()) Fatal("malformed SECCOMP_REPORT request");
+  m.violation_reported = true;
+  m.violation_syscall = nr;
   m.phase = Phase::kClosing;
-  m.next = Monitor::Next::kPrelogin;
 }
 
 void Dispatch(Monitor& m, const Message& msg) {
@@ -371,8 +429,35 @@ void Dispatch(Monitor& m, const Message& msg) {
     case MsgType::kPasvListen: return HandlePasvListen(m, msg);
     case MsgType::kDataAccept: return HandleDataAccept(m, msg);
     case MsgType::kPortConnect: return HandlePortConnect(m, msg);
-    case MsgType::kReinit: return HandleReinit(m, msg);
+    case MsgType::kSeccompReport: return HandleSeccompReport(m, msg);
     default: Fatal("unhandled request type");
+  }
+}
+
+// ---- Privileges ----
+
+// Pre-login: what starting the session jail needs, nothing else, in every set: new ids
+// (CAP_SETUID, CAP_SETGID), its chroot (CAP_SYS_CHROOT), emptying its bounding set and later our
+// own (CAP_SETPCAP), and ending a jail of another uid that does not leave (CAP_KILL).
+void TrimCapabilities() {
+  capng_clear(CAPNG_SELECT_BOTH);
+  capng_updatev(CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED |
+                                                     CAPNG_BOUNDING_SET),
+                CAP_SETUID, CAP_SETGID, CAP_SYS_CHROOT, CAP_KILL, CAP_SETPCAP, -1);
+  if (capng_apply(CAPNG_SELECT_BOTH) != 0) Fatal("monitor: could not trim its capabilities");
+}
+
+// Session: nothing privileged can be asked for any more, so give everything up for good and
+// become the session's user (see the top of this file for why not nopriv_user).
+void DropPrivileges(const Monitor& m) {
+  capng_clear(CAPNG_SELECT_BOTH);
+  int rc = capng_change_id(static_cast<int>(m.session->anonymous.uid),
+                           static_cast<int>(m.session->anonymous.gid),
+                           static_cast<capng_flags_t>(CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING));
+  if (rc != 0) Fatal("monitor: could not drop its privileges (" + std::to_string(rc) + ")");
+  if (setuid(0) == 0) Fatal("monitor: could regain root after dropping it");
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    Fatal("monitor: prctl failed after dropping privileges");
   }
 }
 
@@ -385,7 +470,12 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
   g_monitor = &m;
   SetFatalHook(KillChildOnFatal);
   signal(SIGPIPE, SIG_IGN);
-  StartPrelogin(m, false);
+  if (!config.seccomp_sandbox) {
+    Log(kLogWarning, "seccomp_sandbox=NO: the jails run without system call filters; use this "
+                     "for debugging only");
+  }
+  StartPrelogin(m);
+  TrimCapabilities();
   while (true) {
     Message msg;
     std::string error;
@@ -401,10 +491,10 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
     }
     if (m.child > 0) continue;
     Monitor::Next next = std::exchange(m.next, Monitor::Next::kEnd);
-    if (next == Monitor::Next::kSession) {
+    if (next == Monitor::Next::kSession && m.privileged) {
       StartSession(m);
-    } else if (next == Monitor::Next::kPrelogin) {
-      StartPrelogin(m, true);
+      DropPrivileges(m);
+      m.privileged = false;
     } else {
       _exit(0);
     }

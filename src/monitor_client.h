@@ -38,9 +38,6 @@ DataAnswer RequestDataAccept(int channel);
 // Session jail: connect to the client's PORT/EPRT address (within connect_timeout).
 DataAnswer RequestPortConnect(int channel, const SockAddr& target);
 
-// Session jail: REIN; the monitor starts a fresh pre-login jail once this one has exited.
-void RequestReinit(int channel);
-
 }  // namespace keepftpd
 
 #endif  // KEEPFTPD_SRC_MONITOR_CLIENT_H_

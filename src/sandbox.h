@@ -1,6 +1,11 @@
-// Seccomp allowlists, one per jail kind, built with libseccomp. Default action: kill the process.
-// Each policy is a list with one line per syscall and a comment saying who needs it. Installed by
-// each jail on itself after dropping privileges. Jails only.
+// Seccomp allowlists, one per jail kind, built with libseccomp. Each policy is a list with one
+// line per syscall and a comment saying who needs it. Installed by each jail on itself after
+// dropping privileges. Jails only.
+//
+// Anything else traps: a SIGSYS handler (async-signal-safe, raw syscalls only) reports the
+// syscall number to the monitor in a SECCOMP_REPORT message and ends the process at once. The
+// syscall itself never runs. A process that cannot run the handler dies of SIGSYS, which the
+// monitor reports too.
 #ifndef KEEPFTPD_SRC_SANDBOX_H_
 #define KEEPFTPD_SRC_SANDBOX_H_
 
@@ -10,8 +15,12 @@ namespace keepftpd {
 
 enum class SandboxKind { kPrelogin, kSession };
 
-// Installs the filter for this jail kind. PR_SET_NO_NEW_PRIVS must already be set.
-Status InstallSandbox(SandboxKind kind);
+// Installs the filter for this jail kind; violations are reported on report_fd (the jail's
+// channel to the monitor). PR_SET_NO_NEW_PRIVS must already be set.
+Status InstallSandbox(SandboxKind kind, int report_fd);
+
+// The exit status of a jail stopped by its seccomp filter (128 + SIGSYS, as a shell shows it).
+inline constexpr int kSeccompExitStatus = 159;
 
 }  // namespace keepftpd
 

@@ -1,8 +1,13 @@
-"""The process shape of a connection: a root monitor and one jailed, unprivileged child."""
+"""The privilege audit: for a live connection, in each phase, the processes serving it hold
+exactly the privileges that phase needs; a forbidden system call ends the session and is logged;
+and no process outlives another."""
 
 import os
+import re
 import signal
 import time
+
+import pytest
 
 from conftest import uid_of
 
@@ -56,24 +61,60 @@ def connection_processes(server):
     return found
 
 
+# Capability numbers (linux/capability.h).
+CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_SETPCAP, CAP_SYS_CHROOT = 5, 6, 7, 8, 18
+MONITOR_PRELOGIN_CAPS = sum(1 << c for c in (CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_SETPCAP,
+                                             CAP_SYS_CHROOT))
+
+
+def limits(pid):
+    out = {}
+    with open(f"/proc/{pid}/limits") as f:
+        for line in f.readlines()[1:]:
+            name = line[:26].strip()
+            soft = line[26:47].strip()
+            out[name] = soft
+    return out
+
+
+def assert_no_capabilities(st):
+    for key in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(st[key], 16) == 0, key
+
+
 def assert_jailed(pid, uid, root):
     st = status(pid)
     assert st["Uid"].split() == [str(uid)] * 4
-    assert st["Gid"].split()[0] != "0"
+    assert st["Gid"].split()[0] != "0" and st["Gid"].split()[0] == st["Gid"].split()[3]
     assert st["Groups"] == ""
     assert st["NoNewPrivs"] == "1"
     assert st["Seccomp"] == "2"
-    assert int(st["CapEff"], 16) == 0 and int(st["CapPrm"], 16) == 0
-    assert int(st["CapBnd"], 16) == 0
+    assert_no_capabilities(st)
     assert os.readlink(f"/proc/{pid}/root") == root
+    lim = limits(pid)
+    assert lim["Max processes"] == "0"
+    assert lim["Max core file size"] == "0"
+    assert lim["Max address space"] != "unlimited"
+    assert int(lim["Max open files"]) <= 64
 
 
 def test_prelogin_and_session_jails(server, tree):
     c = server.raw()
     assert c.reply()[0] == 220
     monitor, jail = connection_processes(server)
-    assert status(monitor)["Uid"].split()[0] == "0"
+    # Before login: the monitor keeps root's uid and only the capabilities it needs to start
+    # the session jail, in every set.
+    st = status(monitor)
+    assert st["Uid"].split()[0] == "0"
+    assert int(st["CapEff"], 16) == MONITOR_PRELOGIN_CAPS
+    assert int(st["CapPrm"], 16) == MONITOR_PRELOGIN_CAPS
+    assert int(st["CapBnd"], 16) == MONITOR_PRELOGIN_CAPS
+    assert int(st["CapAmb"], 16) == 0
     assert_jailed(jail, uid_of("kftp-nopriv"), tree.empty)
+    # The pre-login jail has its own network, IPC and PID namespaces (isolate, isolate_network).
+    for ns in ("net", "ipc", "pid"):
+        assert os.readlink(f"/proc/{jail}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}"), ns
+    assert status(jail)["NSpid"].split()[-1] == "1"
     assert c.cmd("USER anonymous")[0] == 331
     assert c.cmd("PASS x@y")[0] == 230
     def session_child():
@@ -84,27 +125,68 @@ def test_prelogin_and_session_jails(server, tree):
     session = wait_for(session_child)
     assert session
     assert_jailed(session, uid_of("ftp"), tree.anon)
+    # After login nothing privileged can follow: the monitor has the session's ids and nothing
+    # else (the same uid as the jail, so that the jail's parent-death signal is delivered).
+    st = wait_for(lambda: (lambda s: s if s["Uid"].split()[0] != "0" else None)(status(monitor)))
+    assert st["Uid"].split() == [str(uid_of("ftp"))] * 4
+    assert st["Groups"] == ""
+    assert st["NoNewPrivs"] == "1"
+    assert_no_capabilities(st)
+    # ... and still does its work: a passive download.
+    assert c.cmd("TYPE I")[0] == 200
     assert c.cmd("QUIT")[0] == 221
     assert c.closed()
     assert wait_for(lambda: children(server.proc.pid) == [])
 
 
-def test_killing_the_jail_ends_the_connection(server_inetd):
-    c = server_inetd.raw().login()
+def gone(pid):
+    try:
+        return status(pid).get("State", "").startswith("Z")
+    except OSError:
+        return True
+
+
+@pytest.mark.parametrize("phase", ["prelogin", "session"])
+@pytest.mark.parametrize("victim", ["jail", "monitor"])
+def test_killing_any_process_ends_the_connection(server_inetd, phase, victim):
+    c = server_inetd.raw()
+    if phase == "prelogin":
+        c.reply()
+    else:
+        c.login()
+        wait_for(lambda: status(connection_processes(server_inetd)[0])["Uid"].split()[0] != "0")
     monitor, jail = connection_processes(server_inetd)
-    os.kill(jail, signal.SIGKILL)
+    os.kill(jail if victim == "jail" else monitor, signal.SIGKILL)
     assert c.closed()
+    assert wait_for(lambda: gone(monitor) and gone(jail))
     assert wait_for(lambda: children(server_inetd.proc.pid) == [])
 
 
-def test_killing_the_monitor_ends_the_jail(server_inetd):
+@pytest.mark.parametrize("phase", ["prelogin", "session"])
+def test_forbidden_syscall_ends_the_session_and_is_logged(server_inetd, phase):
     c = server_inetd.raw()
-    c.reply()
-    monitor, jail = connection_processes(server_inetd)
-    os.kill(monitor, signal.SIGKILL)
-    assert wait_for(lambda: not os.path.exists(f"/proc/{jail}") or
-                    status(jail).get("State", "").startswith("Z"))
+    if phase == "prelogin":
+        c.reply()
+    else:
+        c.login()
+    c.send("XKFTPDFORBIDDEN\r\n")  # test builds only: the jail calls ptrace()
     assert c.closed()
+    assert wait_for(lambda: children(server_inetd.proc.pid) == [])
+    log = wait_for(lambda: "seccomp violation" in server_inetd.output() and
+                   server_inetd.output())
+    jail_name = "prelogin" if phase == "prelogin" else "session"
+    assert re.search(rf"seccomp violation: the {jail_name} jail called forbidden system call "
+                     rf"\d+ \(ptrace\)", log), log
+
+
+def test_seccomp_sandbox_no_is_logged_at_every_session(make_server):
+    s = make_server({"seccomp_sandbox": "NO"})
+    for _ in range(2):
+        c = s.raw().login()
+        assert c.cmd("XKFTPDFORBIDDEN")[0] == 200  # the call ran: no filter
+        assert c.cmd("QUIT")[0] == 221
+        c.closed()
+    assert wait_for(lambda: s.output().count("seccomp_sandbox=NO") == 2)
 
 
 def test_client_disconnect_ends_every_process(server_inetd):

@@ -256,7 +256,7 @@ TEST_CASE("per-daemon options are refused with their replacement") {
 TEST_CASE("other vsftpd options are 'not supported yet', never unknown") {
   for (const char* name :
        {"local_enable", "write_enable", "ssl_enable", "chroot_local_user", "xferlog_enable",
-        "allow_writeable_chroot", "isolate", "isolate_network", "ssl_tlsv1_1", "ssl_tlsv1_2",
+        "allow_writeable_chroot", "ssl_tlsv1_1", "ssl_tlsv1_2",
         "ecdh_param_file", "reverse_lookup_enable", "utf8_filesystem", "pam_service_name",
         "local_umask", "rsa_cert_file", "download_file", "upload_file"}) {
     std::string e = OnlyError(std::string(name) + "=1\n");
