@@ -22,6 +22,7 @@
 #include "log.h"
 #include "monitor.h"
 #include "session.h"
+#include "strutil.h"
 
 namespace keepftpd {
 namespace {
@@ -124,10 +125,15 @@ void CheckSecureChroot(const std::string& dir, std::vector<std::string>* errors)
     return;
   }
   DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return;
+  if (d == nullptr) {
+    errors->push_back("secure_chroot_dir=" + dir + ": " + std::strerror(errno) + fix);
+    return;
+  }
   while (dirent* e = readdir(d)) {
     if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
-      errors->push_back("secure_chroot_dir=" + dir + ": must be empty, but contains " + e->d_name);
+      errors->push_back("secure_chroot_dir=" + dir + ": must be empty, but contains " +
+                        SanitizeForLog(e->d_name) +
+                        " (empty it, or set secure_chroot_dir to an empty directory)");
       break;
     }
   }

@@ -190,7 +190,7 @@ void Session::Run() {
         _exit(0);
     }
     FtpCommand cmd = ParseCommandLine(line);
-    if (TestHook(cmd.verb)) {
+    if (TestHook(cmd, channel_, true)) {
       ctrl_.Reply(200, "Test hook ran: the jail has no seccomp filter.");
       continue;
     }

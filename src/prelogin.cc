@@ -89,7 +89,7 @@ void RunPrelogin(const Config& config, const SessionInfo& session, int channel) 
       ctrl.Reply(550, "Permission denied.");
       continue;
     }
-    if (TestHook(v)) {
+    if (TestHook(cmd, channel, false)) {
       ctrl.Reply(200, "Test hook ran: the jail has no seccomp filter.");
       continue;
     }

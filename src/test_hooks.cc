@@ -1,22 +1,63 @@
 // Hidden commands for the privilege audit tests; empty in release builds. Jails only.
 #include "test_hooks.h"
 
+#include <poll.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <string>
+
 #include "build_config.h"
+#include "ipc.h"
+#include "ipc_messages.h"
+#include "wire.h"
 
 namespace keepftpd {
 
-bool TestHook(std::string_view verb) {
+bool TestHook(const FtpCommand& cmd, int channel, bool logged_in) {
 #if KEEPFTPD_TEST_HOOKS
-  if (verb == "XKFTPDFORBIDDEN") {
+  if (cmd.verb == "XKFTPDFORBIDDEN") {
     syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0);
     return true;
   }
+  if (cmd.verb == "XKFTPDREQUEST") {
+    WireWriter w;
+    if (cmd.arg == "phase") {
+      if (logged_in) {
+        w.PutString("anonymous");
+        w.PutString("x");
+        SendMessage(channel, MsgType::kLogin, w.data());
+      } else {
+        SendMessage(channel, MsgType::kPasvListen, {});
+      }
+    } else if (cmd.arg == "oversized") {
+      w.PutU8(6);
+      w.PutString(std::string(kMaxLogText + 1, 'x'));
+      SendMessage(channel, MsgType::kLog, w.data());
+    } else if (cmd.arg == "fd") {
+      w.PutU8(6);
+      w.PutString("with a descriptor");
+      SendMessage(channel, MsgType::kLog, w.data(), channel);  // any open descriptor will do
+    } else if (cmd.arg == "malformed") {
+      w.PutU8(6);
+      w.PutString("trailing bytes follow");
+      w.PutU8(0);
+      SendMessage(channel, MsgType::kLog, w.data());
+    } else if (cmd.arg == "unknown") {
+      SendMessage(channel, static_cast<MsgType>(77), {});
+    } else {
+      return false;
+    }
+    // The monitor must end the connection: wait for it (poll is allowed, pause is not).
+    pollfd p = {channel, POLLIN, 0};
+    for (int i = 0; i < 30; ++i) poll(&p, 1, 1000);
+    return true;
+  }
 #else
-  (void)verb;
+  (void)cmd;
+  (void)channel;
+  (void)logged_in;
 #endif
   return false;
 }

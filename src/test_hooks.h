@@ -1,17 +1,22 @@
 // Hidden commands for the privilege audit tests, compiled only into test builds
-// (meson -Dtest_hooks=true; ./dev builds that way). A release build has none: TestHook() is then
-// always false. Jails only.
+// (meson -Dtest_hooks=true; ./dev builds that way). They let a test act as a compromised jail.
+// A release build has none: TestHook() is then always false. Jails only.
 #ifndef KEEPFTPD_SRC_TEST_HOOKS_H_
 #define KEEPFTPD_SRC_TEST_HOOKS_H_
 
 #include <string_view>
 
+#include "ftp_command.h"
+
 namespace keepftpd {
 
-// XKFTPDFORBIDDEN: makes a system call no jail's seccomp policy allows (ptrace), so that a test
-// can see the jail stopped and the violation logged. Returns true when verb was a test hook
-// (and the jail is still alive, which only happens with seccomp_sandbox=NO).
-bool TestHook(std::string_view verb);
+// XKFTPDFORBIDDEN: makes a system call no jail's seccomp policy allows (ptrace).
+// XKFTPDREQUEST KIND: sends the monitor a request it must refuse, KIND being
+//   "phase" (a request of the other phase), "oversized" (a LOG body over its limit),
+//   "fd" (a LOG carrying a descriptor), "malformed" (a LOG with trailing bytes) or
+//   "unknown" (a type number that does not exist).
+// Returns true when cmd was a test hook and the jail is still alive (it replies itself).
+bool TestHook(const FtpCommand& cmd, int channel, bool logged_in);
 
 }  // namespace keepftpd
 

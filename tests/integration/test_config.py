@@ -76,8 +76,26 @@ def test_insecurely_owned_config_gets_421(make_server, tree):
     assert "owned" in s.output() or "owner" in s.output()
 
 
-def test_bad_secure_chroot_dir_gets_421(make_server, tree):
+def test_writable_secure_chroot_dir_gets_421_with_the_fix(make_server, tree):
     os.chmod(tree.empty, 0o777)
     s = make_server()
     c = s.raw()
     assert c.reply()[0] == 421
+    assert c.closed()
+    out = s.output()
+    assert f"secure_chroot_dir={tree.empty}: must be a directory owned by root" in out
+    assert "chmod 755" in out
+
+
+def test_non_empty_secure_chroot_dir_gets_421(make_server, tree):
+    with open(os.path.join(tree.empty, "leftover"), "w") as f:
+        f.write("x")
+    s = make_server()
+    assert s.raw().reply()[0] == 421
+    assert "must be empty, but contains leftover (empty it" in s.output()
+
+
+def test_missing_secure_chroot_dir_gets_421(make_server, tree):
+    s = make_server({"secure_chroot_dir": tree.empty + "-missing"})
+    assert s.raw().reply()[0] == 421
+    assert "No such file or directory (create it with: mkdir -p" in s.output()

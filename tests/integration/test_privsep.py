@@ -194,3 +194,26 @@ def test_client_disconnect_ends_every_process(server_inetd):
     connection_processes(server_inetd)
     c.close()
     assert wait_for(lambda: children(server_inetd.proc.pid) == [])
+
+
+@pytest.mark.parametrize("phase", ["prelogin", "session"])
+@pytest.mark.parametrize("kind, reason", [
+    ("phase", r"is not allowed in the (pre-login|session) phase"),
+    ("oversized", r"LOG body of \d+ bytes exceeds"),
+    ("fd", r"LOG carries an unexpected descriptor"),
+    ("malformed", r"malformed LOG request"),
+    ("unknown", r"request 77"),
+])
+def test_monitor_refuses_bad_requests_and_ends_the_session(server_inetd, phase, kind, reason):
+    # Acting as a compromised jail (a test-build hook): the monitor must end the connection and
+    # say why in the log.
+    c = server_inetd.raw()
+    if phase == "prelogin":
+        c.reply()
+    else:
+        c.login()
+    c.send(f"XKFTPDREQUEST {kind}\r\n")
+    assert c.closed(10)
+    assert wait_for(lambda: children(server_inetd.proc.pid) == [])
+    log = server_inetd.output()
+    assert re.search(reason, log), log
