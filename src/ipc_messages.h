@@ -26,7 +26,7 @@ enum class MsgType : std::uint16_t {
   kSeccompReport = 6,  // {u32 syscall number} any phase, no answer: sent by the SIGSYS handler
                        // of a jail its seccomp filter stopped (see sandbox.h); the jail exits
   // monitor -> jail answers
-  kLoginResult = 101,       // {u8 ok, str message}
+  kLoginResult = 101,       // {u8 ok, u8 close, str message}
   kPasvListenResult = 102,  // {u8 ok, u16 port, str message}
   kDataResult = 103,        // {u8 ok, str message} + fd when ok
 };

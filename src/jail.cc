@@ -50,11 +50,18 @@ Status EnterJail(const JailSpec& spec, std::initializer_list<int> keep_fds) {
   }
   if (chdir("/") != 0) return Status::FromErrno(errno, "chdir / in " + spec.root);
 
-  // Become the jail's user: no supplementary groups, no capabilities in any set, bounding set
-  // cleared (libcap-ng does setgroups, setresgid, setresuid in the right order).
+  // Become the jail's user: its supplementary groups (looked up by the monitor: there is no NSS
+  // in the chroot) or none, no capabilities in any set, bounding set cleared (libcap-ng does
+  // setresgid and setresuid in the right order).
+  int flags = CAPNG_CLEAR_BOUNDING;
+  if (spec.groups.empty()) {
+    flags |= CAPNG_DROP_SUPP_GRP;
+  } else if (setgroups(spec.groups.size(), spec.groups.data()) != 0) {
+    return Status::FromErrno(errno, "setgroups");
+  }
   capng_clear(CAPNG_SELECT_ALL);
   int rc = capng_change_id(static_cast<int>(spec.uid), static_cast<int>(spec.gid),
-                           static_cast<capng_flags_t>(CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING));
+                           static_cast<capng_flags_t>(flags));
   if (rc != 0) return Status::Error(std::string(spec.name) + ": capng_change_id failed (" +
                                     std::to_string(rc) + ")");
   // Prove the drop: getting root back must fail.
@@ -74,7 +81,8 @@ Status EnterJail(const JailSpec& spec, std::initializer_list<int> keep_fds) {
 
   if (spec.refuse_writable_root && access("/", W_OK) == 0) {
     return Status::Error("refusing to run with a root directory the user can write (" +
-                         spec.root + "): make it owned by root and not writable by the user");
+                         spec.root + "): make it owned by root and not writable by the user" +
+                         (spec.writable_root_hint.empty() ? "" : ", " + spec.writable_root_hint));
   }
 
   Status s = SetLimit(RLIMIT_CORE, 0, "RLIMIT_CORE");

@@ -9,6 +9,7 @@
 
 #include <initializer_list>
 #include <string>
+#include <vector>
 
 #include "sandbox.h"
 #include "status.h"
@@ -19,8 +20,10 @@ struct JailSpec {
   const char* name = "jail";     // for messages: "prelogin", "session"
   uid_t uid = 0;
   gid_t gid = 0;
+  std::vector<gid_t> groups;     // supplementary groups (local users); empty: none
   std::string root;              // chroot here
   bool refuse_writable_root = false;  // refuse a root the jail's user can write (anon_root)
+  std::string writable_root_hint;     // appended to that refusal: another way out
   SandboxKind sandbox = SandboxKind::kPrelogin;
   bool seccomp = true;           // seccomp_sandbox
   unsigned max_open_files = 32;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "activation.h"
+#include "auth.h"
 #include "build_config.h"
 #include "config.h"
 #include "log.h"
@@ -203,8 +204,19 @@ int Main(int argc, char** argv) {
 
   std::vector<std::string> errors;
   LookUpAccount(config.nopriv_user, "nopriv_user", &session.nopriv, &errors);
-  if (LookUpAccount(config.ftp_username, "ftp_username", &session.anonymous, &errors)) {
+  if (config.anonymous_enable &&
+      LookUpAccount(config.ftp_username, "ftp_username", &session.anonymous, &errors)) {
     session.anon_root = config.anon_root.empty() ? session.anonymous.home : config.anon_root;
+  }
+  // The lists are read now, like the banner: the pre-login jail checks the user list at USER
+  // (and the monitor again at login); neither can open files later.
+  if (config.local_enable && config.userlist_enable) {
+    Status s = ReadNameList(config.userlist_file, &session.user_list);
+    if (!s.ok()) errors.push_back("userlist_file: " + s.message());
+  }
+  if (config.local_enable && config.chroot_list_enable) {
+    Status s = ReadNameList(config.chroot_list_file, &session.chroot_list);
+    if (!s.ok()) errors.push_back("chroot_list_file: " + s.message());
   }
   CheckSecureChroot(config.secure_chroot_dir, &errors);
   if (!config.banner_file.empty()) {

@@ -23,6 +23,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
+#include <grp.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -36,7 +38,10 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <vector>
 
+#include "auth.h"
 #include "ipc.h"
 #include "jail.h"
 #include "log.h"
@@ -62,6 +67,17 @@ struct Monitor {
   UniqueFd channel;
   UniqueFd pasv_listener;
   bool privileged = true;          // false once the monitor gave up root for the session user
+  unsigned login_fails = 0;
+  // Who the session jail runs as, and where: set by a successful LOGIN.
+  struct Account {
+    std::string name;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::vector<gid_t> groups;  // local users: their supplementary groups
+    std::string root;           // chroot here ("/" for local users who are not chrooted)
+    std::string start;          // first directory, inside root
+    bool check_writable_root = true;
+  } account;
   bool violation_reported = false;  // the jail's SIGSYS handler sent SECCOMP_REPORT
   std::uint32_t violation_syscall = 0;
   enum class Next { kEnd, kSession } next = Next::kEnd;
@@ -149,10 +165,14 @@ void StartSession(Monitor& m) {
     if (m.config->use_localtime) tzset();  // read /etc/localtime before the chroot hides it
     JailSpec spec;
     spec.name = "session";
-    spec.uid = m.session->anonymous.uid;
-    spec.gid = m.session->anonymous.gid;
-    spec.root = m.session->anon_root;
-    spec.refuse_writable_root = true;
+    spec.uid = m.account.uid;
+    spec.gid = m.account.gid;
+    spec.groups = m.account.groups;
+    spec.root = m.account.root;
+    spec.refuse_writable_root = m.account.check_writable_root;
+    if (m.account.check_writable_root && m.config->local_enable) {
+      spec.writable_root_hint = "or set allow_writeable_chroot=YES";
+    }
     spec.sandbox = SandboxKind::kSession;
     spec.seccomp = m.config->seccomp_sandbox;
     spec.max_open_files = 64;
@@ -160,7 +180,7 @@ void StartSession(Monitor& m) {
     spec.channel = theirs.get();
     s = EnterJail(spec, {m.session->control_fd, theirs.get()});
     if (!s.ok()) JailSetupFailed(*m.session, s);
-    RunSession(*m.config, *m.session, theirs.get());
+    RunSession(*m.config, *m.session, theirs.get(), m.account.start);
   }
   m.child = pid;
   m.child_name = "session";
@@ -264,30 +284,122 @@ bool IsAnonymousName(std::string_view user) {
   return EqualsIgnoreCase(user, "anonymous") || EqualsIgnoreCase(user, "ftp");
 }
 
+void Sleep(unsigned seconds) {
+  struct timespec t = {static_cast<time_t>(seconds), 0};
+  while (nanosleep(&t, &t) != 0 && errno == EINTR) {
+  }
+}
+
+void AnswerLogin(Monitor& m, bool ok, bool close, std::string_view message) {
+  WireWriter w;
+  w.PutU8(ok ? 1 : 0);
+  w.PutU8(close ? 1 : 0);
+  w.PutString(message);
+  Answer(m, MsgType::kLoginResult, w.data());
+}
+
+// A refused login: the failure delay, the failure count, and the connection ends after
+// max_login_fails of them.
+void RefuseLogin(Monitor& m, const std::string& user, const std::string& why,
+                 std::string_view message) {
+  ++m.login_fails;
+  Log(kLogNotice, "login failed for user \"" + SanitizeForLog(user) + "\": " + why);
+  Sleep(m.config->delay_failed_login);
+  bool close = m.login_fails >= m.config->max_login_fails;
+  if (close) Log(kLogNotice, "too many failed logins; closing the connection");
+  AnswerLogin(m, false, close, message);
+}
+
+void AcceptLogin(Monitor& m) {
+  MonitorLogContext().user = m.account.name;
+  Sleep(m.config->delay_successful_login);
+  AnswerLogin(m, true, false, "Login successful.");
+  m.phase = Phase::kClosing;
+  m.next = Monitor::Next::kSession;
+}
+
+bool LocalLogin(Monitor& m, const std::string& user, const std::string& password) {
+  const Config& config = *m.config;
+  if (!UserListAllows(config, m.session->user_list, user)) {
+    RefuseLogin(m, user, "refused by userlist_file", "Permission denied.");
+    return false;
+  }
+  PamResult pam = PamLogin(config.pam_service_name, user, password,
+                           m.session->peer.HostString());
+  if (!pam.ok) {
+    RefuseLogin(m, user, pam.reason, "Login incorrect.");
+    return false;
+  }
+  errno = 0;
+  passwd* pw = getpwnam(pam.user.c_str());
+  if (pw == nullptr) {
+    RefuseLogin(m, user, "PAM accepted it, but it is not in the passwd database",
+                "Login incorrect.");
+    return false;
+  }
+  if (pw->pw_uid == 0 || pw->pw_gid == 0) {
+    RefuseLogin(m, user, "root (uid or gid 0) may not log in", "Login incorrect.");
+    return false;
+  }
+  if (config.check_shell && !ShellIsListed(pw->pw_shell != nullptr ? pw->pw_shell : "")) {
+    RefuseLogin(m, user, "its shell is not in /etc/shells (check_shell)", "Login incorrect.");
+    return false;
+  }
+  Monitor::Account& a = m.account;
+  a.name = pam.user;
+  a.uid = pw->pw_uid;
+  a.gid = pw->pw_gid;
+  std::string home = pw->pw_dir != nullptr ? pw->pw_dir : "/";
+  int count = 64;
+  a.groups.assign(static_cast<std::size_t>(count), 0);
+  if (getgrouplist(a.name.c_str(), a.gid, a.groups.data(), &count) < 0) {
+    a.groups.assign(static_cast<std::size_t>(count), 0);
+    if (getgrouplist(a.name.c_str(), a.gid, a.groups.data(), &count) < 0) count = 0;
+  }
+  a.groups.resize(static_cast<std::size_t>(count));
+  JailPlace place = PlaceLocalUser(config, m.session->chroot_list, a.name, home);
+  a.root = place.root;
+  a.start = place.start;
+  a.check_writable_root = place.chrooted && !config.allow_writeable_chroot;
+  Log(kLogNotice, "local login as \"" + SanitizeForLog(a.name) + "\"" +
+                      (place.chrooted ? ", chrooted to " + a.root : ", not chrooted"));
+  AcceptLogin(m);
+  return true;
+}
+
 void HandleLogin(Monitor& m, const Message& msg) {
   WireReader r(msg.body);
   std::string user, password;
   r.GetString(kMaxUserName, &user);
   r.GetString(kMaxPassword, &password);
   if (!r.Finish()) Fatal("malformed LOGIN request");
-  WireWriter w;
-  bool ok = m.config->anonymous_enable && IsAnonymousName(user) && !HasControlLineBytes(password);
-  std::string safe_user = SanitizeForLog(user);
-  if (!ok) {
-    Log(kLogNotice, "login refused for user \"" + safe_user + "\"");
-    w.PutU8(0);
-    w.PutString(m.config->anonymous_enable ? "This FTP server is anonymous only."
-                                           : "Login incorrect.");
-    Answer(m, MsgType::kLoginResult, w.data());
+  struct Wipe {
+    std::string& s;
+    ~Wipe() { explicit_bzero(s.data(), s.size()); }
+  } wipe{password};
+  const Config& config = *m.config;
+  if (HasControlLineBytes(user) || HasControlLineBytes(password)) {
+    return RefuseLogin(m, user, "control characters in the user name or password",
+                       "Login incorrect.");
+  }
+  if (config.anonymous_enable && IsAnonymousName(user)) {
+    Monitor::Account& a = m.account;
+    a.name = m.session->anonymous.name;
+    a.uid = m.session->anonymous.uid;
+    a.gid = m.session->anonymous.gid;
+    a.groups.clear();
+    a.root = m.session->anon_root;
+    a.start = "/";
+    a.check_writable_root = true;
+    Log(kLogNotice, "anonymous login as \"" + SanitizeForLog(user) + "\"");
+    return AcceptLogin(m);
+  }
+  if (config.local_enable) {
+    LocalLogin(m, user, password);
     return;
   }
-  MonitorLogContext().user = m.session->anonymous.name;
-  Log(kLogNotice, "anonymous login as \"" + safe_user + "\"");
-  w.PutU8(1);
-  w.PutString("Login successful.");
-  Answer(m, MsgType::kLoginResult, w.data());
-  m.phase = Phase::kClosing;
-  m.next = Monitor::Next::kSession;
+  RefuseLogin(m, user, "not an anonymous login, and local_enable=NO",
+              config.anonymous_enable ? "This FTP server is anonymous only." : "Login incorrect.");
 }
 
 void HandlePasvListen(Monitor& m, const Message& msg) {
@@ -451,8 +563,7 @@ void TrimCapabilities() {
 // become the session's user (see the top of this file for why not nopriv_user).
 void DropPrivileges(const Monitor& m) {
   capng_clear(CAPNG_SELECT_BOTH);
-  int rc = capng_change_id(static_cast<int>(m.session->anonymous.uid),
-                           static_cast<int>(m.session->anonymous.gid),
+  int rc = capng_change_id(static_cast<int>(m.account.uid), static_cast<int>(m.account.gid),
                            static_cast<capng_flags_t>(CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING));
   if (rc != 0) Fatal("monitor: could not drop its privileges (" + std::to_string(rc) + ")");
   if (setuid(0) == 0) Fatal("monitor: could regain root after dropping it");

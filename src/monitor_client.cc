@@ -52,11 +52,13 @@ LoginAnswer RequestLogin(int channel, std::string_view user, std::string_view pa
   Message answer = Call(channel, MsgType::kLogin, w.data(), MsgType::kLoginResult);
   LoginAnswer out;
   WireReader r(answer.body);
-  std::uint8_t ok = 0;
+  std::uint8_t ok = 0, close = 0;
   r.GetU8(&ok);
+  r.GetU8(&close);
   r.GetString(kMaxAnswerText, &out.message);
   if (!r.Finish()) Fatal("malformed LOGIN_RESULT");
   out.ok = ok != 0;
+  out.close = close != 0;
   return out;
 }
 

@@ -15,6 +15,7 @@ namespace keepftpd {
 
 struct LoginAnswer {
   bool ok = false;
+  bool close = false;   // refused, and too many failures: reply, then end the connection
   std::string message;  // for the 530 reply when refused
 };
 // Pre-login jail: asks the monitor to log in. On ok the jail must exit at once.

@@ -43,6 +43,16 @@ class Session {
     gid_ = getgid();
   }
 
+  // Enters the start directory (a 500 and the end of the session if it cannot be entered, as
+  // vsftpd does).
+  void Start(const std::string& dir) {
+    if (dir.empty() || dir == "/") return;
+    Result<std::string> path = ResolvePath("/", dir);
+    if (!path.ok() || chdir(path->c_str()) != 0) {
+      Exit(500, "OOPS: cannot change to the start directory " + SanitizeForLog(dir));
+    }
+    cwd_ = *path;
+  }
   [[noreturn]] void Run();
 
  private:
@@ -632,8 +642,10 @@ void Session::Retr(const FtpCommand& c) {
 
 }  // namespace
 
-void RunSession(const Config& config, const SessionInfo& session, int channel) {
+void RunSession(const Config& config, const SessionInfo& session, int channel,
+                const std::string& start_dir) {
   static Session* s = new Session(config, session, channel);
+  s->Start(start_dir);
   s->Run();
 }
 

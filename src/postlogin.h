@@ -4,12 +4,16 @@
 #ifndef KEEPFTPD_SRC_POSTLOGIN_H_
 #define KEEPFTPD_SRC_POSTLOGIN_H_
 
+#include <string>
+
 #include "config.h"
 #include "session.h"
 
 namespace keepftpd {
 
-[[noreturn]] void RunSession(const Config& config, const SessionInfo& session, int channel);
+// start_dir: the directory the session starts in, inside the jail's root.
+[[noreturn]] void RunSession(const Config& config, const SessionInfo& session, int channel,
+                             const std::string& start_dir);
 
 }  // namespace keepftpd
 

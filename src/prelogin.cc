@@ -1,8 +1,10 @@
 // The pre-login FTP dialogue. Pre-login jail only (nopriv_user, empty chroot, seccomp).
 #include "prelogin.h"
 
+#include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "build_config.h"
 #include "cmdio.h"
 #include "ftp_command.h"
@@ -99,17 +101,24 @@ void RunPrelogin(const Config& config, const SessionInfo& session, int channel) 
         continue;
       }
       user = cmd.arg;
-      user_given = true;
-      if (!config.anonymous_enable || !IsAnonymousName(user)) {
+      user_given = false;
+      bool anonymous = config.anonymous_enable && IsAnonymousName(user);
+      if (!anonymous && !config.local_enable) {
         ctrl.Reply(530, config.anonymous_enable ? "This FTP server is anonymous only."
                                                 : "Login incorrect.");
-        user_given = false;
         continue;
       }
-      if (config.no_anon_password) {
+      // As vsftpd: a user the user list refuses is refused here, before a password is asked.
+      if (!anonymous && !UserListAllows(config, session.user_list, user)) {
+        ctrl.Reply(530, "Permission denied.");
+        continue;
+      }
+      user_given = true;
+      if (anonymous && config.no_anon_password) {
         LoginAnswer a = RequestLogin(channel, user, "");
         if (a.ok) _exit(0);  // the session jail greets the user
         ctrl.Reply(530, a.message);
+        if (a.close) _exit(0);
         user_given = false;
         continue;
       }
@@ -120,8 +129,11 @@ void RunPrelogin(const Config& config, const SessionInfo& session, int channel) 
         continue;
       }
       LoginAnswer a = RequestLogin(channel, user, cmd.arg);
+      explicit_bzero(cmd.arg.data(), cmd.arg.size());
+      explicit_bzero(line.data(), line.size());
       if (a.ok) _exit(0);  // the session jail greets the user
       ctrl.Reply(530, a.message);
+      if (a.close) _exit(0);
       user_given = false;
     } else if (v == "QUIT") {
       ctrl.Reply(221, "Goodbye.");

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "sockaddr.h"
 
@@ -28,6 +29,8 @@ struct SessionInfo {
   Account nopriv;            // nopriv_user: runs the pre-login jail
   Account anonymous;         // ftp_username: runs anonymous sessions
   std::string anon_root;     // anon_root, or the ftp user's home
+  std::vector<std::string> user_list;    // userlist_file, when userlist_enable
+  std::vector<std::string> chroot_list;  // chroot_list_file, when chroot_list_enable
 };
 
 }  // namespace keepftpd

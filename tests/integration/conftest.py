@@ -253,3 +253,77 @@ def server_inetd(make_server):
 
 def uid_of(name):
     return pwd.getpwnam(name).pw_uid
+
+
+# ---- local users --------------------------------------------------------------------------------
+
+def assert_private_etc():
+    """The tests add users to /etc/passwd: only ever to the private copies ./dev test mounts."""
+    with open("/proc/self/mountinfo") as f:
+        mounts = {line.split()[4] for line in f}
+    for path in ("/etc/passwd", "/etc/shadow", "/etc/group", "/etc/pam.d", "/etc/shells"):
+        assert path in mounts, f"{path} is not a private copy: run the tests with ./dev test"
+
+
+def password_hash(password):
+    return subprocess.run(["openssl", "passwd", "-6", password], capture_output=True,
+                          check=True).stdout.decode().strip()
+
+
+class LocalUsers:
+    """Local accounts for the run (in the private /etc copies), with their homes."""
+
+    def __init__(self, base):
+        self.base = base
+        self.users = {}
+        with open("/etc/group", "a") as f:
+            f.write("kftp-staff:x:61020:kftp-alice\n")
+
+    def add(self, name, uid, password, shell="/bin/bash", home=None, home_owner=None,
+            files=None):
+        home = home or os.path.join(self.base, name)
+        real_home = home.replace("/./", "/")
+        os.makedirs(real_home, exist_ok=True)
+        for rel, data in (files or {"readme.txt": f"{name}'s file\n".encode()}).items():
+            p = os.path.join(real_home, rel)
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            with open(p, "wb") as f:
+                f.write(data)
+            os.chown(p, uid, uid)
+        owner = uid if home_owner is None else home_owner
+        os.chown(real_home, owner, owner)
+        os.chmod(real_home, 0o755)
+        with open("/etc/passwd", "a") as f:
+            f.write(f"{name}:x:{uid}:{uid}:keepftpd test user:{home}:{shell}\n")
+        with open("/etc/group", "a") as f:
+            f.write(f"{name}:x:{uid}:\n")
+        with open("/etc/shadow", "a") as f:
+            f.write(f"{name}:{password_hash(password)}:19000:0:99999:7:::\n")
+        self.users[name] = {"uid": uid, "password": password, "home": home,
+                            "real_home": real_home}
+        return self.users[name]
+
+
+@pytest.fixture(scope="session")
+def local_users():
+    assert_private_etc()
+    base = tempfile.mkdtemp(prefix="keepftpd-homes-", dir="/tmp")
+    os.chmod(base, 0o755)
+    users = LocalUsers(base)
+    # alice: an ordinary user whose home she owns (so it may not be a chroot without
+    # allow_writeable_chroot); bob: a shell not in /etc/shells; carol: a home owned by root;
+    # dave: a /./ home for passwd_chroot_enable; toor: uid 0.
+    users.add("kftp-alice", 61010, "alice-secret")
+    users.add("kftp-bob", 61011, "bob-secret", shell="/usr/sbin/nologin")
+    users.add("kftp-carol", 61012, "carol-secret", shell="/bin/sh", home_owner=0)
+    jail = os.path.join(base, "jail")
+    os.makedirs(jail)
+    users.add("kftp-dave", 61013, "dave-secret", home=os.path.join(jail, ".", "kftp-dave"))
+    users.add("kftp-toor", 0, "toor-secret", home=os.path.join(base, "toor"))
+    srv = os.path.join(base, "srv", "kftp-alice")
+    os.makedirs(srv)
+    with open(os.path.join(srv, "private.txt"), "wb") as f:
+        f.write(b"alice's private folder\n")
+    users.srv = os.path.join(base, "srv")
+    yield users
+    shutil.rmtree(base, ignore_errors=True)

@@ -82,11 +82,11 @@ def assert_no_capabilities(st):
         assert int(st[key], 16) == 0, key
 
 
-def assert_jailed(pid, uid, root):
+def assert_jailed(pid, uid, root, groups=()):
     st = status(pid)
     assert st["Uid"].split() == [str(uid)] * 4
     assert st["Gid"].split()[0] != "0" and st["Gid"].split()[0] == st["Gid"].split()[3]
-    assert st["Groups"] == ""
+    assert sorted(st["Groups"].split()) == sorted(str(g) for g in groups)
     assert st["NoNewPrivs"] == "1"
     assert st["Seccomp"] == "2"
     assert_no_capabilities(st)

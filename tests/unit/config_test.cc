@@ -255,9 +255,8 @@ TEST_CASE("per-daemon options are refused with their replacement") {
 
 TEST_CASE("other vsftpd options are 'not supported yet', never unknown") {
   for (const char* name :
-       {"local_enable", "write_enable", "ssl_enable", "chroot_local_user", "xferlog_enable",
-        "allow_writeable_chroot", "ssl_tlsv1_1", "ssl_tlsv1_2",
-        "ecdh_param_file", "reverse_lookup_enable", "utf8_filesystem", "pam_service_name",
+       {"write_enable", "ssl_enable", "xferlog_enable", "guest_enable", "ssl_tlsv1_1",
+        "ssl_tlsv1_2", "ecdh_param_file", "reverse_lookup_enable", "utf8_filesystem",
         "local_umask", "rsa_cert_file", "download_file", "upload_file"}) {
     std::string e = OnlyError(std::string(name) + "=1\n");
     CHECK(e == std::string("test.conf:1: ") + name + ": " + name +
@@ -271,7 +270,7 @@ TEST_CASE("every error is reported, parsing goes on") {
       "bogus_option=1\n"
       "hide_ids=perhaps\n"
       "listen=YES\n"
-      "local_enable=YES\n"
+      "write_enable=YES\n"
       "accept_timeout=0\n"
       "hide_ids=YES\n"
       "use_localtime=YES\n");

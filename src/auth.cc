@@ -1,0 +1,183 @@
+// Local-user logins through Linux-PAM, and the vsftpd rules around them. Monitor only.
+#include "auth.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <security/pam_appl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "strutil.h"
+#include "unique_fd.h"
+
+namespace keepftpd {
+
+namespace {
+
+constexpr std::size_t kMaxNameListBytes = 1 << 20;
+
+struct Credentials {
+  const std::string* user;
+  const std::string* password;
+};
+
+// Answers PAM's prompts: the password for hidden prompts, the user name for visible ones.
+int Converse(int count, const pam_message** messages, pam_response** responses, void* data) {
+  if (count <= 0 || count > PAM_MAX_NUM_MSG) return PAM_CONV_ERR;
+  auto* creds = static_cast<Credentials*>(data);
+  auto* out = static_cast<pam_response*>(std::calloc(static_cast<std::size_t>(count),
+                                                     sizeof(pam_response)));
+  if (out == nullptr) return PAM_BUF_ERR;
+  for (int i = 0; i < count; ++i) {
+    const char* answer = nullptr;
+    switch (messages[i]->msg_style) {
+      case PAM_PROMPT_ECHO_OFF: answer = creds->password->c_str(); break;
+      case PAM_PROMPT_ECHO_ON: answer = creds->user->c_str(); break;
+      case PAM_ERROR_MSG:
+      case PAM_TEXT_INFO: break;
+      default:
+        for (int j = 0; j < i; ++j) {
+          if (out[j].resp != nullptr) {
+            explicit_bzero(out[j].resp, std::strlen(out[j].resp));
+            std::free(out[j].resp);
+          }
+        }
+        std::free(out);
+        return PAM_CONV_ERR;
+    }
+    if (answer != nullptr) out[i].resp = strdup(answer);  // PAM frees (and should wipe) it
+  }
+  *responses = out;
+  return PAM_SUCCESS;
+}
+
+}  // namespace
+
+PamResult PamLogin(const std::string& service, const std::string& user,
+                   const std::string& password, const std::string& rhost) {
+  PamResult result;
+  Credentials creds{&user, &password};
+  pam_conv conv{Converse, &creds};
+  pam_handle_t* pamh = nullptr;
+  int rc = pam_start(service.c_str(), user.c_str(), &conv, &pamh);
+  if (rc != PAM_SUCCESS) {
+    result.reason = "pam_start: " + std::string(pam_strerror(pamh, rc));
+    return result;
+  }
+  const char* step = "pam_set_item";
+  rc = pam_set_item(pamh, PAM_RHOST, rhost.c_str());
+  if (rc == PAM_SUCCESS) rc = pam_set_item(pamh, PAM_TTY, "ftp");
+  if (rc == PAM_SUCCESS) {
+    step = "pam_authenticate";
+    rc = pam_authenticate(pamh, PAM_DISALLOW_NULL_AUTHTOK);
+  }
+  if (rc == PAM_SUCCESS) {
+    step = "pam_acct_mgmt";
+    rc = pam_acct_mgmt(pamh, 0);
+  }
+  if (rc == PAM_SUCCESS) {
+    step = "pam_setcred";
+    rc = pam_setcred(pamh, PAM_ESTABLISH_CRED);
+  }
+  if (rc == PAM_SUCCESS) {
+    const void* item = nullptr;
+    if (pam_get_item(pamh, PAM_USER, &item) == PAM_SUCCESS && item != nullptr) {
+      result.user = static_cast<const char*>(item);
+    } else {
+      result.user = user;
+    }
+    result.ok = true;
+  } else {
+    result.reason = std::string(step) + ": " + pam_strerror(pamh, rc);
+  }
+  pam_end(pamh, rc);
+  return result;
+}
+
+bool InNameList(const std::vector<std::string>& list, std::string_view name) {
+  for (const std::string& entry : list) {
+    if (TrimSpaces(entry) == name) return true;
+  }
+  return false;
+}
+
+Status ReadNameList(const std::string& path, std::vector<std::string>* out) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return Status::FromErrno(errno, path);
+  UniqueFd file(fd);
+  std::string text;
+  char buf[8192];
+  while (true) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno(errno, path);
+    if (n == 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+    if (text.size() > kMaxNameListBytes) return Status::Error(path + ": larger than 1 MiB");
+  }
+  out->clear();
+  for (std::string_view line : Split(text, '\n')) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    line = TrimSpaces(line);
+    if (!line.empty() && line.front() != '#') out->emplace_back(line);
+  }
+  return Status::Ok();
+}
+
+bool UserListAllows(const Config& config, const std::vector<std::string>& user_list,
+                    std::string_view user) {
+  if (!config.userlist_enable) return true;
+  bool listed = InNameList(user_list, user);
+  return config.userlist_deny ? !listed : listed;
+}
+
+bool ShellIsListed(const std::string& shell) {
+  bool found = false;
+  setusershell();
+  while (const char* s = getusershell()) {
+    if (shell == s) {
+      found = true;
+      break;
+    }
+  }
+  endusershell();
+  return found;
+}
+
+JailPlace PlaceLocalUser(const Config& config, const std::vector<std::string>& chroot_list,
+                         const std::string& user, const std::string& home) {
+  std::string dir = home;
+  if (!config.local_root.empty()) {
+    dir = config.local_root;
+    const std::string& token = config.user_sub_token;
+    if (!token.empty()) {
+      for (std::size_t pos = dir.find(token); pos != std::string::npos;
+           pos = dir.find(token, pos + user.size())) {
+        dir.replace(pos, token.size(), user);
+      }
+    }
+  }
+  JailPlace place;
+  place.chrooted = config.chroot_local_user;
+  if (config.chroot_list_enable && InNameList(chroot_list, user)) place.chrooted = !place.chrooted;
+  std::size_t mark = dir.find("/./");
+  if (place.chrooted) {
+    if (config.passwd_chroot_enable && mark != std::string::npos) {
+      place.root = dir.substr(0, mark);
+      place.start = dir.substr(mark + 2);
+      if (place.root.empty()) place.root = "/";
+    } else {
+      place.root = dir;
+      place.start = "/";
+    }
+  } else {
+    place.root = "/";
+    place.start = mark == std::string::npos ? dir : dir.substr(0, mark) + dir.substr(mark + 2);
+  }
+  return place;
+}
+
+}  // namespace keepftpd

@@ -1,0 +1,58 @@
+// Local-user logins in the monitor: Linux-PAM (authenticate, account management, credentials),
+// the passwd entry, /etc/shells, the user and chroot lists, and where the session jail goes.
+// Monitor only: it runs with root's uid before login. Passwords live only in buffers that are
+// wiped after use; they never reach a log.
+#ifndef KEEPFTPD_SRC_AUTH_H_
+#define KEEPFTPD_SRC_AUTH_H_
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config.h"
+
+namespace keepftpd {
+
+struct PamResult {
+  bool ok = false;
+  std::string user;    // PAM_USER after authentication (a module may map the name)
+  std::string reason;  // for the log when !ok: pam_strerror of the failing step
+};
+
+// pam_start(service) with PAM_RHOST and PAM_TTY "ftp", pam_authenticate, pam_acct_mgmt,
+// pam_setcred(PAM_ESTABLISH_CRED), pam_end.
+PamResult PamLogin(const std::string& service, const std::string& user,
+                   const std::string& password, const std::string& rhost);
+
+// True when name is one of the lines of list (exact match; blank lines and spaces ignored).
+bool InNameList(const std::vector<std::string>& list, std::string_view name);
+
+// Reads a file of user names, one per line. Fails with a message naming the file.
+Status ReadNameList(const std::string& path, std::vector<std::string>* out);
+
+// True when user may try to log in as far as userlist_enable/userlist_deny say.
+bool UserListAllows(const Config& config, const std::vector<std::string>& user_list,
+                    std::string_view user);
+
+// True when shell is listed in /etc/shells (getusershell).
+bool ShellIsListed(const std::string& shell);
+
+// Where a local user's session jail goes (vsftpd's rules):
+//   dir = local_root with user_sub_token replaced by the user name, or else the home directory;
+//   chrooted = chroot_local_user, inverted for users in chroot_list_file (chroot_list_enable);
+//   chrooted with passwd_chroot_enable and "/./" in dir: root = the part before it, start = the
+//   part after it; chrooted otherwise: root = dir, start = "/"; not chrooted: root = "/",
+//   start = dir.
+struct JailPlace {
+  bool chrooted = false;
+  std::string root;
+  std::string start;
+};
+JailPlace PlaceLocalUser(const Config& config, const std::vector<std::string>& chroot_list,
+                         const std::string& user, const std::string& home);
+
+}  // namespace keepftpd
+
+#endif  // KEEPFTPD_SRC_AUTH_H_
