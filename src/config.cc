@@ -114,15 +114,15 @@ constexpr RefusedOption kRefusedOptions[] = {
 // Every other option of vsftpd 3.0.3 (vsftpd.conf(5) and parseconf.c) plus the ones
 // distributions added. Refused as "not supported yet", never as unknown. Sorted.
 constexpr std::string_view kNotSupportedYet[] = {
-    "allow_anon_ssl", "anon_max_rate", "anon_mkdir_write_enable", "anon_other_write_enable",
-    "anon_umask", "anon_upload_enable", "anon_world_readable_only", "ascii_download_enable",
-    "ascii_upload_enable", "async_abor_enable", "banned_email_file", "ca_certs_file",
-    "chmod_enable", "chown_upload_mode", "chown_uploads", "chown_username", "connect_from_port_20",
-    "debug_ssl", "delete_failed_uploads", "deny_email_enable", "download_file", "dsa_cert_file",
+    "allow_anon_ssl", "anon_max_rate",
+    "ascii_download_enable",
+    "async_abor_enable", "banned_email_file", "ca_certs_file",
+    "chown_upload_mode", "chown_uploads", "chown_username", "connect_from_port_20",
+    "debug_ssl", "deny_email_enable", "download_file", "dsa_cert_file",
     "dsa_private_key_file", "dual_log_enable", "ecdh_param_file", "email_password_file",
-    "file_open_mode", "force_anon_data_ssl", "force_anon_logins_ssl", "force_local_data_ssl",
+    "force_anon_data_ssl", "force_anon_logins_ssl", "force_local_data_ssl",
     "force_local_logins_ssl", "ftp_data_port", "ftp_enable", "guest_enable", "guest_username",
-    "http_enable", "implicit_ssl", "local_max_rate", "local_umask", "lock_upload_files",
+    "http_enable", "implicit_ssl", "local_max_rate", "lock_upload_files",
     "log_ftp_protocol", "ls_recurse_enable", "mdtm_write", "no_log_lock", "pasv_addr_resolve",
     "ptrace_sandbox", "require_cert", "require_ssl_reuse", "reverse_lookup_enable",
     "rsa_cert_file", "rsa_private_key_file", "run_as_launching_user", "secure_email_list_enable",
@@ -130,7 +130,7 @@ constexpr std::string_view kNotSupportedYet[] = {
     "ssl_sslv2", "ssl_sslv3", "ssl_tlsv1", "ssl_tlsv1_1", "ssl_tlsv1_2", "strict_ssl_read_eof",
     "strict_ssl_write_shutdown", "syslog_enable", "text_userdb_names", "tilde_user_enable",
     "trans_chunk_size", "upload_file", "use_sendfile", "user_config_dir", "utf8_filesystem",
-    "validate_cert", "virtual_use_local_privs", "vsftpd_log_file", "write_enable",
+    "validate_cert", "virtual_use_local_privs", "vsftpd_log_file",
     "xferlog_enable", "xferlog_file", "xferlog_std_format",
 };
 static_assert(std::is_sorted(std::begin(kNotSupportedYet), std::end(kNotSupportedYet)),
@@ -230,7 +230,27 @@ std::string ExpectedBool(std::string_view value) {
   return message;
 }
 
+// The options vsftpd reads as octal numbers.
+bool IsOctalOption(std::string_view name) {
+  return name == "anon_umask" || name == "local_umask" || name == "file_open_mode" ||
+         name == "chown_upload_mode";
+}
+
 std::string CheckUint(const UintRow& row, std::string_view value, unsigned* out) {
+  if (IsOctalOption(row.name)) {
+    unsigned n = 0;
+    bool ok = !value.empty() && value.size() <= 5;
+    for (char c : value) {
+      if (c < '0' || c > '7') ok = false;
+      n = n * 8 + static_cast<unsigned>(c - '0');
+    }
+    if (!ok || n > row.max) {
+      return "expected an octal number from 0 to 0777 like 022, got '" + SanitizeForLog(value) +
+             "'";
+    }
+    *out = n;
+    return "";
+  }
   const std::string range =
       "a number from " + std::to_string(row.min) + " to " + std::to_string(row.max);
   if (value.empty()) return "missing value; expected " + range;

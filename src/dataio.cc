@@ -18,16 +18,18 @@ namespace {
 constexpr std::size_t kSendfileChunk = 4 << 20;
 constexpr std::size_t kReadChunk = 64 << 10;
 
-// Waits until the data socket can take more bytes, watching the control connection for ABOR.
-// Returns kOk when writable.
+// Waits until the data socket can take more bytes (or, for uploads, has more to read),
+// watching the control connection for ABOR. Returns kOk when ready.
 class Waiter {
  public:
-  Waiter(int data_fd, ControlConnection& ctrl, unsigned timeout_seconds)
-      : data_fd_(data_fd), ctrl_(ctrl), timeout_ms_(timeout_seconds == 0 ? -1 : static_cast<int>(timeout_seconds) * 1000) {}
+  Waiter(int data_fd, ControlConnection& ctrl, unsigned timeout_seconds, short events = POLLOUT)
+      : data_fd_(data_fd), ctrl_(ctrl),
+        timeout_ms_(timeout_seconds == 0 ? -1 : static_cast<int>(timeout_seconds) * 1000),
+        events_(events) {}
 
-  TransferResult WaitWritable() {
+  TransferResult WaitReady() {
     while (true) {
-      pollfd p[2] = {{data_fd_, POLLOUT, 0}, {ctrl_.fd(), POLLIN, 0}};
+      pollfd p[2] = {{data_fd_, events_, 0}, {ctrl_.fd(), POLLIN, 0}};
       int n = poll(p, watch_ctrl_ ? 2 : 1, timeout_ms_);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return TransferResult::kDataError;
@@ -36,8 +38,12 @@ class Waiter {
         TransferResult r = CheckControl();
         if (r != TransferResult::kOk) return r;
       }
+      // Reading: the end of the stream (POLLHUP) is for recv() to see.
+      if (events_ == POLLIN && (p[0].revents & (POLLIN | POLLHUP)) != 0) {
+        return TransferResult::kOk;
+      }
       if ((p[0].revents & (POLLERR | POLLHUP)) != 0) return TransferResult::kDataError;
-      if ((p[0].revents & POLLOUT) != 0) return TransferResult::kOk;
+      if ((p[0].revents & events_) != 0) return TransferResult::kOk;
     }
   }
 
@@ -65,8 +71,23 @@ class Waiter {
   int data_fd_;
   ControlConnection& ctrl_;
   int timeout_ms_;
+  short events_;
   bool watch_ctrl_ = true;
 };
+
+// Writes all of data to a file; false with *err set when the file system refuses.
+bool WriteFileFully(int fd, std::string_view data, int* err) {
+  while (!data.empty()) {
+    ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      *err = n < 0 ? errno : ENOSPC;
+      return false;
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
 
 TransferResult WriteAll(int data_fd, Waiter& waiter, std::string_view data, std::uint64_t* sent) {
   while (!data.empty()) {
@@ -79,7 +100,7 @@ TransferResult WriteAll(int data_fd, Waiter& waiter, std::string_view data, std:
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      TransferResult r = waiter.WaitWritable();
+      TransferResult r = waiter.WaitReady();
       if (r != TransferResult::kOk) return r;
       continue;
     }
@@ -138,12 +159,56 @@ TransferResult SendFile(int data_fd, ControlConnection& ctrl, int file_fd, std::
     if (n == 0) return TransferResult::kOk;
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      TransferResult r = waiter.WaitWritable();
+      TransferResult r = waiter.WaitReady();
       if (r != TransferResult::kOk) return r;
       continue;
     }
     if (errno == EPIPE || errno == ECONNRESET) return TransferResult::kDataError;
     return TransferResult::kFileError;
+  }
+}
+
+TransferResult ReceiveFile(int data_fd, ControlConnection& ctrl, int file_fd,
+                           const TransferOptions& options, std::uint64_t* received,
+                           int* file_errno) {
+  *received = 0;
+  *file_errno = 0;
+  Waiter waiter(data_fd, ctrl, options.timeout_seconds, POLLIN);
+  std::string buf(kReadChunk, '\0');
+  std::string converted;
+  AsciiDecoder decoder;
+  while (true) {
+    ssize_t n = recv(data_fd, buf.data(), buf.size(), 0);
+    if (n == 0) {
+      // The end of the data. If the control connection is gone too, the client died rather
+      // than finished: the upload is not complete.
+      std::string line;
+      bool closed = false;
+      ctrl.PeekLine(&line, &closed);
+      if (closed) return TransferResult::kControlClosed;
+      converted.clear();
+      if (options.ascii) decoder.Finish(&converted);
+      if (!WriteFileFully(file_fd, converted, file_errno)) return TransferResult::kFileError;
+      return TransferResult::kOk;
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        TransferResult r = waiter.WaitReady();
+        if (r != TransferResult::kOk) return r;
+        continue;
+      }
+      return TransferResult::kDataError;
+    }
+    *received += static_cast<std::uint64_t>(n);
+    waiter.Progress();
+    std::string_view chunk(buf.data(), static_cast<std::size_t>(n));
+    if (options.ascii) {
+      converted.clear();
+      decoder.Convert(chunk, &converted);
+      chunk = converted;
+    }
+    if (!WriteFileFully(file_fd, chunk, file_errno)) return TransferResult::kFileError;
   }
 }
 

@@ -17,12 +17,12 @@ enum class TransferResult {
   kTimeout,        // no progress for data_connection_timeout seconds
   kDataError,      // the data connection failed (client closed it, reset)
   kControlClosed,  // the control connection went away
-  kFileError,      // reading the file failed
+  kFileError,      // reading or writing the file failed (see file_errno)
 };
 
 struct TransferOptions {
   unsigned timeout_seconds = 300;  // 0: no timeout
-  bool ascii = false;              // convert LF to CRLF
+  bool ascii = false;              // downloads: LF to CRLF; uploads: CRLF to LF
 };
 
 TransferResult SendBuffer(int data_fd, ControlConnection& ctrl, std::string_view data,
@@ -31,6 +31,12 @@ TransferResult SendBuffer(int data_fd, ControlConnection& ctrl, std::string_view
 // Sends file_fd from offset to its end.
 TransferResult SendFile(int data_fd, ControlConnection& ctrl, int file_fd, std::uint64_t offset,
                         const TransferOptions& options, std::uint64_t* sent);
+
+// Receives the data connection to its end into file_fd (written at its current offset). On
+// kFileError, *file_errno says why (ENOSPC, EDQUOT, ...).
+TransferResult ReceiveFile(int data_fd, ControlConnection& ctrl, int file_fd,
+                           const TransferOptions& options, std::uint64_t* received,
+                           int* file_errno);
 
 }  // namespace keepftpd
 

@@ -124,6 +124,26 @@ void AsciiEncoder::Convert(std::string_view in, std::string* out) {
   }
 }
 
+void AsciiDecoder::Convert(std::string_view in, std::string* out) {
+  out->reserve(out->size() + in.size() + 1);
+  for (char c : in) {
+    if (pending_cr_) {
+      pending_cr_ = false;
+      if (c != '\n') out->push_back('\r');
+    }
+    if (c == '\r') {
+      pending_cr_ = true;
+    } else {
+      out->push_back(c);
+    }
+  }
+}
+
+void AsciiDecoder::Finish(std::string* out) {
+  if (pending_cr_) out->push_back('\r');
+  pending_cr_ = false;
+}
+
 std::string FormatMdtmTime(std::int64_t unix_seconds) {
   const time_t t = static_cast<time_t>(unix_seconds);
   struct tm tm = {};

@@ -57,6 +57,18 @@ class AsciiEncoder {
   bool last_was_cr_ = false;
 };
 
+// Converts CRLF to LF for ASCII-mode uploads (ascii_upload_enable), across buffer boundaries:
+// a CR at the end of one buffer is held back until the next byte shows whether an LF follows.
+// A lone CR is kept. Call Finish at the end of the upload for a held-back CR.
+class AsciiDecoder {
+ public:
+  void Convert(std::string_view in, std::string* out);
+  void Finish(std::string* out);
+
+ private:
+  bool pending_cr_ = false;
+};
+
 // "YYYYMMDDHHMMSS" in UTC (MDTM, MLST modify).
 std::string FormatMdtmTime(std::int64_t unix_seconds);
 

@@ -32,6 +32,7 @@
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,6 +78,7 @@ struct Monitor {
     std::string root;           // chroot here ("/" for local users who are not chrooted)
     std::string start;          // first directory, inside root
     bool check_writable_root = true;
+    bool anonymous = true;
   } account;
   bool violation_reported = false;  // the jail's SIGSYS handler sent SECCOMP_REPORT
   std::uint32_t violation_syscall = 0;
@@ -173,14 +175,19 @@ void StartSession(Monitor& m) {
     if (m.account.check_writable_root && m.config->local_enable) {
       spec.writable_root_hint = "or set allow_writeable_chroot=YES";
     }
-    spec.sandbox = SandboxKind::kSession;
+    spec.sandbox = m.config->write_enable ? SandboxKind::kSessionWrite : SandboxKind::kSession;
+    umask(m.account.anonymous ? m.config->anon_umask : m.config->local_umask);
     spec.seccomp = m.config->seccomp_sandbox;
     spec.max_open_files = 64;
     spec.max_address_space = 1024u << 20;
     spec.channel = theirs.get();
     s = EnterJail(spec, {m.session->control_fd, theirs.get()});
     if (!s.ok()) JailSetupFailed(*m.session, s);
-    RunSession(*m.config, *m.session, theirs.get(), m.account.start);
+    SessionUser user;
+    user.anonymous = m.account.anonymous;
+    user.name = m.account.name;
+    user.start = m.account.start;
+    RunSession(*m.config, *m.session, theirs.get(), user);
   }
   m.child = pid;
   m.child_name = "session";
@@ -361,6 +368,7 @@ bool LocalLogin(Monitor& m, const std::string& user, const std::string& password
   a.root = place.root;
   a.start = place.start;
   a.check_writable_root = place.chrooted && !config.allow_writeable_chroot;
+  a.anonymous = false;
   Log(kLogNotice, "local login as \"" + SanitizeForLog(a.name) + "\"" +
                       (place.chrooted ? ", chrooted to " + a.root : ", not chrooted"));
   AcceptLogin(m);
@@ -391,6 +399,7 @@ void HandleLogin(Monitor& m, const Message& msg) {
     a.root = m.session->anon_root;
     a.start = "/";
     a.check_writable_root = true;
+    a.anonymous = true;
     Log(kLogNotice, "anonymous login as \"" + SanitizeForLog(user) + "\"");
     return AcceptLogin(m);
   }

@@ -4,11 +4,17 @@
 #include "postlogin.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <sys/file.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <set>
@@ -33,8 +39,9 @@ constexpr std::size_t kMaxMessageFile = 4096;
 
 class Session {
  public:
-  Session(const Config& config, const SessionInfo& info, int channel)
-      : config_(config), info_(info), channel_(channel), ctrl_(info.control_fd) {
+  Session(const Config& config, const SessionInfo& info, int channel, const SessionUser& user)
+      : config_(config), info_(info), user_(user), channel_(channel), ctrl_(info.control_fd) {
+    umask_ = user.anonymous ? config.anon_umask : config.local_umask;
     Result<NameFilter> deny = NameFilter::Parse(config.deny_file);
     Result<NameFilter> hide = NameFilter::Parse(config.hide_file);
     if (deny.ok()) deny_ = *deny;
@@ -132,13 +139,37 @@ class Session {
     ctrl_.Reply(502, "REIN not implemented: QUIT and connect again to log in as someone else.");
   }
   void User(const FtpCommand&) { ctrl_.Reply(530, "Can't change to another user."); }
+  // ---- writing (write_enable) ----
+  enum class UploadKind { kStore, kAppend, kUnique };
+  bool MayUpload() const {
+    return config_.write_enable && (!user_.anonymous || config_.anon_upload_enable);
+  }
+  bool MayMkdir() const {
+    return config_.write_enable && (!user_.anonymous || config_.anon_mkdir_write_enable);
+  }
+  // Deleting, renaming, overwriting and appending to what may be someone else's file.
+  bool MayChangeExisting() const {
+    return config_.write_enable && (!user_.anonymous || config_.anon_other_write_enable);
+  }
+  void Upload(std::string_view arg, UploadKind kind);
+  void Stor(const FtpCommand& c) { Upload(c.arg, UploadKind::kStore); }
+  void Appe(const FtpCommand& c) { Upload(c.arg, UploadKind::kAppend); }
+  void Stou(const FtpCommand& c) { Upload(c.arg, UploadKind::kUnique); }
+  void Dele(const FtpCommand& c);
+  void Mkd(const FtpCommand& c);
+  void Rmd(const FtpCommand& c);
+  void Rnfr(const FtpCommand& c);
+  void Rnto(const FtpCommand& c);
+  void Site(const FtpCommand& c);
   void Pass(const FtpCommand&) { ctrl_.Reply(230, "Already logged in."); }
   void Quit(const FtpCommand&) { Exit(221, "Goodbye."); }
-  void WriteDenied(const FtpCommand&) { ctrl_.Reply(550, "Permission denied."); }
   void NotImplemented(const FtpCommand&) { ctrl_.Reply(502, "Command not implemented."); }
 
   const Config& config_;
   const SessionInfo& info_;
+  SessionUser user_;
+  unsigned umask_ = 077;
+  std::string rename_from_;  // set by RNFR, used by RNTO
   int channel_;
   ControlConnection ctrl_;
   NameFilter deny_, hide_;
@@ -158,29 +189,29 @@ class Session {
 const std::map<std::string, Session::Handler>& Session::Commands() {
   static const std::map<std::string, Handler> table = {
       {"ABOR", &Session::Abor}, {"ACCT", &Session::NotImplemented},
-      {"ALLO", &Session::Allo}, {"APPE", &Session::WriteDenied},
+      {"ALLO", &Session::Allo}, {"APPE", &Session::Appe},
       {"CDUP", &Session::Cdup}, {"CWD", &Session::Cwd},
-      {"DELE", &Session::WriteDenied}, {"EPRT", &Session::Eprt},
+      {"DELE", &Session::Dele}, {"EPRT", &Session::Eprt},
       {"EPSV", &Session::Epsv}, {"FEAT", &Session::Feat},
       {"HELP", &Session::Help}, {"HOST", &Session::Host},
       {"LIST", &Session::List}, {"MDTM", &Session::Mdtm},
-      {"MKD", &Session::WriteDenied}, {"MLSD", &Session::Mlsd},
+      {"MKD", &Session::Mkd}, {"MLSD", &Session::Mlsd},
       {"MLST", &Session::Mlst}, {"MODE", &Session::Mode},
       {"NLST", &Session::Nlst}, {"NOOP", &Session::Noop},
       {"OPTS", &Session::Opts}, {"PASS", &Session::Pass},
       {"PASV", &Session::Pasv}, {"PORT", &Session::Port},
       {"PWD", &Session::Pwd}, {"QUIT", &Session::Quit},
       {"REIN", &Session::Rein}, {"REST", &Session::Rest},
-      {"RETR", &Session::Retr}, {"RMD", &Session::WriteDenied},
-      {"RNFR", &Session::WriteDenied}, {"RNTO", &Session::WriteDenied},
-      {"SITE", &Session::WriteDenied}, {"SIZE", &Session::Size},
+      {"RETR", &Session::Retr}, {"RMD", &Session::Rmd},
+      {"RNFR", &Session::Rnfr}, {"RNTO", &Session::Rnto},
+      {"SITE", &Session::Site}, {"SIZE", &Session::Size},
       {"SMNT", &Session::NotImplemented}, {"STAT", &Session::Stat},
-      {"STOR", &Session::WriteDenied}, {"STOU", &Session::WriteDenied},
+      {"STOR", &Session::Stor}, {"STOU", &Session::Stou},
       {"STRU", &Session::Stru}, {"SYST", &Session::Syst},
       {"TYPE", &Session::Type}, {"USER", &Session::User},
       {"XCUP", &Session::Cdup}, {"XCWD", &Session::Cwd},
-      {"XMKD", &Session::WriteDenied}, {"XPWD", &Session::Pwd},
-      {"XRMD", &Session::WriteDenied},
+      {"XMKD", &Session::Mkd}, {"XPWD", &Session::Pwd},
+      {"XRMD", &Session::Rmd},
   };
   return table;
 }
@@ -615,7 +646,8 @@ void Session::Retr(const FtpCommand& c) {
   }
   UniqueFd file(fd);
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+      (user_.anonymous && config_.anon_world_readable_only && (st.st_mode & S_IROTH) == 0)) {
     data_mode_ = DataMode::kNone;
     return (void)ctrl_.Reply(550, "Failed to open file.");
   }
@@ -640,12 +672,295 @@ void Session::Retr(const FtpCommand& c) {
   FinishTransfer(r, "Transfer complete.");
 }
 
+// ---- writing ----
+
+namespace {
+
+constexpr std::string_view kUploadPrefix = ".keepftpd-upload-";
+
+std::string RandomHex(std::size_t bytes) {
+  unsigned char raw[16] = {};
+  bytes = std::min(bytes, sizeof(raw));
+  if (getrandom(raw, bytes, 0) != static_cast<ssize_t>(bytes)) {
+    auto t = static_cast<unsigned long>(time(nullptr)) ^ static_cast<unsigned long>(getpid());
+    std::memcpy(raw, &t, std::min(bytes, sizeof(t)));
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < bytes; ++i) {
+    out += kHex[raw[i] >> 4];
+    out += kHex[raw[i] & 15];
+  }
+  return out;
+}
+
+// Upload files a killed session left behind: nobody holds their lock any more.
+void RemoveStaleUploads(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (dirent* e = readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name.substr(0, kUploadPrefix.size()) != kUploadPrefix) continue;
+    std::string path = (dir == "/" ? "" : dir) + "/" + std::string(name);
+    int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) continue;
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) unlinkat(AT_FDCWD, path.c_str(), 0);
+    close(fd);
+  }
+  closedir(d);
+}
+
+bool SyncDirectory(const std::string& dir) {
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = fsync(fd) == 0;
+  close(fd);
+  return ok;
+}
+
+}  // namespace
+
+void Session::Upload(std::string_view arg, UploadKind kind) {
+  std::uint64_t offset = std::exchange(rest_, 0);
+  auto refuse = [this](int code, std::string_view text) {
+    data_mode_ = DataMode::kNone;
+    ctrl_.Reply(code, text);
+  };
+  if (!MayUpload()) return refuse(550, "Permission denied.");
+  if (kind == UploadKind::kUnique && arg.empty()) arg = "STOU";
+  std::string path;
+  if (!Resolve(arg, &path) || Denied(path)) return refuse(550, "Permission denied.");
+  if (path == "/") return refuse(553, "Could not create file.");
+  // Without anon_other_write_enable, anonymous users may only create new files.
+  const bool create_only = user_.anonymous && !config_.anon_other_write_enable;
+  if (create_only && (kind == UploadKind::kAppend || offset > 0)) {
+    return refuse(550, "Permission denied.");
+  }
+  struct stat st;
+  bool exists = lstat(path.c_str(), &st) == 0;
+  if (exists && S_ISDIR(st.st_mode)) return refuse(553, "Could not create file.");
+  if (exists && create_only && kind == UploadKind::kStore) {
+    return refuse(553, "Could not create file.");
+  }
+  auto [dir, base] = SplitDirBase(path);
+  std::string target = path;
+  if (kind == UploadKind::kUnique) {
+    for (unsigned n = 1; exists && n < 1000; ++n) {
+      target = path + "." + std::to_string(n);
+      exists = lstat(target.c_str(), &st) == 0;
+    }
+    if (exists) return refuse(553, "Could not create a unique file name.");
+  }
+  // Appending and resuming write into the file itself; so does atomic_uploads=NO (vsftpd's
+  // way). Otherwise the data goes to a hidden file that replaces the target only once it is
+  // complete and on disk.
+  const bool in_place = kind == UploadKind::kAppend || offset > 0 || !config_.atomic_uploads;
+  const auto mode = static_cast<mode_t>(config_.file_open_mode);
+  std::string temp;
+  int fd;
+  if (in_place) {
+    int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY;
+    if (kind == UploadKind::kAppend) flags |= O_APPEND;
+    if (kind == UploadKind::kStore && offset == 0) flags |= O_TRUNC;
+    if (create_only || kind == UploadKind::kUnique) flags |= O_EXCL;
+    fd = open(target.c_str(), flags, mode);
+    if (fd >= 0 && offset > 0 && lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0) {
+      close(fd);
+      return refuse(550, "Could not seek to the restart position.");
+    }
+  } else {
+    RemoveStaleUploads(dir);
+    temp = (dir == "/" ? "" : dir) + "/" + std::string(kUploadPrefix) + RandomHex(8);
+    fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, mode);
+    if (fd >= 0) flock(fd, LOCK_EX | LOCK_NB);  // marks it as in use (see RemoveStaleUploads)
+  }
+  if (fd < 0) return refuse(553, "Could not create file.");
+  UniqueFd file(fd);
+  auto discard = [&]() {
+    if (!in_place) {
+      unlinkat(AT_FDCWD, temp.c_str(), 0);
+    } else if (config_.delete_failed_uploads) {
+      unlinkat(AT_FDCWD, target.c_str(), 0);
+    }
+  };
+  std::string shown = SanitizeForLog(SplitDirBase(target).second);
+  UniqueFd data = OpenDataConnection(kind == UploadKind::kUnique ? "FILE: " + shown
+                                                                 : std::string("Ok to send data."));
+  if (!data.valid()) {
+    discard();
+    return;
+  }
+  TransferOptions options;
+  options.timeout_seconds = config_.data_connection_timeout;
+  options.ascii = type_ == TransferType::kAscii && config_.ascii_upload_enable;
+  std::uint64_t received = 0;
+  int err = 0;
+  struct timespec start, end;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  TransferResult r = ReceiveFile(data.get(), ctrl_, file.get(), options, &received, &err);
+  data.Reset();
+  if (r == TransferResult::kOk && fsync(file.get()) != 0) {
+    err = errno;
+    r = TransferResult::kFileError;
+  }
+  if (r == TransferResult::kOk && !in_place) {
+    // Without overwriting where the client may not overwrite (and for STOU, whose name was
+    // free a moment ago).
+    unsigned flags = create_only || kind == UploadKind::kUnique ? RENAME_NOREPLACE : 0;
+    if (renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, target.c_str(), flags) != 0) {
+      err = errno;
+      r = TransferResult::kFileError;
+    } else {
+      SyncDirectory(dir);
+    }
+  }
+  if (r != TransferResult::kOk) discard();
+  file.Reset();
+  clock_gettime(CLOCK_MONOTONIC, &end);
+  long usec = (end.tv_sec - start.tv_sec) * 1000000L + (end.tv_nsec - start.tv_nsec) / 1000;
+  Log(kLogInfo, std::string(kind == UploadKind::kAppend ? "APPE " : "STOR ") + target + ": " +
+                    std::to_string(received) + " bytes in " + std::to_string(usec) + " us, " +
+                    (r == TransferResult::kOk ? "ok" : "failed"));
+  if (r == TransferResult::kFileError) {
+    if (err == ENOSPC) return (void)ctrl_.Reply(452, "Insufficient storage space: the file was not stored.");
+    if (err == EDQUOT) return (void)ctrl_.Reply(552, "Disk quota exceeded: the file was not stored.");
+    if (err == EEXIST) return (void)ctrl_.Reply(553, "Could not create file.");
+    return (void)ctrl_.Reply(451, "Failure writing to local file.");
+  }
+  if (r == TransferResult::kDataError) {
+    return (void)ctrl_.Reply(426, "Failure reading network stream: the file was not stored.");
+  }
+  FinishTransfer(r, "Transfer complete.");
+}
+
+void Session::Dele(const FtpCommand& c) {
+  std::string path;
+  if (!MayChangeExisting() || !Resolve(c.arg, &path) || Denied(path)) {
+    return (void)ctrl_.Reply(550, "Permission denied.");
+  }
+  if (unlinkat(AT_FDCWD, path.c_str(), 0) != 0) {
+    return (void)ctrl_.Reply(550, "Delete operation failed.");
+  }
+  Log(kLogInfo, "DELE " + path);
+  ctrl_.Reply(250, "Delete operation successful.");
+}
+
+void Session::Mkd(const FtpCommand& c) {
+  std::string path;
+  if (!MayMkdir() || !Resolve(c.arg, &path) || Denied(path)) {
+    return (void)ctrl_.Reply(550, "Permission denied.");
+  }
+  if (mkdirat(AT_FDCWD, path.c_str(), 0777) != 0) {
+    return (void)ctrl_.Reply(550, "Create directory operation failed.");
+  }
+  Log(kLogInfo, "MKD " + path);
+  ctrl_.Reply(257, "\"" + QuoteForReply(path) + "\" created");
+}
+
+void Session::Rmd(const FtpCommand& c) {
+  std::string path;
+  if (!MayChangeExisting() || !Resolve(c.arg, &path) || Denied(path)) {
+    return (void)ctrl_.Reply(550, "Permission denied.");
+  }
+  if (path == "/" || unlinkat(AT_FDCWD, path.c_str(), AT_REMOVEDIR) != 0) {
+    return (void)ctrl_.Reply(550, "Remove directory operation failed.");
+  }
+  Log(kLogInfo, "RMD " + path);
+  ctrl_.Reply(250, "Remove directory operation successful.");
+}
+
+void Session::Rnfr(const FtpCommand& c) {
+  rename_from_.clear();
+  std::string path;
+  if (!MayChangeExisting() || !Resolve(c.arg, &path) || Denied(path)) {
+    return (void)ctrl_.Reply(550, "Permission denied.");
+  }
+  struct stat st;
+  if (path == "/" || lstat(path.c_str(), &st) != 0) {
+    return (void)ctrl_.Reply(550, "RNFR command failed.");
+  }
+  rename_from_ = path;
+  ctrl_.Reply(350, "Ready for RNTO.");
+}
+
+void Session::Rnto(const FtpCommand& c) {
+  std::string from = std::exchange(rename_from_, std::string());
+  if (from.empty()) return (void)ctrl_.Reply(503, "RNFR required first.");
+  std::string path;
+  if (!MayChangeExisting() || !Resolve(c.arg, &path) || Denied(path)) {
+    return (void)ctrl_.Reply(550, "Permission denied.");
+  }
+  if (renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, path.c_str(), 0) != 0) {
+    return (void)ctrl_.Reply(550, "Rename failed.");
+  }
+  Log(kLogInfo, "RNTO " + from + " -> " + path);
+  ctrl_.Reply(250, "Rename successful.");
+}
+
+void Session::Site(const FtpCommand& c) {
+  std::string_view arg = TrimSpaces(c.arg);
+  std::size_t sp = arg.find(' ');
+  std::string sub = AsciiUpper(arg.substr(0, sp));
+  std::string_view rest = sp == std::string_view::npos ? "" : TrimSpaces(arg.substr(sp + 1));
+  auto octal = [](std::string_view text, unsigned* out) {
+    if (text.empty() || text.size() > 4) return false;
+    unsigned v = 0;
+    for (char ch : text) {
+      if (ch < '0' || ch > '7') return false;
+      v = v * 8 + static_cast<unsigned>(ch - '0');
+    }
+    *out = v;
+    return true;
+  };
+  if (sub == "HELP") {
+    return (void)ctrl_.Reply(214, "CHMOD UMASK HELP");
+  }
+  if (sub == "UMASK") {
+    if (rest.empty()) {
+      char buf[16];
+      std::snprintf(buf, sizeof(buf), "%04o", umask_);
+      return (void)ctrl_.Reply(200, std::string("Your current UMASK is ") + buf);
+    }
+    unsigned v = 0;
+    if (!octal(rest, &v) || v > 0777) return (void)ctrl_.Reply(501, "Bad UMASK value.");
+    if (!config_.write_enable) return (void)ctrl_.Reply(550, "Permission denied.");
+    umask_ = v;
+    umask(static_cast<mode_t>(v));
+    char buf[16];
+    std::snprintf(buf, sizeof(buf), "%04o", umask_);
+    return (void)ctrl_.Reply(200, std::string("UMASK set to ") + buf);
+  }
+  if (sub == "CHMOD") {
+    // Anonymous users never: vsftpd does not allow it either.
+    if (!config_.write_enable || !config_.chmod_enable || user_.anonymous) {
+      return (void)ctrl_.Reply(550, "Permission denied.");
+    }
+    std::size_t sp2 = rest.find(' ');
+    if (sp2 == std::string_view::npos) return (void)ctrl_.Reply(501, "SITE CHMOD needs 2 arguments.");
+    unsigned v = 0;
+    if (!octal(rest.substr(0, sp2), &v) || v > 07777) {
+      return (void)ctrl_.Reply(501, "Bad mode.");
+    }
+    std::string path;
+    if (!Resolve(TrimSpaces(rest.substr(sp2 + 1)), &path) || Denied(path)) {
+      return (void)ctrl_.Reply(550, "Permission denied.");
+    }
+    // Never setuid or setgid bits from a client.
+    v &= 01777;
+    if (fchmodat(AT_FDCWD, path.c_str(), static_cast<mode_t>(v), 0) != 0) {
+      return (void)ctrl_.Reply(550, "SITE CHMOD command failed.");
+    }
+    return (void)ctrl_.Reply(200, "SITE CHMOD command ok.");
+  }
+  ctrl_.Reply(500, "Unknown SITE command.");
+}
+
 }  // namespace
 
 void RunSession(const Config& config, const SessionInfo& session, int channel,
-                const std::string& start_dir) {
-  static Session* s = new Session(config, session, channel);
-  s->Start(start_dir);
+                const SessionUser& user) {
+  static Session* s = new Session(config, session, channel, user);
+  s->Start(user.start);
   s->Run();
 }
 

@@ -11,9 +11,8 @@
 
 namespace keepftpd {
 
-// start_dir: the directory the session starts in, inside the jail's root.
 [[noreturn]] void RunSession(const Config& config, const SessionInfo& session, int channel,
-                             const std::string& start_dir);
+                             const SessionUser& user);
 
 }  // namespace keepftpd
 

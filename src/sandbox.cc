@@ -119,6 +119,21 @@ Status InstallSandbox(SandboxKind kind, int report_fd) {
     f.Allow(SCMP_SYS(openat),
             SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | (__O_TMPFILE & ~O_DIRECTORY),
                     0));
+  } else if (kind == SandboxKind::kSessionWrite) {
+    // write_enable: files may be created and written (never as O_TMPFILE), and the calls that
+    // change names and modes are allowed, all confined by the chroot and the user's permissions.
+    f.Allow(SCMP_SYS(openat), SCMP_A2(SCMP_CMP_MASKED_EQ, __O_TMPFILE & ~O_DIRECTORY, 0));
+    f.Allow(SCMP_SYS(unlinkat));        // DELE, RMD, failed uploads, stale upload files
+    f.Allow(SCMP_SYS(mkdirat));         // MKD
+    f.Allow(SCMP_SYS(renameat2));       // an upload put in place without overwriting
+    f.Allow(SCMP_SYS(renameat));        // RNFR/RNTO, an upload put in place (glibc: renameat2, flags 0)
+    f.Allow(SCMP_SYS(fchmodat));        // SITE CHMOD
+    f.Allow(SCMP_SYS(fsync));           // an upload is on disk before its 226
+    f.Allow(SCMP_SYS(flock));           // upload files in use are not stale
+    f.Allow(SCMP_SYS(umask));           // SITE UMASK
+    f.Allow(SCMP_SYS(getrandom));       // names of upload files
+  }
+  if (kind == SandboxKind::kSession || kind == SandboxKind::kSessionWrite) {
     f.Allow(SCMP_SYS(newfstatat));      // stat, lstat, fstat
     f.Allow(SCMP_SYS(fstat));           // fstat on older paths of libc
     f.Allow(SCMP_SYS(statx));           // libstdc++ may prefer statx

@@ -33,6 +33,13 @@ struct SessionInfo {
   std::vector<std::string> chroot_list;  // chroot_list_file, when chroot_list_enable
 };
 
+// Who is logged in, as the session jail needs to know it.
+struct SessionUser {
+  bool anonymous = true;
+  std::string name;
+  std::string start = "/";  // the first directory, inside the jail's root
+};
+
 }  // namespace keepftpd
 
 #endif  // KEEPFTPD_SRC_SESSION_H_

@@ -51,6 +51,7 @@ class Tree:
         os.makedirs(self.empty)
         os.makedirs(os.path.join(self.anon, "pub", "sub"))
         os.makedirs(os.path.join(self.anon, 'we"ird dir'))
+        os.makedirs(os.path.join(self.anon, "pub", "incoming"))
         with open(os.path.join(self.anon, "pub", "hello.txt"), "wb") as f:
             f.write(b"Hello from keepftpd.\n")
         with open(os.path.join(self.anon, "pub", "lines.txt"), "wb") as f:
@@ -78,6 +79,9 @@ class Tree:
                 os.chown(p, 0, 0)
                 os.chmod(p, 0o644)
         os.chmod(base, 0o755)
+        # The anonymous upload directory belongs to the ftp user, as vsftpd setups have it.
+        ftp_uid = pwd.getpwnam("ftp").pw_uid
+        os.chown(os.path.join(self.anon, "pub", "incoming"), ftp_uid, ftp_uid)
 
     def path(self, rel):
         return os.path.join(self.anon, rel.lstrip("/"))

@@ -190,7 +190,7 @@ def test_list_format(server):
         assert m, line
         by_name[m.group(7)] = m
     assert set(by_name) == {"hello.txt", "lines.txt", "random.bin", "big.sparse", "secret.key",
-                            "sub", "link-to-hello -> hello.txt"}
+                            "sub", "incoming", "link-to-hello -> hello.txt"}
     hello = by_name["hello.txt"]
     assert hello.group(1) == "-rw-r--r--"
     assert hello.group(5) == "21"

@@ -255,9 +255,9 @@ TEST_CASE("per-daemon options are refused with their replacement") {
 
 TEST_CASE("other vsftpd options are 'not supported yet', never unknown") {
   for (const char* name :
-       {"write_enable", "ssl_enable", "xferlog_enable", "guest_enable", "ssl_tlsv1_1",
+       {"chown_uploads", "ssl_enable", "xferlog_enable", "guest_enable", "ssl_tlsv1_1",
         "ssl_tlsv1_2", "ecdh_param_file", "reverse_lookup_enable", "utf8_filesystem",
-        "local_umask", "rsa_cert_file", "download_file", "upload_file"}) {
+        "lock_upload_files", "rsa_cert_file", "download_file", "upload_file"}) {
     std::string e = OnlyError(std::string(name) + "=1\n");
     CHECK(e == std::string("test.conf:1: ") + name + ": " + name +
                    " is a vsftpd option that keepftpd does not implement: not supported yet");
@@ -270,7 +270,7 @@ TEST_CASE("every error is reported, parsing goes on") {
       "bogus_option=1\n"
       "hide_ids=perhaps\n"
       "listen=YES\n"
-      "write_enable=YES\n"
+      "chown_uploads=YES\n"
       "accept_timeout=0\n"
       "hide_ids=YES\n"
       "use_localtime=YES\n");
@@ -444,6 +444,30 @@ TEST_CASE("every option of tunables.def has a .B entry in keepftpd.conf(5)") {
 #undef KEEPFTPD_STR
 }
 #endif
+
+}  // namespace
+}  // namespace keepftpd
+
+namespace keepftpd {
+namespace {
+
+TEST_CASE("umasks and modes are octal, as in vsftpd") {
+  std::vector<ConfigError> errors;
+  Config c = ParseConfig("local_umask=022\nanon_umask=0\nfile_open_mode=0644\n", "t.conf", &errors);
+  CHECK(errors.empty());
+  CHECK(c.local_umask == 022);
+  CHECK(c.anon_umask == 0);
+  CHECK(c.file_open_mode == 0644);
+  Config d = ParseConfig("", "t.conf", &errors);
+  CHECK(d.local_umask == 077);
+  CHECK(d.file_open_mode == 0666);
+  errors.clear();
+  ParseConfig("local_umask=089\n", "t.conf", &errors);
+  CHECK(errors.size() == 1);
+  errors.clear();
+  ParseConfig("file_open_mode=1777\n", "t.conf", &errors);
+  CHECK(errors.size() == 1);
+}
 
 }  // namespace
 }  // namespace keepftpd

@@ -253,3 +253,27 @@ TEST_CASE("FormatMdtmTime prints UTC as YYYYMMDDHHMMSS") {
 
 }  // namespace
 }  // namespace keepftpd
+
+namespace keepftpd {
+namespace {
+
+std::string DecodeInPieces(std::string_view text, std::size_t piece) {
+  AsciiDecoder d;
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); i += piece) d.Convert(text.substr(i, piece), &out);
+  d.Finish(&out);
+  return out;
+}
+
+TEST_CASE("AsciiDecoder turns CRLF into LF across buffer boundaries") {
+  const std::string text = "one\r\ntwo\r\n\r\nlone\rcr\nlf\r";
+  const std::string want = "one\ntwo\n\nlone\rcr\nlf\r";
+  for (std::size_t piece = 1; piece <= text.size(); ++piece) {
+    CAPTURE(piece);
+    CHECK(DecodeInPieces(text, piece) == want);
+  }
+  CHECK(DecodeInPieces("", 1).empty());
+}
+
+}  // namespace
+}  // namespace keepftpd
