@@ -17,6 +17,7 @@ const char* MsgTypeName(MsgType type) {
     case MsgType::kDataAccept: return "DATA_ACCEPT";
     case MsgType::kPortConnect: return "PORT_CONNECT";
     case MsgType::kSeccompReport: return "SECCOMP_REPORT";
+    case MsgType::kReinit: return "REINIT";
     case MsgType::kLoginResult: return "LOGIN_RESULT";
     case MsgType::kPasvListenResult: return "PASV_LISTEN_RESULT";
     case MsgType::kDataResult: return "DATA_RESULT";

@@ -25,6 +25,7 @@ enum class MsgType : std::uint16_t {
   kPortConnect = 5,  // {u8 family 4|6, bytes[4|16] address, u16 port} answered by kDataResult
   kSeccompReport = 6,  // {u32 syscall number} any phase, no answer: sent by the SIGSYS handler
                        // of a jail its seccomp filter stopped (see sandbox.h); the jail exits
+  kReinit = 7,       // {} session only: the session jail logs out (REIN) and exits
   // monitor -> jail answers
   kLoginResult = 101,       // {u8 ok, u8 close, str message}
   kPasvListenResult = 102,  // {u8 ok, u16 port, str message}

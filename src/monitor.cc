@@ -5,12 +5,16 @@
 //    namespaces (isolate_network, isolate), which needs CAP_SYS_ADMIN;
 //  - pre-login: root's uid, capabilities trimmed to what starting the session jail needs
 //    (CAP_SETUID, CAP_SETGID, CAP_SYS_CHROOT, CAP_SETPCAP, CAP_KILL), bounding set the same;
-//  - session: once the session jail runs, no request that needs a privilege can follow (there is
-//    no port-20 connect, no chown and no PAM session yet), so the monitor gives up root for the
-//    session user's ids with no capabilities at all, no_new_privs and not dumpable, and only relays data
-//    connections and log records. It takes the session jail's uid and gid: the kernel delivers
-//    the jail's parent-death signal with the dying monitor's credentials, so any other uid would
-//    leave the jail running. The jail can neither signal it (seccomp) nor trace it (not dumpable).
+//  - session: no request that needs a privilege can come from the session (there is no port-20
+//    connect, no chown and no PAM session yet), so the privileged monitor forks the session's
+//    monitor and sleeps in waitpid() as the keeper. The session's monitor starts the session
+//    jail, then takes the session user's uid and gid with no capabilities at all, no_new_privs
+//    and not dumpable; it relays data connections and log records. The keeper reads nothing
+//    but that child's exit status: kReinExit (the client sent REIN) makes it start a new
+//    pre-login jail, anything else ends the connection.
+//    The session's monitor has the session jail's uid because the kernel delivers the jail's
+//    parent-death signal with the dying parent's credentials: with any other uid the jail would
+//    outlive it. The jail can neither signal it (seccomp) nor trace it (not dumpable).
 //
 // It forks the jails, then reads their requests one at a time. Each request is first checked
 // against the phase table (monitor_table.cc): type, body size, descriptors. Each handler then
@@ -82,7 +86,7 @@ struct Monitor {
   } account;
   bool violation_reported = false;  // the jail's SIGSYS handler sent SECCOMP_REPORT
   std::uint32_t violation_syscall = 0;
-  enum class Next { kEnd, kSession } next = Next::kEnd;
+  enum class Next { kEnd, kSession, kPrelogin } next = Next::kEnd;
 };
 
 Monitor* g_monitor = nullptr;
@@ -106,10 +110,15 @@ void KillChildOnFatal() {
 // fork(), into new namespaces where the kernel allows it. The pre-login jail needs no network
 // of its own (its control socket is inherited), no System V IPC and no view of other processes.
 // Where the kernel refuses (inside some containers), each namespace is given up with a log line.
-pid_t ForkIsolated(const Config& config) {
+pid_t ForkIsolated(const Config& config, bool reinit) {
   unsigned long flags = 0;
   if (config.isolate_network) flags |= CLONE_NEWNET;
   if (config.isolate) flags |= CLONE_NEWPID | CLONE_NEWIPC;
+  if (reinit && flags != 0) {
+    // The keeper gave up CAP_SYS_ADMIN with the rest before the first login.
+    Log(kLogInfo, "REIN: the new pre-login jail runs without new namespaces");
+    flags = 0;
+  }
   while (flags != 0) {
     long pid = syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, 0);
     if (pid >= 0) return static_cast<pid_t>(pid);
@@ -125,11 +134,11 @@ pid_t ForkIsolated(const Config& config) {
   return fork();
 }
 
-void StartPrelogin(Monitor& m) {
+void StartPrelogin(Monitor& m, bool reinit) {
   UniqueFd mine, theirs;
   Status s = MakeChannel(&mine, &theirs);
   if (!s.ok()) Fatal(s.message());
-  pid_t pid = ForkIsolated(*m.config);
+  pid_t pid = ForkIsolated(*m.config, reinit);
   if (pid < 0) Fatal(Status::FromErrno(errno, "fork").message());
   if (pid == 0) {
     mine.Reset();
@@ -146,7 +155,7 @@ void StartPrelogin(Monitor& m) {
     spec.channel = theirs.get();
     s = EnterJail(spec, {m.session->control_fd, theirs.get()});
     if (!s.ok()) JailSetupFailed(*m.session, s);
-    RunPrelogin(*m.config, *m.session, theirs.get());
+    RunPrelogin(*m.config, *m.session, theirs.get(), reinit);
   }
   m.child = pid;
   m.child_name = "prelogin";
@@ -528,6 +537,14 @@ void HandlePortConnect(Monitor& m, const Message& msg) {
   AnswerData(m, std::move(data), "");
 }
 
+void HandleReinit(Monitor& m, const Message& msg) {
+  if (!msg.body.empty()) Fatal("malformed REINIT request");
+  Log(kLogNotice, "REIN: session ended, back to the login prompt");
+  m.pasv_listener.Reset();
+  m.phase = Phase::kClosing;
+  m.next = Monitor::Next::kPrelogin;
+}
+
 // Sent by a jail's SIGSYS handler (sandbox.cc) just before it exits; logged when it is reaped,
 // with its exit status as the proof. Nothing else changes: the jail is gone either way.
 void HandleSeccompReport(Monitor& m, const Message& msg) {
@@ -551,6 +568,7 @@ void Dispatch(Monitor& m, const Message& msg) {
     case MsgType::kDataAccept: return HandleDataAccept(m, msg);
     case MsgType::kPortConnect: return HandlePortConnect(m, msg);
     case MsgType::kSeccompReport: return HandleSeccompReport(m, msg);
+    case MsgType::kReinit: return HandleReinit(m, msg);
     default: Fatal("unhandled request type");
   }
 }
@@ -581,6 +599,34 @@ void DropPrivileges(const Monitor& m) {
   }
 }
 
+constexpr int kReinExit = 75;  // the session's monitor to the keeper: the client sent REIN
+
+// After a login: forks the session's monitor, which starts the session jail, drops every
+// privilege and returns (*is_keeper false) to serve the session's requests. The keeper waits for
+// it and returns (*is_keeper true) whether the client sent REIN.
+bool ForkSessionMonitor(Monitor& m, bool* is_keeper) {
+  pid_t keeper = getpid();
+  pid_t pid = fork();
+  if (pid < 0) Fatal(Status::FromErrno(errno, "fork").message());
+  if (pid == 0) {
+    *is_keeper = false;
+    StartSession(m);
+    DropPrivileges(m);
+    m.privileged = false;
+    // Die with the keeper. Set after the last credential change, which clears it.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != keeper) _exit(0);
+    return true;
+  }
+  *is_keeper = true;
+  m.channel.Reset();
+  m.pasv_listener.Reset();
+  m.child = -1;
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == kReinExit;
+}
+
 }  // namespace
 
 void RunMonitor(const Config& config, const SessionInfo& session) {
@@ -594,7 +640,7 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
     Log(kLogWarning, "seccomp_sandbox=NO: the jails run without system call filters; use this "
                      "for debugging only");
   }
-  StartPrelogin(m);
+  StartPrelogin(m, false);
   TrimCapabilities();
   while (true) {
     Message msg;
@@ -612,9 +658,13 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
     if (m.child > 0) continue;
     Monitor::Next next = std::exchange(m.next, Monitor::Next::kEnd);
     if (next == Monitor::Next::kSession && m.privileged) {
-      StartSession(m);
-      DropPrivileges(m);
-      m.privileged = false;
+      bool is_keeper = false;
+      bool rein = ForkSessionMonitor(m, &is_keeper);
+      if (!is_keeper) continue;  // the session's monitor: serve the session
+      if (!rein) _exit(0);
+      StartPrelogin(m, true);
+    } else if (next == Monitor::Next::kPrelogin && !m.privileged) {
+      _exit(kReinExit);  // the keeper starts the new pre-login jail
     } else {
       _exit(0);
     }

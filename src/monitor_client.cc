@@ -95,4 +95,9 @@ DataAnswer RequestPortConnect(int channel, const SockAddr& target) {
   return DecodeDataAnswer(Call(channel, MsgType::kPortConnect, w.data(), MsgType::kDataResult));
 }
 
+void RequestReinit(int channel) {
+  Status s = SendMessage(channel, MsgType::kReinit, {});
+  if (!s.ok()) Fatal("REINIT: " + s.message());
+}
+
 }  // namespace keepftpd

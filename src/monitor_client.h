@@ -38,6 +38,8 @@ struct DataAnswer {
 DataAnswer RequestDataAccept(int channel);
 // Session jail: connect to the client's PORT/EPRT address (within connect_timeout).
 DataAnswer RequestPortConnect(int channel, const SockAddr& target);
+// Session jail: REIN. The jail must exit at once; a new pre-login jail greets the client.
+void RequestReinit(int channel);
 
 }  // namespace keepftpd
 

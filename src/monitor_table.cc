@@ -24,6 +24,7 @@ constexpr MonitorRule kSessionRules[] = {
     {MsgType::kPasvListen, 0, false},
     {MsgType::kDataAccept, 0, false},
     {MsgType::kPortConnect, kPortConnectMax, false},
+    {MsgType::kReinit, 0, false},
     {MsgType::kLog, kLogMax, false},
     {MsgType::kSeccompReport, kSeccompReportMax, false},
 };

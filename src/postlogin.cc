@@ -133,10 +133,9 @@ class Session {
     ctrl_.Reply(225, "No transfer to ABOR.");
   }
   void Host(const FtpCommand&) { ctrl_.Reply(503, "HOST must come before USER."); }
-  // A new login needs a privileged monitor, and the monitor gave up its privileges when this
-  // session started (see monitor.cc). vsftpd does not implement REIN either.
   void Rein(const FtpCommand&) {
-    ctrl_.Reply(502, "REIN not implemented: QUIT and connect again to log in as someone else.");
+    RequestReinit(channel_);
+    _exit(0);  // a new pre-login jail says 220
   }
   void User(const FtpCommand&) { ctrl_.Reply(530, "Can't change to another user."); }
   // ---- writing (write_enable) ----

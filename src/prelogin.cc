@@ -63,9 +63,13 @@ bool CommandPermitted(const Config& config, std::string_view verb) {
   return true;
 }
 
-void RunPrelogin(const Config& config, const SessionInfo& session, int channel) {
+void RunPrelogin(const Config& config, const SessionInfo& session, int channel, bool reinit) {
   ControlConnection ctrl(session.control_fd);
-  SendBanner(ctrl, config, session);
+  if (reinit) {
+    ctrl.Reply(220, "Ready for new user.");
+  } else {
+    SendBanner(ctrl, config, session);
+  }
   std::string user;
   bool user_given = false;
   while (true) {

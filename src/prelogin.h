@@ -15,7 +15,9 @@ namespace keepftpd {
 
 // The pre-login dialogue on the control connection: banner, USER, PASS (a LOGIN request to the
 // monitor on channel), FEAT, OPTS, HOST, NOOP, QUIT. Exits after a successful login.
-[[noreturn]] void RunPrelogin(const Config& config, const SessionInfo& session, int channel);
+// reinit: started after REIN, so the greeting is "220 Ready for new user." instead of the banner.
+[[noreturn]] void RunPrelogin(const Config& config, const SessionInfo& session, int channel,
+                              bool reinit);
 
 // True when the verb may run under cmds_allowed / cmds_denied (both jails use it).
 bool CommandPermitted(const Config& config, std::string_view verb);

@@ -169,7 +169,7 @@ def test_chrooted_session_audit(local_server, local_users):
     c.cmd(f"USER {CAROL}")
     assert c.cmd("PASS carol-secret")[0] == 230
     assert c.cmd("PWD") == (257, ['257 "/" is the current directory'])
-    monitor, jail = connection_processes(s)
+    monitor, jail = connection_processes(s, logged_in=True)
     uid = local_users.users[CAROL]["uid"]
     assert_jailed(jail, uid, local_users.users[CAROL]["real_home"], groups=[uid])
     st = wait_for(lambda: (lambda x: x if x["Uid"].split()[0] != "0" else None)(status(monitor)))
@@ -183,7 +183,7 @@ def test_local_session_has_the_users_groups(local_server, local_users):
     c.reply()
     c.cmd(f"USER {ALICE}")
     assert c.cmd("PASS alice-secret")[0] == 230
-    monitor, jail = connection_processes(s)
+    monitor, jail = connection_processes(s, logged_in=True)
     st = status(jail)
     assert "61020" in st["Groups"].split()  # kftp-staff
     assert st["NoNewPrivs"] == "1" and st["Seccomp"] == "2"

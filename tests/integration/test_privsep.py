@@ -46,19 +46,27 @@ def wait_for(predicate, timeout=5):
     return predicate()
 
 
-def connection_processes(server):
-    """(monitor pid, jail pid) of the single connection being served."""
+def process_chain(server, length):
+    """The processes serving the single connection, parent first: [monitor, pre-login jail]
+    before login, [keeper, session monitor, session jail] after it."""
     def find():
-        monitors = children(server.proc.pid)
-        if len(monitors) != 1:
-            return None
-        jails = children(monitors[0])
-        if len(jails) != 1:
-            return None
-        return monitors[0], jails[0]
+        chain = []
+        pid = server.proc.pid
+        while True:
+            kids = children(pid)
+            if len(kids) != 1:
+                break
+            pid = kids[0]
+            chain.append(pid)
+        return chain if len(chain) == length else None
     found = wait_for(find)
-    assert found, "expected one monitor with one child"
+    assert found, f"expected a chain of {length} processes"
     return found
+
+
+def connection_processes(server, logged_in=False):
+    """(monitor, jail) of the connection; after login the monitor is the session's monitor."""
+    return tuple(process_chain(server, 3 if logged_in else 2)[-2:])
 
 
 # Capability numbers (linux/capability.h).
@@ -117,17 +125,19 @@ def test_prelogin_and_session_jails(server, tree):
     assert status(jail)["NSpid"].split()[-1] == "1"
     assert c.cmd("USER anonymous")[0] == 331
     assert c.cmd("PASS x@y")[0] == 230
-    def session_child():
-        kids = children(monitor)
-        if len(kids) == 1 and kids[0] != jail:
-            return kids[0]
-        return None
-    session = wait_for(session_child)
-    assert session
+    keeper, session_monitor, session = process_chain(server, 3)
+    assert keeper == monitor
     assert_jailed(session, uid_of("ftp"), tree.anon)
-    # After login nothing privileged can follow: the monitor has the session's ids and nothing
-    # else (the same uid as the jail, so that the jail's parent-death signal is delivered).
-    st = wait_for(lambda: (lambda s: s if s["Uid"].split()[0] != "0" else None)(status(monitor)))
+    # The keeper keeps the pre-login privileges only to start a new login after REIN; it waits
+    # for its child and reads nothing else.
+    st = status(keeper)
+    assert st["Uid"].split()[0] == "0"
+    assert int(st["CapEff"], 16) == MONITOR_PRELOGIN_CAPS
+    assert st["State"].startswith("S")
+    # The session's monitor has the session's ids and nothing else (the same uid as the jail,
+    # so that the jail's parent-death signal is delivered).
+    st = wait_for(lambda: (lambda s: s if s["Uid"].split()[0] != "0" else None)(
+        status(session_monitor)))
     assert st["Uid"].split() == [str(uid_of("ftp"))] * 4
     assert st["Groups"] == ""
     assert st["NoNewPrivs"] == "1"
@@ -146,19 +156,22 @@ def gone(pid):
         return True
 
 
-@pytest.mark.parametrize("phase", ["prelogin", "session"])
-@pytest.mark.parametrize("victim", ["jail", "monitor"])
+@pytest.mark.parametrize("phase, victim", [
+    ("prelogin", 0), ("prelogin", 1),            # monitor, pre-login jail
+    ("session", 0), ("session", 1), ("session", 2),  # keeper, session monitor, session jail
+])
 def test_killing_any_process_ends_the_connection(server_inetd, phase, victim):
     c = server_inetd.raw()
     if phase == "prelogin":
         c.reply()
+        chain = process_chain(server_inetd, 2)
     else:
         c.login()
-        wait_for(lambda: status(connection_processes(server_inetd)[0])["Uid"].split()[0] != "0")
-    monitor, jail = connection_processes(server_inetd)
-    os.kill(jail if victim == "jail" else monitor, signal.SIGKILL)
+        chain = process_chain(server_inetd, 3)
+        wait_for(lambda: status(chain[1])["Uid"].split()[0] != "0")
+    os.kill(chain[victim], signal.SIGKILL)
     assert c.closed()
-    assert wait_for(lambda: gone(monitor) and gone(jail))
+    assert wait_for(lambda: all(gone(p) for p in chain))
     assert wait_for(lambda: children(server_inetd.proc.pid) == [])
 
 
@@ -191,7 +204,7 @@ def test_seccomp_sandbox_no_is_logged_at_every_session(make_server):
 
 def test_client_disconnect_ends_every_process(server_inetd):
     c = server_inetd.raw().login()
-    connection_processes(server_inetd)
+    process_chain(server_inetd, 3)
     c.close()
     assert wait_for(lambda: children(server_inetd.proc.pid) == [])
 

@@ -411,8 +411,14 @@ def test_abor_after_telnet_ip_and_synch(server_inetd):
     assert ftp.sendcmd("NOOP").startswith("200")
 
 
-def test_rein_is_not_implemented(server_inetd):
-    # The monitor gives up its privileges at login, so it could not start a new login.
+def test_rein_returns_to_prelogin(server_inetd):
     c = server_inetd.raw().login()
-    assert c.cmd("REIN")[0] == 502
-    assert c.cmd("PWD")[0] == 257
+    assert c.cmd("CWD pub")[0] == 250
+    assert c.cmd("REIN")[0] == 220
+    assert c.cmd("PWD")[0] == 530
+    assert c.cmd("USER anonymous")[0] == 331
+    assert c.cmd("PASS x@y")[0] == 230
+    assert c.cmd("PWD") == (257, ['257 "/" is the current directory'])
+    assert c.cmd("REIN")[0] == 220
+    assert c.cmd("USER ftp")[0] == 331
+    assert c.cmd("PASS x@y")[0] == 230

@@ -256,7 +256,7 @@ def test_killed_session_leaves_a_file_the_next_upload_removes(writer, local_user
         f.write(b"still here\n")
     c, data = start_upload(s, ALICE, "alice-secret", "precious4.txt")
     data.sendall(b"x" * 100000)
-    monitor, jail = connection_processes(s)
+    monitor, jail = connection_processes(s, logged_in=True)
     time.sleep(0.2)
     os.kill(jail, signal.SIGKILL)
     assert c.closed()

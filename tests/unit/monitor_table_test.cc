@@ -17,7 +17,7 @@ constexpr Phase kAllPhases[] = {Phase::kPrelogin, Phase::kSession, Phase::kClosi
 
 constexpr MsgType kAllTypes[] = {
     MsgType::kLogin,       MsgType::kLog,         MsgType::kPasvListen,
-    MsgType::kDataAccept,  MsgType::kPortConnect, MsgType::kSeccompReport,
+    MsgType::kDataAccept,  MsgType::kPortConnect, MsgType::kSeccompReport, MsgType::kReinit,
     MsgType::kLoginResult, MsgType::kPasvListenResult, MsgType::kDataResult,
 };
 
@@ -42,6 +42,7 @@ constexpr Expected kAllowed[] = {
     {Phase::kSession, MsgType::kPasvListen, 0},
     {Phase::kSession, MsgType::kDataAccept, 0},
     {Phase::kSession, MsgType::kPortConnect, kPortConnectMax},
+    {Phase::kSession, MsgType::kReinit, 0},
     {Phase::kSession, MsgType::kLog, kLogMax},
     {Phase::kSession, MsgType::kSeccompReport, kSeccompReportMax},
     {Phase::kClosing, MsgType::kLog, kLogMax},
@@ -99,8 +100,8 @@ TEST_CASE("Every request is refused in every phase it is not listed for") {
       ++refused;
     }
   }
-  // 3 phases x 9 types, 8 allowed.
-  CHECK(refused == 3 * 9 - 10);
+  // 3 phases x 10 types, 11 allowed.
+  CHECK(refused == 3 * 10 - 11);
 }
 
 TEST_CASE("Specific refusals a jail could attempt") {
@@ -112,6 +113,10 @@ TEST_CASE("Specific refusals a jail could attempt") {
   CHECK_FALSE(ValidateRequest(Phase::kPrelogin, MsgType::kDataAccept, 0, false).ok());
   CHECK_FALSE(ValidateRequest(Phase::kPrelogin, MsgType::kPortConnect, 7, false).ok());
   CHECK_FALSE(ValidateRequest(Phase::kClosing, MsgType::kPortConnect, 7, false).ok());
+  // REINIT only from a logged-in session, not before login nor while leaving.
+  CHECK_FALSE(ValidateRequest(Phase::kPrelogin, MsgType::kReinit, 0, false).ok());
+  CHECK_FALSE(ValidateRequest(Phase::kClosing, MsgType::kReinit, 0, false).ok());
+  CHECK_FALSE(ValidateRequest(Phase::kSession, MsgType::kReinit, 1, false).ok());
   // A seccomp report is a syscall number and nothing else.
   CHECK_FALSE(ValidateRequest(Phase::kSession, MsgType::kSeccompReport, 5, false).ok());
   CHECK_FALSE(ValidateRequest(Phase::kPrelogin, MsgType::kSeccompReport, 4, true).ok());
