@@ -121,7 +121,7 @@ constexpr std::string_view kNotSupportedYet[] = {
     "debug_ssl", "deny_email_enable", "download_file", "dsa_cert_file",
     "dsa_private_key_file", "dual_log_enable", "ecdh_param_file", "email_password_file",
     "force_anon_data_ssl", "force_anon_logins_ssl", "force_local_data_ssl",
-    "force_local_logins_ssl", "ftp_data_port", "ftp_enable", "guest_enable", "guest_username",
+    "force_local_logins_ssl", "ftp_data_port", "ftp_enable",
     "http_enable", "implicit_ssl", "local_max_rate", "lock_upload_files",
     "log_ftp_protocol", "ls_recurse_enable", "mdtm_write", "no_log_lock", "pasv_addr_resolve",
     "ptrace_sandbox", "require_cert", "require_ssl_reuse", "reverse_lookup_enable",
@@ -130,7 +130,7 @@ constexpr std::string_view kNotSupportedYet[] = {
     "ssl_sslv2", "ssl_sslv3", "ssl_tlsv1", "ssl_tlsv1_1", "ssl_tlsv1_2", "strict_ssl_read_eof",
     "strict_ssl_write_shutdown", "syslog_enable", "text_userdb_names", "tilde_user_enable",
     "trans_chunk_size", "upload_file", "use_sendfile", "user_config_dir", "utf8_filesystem",
-    "validate_cert", "virtual_use_local_privs", "vsftpd_log_file",
+    "validate_cert", "vsftpd_log_file",
     "xferlog_enable", "xferlog_file", "xferlog_std_format",
 };
 static_assert(std::is_sorted(std::begin(kNotSupportedYet), std::end(kNotSupportedYet)),
@@ -330,7 +330,7 @@ std::string CheckString(const StrRow& row, std::string_view value) {
     if (value.front() != '/') {
       return "expected an absolute path (starting with '/'), got '" + SanitizeForLog(value) + "'";
     }
-  } else if (name == "ftp_username" || name == "nopriv_user") {
+  } else if (name == "ftp_username" || name == "nopriv_user" || name == "guest_username") {
     if (value.find_first_of(" \t:/,") != std::string_view::npos) {
       return "'" + SanitizeForLog(value) + "' is not a user name";
     }

@@ -346,10 +346,16 @@ bool LocalLogin(Monitor& m, const std::string& user, const std::string& password
     RefuseLogin(m, user, pam.reason, "Login incorrect.");
     return false;
   }
+  // A virtual user (guest_enable) runs as guest_username; the login name still names the
+  // user's folder (user_sub_token) and the lists.
+  const bool guest = config.guest_enable;
+  const std::string& unix_name = guest ? config.guest_username : pam.user;
   errno = 0;
-  passwd* pw = getpwnam(pam.user.c_str());
+  passwd* pw = getpwnam(unix_name.c_str());
   if (pw == nullptr) {
-    RefuseLogin(m, user, "PAM accepted it, but it is not in the passwd database",
+    RefuseLogin(m, user,
+                guest ? "guest_username=" + config.guest_username + " is not a local account"
+                      : "PAM accepted it, but it is not in the passwd database",
                 "Login incorrect.");
     return false;
   }
@@ -357,7 +363,7 @@ bool LocalLogin(Monitor& m, const std::string& user, const std::string& password
     RefuseLogin(m, user, "root (uid or gid 0) may not log in", "Login incorrect.");
     return false;
   }
-  if (config.check_shell && !ShellIsListed(pw->pw_shell != nullptr ? pw->pw_shell : "")) {
+  if (!guest && config.check_shell && !ShellIsListed(pw->pw_shell != nullptr ? pw->pw_shell : "")) {
     RefuseLogin(m, user, "its shell is not in /etc/shells (check_shell)", "Login incorrect.");
     return false;
   }
@@ -368,17 +374,20 @@ bool LocalLogin(Monitor& m, const std::string& user, const std::string& password
   std::string home = pw->pw_dir != nullptr ? pw->pw_dir : "/";
   int count = 64;
   a.groups.assign(static_cast<std::size_t>(count), 0);
-  if (getgrouplist(a.name.c_str(), a.gid, a.groups.data(), &count) < 0) {
+  if (getgrouplist(unix_name.c_str(), a.gid, a.groups.data(), &count) < 0) {
     a.groups.assign(static_cast<std::size_t>(count), 0);
-    if (getgrouplist(a.name.c_str(), a.gid, a.groups.data(), &count) < 0) count = 0;
+    if (getgrouplist(unix_name.c_str(), a.gid, a.groups.data(), &count) < 0) count = 0;
   }
   a.groups.resize(static_cast<std::size_t>(count));
   JailPlace place = PlaceLocalUser(config, m.session->chroot_list, a.name, home);
   a.root = place.root;
   a.start = place.start;
   a.check_writable_root = place.chrooted && !config.allow_writeable_chroot;
-  a.anonymous = false;
-  Log(kLogNotice, "local login as \"" + SanitizeForLog(a.name) + "\"" +
+  // Virtual users have anonymous users' rights unless virtual_use_local_privs.
+  a.anonymous = guest && !config.virtual_use_local_privs;
+  Log(kLogNotice, std::string(guest ? "virtual" : "local") + " login as \"" +
+                      SanitizeForLog(a.name) + "\"" +
+                      (guest ? " (running as " + SanitizeForLog(unix_name) + ")" : "") +
                       (place.chrooted ? ", chrooted to " + a.root : ", not chrooted"));
   AcceptLogin(m);
   return true;

@@ -255,7 +255,7 @@ TEST_CASE("per-daemon options are refused with their replacement") {
 
 TEST_CASE("other vsftpd options are 'not supported yet', never unknown") {
   for (const char* name :
-       {"chown_uploads", "ssl_enable", "xferlog_enable", "guest_enable", "ssl_tlsv1_1",
+       {"chown_uploads", "ssl_enable", "xferlog_enable", "session_support", "ssl_tlsv1_1",
         "ssl_tlsv1_2", "ecdh_param_file", "reverse_lookup_enable", "utf8_filesystem",
         "lock_upload_files", "rsa_cert_file", "download_file", "upload_file"}) {
     std::string e = OnlyError(std::string(name) + "=1\n");

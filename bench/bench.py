@@ -1,0 +1,416 @@
+"""Orchestration for bench/run.sh: makes the served tree and both configurations, starts
+keepftpd, vsftpd and the trivial per-connection server under systemd-socket-activate --inetd,
+runs the workloads round by round (keepftpd, vsftpd, keepftpd, vsftpd, ...) with the C++ client
+and prints medians, min-max and keepftpd/vsftpd ratios, then the physical limits.
+
+Runs as root inside run.sh's private mount namespace, where the accounts ftp (61001) and
+kftp-nopriv (61002) exist. Exits 1 if a server fails to serve; speed is never judged.
+"""
+
+import argparse
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+QUICK = os.environ.get("QUICK", "") not in ("", "0")
+
+
+def knob(name, full, quick):
+    value = os.environ.get(name)
+    return int(value) if value else (quick if QUICK else full)
+
+
+ROUNDS = knob("ROUNDS", 5, 3)
+SEQ_SESSIONS = knob("SEQ_SESSIONS", 300, 100)
+PAR_SESSIONS = knob("PAR_SESSIONS", 600, 200)
+RETR_SMALL_COUNT = knob("RETR_SMALL_COUNT", 500, 200)
+RETR_MID_COUNT = knob("RETR_MID_COUNT", 50, 20)
+LIST_ENTRIES = knob("LIST_ENTRIES", 20000, 20000)
+HOLD_SESSIONS = knob("HOLD_SESSIONS", 50, 50)
+SMALL_FILES = 100  # distinct 1 KiB files the RETR-many workload cycles over
+
+
+class Failure(Exception):
+    pass
+
+
+def say(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening(port):
+    with open("/proc/net/tcp") as f:
+        return any(f":{port:04X} 00000000:0000 0A" in line for line in f)
+
+
+class Activated:
+    """One per-connection server under systemd-socket-activate --inetd on a loopback port."""
+
+    def __init__(self, name, argv, logdir):
+        self.name = name
+        self.port = free_port()
+        self.log_path = os.path.join(logdir, f"{name}.log")
+        self.log = open(self.log_path, "wb")
+        cmd = ["systemd-socket-activate", "-l", f"127.0.0.1:{self.port}", "--inetd", "-a"] + argv
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if listening(self.port):
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise Failure(f"{name}: systemd-socket-activate did not start: {self.output()}")
+
+    def output(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")[-2000:]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+            except ProcessLookupError:
+                pass
+        self.log.close()
+
+
+def parse_kv(line):
+    out = {}
+    for word in line.split():
+        if "=" in word:
+            k, v = word.split("=", 1)
+            out[k] = float(v)
+    return out
+
+
+class Bench:
+    def __init__(self, opts):
+        self.opts = opts
+        self.client = os.path.join(opts.tools, "client")
+        self.results = {}  # (row, target) -> [values]
+        self.tmp = opts.work  # made (and removed) by run.sh; ftp's home is its ftp/
+        os.chmod(self.tmp, 0o755)
+        self.servers = {}
+
+    # ---- setup -------------------------------------------------------------------------
+
+    def make_tree(self):
+        t = self.tmp
+        self.anon = os.path.join(t, "ftp")
+        for d in ("ftp", "ftp/small", "ftp/mid", "ftp/many", "empty-keepftpd", "empty-vsftpd"):
+            os.makedirs(os.path.join(t, d))
+        with open(os.path.join(self.anon, "file-1K.bin"), "wb") as f:
+            f.write(os.urandom(1024))
+        with open(os.path.join(self.anon, "file-1M.bin"), "wb") as f:
+            f.write(os.urandom(1 << 20))
+        shutil.copyfile(os.path.join(self.anon, "file-1M.bin"),
+                        os.path.join(self.anon, "mid", "f0000"))
+        for i in range(SMALL_FILES):
+            with open(os.path.join(self.anon, "small", f"f{i:04d}"), "wb") as f:
+                f.write(os.urandom(1024))
+        for i in range(LIST_ENTRIES):
+            open(os.path.join(self.anon, "many", f"entry-{i:05d}.txt"), "wb").close()
+        big = os.path.join(self.anon, "big.bin")
+        try:
+            os.link(self.opts.big, big)
+        except OSError:
+            shutil.copyfile(self.opts.big, big)
+        self.big_size = os.path.getsize(big)
+        for dirpath, dirnames, filenames in os.walk(t):
+            os.chown(dirpath, 0, 0)
+            os.chmod(dirpath, 0o755)
+            for name in filenames:
+                p = os.path.join(dirpath, name)
+                os.chown(p, 0, 0)
+                os.chmod(p, 0o644)
+        # Both servers read the same big file: have it in the page cache before timing.
+        with open(big, "rb") as f:
+            while f.read(1 << 24):
+                pass
+
+    def write_configs(self):
+        t = self.tmp
+        self.keep_conf = os.path.join(t, "keepftpd.conf")
+        with open(self.keep_conf, "w") as f:
+            f.write(f"anonymous_enable=YES\n"
+                    f"anon_root={self.anon}\n"
+                    f"nopriv_user=kftp-nopriv\n"
+                    f"secure_chroot_dir={t}/empty-keepftpd\n"
+                    f"no_anon_password=NO\n")
+        os.chmod(self.keep_conf, 0o644)
+        self.vsftpd_conf = os.path.join(t, "vsftpd.conf")
+        with open(self.vsftpd_conf, "w") as f:
+            f.write(f"listen=NO\n"
+                    f"listen_ipv6=NO\n"
+                    f"anonymous_enable=YES\n"
+                    f"anon_root={self.anon}\n"
+                    f"ftp_username=ftp\n"
+                    f"nopriv_user=kftp-nopriv\n"
+                    f"secure_chroot_dir={t}/empty-vsftpd\n"
+                    f"seccomp_sandbox=NO\n"
+                    f"pasv_enable=YES\n"
+                    f"use_sendfile=YES\n"
+                    f"local_enable=NO\n"
+                    f"write_enable=NO\n"
+                    f"xferlog_enable=NO\n"
+                    f"run_as_launching_user=NO\n"
+                    f"background=NO\n"
+                    f"check_shell=NO\n"
+                    f"pam_service_name=vsftpd\n")
+        # vsftpd refuses a config file that is not owned by root (or is writable by others).
+        os.chown(self.vsftpd_conf, 0, 0)
+        os.chmod(self.vsftpd_conf, 0o600)
+        subprocess.run([self.opts.keepftpd, "--check-config", "--config", self.keep_conf],
+                       check=True, stdout=subprocess.DEVNULL)
+
+    def start(self):
+        logs = self.tmp
+        self.servers["keepftpd"] = Activated(
+            "keepftpd", [self.opts.keepftpd, "--config", self.keep_conf], logs)
+        self.servers["vsftpd"] = Activated("vsftpd", [self.opts.vsftpd, self.vsftpd_conf], logs)
+        self.servers["trivial"] = Activated(
+            "trivial", [os.path.join(self.opts.tools, "trivial220")], logs)
+
+    def stop(self):
+        for s in self.servers.values():
+            s.stop()
+
+    # ---- measuring ---------------------------------------------------------------------
+
+    def run_client(self, target, *args, timeout=600):
+        srv = self.servers[target]
+        cmd = [self.client, args[0], "127.0.0.1", str(srv.port)] + [str(a) for a in args[1:]]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if r.returncode != 0:
+            raise Failure(f"{target} failed to serve ({' '.join(args[:1])}): "
+                          f"{r.stderr.strip()}\nserver output: {srv.output()}")
+        return parse_kv(r.stdout)
+
+    def record(self, row, target, value):
+        self.results.setdefault((row, target), []).append(value)
+
+    def sessions(self, target, n, parallel, label):
+        mode = "banner" if target == "trivial" else "ftp"
+        kv = self.run_client(target, "sessions", n, parallel, mode)
+        if int(kv["sessions"]) != n:
+            raise Failure(f"{target}: {kv['sessions']} of {n} sessions completed")
+        self.record(f"sessions/s {label}", target, kv["rate"])
+        self.record(f"session latency p50 {label} (ms)", target, kv["p50_ms"])
+        self.record(f"session latency p99 {label} (ms)", target, kv["p99_ms"])
+
+    def retr_big(self, target):
+        if target == "sendfile":
+            r = subprocess.run([os.path.join(self.opts.tools, "sendfile_pair"), self.opts.big],
+                               capture_output=True, text=True, timeout=300)
+            if r.returncode != 0:
+                raise Failure(f"sendfile_pair failed: {r.stderr}")
+            kv = parse_kv(r.stdout)
+        else:
+            kv = self.run_client(target, "retr", "/big.bin")
+        if int(kv["bytes"]) != self.big_size:
+            raise Failure(f"{target}: RETR big.bin gave {kv['bytes']} of {self.big_size} bytes")
+        self.record(f"RETR {self.big_size >> 20} MiB (MB/s)", target, kv["mbps"])
+
+    def retr_mid(self, target):
+        kv = self.run_client(target, "retrmany", "/mid", RETR_MID_COUNT, 1)
+        if int(kv["bytes"]) != RETR_MID_COUNT << 20:
+            raise Failure(f"{target}: RETR 1 MiB gave {kv['bytes']} bytes")
+        self.record(f"RETR 1 MiB x{RETR_MID_COUNT}, one session (MB/s)", target,
+                    kv["bytes"] / kv["seconds"] / 1e6)
+
+    def retr_small(self, target):
+        kv = self.run_client(target, "retrmany", "/small", RETR_SMALL_COUNT, SMALL_FILES)
+        if int(kv["bytes"]) != RETR_SMALL_COUNT * 1024:
+            raise Failure(f"{target}: RETR 1 KiB gave {kv['bytes']} bytes")
+        self.record(f"RETR 1 KiB x{RETR_SMALL_COUNT}, one session (files/s)", target, kv["rate"])
+
+    def list_many(self, target):
+        kv = self.run_client(target, "list", "/many")
+        if int(kv["lines"]) < LIST_ENTRIES:
+            raise Failure(f"{target}: LIST gave {int(kv['lines'])} of {LIST_ENTRIES} lines")
+        self.record(f"LIST {LIST_ENTRIES} entries (s)", target, kv["seconds"])
+
+    def descendants(self, root):
+        children = {}
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+            children.setdefault(ppid, []).append(int(pid))
+        out, todo = [], [root]
+        while todo:
+            for c in children.get(todo.pop(), []):
+                out.append(c)
+                todo.append(c)
+        return out
+
+    def memory(self, target):
+        srv = self.servers[target]
+        cmd = [self.client, "hold", "127.0.0.1", str(srv.port), str(HOLD_SESSIONS)]
+        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            line = p.stdout.readline()
+            if not line.startswith("ready"):
+                p.stdin.close()
+                p.wait(30)
+                raise Failure(f"{target} failed to hold {HOLD_SESSIONS} sessions: "
+                              f"{p.stderr.read().strip()}\nserver output: {srv.output()}")
+            time.sleep(0.5)  # let every connection settle into its logged-in shape
+            pss_kib, procs = 0, 0
+            for pid in self.descendants(srv.proc.pid):
+                try:
+                    with open(f"/proc/{pid}/smaps_rollup") as f:
+                        for l in f:
+                            if l.startswith("Pss:"):
+                                pss_kib += int(l.split()[1])
+                                procs += 1
+                                break
+                except OSError:
+                    pass
+        finally:
+            if p.stdin and not p.stdin.closed:
+                p.stdin.close()
+        if p.wait(60) != 0:
+            raise Failure(f"{target}: idle sessions ended badly: {p.stderr.read().strip()}")
+        self.record(f"memory: PSS per idle logged-in session (MiB)", target,
+                    pss_kib / 1024 / HOLD_SESSIONS)
+        self.record(f"memory: processes per idle session", target, procs / HOLD_SESSIONS)
+
+    def run(self):
+        ab = ["keepftpd", "vsftpd"]
+        plan = [
+            ("sequential sessions", ab + ["trivial"], lambda t: self.sessions(t, SEQ_SESSIONS, 1, "sequential")),
+            ("8 parallel clients", ab + ["trivial"], lambda t: self.sessions(t, PAR_SESSIONS, 8, "8 parallel")),
+            ("32 parallel clients", ab + ["trivial"], lambda t: self.sessions(t, PAR_SESSIONS, 32, "32 parallel")),
+            ("RETR big file", ab + ["sendfile"], self.retr_big),
+            ("RETR 1 MiB files", ab, self.retr_mid),
+            ("RETR 1 KiB files", ab, self.retr_small),
+            ("LIST", ab, self.list_many),
+            ("idle sessions memory", ab, self.memory),
+        ]
+        for title, targets, fn in plan:
+            t0 = time.time()
+            for r in range(ROUNDS):
+                for target in targets:
+                    fn(target)
+            say(f"bench: {title}: {ROUNDS} rounds in {time.time() - t0:.1f} s")
+
+    # ---- report ------------------------------------------------------------------------
+
+    def stats(self, row, target):
+        v = self.results.get((row, target))
+        if not v:
+            return None
+        return statistics.median(v), min(v), max(v)
+
+    def report(self):
+        rows = []
+        for (row, target) in self.results:
+            if row not in rows:
+                rows.append(row)
+
+        def fmt(x):
+            if x >= 1000:
+                return f"{x:.0f}"
+            if x >= 100:
+                return f"{x:.1f}"
+            if x >= 1:
+                return f"{x:.2f}"
+            return f"{x:.3g}"
+
+        def cell(s):
+            return "-" if s is None else f"{fmt(s[0])} ({fmt(s[1])}–{fmt(s[2])})"
+
+        table = [("workload", "keepftpd median (min–max)", "vsftpd median (min–max)", "ratio k/v")]
+        for row in rows:
+            k, v = self.stats(row, "keepftpd"), self.stats(row, "vsftpd")
+            if k is None and v is None:
+                continue
+            ratio = f"{k[0] / v[0]:.2f}" if k and v and v[0] else "-"
+            table.append((row, cell(k), cell(v), ratio))
+        limits = [("physical limit (same run)", "median (min–max)")]
+        for row in rows:
+            for target, what in (("trivial", "trivial 220-and-exit server"),
+                                 ("sendfile", "raw sendfile pair")):
+                s = self.stats(row, target)
+                if s:
+                    limits.append((f"{row}, {what}", cell(s)))
+
+        def show(t):
+            widths = [max(len(r[i]) for r in t) for i in range(len(t[0]))]
+            for i, r in enumerate(t):
+                print(" | ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+                if i == 0:
+                    print("-+-".join("-" * w for w in widths))
+
+        load = open("/proc/loadavg").read().split()[:3]
+        print(f"keepftpd vs vsftpd {self.vsftpd_version}, {ROUNDS} rounds each, interleaved"
+              f"{' (QUICK)' if QUICK else ''}; {os.cpu_count()} CPUs, kernel {platform.release()}, "
+              f"load average {' '.join(self.load0)} -> {' '.join(load)}")
+        print(f"sessions: {SEQ_SESSIONS} per round sequential, {PAR_SESSIONS} per round in parallel; "
+              f"memory: {HOLD_SESSIONS} idle sessions; ratio = keepftpd median / vsftpd median")
+        print()
+        show(table)
+        print()
+        show(limits)
+
+    def main(self):
+        self.load0 = open("/proc/loadavg").read().split()[:3]
+        r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "vsftpd"],
+                           capture_output=True, text=True)
+        self.vsftpd_version = r.stdout.strip() or "(unknown version)"
+        try:
+            say(f"bench: making the tree in {self.tmp}")
+            self.make_tree()
+            self.write_configs()
+            self.start()
+            self.run()
+        finally:
+            self.stop()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        self.report()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--keepftpd", required=True)
+    ap.add_argument("--vsftpd", required=True)
+    ap.add_argument("--tools", required=True)
+    ap.add_argument("--big", required=True)
+    ap.add_argument("--work", required=True)
+    opts = ap.parse_args()
+    try:
+        Bench(opts).main()
+    except Failure as e:
+        say(f"bench: FAILED: {e}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

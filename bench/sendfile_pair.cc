@@ -1,0 +1,76 @@
+// The physical ceiling for a download over loopback: one process sendfile()s FILE over a TCP
+// connection on 127.0.0.1 to another, which reads it with the same 256 KiB recv loop as the
+// benchmark client. Prints bytes, seconds and MB/s (10^6 bytes) measured at the receiver from
+// connect to EOF.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+static void Die(const char* what) {
+  std::perror(what);
+  std::exit(1);
+}
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: sendfile_pair FILE\n");
+    return 2;
+  }
+  int file = open(argv[1], O_RDONLY | O_CLOEXEC);
+  if (file < 0) Die("open");
+  struct stat st;
+  if (fstat(file, &st) != 0) Die("fstat");
+  int lis = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  if (bind(lis, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) Die("bind");
+  if (listen(lis, 1) != 0) Die("listen");
+  if (getsockname(lis, reinterpret_cast<sockaddr*>(&sa), &len) != 0) Die("getsockname");
+  pid_t pid = fork();
+  if (pid < 0) Die("fork");
+  if (pid == 0) {
+    int c = accept(lis, nullptr, nullptr);
+    if (c < 0) Die("accept");
+    off_t pos = 0;
+    while (pos < st.st_size) {
+      ssize_t n = sendfile(c, file, &pos, static_cast<size_t>(st.st_size - pos));
+      if (n <= 0) Die("sendfile");
+    }
+    close(c);
+    _exit(0);
+  }
+  close(lis);
+  std::vector<char> buf(256 * 1024);
+  auto t0 = std::chrono::steady_clock::now();
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (connect(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) Die("connect");
+  size_t total = 0;
+  for (;;) {
+    ssize_t n = recv(s, buf.data(), buf.size(), 0);
+    if (n < 0) Die("recv");
+    if (n == 0) break;
+    total += static_cast<size_t>(n);
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (total != static_cast<size_t>(st.st_size) || status != 0) {
+    std::fprintf(stderr, "sendfile_pair: got %zu of %lld bytes\n", total,
+                 static_cast<long long>(st.st_size));
+    return 1;
+  }
+  std::printf("bytes=%zu seconds=%.6f mbps=%.3f\n", total, secs, static_cast<double>(total) / secs / 1e6);
+  return 0;
+}

@@ -1,0 +1,158 @@
+// Fuzz target: the monitor's trust boundary. A request from a jail as it arrives on the channel
+// (u16 type, little endian, then the body) goes through the phase table (ValidateRequest) for
+// every phase, and each permitted request through the same bounded decoding as the handlers in
+// src/monitor.cc (replicated here: those handlers act on the system). A request that decodes
+// must fit the table's size limit, and must re-encode to the very bytes it came from.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "fuzz_common.h"
+#include "ipc_messages.h"
+#include "log.h"
+#include "monitor_table.h"
+#include "sockaddr.h"
+#include "strutil.h"
+#include "wire.h"
+
+using keepftpd::MsgType;
+using keepftpd::Phase;
+using keepftpd::WireReader;
+using keepftpd::WireWriter;
+
+namespace {
+
+// Each returns true when the body decodes completely (the handler would go on), false when the
+// handler would call Fatal().
+
+bool DecodeLogin(std::string_view body) {  // HandleLogin
+  WireReader r(body);
+  std::string user, password;
+  r.GetString(keepftpd::kMaxUserName, &user);
+  r.GetString(keepftpd::kMaxPassword, &password);
+  if (!r.Finish()) return false;
+  FUZZ_CHECK(user.size() <= keepftpd::kMaxUserName);
+  FUZZ_CHECK(password.size() <= keepftpd::kMaxPassword);
+  // The monitor refuses control bytes before the name goes near PAM or a log line.
+  const bool refused =
+      keepftpd::HasControlLineBytes(user) || keepftpd::HasControlLineBytes(password);
+  if (!refused) FUZZ_CHECK(!keepftpd_fuzz::HasCrOrLf(user));
+  const std::string logged = keepftpd::SanitizeForLog(user);
+  FUZZ_CHECK(logged.size() == user.size());
+  for (char c : logged) FUZZ_CHECK(static_cast<unsigned char>(c) >= 0x20 && c != 0x7f);
+  WireWriter w;
+  w.PutString(user);
+  w.PutString(password);
+  FUZZ_CHECK(w.data() == body);
+  return true;
+}
+
+bool DecodeLog(std::string_view body) {  // HandleLog, and ReapChild's drain of log records
+  WireReader r(body);
+  std::uint8_t prio = 0;
+  std::string text;
+  r.GetU8(&prio);
+  r.GetString(keepftpd::kMaxLogText, &text);
+  if (!r.Finish() || prio > keepftpd::kLogDebug) return false;
+  FUZZ_CHECK(text.size() <= keepftpd::kMaxLogText);
+  WireWriter w;
+  w.PutU8(prio);
+  w.PutString(text);
+  FUZZ_CHECK(w.data() == body);
+  return true;
+}
+
+bool DecodePortConnect(std::string_view body) {  // HandlePortConnect, up to the socket calls
+  WireReader r(body);
+  std::uint8_t family = 0;
+  std::string_view bytes;
+  std::uint16_t port = 0;
+  r.GetU8(&family);
+  if (family != 4 && family != 6) return false;
+  r.GetBytes(family == 4 ? 4 : 16, &bytes);
+  r.GetU16(&port);
+  if (!r.Finish()) return false;
+  FUZZ_CHECK(bytes.size() == (family == 4 ? 4u : 16u));
+  const auto* b = reinterpret_cast<const std::uint8_t*>(bytes.data());
+  keepftpd::SockAddr target = family == 4 ? keepftpd::SockAddr::V4(b, port)
+                                          : keepftpd::SockAddr::V6(b, port);
+  target = target.Normalized();
+  FUZZ_CHECK(target.family() == AF_INET || target.family() == AF_INET6);
+  FUZZ_CHECK(target.port() == port);
+  FUZZ_CHECK(!target.HostString().empty());
+  if (target.family() == AF_INET) {
+    std::uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0};
+    FUZZ_CHECK(target.GetV4Bytes(mapped + 12));
+    keepftpd::SockAddr dest = keepftpd::SockAddr::V6(mapped, port);
+    FUZZ_CHECK(dest.SameHost(target));
+  }
+  WireWriter w;
+  w.PutU8(family);
+  w.PutBytes(bytes);
+  w.PutU16(port);
+  FUZZ_CHECK(w.data() == body);
+  return true;
+}
+
+bool DecodeSeccompReport(std::string_view body) {  // HandleSeccompReport
+  WireReader r(body);
+  std::uint32_t nr = 0;
+  r.GetU32(&nr);
+  if (!r.Finish()) return false;
+  WireWriter w;
+  w.PutU32(nr);
+  FUZZ_CHECK(w.data() == body);
+  return true;
+}
+
+bool DecodeEmpty(std::string_view body) { return body.empty(); }  // PASV_LISTEN, DATA_ACCEPT, REINIT
+
+// -1: the monitor has no handler for the type ("unhandled request type").
+int Decode(MsgType type, std::string_view body) {
+  switch (type) {
+    case MsgType::kLogin: return DecodeLogin(body);
+    case MsgType::kLog: return DecodeLog(body);
+    case MsgType::kPasvListen:
+    case MsgType::kDataAccept:
+    case MsgType::kReinit: return DecodeEmpty(body);
+    case MsgType::kPortConnect: return DecodePortConnect(body);
+    case MsgType::kSeccompReport: return DecodeSeccompReport(body);
+    default: return -1;
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  // ReceiveMessage refuses datagrams shorter than the type or longer than the largest body.
+  if (size < 2 || size > 2 + keepftpd::kMaxMessageBody) return 0;
+  const auto type = static_cast<MsgType>(data[0] | (data[1] << 8));
+  const std::string_view body(reinterpret_cast<const char*>(data) + 2, size - 2);
+
+  (void)keepftpd::MsgTypeName(type);
+  const int decoded = Decode(type, body);
+  bool allowed_somewhere = false;
+  for (Phase phase : {Phase::kPrelogin, Phase::kSession, Phase::kClosing}) {
+    (void)keepftpd::PhaseName(phase);
+    // No jail may pass a descriptor to the monitor, in any phase.
+    FUZZ_CHECK(!keepftpd::ValidateRequest(phase, type, body.size(), true).ok());
+    const keepftpd::Status v = keepftpd::ValidateRequest(phase, type, body.size(), false);
+    if (!v.ok()) {
+      FUZZ_CHECK(!v.message().empty());
+      // A request the table permits in this phase but refuses by size must not be one the
+      // handler would accept: the table's limit covers every well-formed body.
+      bool listed = false;
+      for (const keepftpd::MonitorRule& rule : keepftpd::RulesForPhase(phase)) {
+        listed |= rule.type == type;
+      }
+      if (listed) FUZZ_CHECK(decoded != 1);
+      continue;
+    }
+    allowed_somewhere = true;
+    // Whatever the table lets through must have a handler.
+    FUZZ_CHECK(decoded != -1);
+  }
+  if (decoded == 1) FUZZ_CHECK(allowed_somewhere);
+  return 0;
+}
