@@ -116,16 +116,16 @@ constexpr RefusedOption kRefusedOptions[] = {
 constexpr std::string_view kNotSupportedYet[] = {
     "allow_anon_ssl", "anon_max_rate",
     "ascii_download_enable",
-    "async_abor_enable", "banned_email_file", "ca_certs_file",
+    "async_abor_enable", "ca_certs_file",
     "chown_upload_mode", "chown_uploads", "chown_username", "connect_from_port_20",
-    "debug_ssl", "deny_email_enable", "download_file", "dsa_cert_file",
-    "dsa_private_key_file", "dual_log_enable", "ecdh_param_file", "email_password_file",
+    "debug_ssl", "download_file", "dsa_cert_file",
+    "dsa_private_key_file", "dual_log_enable", "ecdh_param_file",
     "force_anon_data_ssl", "force_anon_logins_ssl", "force_local_data_ssl",
     "force_local_logins_ssl", "ftp_data_port", "ftp_enable",
-    "http_enable", "implicit_ssl", "local_max_rate", "lock_upload_files",
-    "log_ftp_protocol", "ls_recurse_enable", "mdtm_write", "no_log_lock", "pasv_addr_resolve",
+    "http_enable", "implicit_ssl", "local_max_rate",
+    "log_ftp_protocol", "ls_recurse_enable", "no_log_lock", "pasv_addr_resolve",
     "ptrace_sandbox", "require_cert", "require_ssl_reuse", "reverse_lookup_enable",
-    "rsa_cert_file", "rsa_private_key_file", "run_as_launching_user", "secure_email_list_enable",
+    "rsa_cert_file", "rsa_private_key_file", "run_as_launching_user",
     "session_support", "setproctitle_enable", "ssl_ciphers", "ssl_enable", "ssl_request_cert",
     "ssl_sslv2", "ssl_sslv3", "ssl_tlsv1", "ssl_tlsv1_1", "ssl_tlsv1_2", "strict_ssl_read_eof",
     "strict_ssl_write_shutdown", "syslog_enable", "text_userdb_names", "tilde_user_enable",
@@ -326,7 +326,9 @@ std::string CheckString(const StrRow& row, std::string_view value) {
   }
   if (HasControlByte(value)) return "contains a control character";
   const std::string_view name = row.name;
-  if (name == "anon_root" || name == "secure_chroot_dir" || name == "banner_file") {
+  if (name == "anon_root" || name == "secure_chroot_dir" || name == "banner_file" ||
+      name == "banned_email_file" || name == "email_password_file" ||
+      name == "userlist_file" || name == "chroot_list_file") {
     if (value.front() != '/') {
       return "expected an absolute path (starting with '/'), got '" + SanitizeForLog(value) + "'";
     }
@@ -340,6 +342,11 @@ std::string CheckString(const StrRow& row, std::string_view value) {
     if (inet_pton(AF_INET, text.c_str(), &addr) != 1) {
       return "expected a numeric IPv4 address like 192.0.2.1, got '" + SanitizeForLog(value) +
              "'";
+    }
+  } else if (name == "chroot_start_dir") {
+    if (value.front() == '/' || value.find("..") != std::string_view::npos) {
+      return "expected a relative path below the jail's root, like 'files', got '" +
+             SanitizeForLog(value) + "'";
     }
   } else if (name == "message_file") {
     if (value.find('/') != std::string_view::npos) {

@@ -144,6 +144,41 @@ void AsciiDecoder::Finish(std::string* out) {
   pending_cr_ = false;
 }
 
+Result<std::int64_t> ParseMdtmTime(std::string_view text) {
+  std::size_t dot = text.find('.');
+  if (dot != std::string_view::npos) {
+    std::string_view frac = text.substr(dot + 1);
+    if (frac.empty() || frac.size() > 9 ||
+        frac.find_first_not_of("0123456789") != std::string_view::npos) {
+      return Status::Error("bad fraction of a second");
+    }
+    text = text.substr(0, dot);
+  }
+  if (text.size() != 14 || text.find_first_not_of("0123456789") != std::string_view::npos) {
+    return Status::Error("expected YYYYMMDDHHMMSS");
+  }
+  auto num = [&](std::size_t pos, std::size_t len) {
+    int v = 0;
+    for (std::size_t i = pos; i < pos + len; ++i) v = v * 10 + (text[i] - '0');
+    return v;
+  };
+  struct tm tm = {};
+  tm.tm_year = num(0, 4) - 1900;
+  tm.tm_mon = num(4, 2) - 1;
+  tm.tm_mday = num(6, 2);
+  tm.tm_hour = num(8, 2);
+  tm.tm_min = num(10, 2);
+  tm.tm_sec = num(12, 2);
+  const int mon = tm.tm_mon, mday = tm.tm_mday;
+  if (mon < 0 || mon > 11 || mday < 1 || mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+      tm.tm_sec > 60) {
+    return Status::Error("not a valid time");
+  }
+  time_t t = timegm(&tm);
+  if (tm.tm_mon != mon || tm.tm_mday != mday) return Status::Error("not a valid date");
+  return static_cast<std::int64_t>(t);
+}
+
 std::string FormatMdtmTime(std::int64_t unix_seconds) {
   const time_t t = static_cast<time_t>(unix_seconds);
   struct tm tm = {};

@@ -69,6 +69,11 @@ class AsciiDecoder {
   bool pending_cr_ = false;
 };
 
+// Parses a "YYYYMMDDHHMMSS" UTC time (MFMT, MDTM with two arguments; an optional ".sss"
+// fraction is accepted and ignored) into seconds since the epoch. Fails on anything else,
+// including impossible dates.
+Result<std::int64_t> ParseMdtmTime(std::string_view text);
+
 // "YYYYMMDDHHMMSS" in UTC (MDTM, MLST modify).
 std::string FormatMdtmTime(std::int64_t unix_seconds);
 

@@ -214,6 +214,14 @@ int Main(int argc, char** argv) {
     Status s = ReadNameList(config.userlist_file, &session.user_list);
     if (!s.ok()) errors.push_back("userlist_file: " + s.message());
   }
+  if (config.anonymous_enable && config.deny_email_enable) {
+    Status s = ReadNameList(config.banned_email_file, &session.banned_emails);
+    if (!s.ok()) errors.push_back("banned_email_file: " + s.message());
+  }
+  if (config.anonymous_enable && config.secure_email_list_enable) {
+    Status s = ReadNameList(config.email_password_file, &session.email_passwords);
+    if (!s.ok()) errors.push_back("email_password_file: " + s.message());
+  }
   if (config.local_enable && config.chroot_list_enable) {
     Status s = ReadNameList(config.chroot_list_file, &session.chroot_list);
     if (!s.ok()) errors.push_back("chroot_list_file: " + s.message());

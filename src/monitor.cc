@@ -382,6 +382,15 @@ bool LocalLogin(Monitor& m, const std::string& user, const std::string& password
   JailPlace place = PlaceLocalUser(config, m.session->chroot_list, a.name, home);
   a.root = place.root;
   a.start = place.start;
+  if (place.chrooted && !config.chroot_start_dir.empty()) {
+    std::string sub = config.chroot_start_dir;
+    const std::string& token = config.user_sub_token;
+    for (std::size_t pos = token.empty() ? std::string::npos : sub.find(token);
+         pos != std::string::npos; pos = sub.find(token, pos + a.name.size())) {
+      sub.replace(pos, token.size(), a.name);
+    }
+    a.start = (a.start == "/" ? "" : a.start) + "/" + sub;
+  }
   a.check_writable_root = place.chrooted && !config.allow_writeable_chroot;
   // Virtual users have anonymous users' rights unless virtual_use_local_privs.
   a.anonymous = guest && !config.virtual_use_local_privs;
@@ -409,6 +418,14 @@ void HandleLogin(Monitor& m, const Message& msg) {
                        "Login incorrect.");
   }
   if (config.anonymous_enable && IsAnonymousName(user)) {
+    if (config.deny_email_enable && InNameList(m.session->banned_emails, password)) {
+      return RefuseLogin(m, user, "anonymous password listed in banned_email_file",
+                         "Login incorrect.");
+    }
+    if (config.secure_email_list_enable && !InNameList(m.session->email_passwords, password)) {
+      return RefuseLogin(m, user, "anonymous password not listed in email_password_file",
+                         "Login incorrect.");
+    }
     Monitor::Account& a = m.account;
     a.name = m.session->anonymous.name;
     a.uid = m.session->anonymous.uid;

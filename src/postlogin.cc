@@ -127,6 +127,8 @@ class Session {
   void Mlst(const FtpCommand& c);
   void Size(const FtpCommand& c);
   void Mdtm(const FtpCommand& c);
+  void Mfmt(const FtpCommand& c);
+  void SetModifyTime(std::string_view time_text, std::string_view name, bool mfmt);
   void Retr(const FtpCommand& c);
   void Abor(const FtpCommand&) {
     data_mode_ = DataMode::kNone;
@@ -194,6 +196,7 @@ const std::map<std::string, Session::Handler>& Session::Commands() {
       {"EPSV", &Session::Epsv}, {"FEAT", &Session::Feat},
       {"HELP", &Session::Help}, {"HOST", &Session::Host},
       {"LIST", &Session::List}, {"MDTM", &Session::Mdtm},
+      {"MFMT", &Session::Mfmt},
       {"MKD", &Session::Mkd}, {"MLSD", &Session::Mlsd},
       {"MLST", &Session::Mlst}, {"MODE", &Session::Mode},
       {"NLST", &Session::Nlst}, {"NOOP", &Session::Noop},
@@ -623,7 +626,46 @@ void Session::Size(const FtpCommand& c) {
   ctrl_.Reply(213, std::to_string(st.st_size));
 }
 
+// Sets a file's modification time: MFMT, and MDTM with two arguments (mdtm_write).
+void Session::SetModifyTime(std::string_view time_text, std::string_view name, bool mfmt) {
+  Result<std::int64_t> t = ParseMdtmTime(time_text);
+  if (!t.ok()) return (void)ctrl_.Reply(501, "Bad time; expected YYYYMMDDHHMMSS.");
+  std::string path;
+  if (!config_.mdtm_write || !MayChangeExisting() || !Resolve(name, &path) || Denied(path)) {
+    return (void)ctrl_.Reply(550, "Permission denied.");
+  }
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return (void)ctrl_.Reply(550, "Could not set file modification time.");
+  }
+  struct timespec times[2];
+  times[0].tv_sec = 0;
+  times[0].tv_nsec = UTIME_OMIT;  // access time unchanged
+  times[1].tv_sec = static_cast<time_t>(*t);
+  times[1].tv_nsec = 0;
+  if (utimensat(AT_FDCWD, path.c_str(), times, 0) != 0) {
+    return (void)ctrl_.Reply(550, "Could not set file modification time.");
+  }
+  if (mfmt) {
+    ctrl_.Reply(213, "Modify=" + FormatMdtmTime(*t) + "; " + SanitizeForLog(name));
+  } else {
+    ctrl_.Reply(213, "File modification time set.");
+  }
+}
+
+void Session::Mfmt(const FtpCommand& c) {
+  std::string_view arg = c.arg;
+  std::size_t sp = arg.find(' ');
+  if (sp == std::string_view::npos) return (void)ctrl_.Reply(501, "MFMT needs a time and a file.");
+  SetModifyTime(arg.substr(0, sp), arg.substr(sp + 1), true);
+}
+
 void Session::Mdtm(const FtpCommand& c) {
+  // "MDTM YYYYMMDDHHMMSS name" sets the time (mdtm_write), as vsftpd reads it.
+  std::string_view arg = c.arg;
+  if (arg.size() > 15 && arg[14] == ' ' && ParseMdtmTime(arg.substr(0, 14)).ok()) {
+    return SetModifyTime(arg.substr(0, 14), arg.substr(15), false);
+  }
   std::string path;
   struct stat st;
   if (!Resolve(c.arg, &path) || Denied(path)) return (void)ctrl_.Reply(550, "Permission denied.");
@@ -649,6 +691,14 @@ void Session::Retr(const FtpCommand& c) {
       (user_.anonymous && config_.anon_world_readable_only && (st.st_mode & S_IROTH) == 0)) {
     data_mode_ = DataMode::kNone;
     return (void)ctrl_.Reply(550, "Failed to open file.");
+  }
+  // lock_upload_files: wait while someone writes this file in place.
+  if (config_.lock_upload_files) {
+    struct flock lock = {};
+    lock.l_type = F_RDLCK;
+    lock.l_whence = SEEK_SET;
+    while (fcntl(fd, F_SETLKW, &lock) != 0 && errno == EINTR) {
+    }
   }
   bool ascii = type_ == TransferType::kAscii;
   std::string name = SanitizeForLog(SplitDirBase(path).second);
@@ -763,6 +813,13 @@ void Session::Upload(std::string_view arg, UploadKind kind) {
     if (kind == UploadKind::kStore && offset == 0) flags |= O_TRUNC;
     if (create_only || kind == UploadKind::kUnique) flags |= O_EXCL;
     fd = open(target.c_str(), flags, mode);
+    if (fd >= 0 && config_.lock_upload_files) {
+      struct flock lock = {};
+      lock.l_type = F_WRLCK;
+      lock.l_whence = SEEK_SET;
+      while (fcntl(fd, F_SETLKW, &lock) != 0 && errno == EINTR) {
+      }
+    }
     if (fd >= 0 && offset > 0 && lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0) {
       close(fd);
       return refuse(550, "Could not seek to the restart position.");

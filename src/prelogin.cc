@@ -53,8 +53,8 @@ void SendBanner(ControlConnection& ctrl, const Config& config, const SessionInfo
 }  // namespace
 
 std::vector<std::string> FeatureLines(const std::string& mlst_facts) {
-  return {" EPRT", " EPSV", " HOST", " MDTM", " MLST " + mlst_facts, " PASV", " REST STREAM",
-          " SIZE", " TVFS", " UTF8"};
+  return {" EPRT", " EPSV", " HOST", " MDTM", " MFMT", " MLST " + mlst_facts, " PASV",
+          " REST STREAM", " SIZE", " TVFS", " UTF8"};
 }
 
 bool CommandPermitted(const Config& config, std::string_view verb) {

@@ -132,6 +132,7 @@ Status InstallSandbox(SandboxKind kind, int report_fd) {
     f.Allow(SCMP_SYS(flock));           // upload files in use are not stale
     f.Allow(SCMP_SYS(umask));           // SITE UMASK
     f.Allow(SCMP_SYS(getrandom));       // names of upload files
+    f.Allow(SCMP_SYS(utimensat));       // MFMT, MDTM with a time
   }
   if (kind == SandboxKind::kSession || kind == SandboxKind::kSessionWrite) {
     f.Allow(SCMP_SYS(newfstatat));      // stat, lstat, fstat
@@ -146,6 +147,7 @@ Status InstallSandbox(SandboxKind kind, int report_fd) {
     f.Allow(SCMP_SYS(shutdown));        // ending a data connection cleanly
     f.Allow(SCMP_SYS(fcntl), SCMP_A1(SCMP_CMP_EQ, F_GETFL));  // data socket flags
     f.Allow(SCMP_SYS(fcntl), SCMP_A1(SCMP_CMP_EQ, F_SETFL));  // data socket non-blocking
+    f.Allow(SCMP_SYS(fcntl), SCMP_A1(SCMP_CMP_EQ, F_SETLKW));  // lock_upload_files
     f.Allow(SCMP_SYS(fcntl), SCMP_A1(SCMP_CMP_EQ, F_SETFD),
             SCMP_A2(SCMP_CMP_EQ, FD_CLOEXEC));                  // glibc's fdopendir
     f.Allow(SCMP_SYS(chdir));           // CWD (the chroot confines it)

@@ -31,6 +31,8 @@ struct SessionInfo {
   std::string anon_root;     // anon_root, or the ftp user's home
   std::vector<std::string> user_list;    // userlist_file, when userlist_enable
   std::vector<std::string> chroot_list;  // chroot_list_file, when chroot_list_enable
+  std::vector<std::string> banned_emails;    // banned_email_file, when deny_email_enable
+  std::vector<std::string> email_passwords;  // email_password_file, with secure_email_list_enable
 };
 
 // Who is logged in, as the session jail needs to know it.

@@ -415,3 +415,118 @@ def test_curl_and_lftp_upload_trees(writer, local_users, tmp_path):
         assert sha256_file(os.path.join(home(local_users), "mirrored", rel)) == sha256_file(
             src / rel)
         assert sha256_file(tmp_path / "back" / rel) == sha256_file(src / rel)
+
+
+# ---- times and locks -------------------------------------------------------------------------
+
+def test_mfmt_and_mdtm_write(writer, local_users):
+    s = writer()
+    ftp = login(s, ALICE, local_users)
+    put(ftp, "timed.txt", b"t")
+    assert " MFMT" in ftp.sendcmd("FEAT").splitlines()
+    assert ftp.sendcmd("MFMT 20200102030405 timed.txt") == "213 Modify=20200102030405; timed.txt"
+    assert ftp.sendcmd("MDTM timed.txt") == "213 20200102030405"
+    assert ftp.sendcmd("MDTM 20210101000000 timed.txt").startswith("213")
+    assert ftp.sendcmd("MDTM timed.txt") == "213 20210101000000"
+    with pytest.raises(ftplib.error_perm, match="^501"):
+        ftp.sendcmd("MFMT 2021 timed.txt")
+    s2 = writer({"mdtm_write": "NO"})
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        login(s2, ALICE, local_users).sendcmd("MFMT 20200102030405 timed.txt")
+
+
+def test_lock_upload_files_makes_downloads_wait(writer, local_users):
+    s = writer()
+    path = os.path.join(home(local_users), "locked.txt")
+    ftp = login(s, ALICE, local_users)
+    put(ftp, "locked.txt", b"start\n")
+    # An in-place write (APPE) holds a write lock until it ends.
+    c = s.raw()
+    c.reply()
+    c.cmd(f"USER {ALICE}")
+    c.cmd("PASS alice-secret")
+    c.cmd("TYPE I")
+    code, lines = c.cmd("PASV")
+    nums = [int(n) for n in lines[0].split("(")[1].split(")")[0].split(",")]
+    data = socket.create_connection(("127.0.0.1", nums[4] * 256 + nums[5]))
+    c.send("APPE locked.txt\r\n")
+    assert c.reply()[0] == 150
+    data.sendall(b"more\n")
+    reader = s.raw()
+    reader.reply()
+    reader.cmd(f"USER {ALICE}")
+    reader.cmd("PASS alice-secret")
+    reader.cmd("TYPE I")
+    code, lines = reader.cmd("PASV")
+    port = [int(n) for n in lines[0].split("(")[1].split(")")[0].split(",")]
+    rdata = socket.create_connection(("127.0.0.1", port[4] * 256 + port[5]))
+    reader.send("RETR locked.txt\r\n")
+    reader.sock.settimeout(1.5)
+    with pytest.raises(socket.timeout):
+        reader.reply()  # waits for the lock: no 150 yet
+    data.close()
+    assert c.reply()[0] == 226
+    reader.sock.settimeout(10)
+    assert reader.reply()[0] == 150
+    got = b""
+    while True:
+        chunk = rdata.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    assert got == b"start\nmore\n"
+    assert reader.reply()[0] == 226
+
+
+def test_lock_upload_files_no(writer, local_users):
+    s = writer({"lock_upload_files": "NO"})
+    ftp = login(s, ALICE, local_users)
+    put(ftp, "unlocked.txt", b"start\n")
+    c = s.raw()
+    c.reply()
+    c.cmd(f"USER {ALICE}")
+    c.cmd("PASS alice-secret")
+    code, lines = c.cmd("PASV")
+    nums = [int(n) for n in lines[0].split("(")[1].split(")")[0].split(",")]
+    data = socket.create_connection(("127.0.0.1", nums[4] * 256 + nums[5]))
+    c.send("APPE unlocked.txt\r\n")
+    assert c.reply()[0] == 150
+    assert get(login(s, ALICE, local_users), "unlocked.txt") == b"start\n"  # no waiting
+    data.close()
+    assert c.reply()[0] == 226
+
+
+# ---- anonymous passwords and start directories ---------------------------------------------------
+
+def test_deny_email_and_secure_email_list(make_server, tree):
+    banned = os.path.join(tree.base, "banned")
+    with open(banned, "w") as f:
+        f.write("spammer@example.org\n")
+    s = make_server({"deny_email_enable": "YES", "banned_email_file": banned,
+                     "delay_failed_login": "0"})
+    with pytest.raises(ftplib.error_perm, match="^530"):
+        s.ftp(login=False).login("anonymous", "spammer@example.org")
+    s.ftp(login=False).login("anonymous", "friend@example.org")
+    allowed = os.path.join(tree.base, "allowed")
+    with open(allowed, "w") as f:
+        f.write("friend@example.org\n")
+    s2 = make_server({"secure_email_list_enable": "YES", "email_password_file": allowed,
+                      "delay_failed_login": "0"})
+    s2.ftp(login=False).login("anonymous", "friend@example.org")
+    with pytest.raises(ftplib.error_perm, match="^530"):
+        s2.ftp(login=False).login("anonymous", "stranger@example.org")
+
+
+def test_chroot_start_dir_below_a_read_only_jail(writer, local_users):
+    # carol's home is owned by root: a jail she cannot write, with her own directory below it.
+    files = os.path.join(local_users.users["kftp-carol"]["real_home"], "files")
+    os.makedirs(files, exist_ok=True)
+    uid = local_users.users["kftp-carol"]["uid"]
+    os.chown(files, uid, uid)
+    s = writer({"chroot_local_user": "YES", "chroot_start_dir": "files"})
+    ftp = login(s, "kftp-carol", local_users)
+    assert ftp.pwd() == "/files"
+    put(ftp, "work.txt", b"w")
+    assert os.path.exists(os.path.join(files, "work.txt"))
+    with pytest.raises(ftplib.error_perm, match="^553"):
+        put(ftp, "/root-level.txt", b"x")  # the jail's root is not writable

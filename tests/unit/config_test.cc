@@ -257,7 +257,7 @@ TEST_CASE("other vsftpd options are 'not supported yet', never unknown") {
   for (const char* name :
        {"chown_uploads", "ssl_enable", "xferlog_enable", "session_support", "ssl_tlsv1_1",
         "ssl_tlsv1_2", "ecdh_param_file", "reverse_lookup_enable", "utf8_filesystem",
-        "lock_upload_files", "rsa_cert_file", "download_file", "upload_file"}) {
+        "ls_recurse_enable", "rsa_cert_file", "download_file", "upload_file"}) {
     std::string e = OnlyError(std::string(name) + "=1\n");
     CHECK(e == std::string("test.conf:1: ") + name + ": " + name +
                    " is a vsftpd option that keepftpd does not implement: not supported yet");

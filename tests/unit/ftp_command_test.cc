@@ -277,3 +277,24 @@ TEST_CASE("AsciiDecoder turns CRLF into LF across buffer boundaries") {
 
 }  // namespace
 }  // namespace keepftpd
+
+namespace keepftpd {
+namespace {
+
+TEST_CASE("ParseMdtmTime reads what FormatMdtmTime writes, and nothing else") {
+  for (std::int64_t t : {std::int64_t{0}, std::int64_t{1577880000}, std::int64_t{4102444799}}) {
+    Result<std::int64_t> r = ParseMdtmTime(FormatMdtmTime(t));
+    CHECK(r.ok());
+    if (r.ok()) CHECK(*r == t);
+  }
+  CHECK(ParseMdtmTime("20200101120000.123").ok());
+  for (const char* bad : {"", "2020010112000", "202001011200000", "20201301120000",
+                          "20200230120000", "2020010112000x", "20200101120000.",
+                          "20200101 120000", "-2020010112000"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(ParseMdtmTime(bad).ok());
+  }
+}
+
+}  // namespace
+}  // namespace keepftpd
