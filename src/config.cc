@@ -128,7 +128,7 @@ constexpr std::string_view kNotSupportedYet[] = {
     "rsa_cert_file", "rsa_private_key_file", "run_as_launching_user",
     "session_support", "setproctitle_enable", "ssl_ciphers", "ssl_enable", "ssl_request_cert",
     "ssl_sslv2", "ssl_sslv3", "ssl_tlsv1", "ssl_tlsv1_1", "ssl_tlsv1_2", "strict_ssl_read_eof",
-    "strict_ssl_write_shutdown", "syslog_enable", "text_userdb_names", "tilde_user_enable",
+    "strict_ssl_write_shutdown", "syslog_enable",
     "trans_chunk_size", "upload_file", "use_sendfile", "user_config_dir", "utf8_filesystem",
     "validate_cert", "vsftpd_log_file",
     "xferlog_enable", "xferlog_file", "xferlog_std_format",

@@ -85,6 +85,14 @@ std::string FormatListLine(const ListEntry& entry, const ListFormat& format) {
   } else {
     owner = std::to_string(static_cast<unsigned long>(entry.st.st_uid));
     group = std::to_string(static_cast<unsigned long>(entry.st.st_gid));
+    if (format.user_names != nullptr) {
+      auto it = format.user_names->find(entry.st.st_uid);
+      if (it != format.user_names->end()) owner = SanitizeForLog(it->second);
+    }
+    if (format.group_names != nullptr) {
+      auto it = format.group_names->find(entry.st.st_gid);
+      if (it != format.group_names->end()) group = SanitizeForLog(it->second);
+    }
   }
   std::string perms = PermString(entry.st.st_mode);
   std::string date = DateString(entry.st.st_mtime, format);

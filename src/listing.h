@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,10 @@ struct ListEntry {
 
 struct ListFormat {
   bool hide_ids = false;      // print "ftp" for owner and group instead of numbers
+  // text_userdb_names: names for ids (looked up before the chroot); ids not found print as
+  // numbers. Ignored with hide_ids.
+  const std::map<uid_t, std::string>* user_names = nullptr;
+  const std::map<gid_t, std::string>* group_names = nullptr;
   bool use_localtime = false; // localtime_r instead of gmtime_r for dates
   time_t now = 0;             // "recent" means within 180 days before now (and not in the future)
 };

@@ -83,6 +83,7 @@ struct Monitor {
     std::string start;          // first directory, inside root
     bool check_writable_root = true;
     bool anonymous = true;
+    std::string home;
   } account;
   bool violation_reported = false;  // the jail's SIGSYS handler sent SECCOMP_REPORT
   std::uint32_t violation_syscall = 0;
@@ -164,6 +165,23 @@ void StartPrelogin(Monitor& m, bool reinit) {
   MonitorLogContext().user.clear();
 }
 
+// The passwd and group databases, bounded, for the session jail (it has no NSS).
+void LoadUserDb(UserDb* db) {
+  setpwent();
+  while (passwd* pw = getpwent()) {
+    if (db->user_names.size() >= kMaxUserDbEntries) break;
+    db->user_names.emplace(pw->pw_uid, pw->pw_name);
+    if (pw->pw_dir != nullptr) db->homes.emplace(pw->pw_name, pw->pw_dir);
+  }
+  endpwent();
+  setgrent();
+  while (group* gr = getgrent()) {
+    if (db->group_names.size() >= kMaxUserDbEntries) break;
+    db->group_names.emplace(gr->gr_gid, gr->gr_name);
+  }
+  endgrent();
+}
+
 void StartSession(Monitor& m) {
   UniqueFd mine, theirs;
   Status s = MakeChannel(&mine, &theirs);
@@ -174,6 +192,14 @@ void StartSession(Monitor& m) {
     mine.Reset();
     UseJailLogSink(theirs.get());
     if (m.config->use_localtime) tzset();  // read /etc/localtime before the chroot hides it
+    SessionUser user;
+    user.anonymous = m.account.anonymous;
+    user.chrooted = m.account.root != "/";
+    user.name = m.account.name;
+    user.home = m.account.home;
+    user.start = m.account.start;
+    // Before the chroot: there is no NSS inside it.
+    if (m.config->text_userdb_names || m.config->tilde_user_enable) LoadUserDb(&user.userdb);
     JailSpec spec;
     spec.name = "session";
     spec.uid = m.account.uid;
@@ -182,7 +208,9 @@ void StartSession(Monitor& m) {
     spec.root = m.account.root;
     spec.refuse_writable_root = m.account.check_writable_root;
     if (m.account.check_writable_root && m.config->local_enable) {
-      spec.writable_root_hint = "or set allow_writeable_chroot=YES";
+      spec.writable_root_hint =
+          "with chroot_start_dir naming a writable directory inside it, or set "
+          "allow_writeable_chroot=YES";
     }
     spec.sandbox = m.config->write_enable ? SandboxKind::kSessionWrite : SandboxKind::kSession;
     umask(m.account.anonymous ? m.config->anon_umask : m.config->local_umask);
@@ -192,10 +220,6 @@ void StartSession(Monitor& m) {
     spec.channel = theirs.get();
     s = EnterJail(spec, {m.session->control_fd, theirs.get()});
     if (!s.ok()) JailSetupFailed(*m.session, s);
-    SessionUser user;
-    user.anonymous = m.account.anonymous;
-    user.name = m.account.name;
-    user.start = m.account.start;
     RunSession(*m.config, *m.session, theirs.get(), user);
   }
   m.child = pid;
@@ -372,6 +396,7 @@ bool LocalLogin(Monitor& m, const std::string& user, const std::string& password
   a.uid = pw->pw_uid;
   a.gid = pw->pw_gid;
   std::string home = pw->pw_dir != nullptr ? pw->pw_dir : "/";
+  a.home = home;
   int count = 64;
   a.groups.assign(static_cast<std::size_t>(count), 0);
   if (getgrouplist(unix_name.c_str(), a.gid, a.groups.data(), &count) < 0) {

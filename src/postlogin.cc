@@ -68,6 +68,21 @@ class Session {
 
   // ---- helpers ----
   bool Resolve(std::string_view arg, std::string* out) {
+    std::string expanded;
+    if (config_.tilde_user_enable && !user_.chrooted && !arg.empty() && arg.front() == '~') {
+      // "~" and "~/x": the user's own home; "~name" and "~name/x": that user's home.
+      std::size_t slash = arg.find('/');
+      std::string name(arg.substr(1, slash == std::string_view::npos ? arg.npos : slash - 1));
+      std::string home = name.empty() ? user_.home : std::string();
+      if (!name.empty()) {
+        auto it = user_.userdb.homes.find(name);
+        if (it != user_.userdb.homes.end()) home = it->second;
+      }
+      if (!home.empty()) {
+        expanded = home + (slash == std::string_view::npos ? "" : std::string(arg.substr(slash)));
+        arg = expanded;
+      }
+    }
     Result<std::string> r = ResolvePath(cwd_, arg);
     if (!r.ok()) return false;
     *out = std::move(*r);
@@ -81,6 +96,10 @@ class Session {
   ListFormat Format() const {
     ListFormat f;
     f.hide_ids = config_.hide_ids;
+    if (config_.text_userdb_names) {
+      f.user_names = &user_.userdb.user_names;
+      f.group_names = &user_.userdb.group_names;
+    }
     f.use_localtime = config_.use_localtime;
     f.now = time(nullptr);
     return f;

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -35,11 +36,23 @@ struct SessionInfo {
   std::vector<std::string> email_passwords;  // email_password_file, with secure_email_list_enable
 };
 
+// Names from the user database, looked up by the monitor before the session's chroot (there
+// is no NSS inside it): for text_userdb_names and tilde_user_enable.
+struct UserDb {
+  std::map<uid_t, std::string> user_names;
+  std::map<gid_t, std::string> group_names;
+  std::map<std::string, std::string> homes;
+};
+inline constexpr std::size_t kMaxUserDbEntries = 100000;
+
 // Who is logged in, as the session jail needs to know it.
 struct SessionUser {
-  bool anonymous = true;
+  bool anonymous = true;     // anonymous rights (anonymous users, virtual users by default)
+  bool chrooted = true;
   std::string name;
-  std::string start = "/";  // the first directory, inside the jail's root
+  std::string home;          // local users: their home directory (for "~")
+  std::string start = "/";   // the first directory, inside the jail's root
+  UserDb userdb;             // filled only when an option needs it
 };
 
 }  // namespace keepftpd

@@ -220,3 +220,29 @@ def test_anonymous_and_local_together(make_server, local_users):
     s = make_server({"local_enable": "YES"})
     assert s.ftp().pwd() == "/"  # anonymous
     assert login(s, ALICE, local_users).pwd() == local_users.users[ALICE]["home"]
+
+
+def test_text_userdb_names(local_server, local_users):
+    s = local_server({"text_userdb_names": "YES"})
+    ftp = login(s, ALICE, local_users)
+    lines = []
+    ftp.retrlines("LIST", lines.append)
+    readme = [l for l in lines if l.endswith(" readme.txt")][0]
+    assert readme.split()[2:4] == [ALICE, ALICE]
+    s2 = local_server()
+    lines = []
+    login(s2, ALICE, local_users).retrlines("LIST", lines.append)
+    readme = [l for l in lines if l.endswith(" readme.txt")][0]
+    assert readme.split()[2] == str(local_users.users[ALICE]["uid"])
+
+
+def test_tilde_user_enable(local_server, local_users):
+    s = local_server({"tilde_user_enable": "YES"})
+    ftp = login(s, ALICE, local_users)
+    ftp.cwd(f"~{CAROL}")
+    assert ftp.pwd() == local_users.users[CAROL]["home"]
+    assert retr(ftp, "~/readme.txt") == b"kftp-alice's file\n"
+    assert retr(ftp, f"~{CAROL}/readme.txt") == b"kftp-carol's file\n"
+    s2 = local_server()
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        login(s2, ALICE, local_users).cwd(f"~{CAROL}")
