@@ -382,6 +382,7 @@ class Parser {
   std::vector<ConfigError>* errors_;
   Config config_;
   std::map<std::string, unsigned, std::less<>> seen_;  // option -> line where first set
+  unsigned unknown_count_ = 0;
 };
 
 void Parser::ParseLine(unsigned line_number, std::string_view line) {
@@ -417,7 +418,8 @@ void Parser::ParseLine(unsigned line_number, std::string_view line) {
 void Parser::SetOption(unsigned line, std::string_view name, std::string_view value) {
   if (!IsKnownOption(name)) {
     std::string message = "unknown option";
-    std::string suggestion = Suggestion(name);
+    // Suggestions cost an edit-distance scan of every option: only for the first few.
+    std::string suggestion = ++unknown_count_ <= 3 ? Suggestion(name) : std::string();
     if (!suggestion.empty()) message += "; did you mean " + suggestion + "?";
     Error(line, name, std::move(message));
     return;

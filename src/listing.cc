@@ -49,6 +49,18 @@ std::string PermString(mode_t mode) {
   return perms;
 }
 
+}  // namespace
+
+std::string ListingName(std::string_view name) {
+  std::string out(name);
+  for (char& c : out) {
+    if (c == '\r' || c == '\n') c = '?';
+  }
+  return out;
+}
+
+namespace {
+
 std::string DateString(time_t mtime, const ListFormat& format) {
   struct tm tm = {};
   bool ok = format.use_localtime ? localtime_r(&mtime, &tm) != nullptr
@@ -58,7 +70,9 @@ std::string DateString(time_t mtime, const ListFormat& format) {
     tm.tm_mday = 1;
     tm.tm_year = 70;
   }
-  bool recent = mtime <= format.now && format.now - mtime <= kRecentSeconds;
+  time_t age = 0;
+  bool recent = mtime <= format.now && !__builtin_sub_overflow(format.now, mtime, &age) &&
+                age <= kRecentSeconds;
   char buf[64];
   if (recent) {
     std::snprintf(buf, sizeof(buf), "%s %02d %02d:%02d", kMonths[tm.tm_mon], tm.tm_mday,
@@ -102,10 +116,10 @@ std::string FormatListLine(const ListEntry& entry, const ListFormat& format) {
                         group.c_str(), static_cast<unsigned long long>(entry.st.st_size),
                         date.c_str());
   std::string line(buf, n > 0 ? std::min<std::size_t>(n, sizeof(buf) - 1) : 0);
-  line += entry.name;
+  line += ListingName(entry.name);
   if (S_ISLNK(entry.st.st_mode)) {
     line += " -> ";
-    line += entry.link_target;
+    line += ListingName(entry.link_target);
   }
   line += "\r\n";
   return line;
@@ -241,7 +255,7 @@ std::string FormatMlsdLine(const ListEntry& entry, const MlstFacts& facts, uid_t
                            gid_t gid) {
   std::string line = FormatMlsxFacts(entry, facts, uid, gid);
   line += ' ';
-  line += entry.name;
+  line += ListingName(entry.name);
   line += "\r\n";
   return line;
 }

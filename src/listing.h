@@ -38,6 +38,10 @@ struct ListFormat {
   time_t now = 0;             // "recent" means within 180 days before now (and not in the future)
 };
 
+// A file name (or symlink target) as it may appear in a listing line: CR and LF become '?',
+// so that a hostile name cannot end its line and forge another entry.
+std::string ListingName(std::string_view name);
+
 // One `ls -l` line as vsftpd prints it, ending in "\r\n":
 // "drwxr-xr-x    2 0        0            4096 Nov 22 07:40 pub"
 // perms(10) ' ' nlink right-aligned in 4, ' ' owner left-aligned in 8, ' ' group left-aligned

@@ -6,6 +6,7 @@
 #include <pwd.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <dirent.h>
@@ -177,6 +178,9 @@ int Main(int argc, char** argv) {
   int one = 1;
   setsockopt(conn, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one));  // urgent ABOR bytes inline
   setsockopt(conn, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+  // Replies are whole lines written at once; without this the 226 after a transfer waits for
+  // the client's delayed ACK of the 150 (about 40 ms per file).
+  setsockopt(conn, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   Result<SockAddr> peer = SockAddr::FromPeer(conn);
   Result<SockAddr> local = SockAddr::FromLocal(conn);
   if (!peer.ok() || !local.ok()) return 1;  // the client is already gone

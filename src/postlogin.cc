@@ -579,7 +579,7 @@ bool Session::CollectListing(std::string_view raw_arg, ListKind kind, bool stat_
       ssize_t n = readlink(path.c_str(), target, sizeof(target));
       if (n > 0) e.link_target.assign(target, static_cast<std::size_t>(n));
     }
-    *out = kind == ListKind::kNlst ? e.name + "\r\n" : FormatListLine(e, Format());
+    *out = kind == ListKind::kNlst ? ListingName(e.name) + "\r\n" : FormatListLine(e, Format());
     return true;
   } else if (!arg.empty()) {
     prefix = std::string(arg);
@@ -596,7 +596,7 @@ bool Session::CollectListing(std::string_view raw_arg, ListKind kind, bool stat_
   for (const ListEntry& e : entries) {
     switch (kind) {
       case ListKind::kList: *out += FormatListLine(e, format); break;
-      case ListKind::kNlst: *out += prefix + e.name + "\r\n"; break;
+      case ListKind::kNlst: *out += ListingName(prefix + e.name) + "\r\n"; break;
       case ListKind::kMlsd: *out += FormatMlsdLine(e, mlst_, uid_, gid_); break;
     }
   }

@@ -408,3 +408,34 @@ TEST_CASE("ReadDirectory output feeds FormatListLine") {
 
 }  // namespace
 }  // namespace keepftpd
+
+namespace keepftpd {
+namespace {
+
+TEST_CASE("a hostile name cannot forge a listing line") {
+  ListEntry e;
+  e.name = "a\r\n-rw-r--r--    1 0        0               0 Jan 01  1970 forged";
+  e.st.st_mode = S_IFREG | 0644;
+  e.st.st_nlink = 1;
+  ListFormat f;
+  f.now = 1700000000;
+  std::string line = FormatListLine(e, f);
+  CHECK(line.find('\n') == line.size() - 1);
+  CHECK(line.find('\r') == line.size() - 2);
+  std::string mlsd = FormatMlsdLine(e, MlstFacts(), 0, 0);
+  CHECK(mlsd.find('\n') == mlsd.size() - 1);
+  CHECK(ListingName("x\ry\nz") == "x?y?z");
+}
+
+TEST_CASE("dates far in the past do not overflow") {
+  ListEntry e;
+  e.name = "old";
+  e.st.st_mode = S_IFREG | 0644;
+  e.st.st_mtime = static_cast<time_t>(-9223372036854775807LL);
+  ListFormat f;
+  f.now = 1700000000;
+  CHECK(FormatListLine(e, f).size() > 10);
+}
+
+}  // namespace
+}  // namespace keepftpd
