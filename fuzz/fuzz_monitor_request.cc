@@ -109,7 +109,8 @@ bool DecodeSeccompReport(std::string_view body) {  // HandleSeccompReport
   return true;
 }
 
-bool DecodeEmpty(std::string_view body) { return body.empty(); }  // PASV_LISTEN, DATA_ACCEPT, REINIT
+// PASV_LISTEN, DATA_ACCEPT, REINIT, CHOWN_UPLOAD (whose descriptor rides beside the body)
+bool DecodeEmpty(std::string_view body) { return body.empty(); }
 
 // -1: the monitor has no handler for the type ("unhandled request type").
 int Decode(MsgType type, std::string_view body) {
@@ -118,7 +119,8 @@ int Decode(MsgType type, std::string_view body) {
     case MsgType::kLog: return DecodeLog(body);
     case MsgType::kPasvListen:
     case MsgType::kDataAccept:
-    case MsgType::kReinit: return DecodeEmpty(body);
+    case MsgType::kReinit:
+    case MsgType::kChownUpload: return DecodeEmpty(body);
     case MsgType::kPortConnect: return DecodePortConnect(body);
     case MsgType::kSeccompReport: return DecodeSeccompReport(body);
     default: return -1;
@@ -138,8 +140,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   bool allowed_somewhere = false;
   for (Phase phase : {Phase::kPrelogin, Phase::kSession, Phase::kClosing}) {
     (void)keepftpd::PhaseName(phase);
-    // No jail may pass a descriptor to the monitor, in any phase.
-    FUZZ_CHECK(!keepftpd::ValidateRequest(phase, type, body.size(), true).ok());
+    // Only CHOWN_UPLOAD, in the session, may pass a descriptor to the monitor.
+    if (keepftpd::ValidateRequest(phase, type, body.size(), true).ok()) {
+      FUZZ_CHECK(phase == Phase::kSession && type == MsgType::kChownUpload);
+    }
     const keepftpd::Status v = keepftpd::ValidateRequest(phase, type, body.size(), false);
     if (!v.ok()) {
       FUZZ_CHECK(!v.message().empty());

@@ -117,7 +117,7 @@ constexpr std::string_view kNotSupportedYet[] = {
     "allow_anon_ssl", "anon_max_rate",
     "ascii_download_enable",
     "async_abor_enable", "ca_certs_file",
-    "chown_upload_mode", "chown_uploads", "chown_username", "connect_from_port_20",
+    "connect_from_port_20",
     "debug_ssl", "download_file", "dsa_cert_file",
     "dsa_private_key_file", "dual_log_enable", "ecdh_param_file",
     "force_anon_data_ssl", "force_anon_logins_ssl", "force_local_data_ssl",
@@ -332,7 +332,8 @@ std::string CheckString(const StrRow& row, std::string_view value) {
     if (value.front() != '/') {
       return "expected an absolute path (starting with '/'), got '" + SanitizeForLog(value) + "'";
     }
-  } else if (name == "ftp_username" || name == "nopriv_user" || name == "guest_username") {
+  } else if (name == "ftp_username" || name == "nopriv_user" || name == "guest_username" ||
+             name == "chown_username") {
     if (value.find_first_of(" \t:/,") != std::string_view::npos) {
       return "'" + SanitizeForLog(value) + "' is not a user name";
     }

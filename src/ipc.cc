@@ -18,6 +18,8 @@ const char* MsgTypeName(MsgType type) {
     case MsgType::kPortConnect: return "PORT_CONNECT";
     case MsgType::kSeccompReport: return "SECCOMP_REPORT";
     case MsgType::kReinit: return "REINIT";
+    case MsgType::kChownUpload: return "CHOWN_UPLOAD";
+    case MsgType::kChownResult: return "CHOWN_RESULT";
     case MsgType::kLoginResult: return "LOGIN_RESULT";
     case MsgType::kPasvListenResult: return "PASV_LISTEN_RESULT";
     case MsgType::kDataResult: return "DATA_RESULT";

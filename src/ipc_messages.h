@@ -26,15 +26,20 @@ enum class MsgType : std::uint16_t {
   kSeccompReport = 6,  // {u32 syscall number} any phase, no answer: sent by the SIGSYS handler
                        // of a jail its seccomp filter stopped (see sandbox.h); the jail exits
   kReinit = 7,       // {} session only: the session jail logs out (REIN) and exits
+  kChownUpload = 8,  // {} + fd of an anonymous upload, session only (chown_uploads); answered by
+                     // kChownResult
   // monitor -> jail answers
   kLoginResult = 101,       // {u8 ok, u8 close, str message}
   kPasvListenResult = 102,  // {u8 ok, u16 port, str message}
   kDataResult = 103,        // {u8 ok, str message} + fd when ok
+  kChownResult = 104,       // {u8 ok}
 };
 
-// Which requests a message type may carry a descriptor with: only kDataResult, and only monitor
-// to jail. Jails never send descriptors to the monitor (yet).
-constexpr bool MessageCarriesFd(MsgType type) { return type == MsgType::kDataResult; }
+// The message types a descriptor may ride with: kDataResult (monitor to jail) and kChownUpload
+// (jail to monitor, the file to chown).
+constexpr bool MessageCarriesFd(MsgType type) {
+  return type == MsgType::kDataResult || type == MsgType::kChownUpload;
+}
 
 const char* MsgTypeName(MsgType type);
 

@@ -230,6 +230,16 @@ int Main(int argc, char** argv) {
     Status s = ReadNameList(config.chroot_list_file, &session.chroot_list);
     if (!s.ok()) errors.push_back("chroot_list_file: " + s.message());
   }
+  if (config.anonymous_enable && config.chown_uploads) {
+    passwd* pw = getpwnam(config.chown_username.c_str());
+    if (pw == nullptr) {
+      errors.push_back("chown_username=" + config.chown_username + ": no such user");
+    } else {
+      session.chown_owner.name = config.chown_username;
+      session.chown_owner.uid = pw->pw_uid;
+      session.chown_owner.gid = pw->pw_gid;
+    }
+  }
   CheckSecureChroot(config.secure_chroot_dir, &errors);
   if (!config.banner_file.empty()) {
     int fd = open(config.banner_file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);

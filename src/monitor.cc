@@ -5,11 +5,10 @@
 //    namespaces (isolate_network, isolate), which needs CAP_SYS_ADMIN;
 //  - pre-login: root's uid, capabilities trimmed to what starting the session jail needs
 //    (CAP_SETUID, CAP_SETGID, CAP_SYS_CHROOT, CAP_SETPCAP, CAP_KILL), bounding set the same;
-//  - session: no request that needs a privilege can come from the session (there is no port-20
-//    connect, no chown and no PAM session yet), so the privileged monitor forks the session's
-//    monitor and sleeps in waitpid() as the keeper. The session's monitor starts the session
-//    jail, then takes the session user's uid and gid with no capabilities at all, no_new_privs
-//    and not dumpable; it relays data connections and log records. The keeper reads nothing
+//  - session: the privileged monitor forks the session's monitor and sleeps in waitpid() as the
+//    keeper. The session's monitor starts the session jail, then takes the session user's uid
+//    and gid with no capabilities at all (CAP_CHOWN alone for an anonymous session with
+//    chown_uploads: its only privileged request), no_new_privs and not dumpable; it relays data connections and log records. The keeper reads nothing
 //    but that child's exit status: kReinExit (the client sent REIN) makes it start a new
 //    pre-login jail, anything else ends the connection.
 //    The session's monitor has the session jail's uid because the kernel delivers the jail's
@@ -82,7 +81,8 @@ struct Monitor {
     std::string root;           // chroot here ("/" for local users who are not chrooted)
     std::string start;          // first directory, inside root
     bool check_writable_root = true;
-    bool anonymous = true;
+    bool anonymous = true;        // anonymous rights (anonymous, and virtual users by default)
+    bool anonymous_login = true;  // USER anonymous/ftp itself
     std::string home;
   } account;
   bool violation_reported = false;  // the jail's SIGSYS handler sent SECCOMP_REPORT
@@ -194,6 +194,7 @@ void StartSession(Monitor& m) {
     if (m.config->use_localtime) tzset();  // read /etc/localtime before the chroot hides it
     SessionUser user;
     user.anonymous = m.account.anonymous;
+    user.anonymous_login = m.account.anonymous_login;
     user.chrooted = m.account.root != "/";
     user.name = m.account.name;
     user.home = m.account.home;
@@ -419,6 +420,7 @@ bool LocalLogin(Monitor& m, const std::string& user, const std::string& password
   a.check_writable_root = place.chrooted && !config.allow_writeable_chroot;
   // Virtual users have anonymous users' rights unless virtual_use_local_privs.
   a.anonymous = guest && !config.virtual_use_local_privs;
+  a.anonymous_login = false;
   Log(kLogNotice, std::string(guest ? "virtual" : "local") + " login as \"" +
                       SanitizeForLog(a.name) + "\"" +
                       (guest ? " (running as " + SanitizeForLog(unix_name) + ")" : "") +
@@ -460,6 +462,7 @@ void HandleLogin(Monitor& m, const Message& msg) {
     a.start = "/";
     a.check_writable_root = true;
     a.anonymous = true;
+    a.anonymous_login = true;
     Log(kLogNotice, "anonymous login as \"" + SanitizeForLog(user) + "\"");
     return AcceptLogin(m);
   }
@@ -596,6 +599,31 @@ void HandleReinit(Monitor& m, const Message& msg) {
   m.next = Monitor::Next::kPrelogin;
 }
 
+// chown_uploads: the session jail hands over the file it just received from an anonymous
+// client. Only a regular file with one link, owned by the anonymous account, is changed:
+// first its mode (the monitor has the file owner's uid), then its owner (CAP_CHOWN).
+void HandleChownUpload(Monitor& m, Message& msg) {
+  if (!msg.body.empty() || !msg.fd.valid()) Fatal("malformed CHOWN_UPLOAD request");
+  UniqueFd file = std::move(msg.fd);
+  bool ok = false;
+  struct stat st;
+  if (!m.config->chown_uploads || !m.account.anonymous_login) {
+    Fatal("CHOWN_UPLOAD without chown_uploads for an anonymous session");
+  }
+  if (fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+      st.st_uid != m.account.uid) {
+    Log(kLogWarning, "chown_uploads: refused a file that is not a new anonymous upload");
+  } else if (fchmod(file.get(), static_cast<mode_t>(m.config->chown_upload_mode)) != 0 ||
+             fchown(file.get(), m.session->chown_owner.uid, m.session->chown_owner.gid) != 0) {
+    Log(kLogWarning, std::string("chown_uploads: ") + std::strerror(errno));
+  } else {
+    ok = true;
+  }
+  WireWriter w;
+  w.PutU8(ok ? 1 : 0);
+  Answer(m, MsgType::kChownResult, w.data());
+}
+
 // Sent by a jail's SIGSYS handler (sandbox.cc) just before it exits; logged when it is reaped,
 // with its exit status as the proof. Nothing else changes: the jail is gone either way.
 void HandleSeccompReport(Monitor& m, const Message& msg) {
@@ -608,7 +636,7 @@ void HandleSeccompReport(Monitor& m, const Message& msg) {
   m.phase = Phase::kClosing;
 }
 
-void Dispatch(Monitor& m, const Message& msg) {
+void Dispatch(Monitor& m, Message& msg) {
   Status v = ValidateRequest(m.phase, msg.type, msg.body.size(), msg.fd.valid());
   if (!v.ok()) Fatal("refusing a request from the " + std::string(m.child_name) + " jail: " +
                      v.message());
@@ -620,6 +648,7 @@ void Dispatch(Monitor& m, const Message& msg) {
     case MsgType::kPortConnect: return HandlePortConnect(m, msg);
     case MsgType::kSeccompReport: return HandleSeccompReport(m, msg);
     case MsgType::kReinit: return HandleReinit(m, msg);
+    case MsgType::kChownUpload: return HandleChownUpload(m, msg);
     default: Fatal("unhandled request type");
   }
 }
@@ -628,12 +657,16 @@ void Dispatch(Monitor& m, const Message& msg) {
 
 // Pre-login: what starting the session jail needs, nothing else, in every set: new ids
 // (CAP_SETUID, CAP_SETGID), its chroot (CAP_SYS_CHROOT), emptying its bounding set and later our
-// own (CAP_SETPCAP), and ending a jail of another uid that does not leave (CAP_KILL).
-void TrimCapabilities() {
+// own (CAP_SETPCAP), ending a jail of another uid that does not leave (CAP_KILL), and with
+// chown_uploads, CAP_CHOWN.
+void TrimCapabilities(const Config& config) {
   capng_clear(CAPNG_SELECT_BOTH);
-  capng_updatev(CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED |
-                                                     CAPNG_BOUNDING_SET),
-                CAP_SETUID, CAP_SETGID, CAP_SYS_CHROOT, CAP_KILL, CAP_SETPCAP, -1);
+  const auto sets = static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED |
+                                              CAPNG_BOUNDING_SET);
+  capng_updatev(CAPNG_ADD, sets, CAP_SETUID, CAP_SETGID, CAP_SYS_CHROOT, CAP_KILL, CAP_SETPCAP,
+                -1);
+  // chown_uploads: kept for the session's monitor (see DropPrivileges).
+  if (config.chown_uploads) capng_update(CAPNG_ADD, sets, CAP_CHOWN);
   if (capng_apply(CAPNG_SELECT_BOTH) != 0) Fatal("monitor: could not trim its capabilities");
 }
 
@@ -641,6 +674,11 @@ void TrimCapabilities() {
 // become the session's user (see the top of this file for why not nopriv_user).
 void DropPrivileges(const Monitor& m) {
   capng_clear(CAPNG_SELECT_BOTH);
+  // chown_uploads for an anonymous session: CHOWN_UPLOAD needs CAP_CHOWN, and nothing else.
+  if (m.config->chown_uploads && m.account.anonymous_login) {
+    capng_update(CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED),
+                 CAP_CHOWN);
+  }
   int rc = capng_change_id(static_cast<int>(m.account.uid), static_cast<int>(m.account.gid),
                            static_cast<capng_flags_t>(CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING));
   if (rc != 0) Fatal("monitor: could not drop its privileges (" + std::to_string(rc) + ")");
@@ -692,7 +730,7 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
                      "for debugging only");
   }
   StartPrelogin(m, false);
-  TrimCapabilities();
+  TrimCapabilities(config);
   while (true) {
     Message msg;
     std::string error;

@@ -95,6 +95,22 @@ DataAnswer RequestPortConnect(int channel, const SockAddr& target) {
   return DecodeDataAnswer(Call(channel, MsgType::kPortConnect, w.data(), MsgType::kDataResult));
 }
 
+bool RequestChownUpload(int channel, int fd) {
+  Status s = SendMessage(channel, MsgType::kChownUpload, {}, fd);
+  if (!s.ok()) Fatal("CHOWN_UPLOAD: " + s.message());
+  Message answer;
+  std::string error;
+  if (ReceiveMessage(channel, &answer, &error) != ReceiveOutcome::kMessage ||
+      answer.type != MsgType::kChownResult || answer.fd.valid()) {
+    Fatal("bad answer to CHOWN_UPLOAD");
+  }
+  WireReader r(answer.body);
+  std::uint8_t ok = 0;
+  r.GetU8(&ok);
+  if (!r.Finish()) Fatal("malformed CHOWN_RESULT");
+  return ok != 0;
+}
+
 void RequestReinit(int channel) {
   Status s = SendMessage(channel, MsgType::kReinit, {});
   if (!s.ok()) Fatal("REINIT: " + s.message());

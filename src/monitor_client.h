@@ -38,6 +38,9 @@ struct DataAnswer {
 DataAnswer RequestDataAccept(int channel);
 // Session jail: connect to the client's PORT/EPRT address (within connect_timeout).
 DataAnswer RequestPortConnect(int channel, const SockAddr& target);
+// Session jail: chown_uploads. The monitor gives the anonymous upload open on fd to
+// chown_username with chown_upload_mode; false when it refused (the upload stays as it is).
+bool RequestChownUpload(int channel, int fd);
 // Session jail: REIN. The jail must exit at once; a new pre-login jail greets the client.
 void RequestReinit(int channel);
 

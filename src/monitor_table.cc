@@ -25,6 +25,7 @@ constexpr MonitorRule kSessionRules[] = {
     {MsgType::kDataAccept, 0, false},
     {MsgType::kPortConnect, kPortConnectMax, false},
     {MsgType::kReinit, 0, false},
+    {MsgType::kChownUpload, 0, true},
     {MsgType::kLog, kLogMax, false},
     {MsgType::kSeccompReport, kSeccompReportMax, false},
 };

@@ -23,7 +23,7 @@ const char* PhaseName(Phase phase);
 struct MonitorRule {
   MsgType type;
   std::size_t max_body;  // bytes
-  bool fd_allowed;       // jails send no descriptors today: false everywhere
+  bool fd_allowed;       // a descriptor may ride with it (CHOWN_UPLOAD only)
 };
 
 // The rules of one phase.

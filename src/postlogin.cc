@@ -878,6 +878,10 @@ void Session::Upload(std::string_view arg, UploadKind kind) {
     err = errno;
     r = TransferResult::kFileError;
   }
+  // chown_uploads: the monitor gives the file away before it gets its name.
+  if (r == TransferResult::kOk && config_.chown_uploads && user_.anonymous_login) {
+    RequestChownUpload(channel_, file.get());
+  }
   if (r == TransferResult::kOk && !in_place) {
     // Without overwriting where the client may not overwrite (and for STOU, whose name was
     // free a moment ago).

@@ -29,6 +29,7 @@ struct SessionInfo {
   std::string banner_text;   // banner_file contents, read before any jail
   Account nopriv;            // nopriv_user: runs the pre-login jail
   Account anonymous;         // ftp_username: runs anonymous sessions
+  Account chown_owner;       // chown_username (may be root), with chown_uploads
   std::string anon_root;     // anon_root, or the ftp user's home
   std::vector<std::string> user_list;    // userlist_file, when userlist_enable
   std::vector<std::string> chroot_list;  // chroot_list_file, when chroot_list_enable
@@ -48,6 +49,7 @@ inline constexpr std::size_t kMaxUserDbEntries = 100000;
 // Who is logged in, as the session jail needs to know it.
 struct SessionUser {
   bool anonymous = true;     // anonymous rights (anonymous users, virtual users by default)
+  bool anonymous_login = true;  // USER anonymous/ftp itself (chown_uploads applies)
   bool chrooted = true;
   std::string name;
   std::string home;          // local users: their home directory (for "~")

@@ -530,3 +530,28 @@ def test_chroot_start_dir_below_a_read_only_jail(writer, local_users):
     assert os.path.exists(os.path.join(files, "work.txt"))
     with pytest.raises(ftplib.error_perm, match="^553"):
         put(ftp, "/root-level.txt", b"x")  # the jail's root is not writable
+
+
+def test_chown_uploads(make_server, tree):
+    import pwd
+    from test_privsep import process_chain, status
+    s = make_server(dict(ANON_UP, chown_uploads="YES", chown_username="kftp-nopriv",
+                         chown_upload_mode="0640"))
+    ftp = s.ftp()
+    put(ftp, "pub/incoming/given.bin", b"given away")
+    st = os.stat(tree.path("pub/incoming/given.bin"))
+    nopriv = pwd.getpwnam("kftp-nopriv")
+    assert (st.st_uid, st.st_gid) == (nopriv.pw_uid, nopriv.pw_gid)
+    assert stat.S_IMODE(st.st_mode) == 0o640
+    # The session's monitor keeps CAP_CHOWN (bit 0) and nothing else, for this request only.
+    keeper, monitor, jail = process_chain(s, 3)
+    assert int(status(monitor)["CapEff"], 16) == 1
+    assert int(status(monitor)["CapBnd"], 16) == 0
+    assert int(status(jail)["CapEff"], 16) == 0
+    # Without chown_uploads the monitor keeps nothing.
+    s2 = make_server(ANON_UP)
+    ftp2 = s2.ftp()
+    keeper, monitor, jail = process_chain(s2, 3)
+    assert wait_for(lambda: int(status(monitor)["CapEff"], 16) == 0 and
+                    status(monitor)["Uid"].split()[0] != "0")
+    ftp2.quit()

@@ -255,7 +255,7 @@ TEST_CASE("per-daemon options are refused with their replacement") {
 
 TEST_CASE("other vsftpd options are 'not supported yet', never unknown") {
   for (const char* name :
-       {"chown_uploads", "ssl_enable", "xferlog_enable", "session_support", "ssl_tlsv1_1",
+       {"ftp_data_port", "ssl_enable", "xferlog_enable", "session_support", "ssl_tlsv1_1",
         "ssl_tlsv1_2", "ecdh_param_file", "reverse_lookup_enable", "utf8_filesystem",
         "ls_recurse_enable", "rsa_cert_file", "download_file", "upload_file"}) {
     std::string e = OnlyError(std::string(name) + "=1\n");
@@ -270,7 +270,7 @@ TEST_CASE("every error is reported, parsing goes on") {
       "bogus_option=1\n"
       "hide_ids=perhaps\n"
       "listen=YES\n"
-      "chown_uploads=YES\n"
+      "ftp_data_port=YES\n"
       "accept_timeout=0\n"
       "hide_ids=YES\n"
       "use_localtime=YES\n");

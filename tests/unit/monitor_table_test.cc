@@ -16,9 +16,10 @@ namespace {
 constexpr Phase kAllPhases[] = {Phase::kPrelogin, Phase::kSession, Phase::kClosing};
 
 constexpr MsgType kAllTypes[] = {
-    MsgType::kLogin,       MsgType::kLog,         MsgType::kPasvListen,
-    MsgType::kDataAccept,  MsgType::kPortConnect, MsgType::kSeccompReport, MsgType::kReinit,
-    MsgType::kLoginResult, MsgType::kPasvListenResult, MsgType::kDataResult,
+    MsgType::kLogin,         MsgType::kLog,         MsgType::kPasvListen,
+    MsgType::kDataAccept,    MsgType::kPortConnect, MsgType::kSeccompReport,
+    MsgType::kReinit,        MsgType::kChownUpload, MsgType::kLoginResult,
+    MsgType::kPasvListenResult, MsgType::kDataResult, MsgType::kChownResult,
 };
 
 // The documented policy, written out independently of the table.
@@ -43,6 +44,7 @@ constexpr Expected kAllowed[] = {
     {Phase::kSession, MsgType::kDataAccept, 0},
     {Phase::kSession, MsgType::kPortConnect, kPortConnectMax},
     {Phase::kSession, MsgType::kReinit, 0},
+    {Phase::kSession, MsgType::kChownUpload, 0},
     {Phase::kSession, MsgType::kLog, kLogMax},
     {Phase::kSession, MsgType::kSeccompReport, kSeccompReportMax},
     {Phase::kClosing, MsgType::kLog, kLogMax},
@@ -79,11 +81,12 @@ TEST_CASE("Each request is refused when its body is one byte too long") {
   }
 }
 
-TEST_CASE("No request may carry a descriptor to the monitor") {
+TEST_CASE("Only CHOWN_UPLOAD, in the session, may carry a descriptor to the monitor") {
   for (Phase phase : kAllPhases) {
     for (MsgType type : kAllTypes) {
       CAPTURE(Describe(phase, type));
-      CHECK_FALSE(ValidateRequest(phase, type, 0, true).ok());
+      bool allowed = phase == Phase::kSession && type == MsgType::kChownUpload;
+      CHECK(ValidateRequest(phase, type, 0, true).ok() == allowed);
     }
   }
 }
@@ -100,8 +103,8 @@ TEST_CASE("Every request is refused in every phase it is not listed for") {
       ++refused;
     }
   }
-  // 3 phases x 10 types, 11 allowed.
-  CHECK(refused == 3 * 10 - 11);
+  // 3 phases x 12 types, 12 allowed.
+  CHECK(refused == 3 * 12 - 12);
 }
 
 TEST_CASE("Specific refusals a jail could attempt") {
@@ -139,9 +142,9 @@ TEST_CASE("The rule tables match the documented policy") {
       const Expected* e = FindAllowed(phase, rule.type);
       CHECK(e != nullptr);
       if (e != nullptr) CHECK(rule.max_body == e->max_body);
-      CHECK_FALSE(rule.fd_allowed);
+      CHECK(rule.fd_allowed == (rule.type == MsgType::kChownUpload));
       CHECK(rule.max_body <= kMaxMessageBody);
-      CHECK_FALSE(MessageCarriesFd(rule.type));
+      CHECK(MessageCarriesFd(rule.type) == rule.fd_allowed);
       for (MsgType t : seen) CHECK(t != rule.type);  // each type listed once per phase
       seen.push_back(rule.type);
     }
