@@ -129,7 +129,7 @@ constexpr std::string_view kNotSupportedYet[] = {
     "session_support", "setproctitle_enable", "ssl_ciphers", "ssl_enable", "ssl_request_cert",
     "ssl_sslv2", "ssl_sslv3", "ssl_tlsv1", "ssl_tlsv1_1", "ssl_tlsv1_2", "strict_ssl_read_eof",
     "strict_ssl_write_shutdown", "syslog_enable",
-    "trans_chunk_size", "upload_file", "use_sendfile", "user_config_dir", "utf8_filesystem",
+    "trans_chunk_size", "upload_file", "use_sendfile", "utf8_filesystem",
     "validate_cert", "vsftpd_log_file",
     "xferlog_enable", "xferlog_file", "xferlog_std_format",
 };
@@ -328,7 +328,7 @@ std::string CheckString(const StrRow& row, std::string_view value) {
   const std::string_view name = row.name;
   if (name == "anon_root" || name == "secure_chroot_dir" || name == "banner_file" ||
       name == "banned_email_file" || name == "email_password_file" ||
-      name == "userlist_file" || name == "chroot_list_file") {
+      name == "userlist_file" || name == "chroot_list_file" || name == "user_config_dir") {
     if (value.front() != '/') {
       return "expected an absolute path (starting with '/'), got '" + SanitizeForLog(value) + "'";
     }
@@ -366,8 +366,8 @@ std::string CheckString(const StrRow& row, std::string_view value) {
 
 class Parser {
  public:
-  Parser(std::string_view file_name, std::vector<ConfigError>* errors)
-      : file_name_(file_name), errors_(errors) {}
+  Parser(std::string_view file_name, std::vector<ConfigError>* errors, const Config& base)
+      : file_name_(file_name), errors_(errors), config_(base) {}
 
   void ParseLine(unsigned line_number, std::string_view line);
   void CheckCrossOptions();
@@ -586,8 +586,8 @@ std::string ConfigError::ToString() const {
 }
 
 Config ParseConfig(std::string_view text, std::string_view file_name,
-                   std::vector<ConfigError>* errors) {
-  Parser parser(file_name, errors);
+                   std::vector<ConfigError>* errors, const Config& base) {
+  Parser parser(file_name, errors, base);
   unsigned line_number = 0;
   std::size_t start = 0;
   while (start < text.size()) {
@@ -606,7 +606,8 @@ Config ParseConfig(std::string_view text, std::string_view file_name,
   return parser.config();
 }
 
-Config LoadConfigFile(const std::string& path, std::vector<ConfigError>* errors) {
+Config LoadConfigFile(const std::string& path, std::vector<ConfigError>* errors,
+                      const Config& base) {
   std::string text;
   const bool read_ok = ReadConfigFile(path, &text, errors);
   CheckDirectory(path, DirName(path), errors);
@@ -616,8 +617,8 @@ Config LoadConfigFile(const std::string& path, std::vector<ConfigError>* errors)
     std::free(real);
     if (real_dir != DirName(path)) CheckDirectory(path, real_dir, errors);
   }
-  if (!read_ok) return Config();
-  return ParseConfig(text, path, errors);
+  if (!read_ok) return base;
+  return ParseConfig(text, path, errors, base);
 }
 
 }  // namespace keepftpd

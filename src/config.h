@@ -34,14 +34,17 @@ struct ConfigError {
 // Parses the text of a config file. Every error is appended to *errors (parsing goes on after
 // an error, so that --check-config can list them all). Returns the Config built from the lines
 // that were valid; callers must not use it when *errors is non-empty.
+// base: the values options not set in text keep (the defaults, or for a user_config_dir file,
+// the main configuration).
 Config ParseConfig(std::string_view text, std::string_view file_name,
-                   std::vector<ConfigError>* errors);
+                   std::vector<ConfigError>* errors, const Config& base = Config());
 
 // Reads and parses the file at path. Refuses (as an error on line 0) a file that is not a regular
 // file, is larger than kMaxConfigBytes, or where the file or its directory is not owned by root or
 // is writable by group or others. Cross-option checks (pasv_min_port <= pasv_max_port, ...) are
 // done here too.
-Config LoadConfigFile(const std::string& path, std::vector<ConfigError>* errors);
+Config LoadConfigFile(const std::string& path, std::vector<ConfigError>* errors,
+                      const Config& base = Config());
 
 inline constexpr std::size_t kMaxConfigBytes = 100000;
 inline constexpr const char* kDefaultConfigPath = "/etc/keepftpd.conf";

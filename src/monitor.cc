@@ -63,7 +63,9 @@ namespace {
 constexpr int kHandOverMs = 5000;  // how long a jail may take to exit after handing over
 
 struct Monitor {
-  const Config* config = nullptr;
+  const Config* config = nullptr;  // the main configuration, or user_config after a login
+  Config user_config;              // main + user_config_dir/USER
+  const Config* base_config = nullptr;  // the main configuration
   const SessionInfo* session = nullptr;
   Phase phase = Phase::kPrelogin;
   pid_t child = -1;
@@ -359,6 +361,8 @@ void AcceptLogin(Monitor& m) {
   m.next = Monitor::Next::kSession;
 }
 
+bool LocalSession(Monitor& m, const std::string& user, const PamResult& pam);
+
 bool LocalLogin(Monitor& m, const std::string& user, const std::string& password) {
   const Config& config = *m.config;
   if (!UserListAllows(config, m.session->user_list, user)) {
@@ -371,6 +375,34 @@ bool LocalLogin(Monitor& m, const std::string& user, const std::string& password
     RefuseLogin(m, user, pam.reason, "Login incorrect.");
     return false;
   }
+  if (!config.user_config_dir.empty()) {
+    // The user's own settings, over the main ones, with the same checks; they apply from here
+    // on (where the jail goes, what the session may do).
+    const std::string& name = pam.user;
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
+      RefuseLogin(m, user, "a user name that cannot name a file in user_config_dir",
+                  "Login incorrect.");
+      return false;
+    }
+    std::string path = config.user_config_dir + "/" + name;
+    struct stat st;
+    if (lstat(path.c_str(), &st) == 0) {
+      std::vector<ConfigError> errors;
+      m.user_config = LoadConfigFile(path, &errors, config);
+      if (!errors.empty()) {
+        for (const ConfigError& e : errors) Log(kLogErr, e.ToString());
+        RefuseLogin(m, user, "its user_config_dir file is broken", "Login incorrect.");
+        return false;
+      }
+      m.config = &m.user_config;
+      Log(kLogInfo, "applied " + SanitizeForLog(path));
+    }
+  }
+  return LocalSession(m, user, pam);
+}
+
+bool LocalSession(Monitor& m, const std::string& user, const PamResult& pam) {
+  const Config& config = *m.config;
   // A virtual user (guest_enable) runs as guest_username; the login name still names the
   // user's folder (user_sub_token) and the lists.
   const bool guest = config.guest_enable;
@@ -435,6 +467,7 @@ void HandleLogin(Monitor& m, const Message& msg) {
   r.GetString(kMaxUserName, &user);
   r.GetString(kMaxPassword, &password);
   if (!r.Finish()) Fatal("malformed LOGIN request");
+  m.config = m.base_config;  // a failed login's user_config_dir file does not stay
   struct Wipe {
     std::string& s;
     ~Wipe() { explicit_bzero(s.data(), s.size()); }
@@ -721,6 +754,7 @@ bool ForkSessionMonitor(Monitor& m, bool* is_keeper) {
 void RunMonitor(const Config& config, const SessionInfo& session) {
   static Monitor m;
   m.config = &config;
+  m.base_config = &config;
   m.session = &session;
   g_monitor = &m;
   SetFatalHook(KillChildOnFatal);

@@ -246,3 +246,27 @@ def test_tilde_user_enable(local_server, local_users):
     s2 = local_server()
     with pytest.raises(ftplib.error_perm, match="^550"):
         login(s2, ALICE, local_users).cwd(f"~{CAROL}")
+
+
+def test_user_config_dir(local_server, local_users, tree):
+    d = os.path.join(tree.base, "users")
+    os.makedirs(d)
+    with open(os.path.join(d, ALICE), "w") as f:
+        f.write(f"local_root={local_users.srv}/{ALICE}\nchroot_local_user=YES\n"
+                "allow_writeable_chroot=YES\nhide_ids=YES\n")
+    s = local_server({"user_config_dir": d})
+    ftp = login(s, ALICE, local_users)
+    assert ftp.pwd() == "/"  # alice's own settings: chrooted into her folder
+    assert retr(ftp, "private.txt") == b"alice's private folder\n"
+    assert login(s, CAROL, local_users).pwd() == local_users.users[CAROL]["home"]  # no file
+    # The same checks as the main file: a bad value refuses the login and says why.
+    with open(os.path.join(d, CAROL), "w") as f:
+        f.write("hide_ids=perhaps\n")
+    s2 = local_server({"user_config_dir": d, "delay_failed_login": "0"})
+    with pytest.raises(ftplib.error_perm, match="^530"):
+        login(s2, CAROL, local_users)
+    assert f"{d}/{CAROL}:1: hide_ids:" in s2.output()
+    # ... and so does an insecure one.
+    os.chmod(os.path.join(d, ALICE), 0o666)
+    with pytest.raises(ftplib.error_perm, match="^530"):
+        login(s2, ALICE, local_users)
