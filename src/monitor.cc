@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "auth.h"
+#include "hash.h"
 #include "ipc.h"
 #include "jail.h"
 #include "log.h"
@@ -194,6 +195,7 @@ void StartSession(Monitor& m) {
     mine.Reset();
     UseJailLogSink(theirs.get());
     if (m.config->use_localtime) tzset();  // read /etc/localtime before the chroot hides it
+    PrepareHashes();                        // OpenSSL's digests, before the chroot and seccomp
     SessionUser user;
     user.anonymous = m.account.anonymous;
     user.anonymous_login = m.account.anonymous_login;

@@ -24,6 +24,7 @@
 #include "dataio.h"
 #include "ftp_command.h"
 #include "ftp_path.h"
+#include "hash.h"
 #include "listing.h"
 #include "log.h"
 #include "monitor_client.h"
@@ -121,7 +122,11 @@ class Session {
   void Cdup(const FtpCommand&) { ChangeDir(".."); }
   void Syst(const FtpCommand&) { ctrl_.Reply(215, "UNIX Type: L8"); }
   void Noop(const FtpCommand&) { ctrl_.Reply(200, "NOOP ok."); }
-  void Feat(const FtpCommand&) { ctrl_.ReplyMulti(211, "Features:", FeatureLines(mlst_.FeatString()), "End"); }
+  void Feat(const FtpCommand&) {
+    ctrl_.ReplyMulti(211, "Features:", FeatureLines(mlst_.FeatString(), HashFeatString(hash_)),
+                     "End");
+  }
+  void Hash(const FtpCommand& c);
   void Opts(const FtpCommand& c);
   void Help(const FtpCommand&);
   void Stat(const FtpCommand& c);
@@ -203,6 +208,7 @@ class Session {
   SockAddr port_target_;
   bool epsv_all_ = false;
   MlstFacts mlst_;
+  HashAlgorithm hash_ = HashAlgorithm::kSha256;  // OPTS HASH
   std::set<std::string> messages_shown_;
 };
 
@@ -213,6 +219,7 @@ const std::map<std::string, Session::Handler>& Session::Commands() {
       {"CDUP", &Session::Cdup}, {"CWD", &Session::Cwd},
       {"DELE", &Session::Dele}, {"EPRT", &Session::Eprt},
       {"EPSV", &Session::Epsv}, {"FEAT", &Session::Feat},
+      {"HASH", &Session::Hash},
       {"HELP", &Session::Help}, {"HOST", &Session::Host},
       {"LIST", &Session::List}, {"MDTM", &Session::Mdtm},
       {"MFMT", &Session::Mfmt},
@@ -327,6 +334,15 @@ void Session::Opts(const FtpCommand& c) {
     ctrl_.Reply(200, "Always in UTF8 mode.");
   } else if (upper == "UTF8 OFF") {
     ctrl_.Reply(504, "UTF8 cannot be turned off.");
+  } else if (upper == "HASH") {
+    ctrl_.Reply(200, std::string(HashName(hash_)));
+  } else if (StartsWith(upper, "HASH ")) {
+    HashAlgorithm a;
+    if (!ParseHashName(TrimSpaces(arg.substr(5)), &a)) {
+      return (void)ctrl_.Reply(504, "Unknown algorithm; FEAT lists them.");
+    }
+    hash_ = a;
+    ctrl_.Reply(200, std::string(HashName(hash_)));
   } else if (upper == "MLST" || StartsWith(upper, "MLST ")) {
     mlst_ = MlstFacts::Parse(upper.size() > 5 ? arg.substr(5) : std::string_view());
     ctrl_.Reply(200, "MLST OPTS " + mlst_.EnabledString());
@@ -692,6 +708,29 @@ void Session::Mdtm(const FtpCommand& c) {
     return (void)ctrl_.Reply(550, "Could not get file modification time.");
   }
   ctrl_.Reply(213, FormatMdtmTime(st.st_mtime));
+}
+
+// HASH: a checksum of the whole file (draft-bryan-ftpext-hash), the algorithm chosen with
+// OPTS HASH. The same rights as RETR.
+void Session::Hash(const FtpCommand& c) {
+  std::string path;
+  if (!config_.download_enable || !Resolve(c.arg, &path) || Denied(path)) {
+    return (void)ctrl_.Reply(550, "Permission denied.");
+  }
+  int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return (void)ctrl_.Reply(550, "Failed to open file.");
+  UniqueFd file(fd);
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+      (user_.anonymous && config_.anon_world_readable_only && (st.st_mode & S_IROTH) == 0)) {
+    return (void)ctrl_.Reply(550, "Failed to open file.");
+  }
+  std::uint64_t size = 0;
+  Result<std::string> digest = HashFile(fd, hash_, &size);
+  if (!digest.ok()) return (void)ctrl_.Reply(451, "Failure reading local file.");
+  std::string range = size == 0 ? "0-0" : "0-" + std::to_string(size - 1);
+  ctrl_.Reply(213, std::string(HashName(hash_)) + " " + range + " " + *digest + " " +
+                       SanitizeForLog(c.arg));
 }
 
 void Session::Retr(const FtpCommand& c) {

@@ -8,6 +8,7 @@
 #include "build_config.h"
 #include "cmdio.h"
 #include "ftp_command.h"
+#include "hash.h"
 #include "listing.h"
 #include "log.h"
 #include "monitor_client.h"
@@ -52,9 +53,9 @@ void SendBanner(ControlConnection& ctrl, const Config& config, const SessionInfo
 
 }  // namespace
 
-std::vector<std::string> FeatureLines(const std::string& mlst_facts) {
-  return {" EPRT", " EPSV", " HOST", " MDTM", " MFMT", " MLST " + mlst_facts, " PASV",
-          " REST STREAM", " SIZE", " TVFS", " UTF8"};
+std::vector<std::string> FeatureLines(const std::string& mlst_facts, const std::string& hashes) {
+  return {" EPRT", " EPSV", " HASH " + hashes, " HOST", " MDTM", " MFMT", " MLST " + mlst_facts,
+          " PASV", " REST STREAM", " SIZE", " TVFS", " UTF8"};
 }
 
 bool CommandPermitted(const Config& config, std::string_view verb) {
@@ -143,7 +144,7 @@ void RunPrelogin(const Config& config, const SessionInfo& session, int channel, 
       ctrl.Reply(221, "Goodbye.");
       _exit(0);
     } else if (v == "FEAT") {
-      ctrl.ReplyMulti(211, "Features:", FeatureLines(MlstFacts().FeatString()), "End");
+      ctrl.ReplyMulti(211, "Features:", FeatureLines(MlstFacts().FeatString(), HashFeatString(HashAlgorithm::kSha256)), "End");
     } else if (v == "OPTS") {
       std::string arg = AsciiUpper(TrimSpaces(cmd.arg));
       if (arg == "UTF8 ON" || arg == "UTF8") {

@@ -23,7 +23,7 @@ namespace keepftpd {
 bool CommandPermitted(const Config& config, std::string_view verb);
 
 // The FEAT reply lines (shared with the session jail).
-std::vector<std::string> FeatureLines(const std::string& mlst_facts);
+std::vector<std::string> FeatureLines(const std::string& mlst_facts, const std::string& hashes);
 
 }  // namespace keepftpd
 

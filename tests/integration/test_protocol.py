@@ -422,3 +422,28 @@ def test_rein_returns_to_prelogin(server_inetd):
     assert c.cmd("REIN")[0] == 220
     assert c.cmd("USER ftp")[0] == 331
     assert c.cmd("PASS x@y")[0] == 230
+
+
+def test_hash(server_inetd, tree):
+    import zlib
+    ftp = server_inetd.ftp()
+    feat = ftp.sendcmd("FEAT").splitlines()
+    assert " HASH SHA-256*;SHA-512;SHA-1;MD5;CRC32" in feat
+    data = open(tree.path("pub/random.bin"), "rb").read()
+    end = len(data) - 1
+    assert ftp.sendcmd("HASH pub/random.bin") == (
+        f"213 SHA-256 0-{end} {hashlib.sha256(data).hexdigest()} pub/random.bin")
+    for name, want in (("SHA-512", hashlib.sha512(data).hexdigest()),
+                       ("SHA-1", hashlib.sha1(data).hexdigest()),
+                       ("MD5", hashlib.md5(data).hexdigest()),
+                       ("CRC32", "%08x" % zlib.crc32(data))):
+        assert ftp.sendcmd(f"OPTS HASH {name}") == f"200 {name}"
+        assert ftp.sendcmd("HASH pub/random.bin").split()[3] == want, name
+    assert ftp.sendcmd("OPTS HASH") == "200 CRC32"
+    assert " HASH SHA-256;SHA-512;SHA-1;MD5;CRC32*" in ftp.sendcmd("FEAT").splitlines()
+    with pytest.raises(ftplib.error_perm, match="^504"):
+        ftp.sendcmd("OPTS HASH SHA-3")
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        ftp.sendcmd("HASH pub")
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        ftp.sendcmd("HASH pub/nonexistent")

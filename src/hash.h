@@ -1,0 +1,32 @@
+// Whole-file checksums for the HASH command (draft-bryan-ftpext-hash): SHA-256, SHA-512, SHA-1
+// and MD5 through OpenSSL, CRC32 through zlib. Session jail: PrepareHashes() runs before the
+// chroot and seccomp, so that OpenSSL never needs a file or a system call afterwards.
+#ifndef KEEPFTPD_SRC_HASH_H_
+#define KEEPFTPD_SRC_HASH_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "status.h"
+
+namespace keepftpd {
+
+enum class HashAlgorithm { kSha256, kSha512, kSha1, kMd5, kCrc32 };
+
+// "SHA-256", ... as FEAT, OPTS HASH and the 213 reply name them.
+std::string_view HashName(HashAlgorithm algorithm);
+// Case-insensitive; false for an unknown name.
+bool ParseHashName(std::string_view name, HashAlgorithm* out);
+// The FEAT line's argument: "SHA-256*;SHA-512;SHA-1;MD5;CRC32" with '*' on the selected one.
+std::string HashFeatString(HashAlgorithm selected);
+
+// Loads OpenSSL's digests; call once before the jail is entered.
+void PrepareHashes();
+
+// Reads fd from its start to its end; lower-case hex digest.
+Result<std::string> HashFile(int fd, HashAlgorithm algorithm, std::uint64_t* size);
+
+}  // namespace keepftpd
+
+#endif  // KEEPFTPD_SRC_HASH_H_
