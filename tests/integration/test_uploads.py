@@ -555,3 +555,39 @@ def test_chown_uploads(make_server, tree):
     assert wait_for(lambda: int(status(monitor)["CapEff"], 16) == 0 and
                     status(monitor)["Uid"].split()[0] != "0")
     ftp2.quit()
+
+
+def test_quota_exceeded_gets_552_and_keeps_the_old_file(writer, local_users, tmp_path):
+    from conftest import REPO
+    quotafs = os.path.join(REPO, "build", "tests", "tools", "quotafs")
+    backing = tmp_path / "backing"
+    backing.mkdir()
+    uid = local_users.users[ALICE]["uid"]
+    with open(backing / "old.bin", "wb") as f:
+        f.write(b"old")
+    os.chown(backing, uid, uid)
+    os.chown(backing / "old.bin", uid, uid)
+    mnt = os.path.join(home(local_users), "quota")
+    os.makedirs(mnt, exist_ok=True)
+    fs = subprocess.Popen([quotafs, str(backing), "65536", mnt, "-f", "-o",
+                           "allow_other,default_permissions"])
+    try:
+        assert wait_for(lambda: os.path.ismount(mnt))
+        s = writer()
+        ftp = login(s, ALICE, local_users)
+        put(ftp, "quota/small.bin", b"fits")
+        ftp.voidcmd("TYPE I")
+        conn = ftp.transfercmd("STOR quota/old.bin")
+        try:
+            conn.sendall(os.urandom(1024 * 1024))
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+        conn.close()
+        with pytest.raises(ftplib.error_perm, match="^552"):
+            ftp.voidresp()
+        assert open(os.path.join(mnt, "old.bin"), "rb").read() == b"old"
+        assert leftovers(mnt) == []
+        assert ftp.sendcmd("NOOP").startswith("200")
+    finally:
+        subprocess.run(["umount", mnt])
+        fs.wait(10)
