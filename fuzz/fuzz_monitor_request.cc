@@ -34,6 +34,8 @@ bool DecodeLogin(std::string_view body) {  // HandleLogin
   std::string user, password;
   r.GetString(keepftpd::kMaxUserName, &user);
   r.GetString(keepftpd::kMaxPassword, &password);
+  std::uint8_t prot_private = 0;
+  r.GetU8(&prot_private);
   if (!r.Finish()) return false;
   FUZZ_CHECK(user.size() <= keepftpd::kMaxUserName);
   FUZZ_CHECK(password.size() <= keepftpd::kMaxPassword);
@@ -75,6 +77,8 @@ bool DecodePortConnect(std::string_view body) {  // HandlePortConnect, up to the
   if (family != 4 && family != 6) return false;
   r.GetBytes(family == 4 ? 4 : 16, &bytes);
   r.GetU16(&port);
+  std::uint8_t tls = 0;
+  r.GetU8(&tls);
   if (!r.Finish()) return false;
   FUZZ_CHECK(bytes.size() == (family == 4 ? 4u : 16u));
   const auto* b = reinterpret_cast<const std::uint8_t*>(bytes.data());
@@ -109,7 +113,14 @@ bool DecodeSeccompReport(std::string_view body) {  // HandleSeccompReport
   return true;
 }
 
-// PASV_LISTEN, DATA_ACCEPT, REINIT, CHOWN_UPLOAD (whose descriptor rides beside the body)
+bool DecodeFlag(std::string_view body) {  // DATA_ACCEPT {u8 tls}
+  WireReader r(body);
+  std::uint8_t flag = 0;
+  r.GetU8(&flag);
+  return r.Finish();
+}
+
+// PASV_LISTEN, REINIT, START_TLS, TLS_DATA, CHOWN_UPLOAD (its descriptor rides beside the body)
 bool DecodeEmpty(std::string_view body) { return body.empty(); }
 
 // -1: the monitor has no handler for the type ("unhandled request type").
@@ -118,9 +129,12 @@ int Decode(MsgType type, std::string_view body) {
     case MsgType::kLogin: return DecodeLogin(body);
     case MsgType::kLog: return DecodeLog(body);
     case MsgType::kPasvListen:
-    case MsgType::kDataAccept:
     case MsgType::kReinit:
+    case MsgType::kStartTls:
+    case MsgType::kTlsData:
+    case MsgType::kTlsUploadEnd:
     case MsgType::kChownUpload: return DecodeEmpty(body);
+    case MsgType::kDataAccept: return DecodeFlag(body);
     case MsgType::kPortConnect: return DecodePortConnect(body);
     case MsgType::kSeccompReport: return DecodeSeccompReport(body);
     default: return -1;

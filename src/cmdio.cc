@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <cstring>
 
@@ -21,11 +22,23 @@ std::string OneLine(std::string_view text) {
   return out;
 }
 
-// Waits until fd is readable. Returns 1 readable, 0 timeout, -1 error.
-int WaitReadable(int fd, unsigned timeout_seconds) {
+long NowMs() {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
+}
+
+// Waits until fd is readable or the deadline (-1: none) passes. Returns 1 readable, 0 timeout,
+// -1 error.
+int WaitReadable(int fd, long deadline_ms) {
   pollfd p = {fd, POLLIN, 0};
-  int timeout_ms = timeout_seconds == 0 ? -1 : static_cast<int>(timeout_seconds) * 1000;
   while (true) {
+    int timeout_ms = -1;
+    if (deadline_ms >= 0) {
+      long left = deadline_ms - NowMs();
+      if (left <= 0) return 0;
+      timeout_ms = static_cast<int>(left);
+    }
     int r = poll(&p, 1, timeout_ms);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) return -1;
@@ -46,8 +59,11 @@ ssize_t RecvRetry(int fd, char* buf, std::size_t len, int flags) {
 ControlConnection::ReadOutcome ControlConnection::ReadLine(std::string* line,
                                                            unsigned timeout_seconds) {
   char buf[kMaxCommandLine];
+  // One deadline for the whole line: bytes trickling in without a line end (slowloris) are not
+  // a command and do not restart the idle timer.
+  const long deadline = timeout_seconds == 0 ? -1 : NowMs() + timeout_seconds * 1000L;
   while (true) {
-    int w = WaitReadable(fd_, timeout_seconds);
+    int w = WaitReadable(fd_, deadline);
     if (w == 0) return ReadOutcome::kTimeout;
     if (w < 0) return ReadOutcome::kClosed;
     // Never look further than the room left for this line.

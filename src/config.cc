@@ -114,23 +114,23 @@ constexpr RefusedOption kRefusedOptions[] = {
 // Every other option of vsftpd 3.0.3 (vsftpd.conf(5) and parseconf.c) plus the ones
 // distributions added. Refused as "not supported yet", never as unknown. Sorted.
 constexpr std::string_view kNotSupportedYet[] = {
-    "allow_anon_ssl", "anon_max_rate",
+    "anon_max_rate",
     "ascii_download_enable",
-    "async_abor_enable", "ca_certs_file",
+    "async_abor_enable",
     "connect_from_port_20",
     "debug_ssl", "download_file", "dsa_cert_file",
     "dsa_private_key_file", "dual_log_enable", "ecdh_param_file",
-    "force_anon_data_ssl", "force_anon_logins_ssl", "force_local_data_ssl",
-    "force_local_logins_ssl", "ftp_data_port", "ftp_enable",
-    "http_enable", "implicit_ssl", "local_max_rate",
+   
+    "ftp_data_port", "ftp_enable",
+    "http_enable", "local_max_rate",
     "log_ftp_protocol", "ls_recurse_enable", "no_log_lock", "pasv_addr_resolve",
-    "ptrace_sandbox", "require_cert", "require_ssl_reuse", "reverse_lookup_enable",
-    "rsa_cert_file", "rsa_private_key_file", "run_as_launching_user",
-    "session_support", "setproctitle_enable", "ssl_ciphers", "ssl_enable", "ssl_request_cert",
-    "ssl_sslv2", "ssl_sslv3", "ssl_tlsv1", "ssl_tlsv1_1", "ssl_tlsv1_2", "strict_ssl_read_eof",
+    "ptrace_sandbox", "reverse_lookup_enable",
+    "run_as_launching_user",
+    "session_support", "setproctitle_enable",
+   
     "strict_ssl_write_shutdown", "syslog_enable",
     "trans_chunk_size", "upload_file", "use_sendfile", "utf8_filesystem",
-    "validate_cert", "vsftpd_log_file",
+    "vsftpd_log_file",
     "xferlog_enable", "xferlog_file", "xferlog_std_format",
 };
 static_assert(std::is_sorted(std::begin(kNotSupportedYet), std::end(kNotSupportedYet)),
@@ -328,7 +328,8 @@ std::string CheckString(const StrRow& row, std::string_view value) {
   const std::string_view name = row.name;
   if (name == "anon_root" || name == "secure_chroot_dir" || name == "banner_file" ||
       name == "banned_email_file" || name == "email_password_file" ||
-      name == "userlist_file" || name == "chroot_list_file" || name == "user_config_dir") {
+      name == "userlist_file" || name == "chroot_list_file" || name == "user_config_dir" ||
+      name == "rsa_cert_file" || name == "rsa_private_key_file" || name == "ca_certs_file") {
     if (value.front() != '/') {
       return "expected an absolute path (starting with '/'), got '" + SanitizeForLog(value) + "'";
     }

@@ -20,6 +20,14 @@ const char* MsgTypeName(MsgType type) {
     case MsgType::kReinit: return "REINIT";
     case MsgType::kChownUpload: return "CHOWN_UPLOAD";
     case MsgType::kChownResult: return "CHOWN_RESULT";
+    case MsgType::kStartTls: return "START_TLS";
+    case MsgType::kTlsData: return "TLS_DATA";
+    case MsgType::kTlsWrap: return "TLS_WRAP";
+    case MsgType::kTlsWrapResult: return "TLS_WRAP_RESULT";
+    case MsgType::kStartTlsResult: return "START_TLS_RESULT";
+    case MsgType::kTlsUploadEnd: return "TLS_UPLOAD_END";
+    case MsgType::kTlsDataEnd: return "TLS_DATA_END";
+    case MsgType::kTlsUploadEndResult: return "TLS_UPLOAD_END_RESULT";
     case MsgType::kLoginResult: return "LOGIN_RESULT";
     case MsgType::kPasvListenResult: return "PASV_LISTEN_RESULT";
     case MsgType::kDataResult: return "DATA_RESULT";

@@ -18,27 +18,44 @@ inline constexpr std::size_t kMaxLogText = 1024;
 
 enum class MsgType : std::uint16_t {
   // jail -> monitor requests
-  kLogin = 1,        // {str user, str password} pre-login only, answered by kLoginResult
+  kLogin = 1,        // {str user, str password, u8 prot_private} pre-login only, answered by
+                     // kLoginResult
   kLog = 2,          // {u8 priority, str text} any phase, no answer
   kPasvListen = 3,   // {} answered by kPasvListenResult
-  kDataAccept = 4,   // {} answered by kDataResult (+ fd on success)
-  kPortConnect = 5,  // {u8 family 4|6, bytes[4|16] address, u16 port} answered by kDataResult
+  kDataAccept = 4,   // {u8 tls} answered by kDataResult (+ fd on success unless tls: then the
+                     // monitor keeps it for TLS_DATA)
+  kPortConnect = 5,  // {u8 family 4|6, bytes[4|16] address, u16 port, u8 tls} as kDataAccept
   kSeccompReport = 6,  // {u32 syscall number} any phase, no answer: sent by the SIGSYS handler
                        // of a jail its seccomp filter stopped (see sandbox.h); the jail exits
   kReinit = 7,       // {} session only: the session jail logs out (REIN) and exits
   kChownUpload = 8,  // {} + fd of an anonymous upload, session only (chown_uploads); answered by
                      // kChownResult
+  kStartTls = 9,     // {} pre-login only (AUTH TLS): answered by kStartTlsResult + the plaintext
+                     // end of the control connection, which a new TLS jail relays; the jail
+                     // replies 234 on the raw connection, then swaps it for that end
+  kTlsData = 10,     // {} session only: secure the data connection kept for it; answered by
+                     // kDataResult with the plaintext end
+  kTlsWrap = 11,     // monitor -> TLS jail: {} + the raw data connection; answered by
+                     // kTlsWrapResult
+  kTlsUploadEnd = 12,  // {} session only: did the TLS data connection just read end cleanly?
+                       // Answered by kTlsUploadEndResult once the TLS jail has said
+  kTlsDataEnd = 13,  // TLS jail -> monitor: {u8 clean} a data connection ended
   // monitor -> jail answers
   kLoginResult = 101,       // {u8 ok, u8 close, str message}
   kPasvListenResult = 102,  // {u8 ok, u16 port, str message}
   kDataResult = 103,        // {u8 ok, str message} + fd when ok
   kChownResult = 104,       // {u8 ok}
+  kTlsWrapResult = 105,     // TLS jail -> monitor: {u8 ok, str message} + plaintext fd when ok
+  kStartTlsResult = 106,    // {u8 ok, str message}
+  kTlsUploadEndResult = 107,  // {u8 clean}
 };
 
 // The message types a descriptor may ride with: kDataResult (monitor to jail) and kChownUpload
 // (jail to monitor, the file to chown).
 constexpr bool MessageCarriesFd(MsgType type) {
-  return type == MsgType::kDataResult || type == MsgType::kChownUpload;
+  return type == MsgType::kDataResult || type == MsgType::kChownUpload ||
+         type == MsgType::kTlsWrap || type == MsgType::kTlsWrapResult ||
+         type == MsgType::kStartTlsResult;
 }
 
 const char* MsgTypeName(MsgType type);

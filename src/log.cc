@@ -1,6 +1,8 @@
 // Log sinks: journald or stderr in the monitor, the monitor channel in jails. Shared.
 #include "log.h"
 
+// The caller's location is passed explicitly (CODE_FUNC, CODE_LINE), not this file's.
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 

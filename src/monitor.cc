@@ -25,6 +25,7 @@
 #include <cap-ng.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pwd.h>
 #include <grp.h>
@@ -48,6 +49,7 @@
 #include "auth.h"
 #include "hash.h"
 #include "ipc.h"
+#include "tls.h"
 #include "jail.h"
 #include "log.h"
 #include "monitor_table.h"
@@ -91,6 +93,17 @@ struct Monitor {
   bool violation_reported = false;  // the jail's SIGSYS handler sent SECCOMP_REPORT
   std::uint32_t violation_syscall = 0;
   enum class Next { kEnd, kSession, kPrelogin } next = Next::kEnd;
+  // FTPS: the TLS jail (a child of the pre-login monitor), the channel to it, and the raw data
+  // connection kept for the next TLS_DATA.
+  SessionInfo* mutable_session = nullptr;  // control_fd becomes the plaintext end after AUTH
+  bool tls_active = false;
+  SSL_CTX* tls_ctx = nullptr;
+  pid_t tls_pid = -1;
+  UniqueFd tls_channel;
+  UniqueFd pending_data;
+  bool prot_private = false;  // carried from the pre-login jail into the session
+  int tls_data_ends = 0;      // TLS_DATA_END reports not yet asked for by TLS_UPLOAD_END
+  bool tls_last_clean = false;
 };
 
 Monitor* g_monitor = nullptr;
@@ -138,7 +151,8 @@ pid_t ForkIsolated(const Config& config, bool reinit) {
   return fork();
 }
 
-void StartPrelogin(Monitor& m, bool reinit) {
+void StartPrelogin(Monitor& m, PreloginGreeting greeting) {
+  const bool reinit = greeting == PreloginGreeting::kReinit;
   UniqueFd mine, theirs;
   Status s = MakeChannel(&mine, &theirs);
   if (!s.ok()) Fatal(s.message());
@@ -159,7 +173,7 @@ void StartPrelogin(Monitor& m, bool reinit) {
     spec.channel = theirs.get();
     s = EnterJail(spec, {m.session->control_fd, theirs.get()});
     if (!s.ok()) JailSetupFailed(*m.session, s);
-    RunPrelogin(*m.config, *m.session, theirs.get(), reinit);
+    RunPrelogin(*m.config, *m.session, theirs.get(), greeting, m.tls_active);
   }
   m.child = pid;
   m.child_name = "prelogin";
@@ -203,6 +217,8 @@ void StartSession(Monitor& m) {
     user.name = m.account.name;
     user.home = m.account.home;
     user.start = m.account.start;
+    user.tls_active = m.tls_active;
+    user.prot_private = m.prot_private;
     // Before the chroot: there is no NSS inside it.
     if (m.config->text_userdb_names || m.config->tilde_user_enable) LoadUserDb(&user.userdb);
     JailSpec spec;
@@ -297,6 +313,104 @@ void ReapChild(Monitor& m, int timeout_ms) {
   }
   m.child = -1;
   m.channel.Reset();
+}
+
+// ---- The TLS jail ----
+
+// Starts the TLS jail on the raw control connection; the jails that follow get the plaintext
+// end. The monitor keeps no copy of the raw socket: the TLS jail alone speaks to the client.
+void StartTlsJail(Monitor& m) {
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+    Fatal(Status::FromErrno(errno, "socketpair").message());
+  }
+  UniqueFd plain_jail(pair[0]), plain_protocol(pair[1]);
+  UniqueFd mine, theirs;
+  Status s = MakeChannel(&mine, &theirs);
+  if (!s.ok()) Fatal(s.message());
+  const int raw = m.session->control_fd;
+  pid_t pid = fork();
+  if (pid < 0) Fatal(Status::FromErrno(errno, "fork").message());
+  if (pid == 0) {
+    mine.Reset();
+    plain_protocol.Reset();
+    UseJailLogSink(theirs.get());
+    JailSpec spec;
+    spec.name = "tls";
+    spec.uid = m.session->nopriv.uid;
+    spec.gid = m.session->nopriv.gid;
+    spec.root = m.config->secure_chroot_dir;
+    spec.sandbox = SandboxKind::kTls;
+    spec.seccomp = m.config->seccomp_sandbox;
+    spec.max_open_files = 16;
+    spec.max_address_space = 256u << 20;
+    spec.channel = theirs.get();
+    s = EnterJail(spec, {raw, plain_jail.get(), theirs.get()});
+    if (!s.ok()) {
+      Log(kLogErr, s.message());
+      _exit(1);
+    }
+    RunTlsJail(*m.config, m.tls_ctx, raw, plain_jail.get(), theirs.get());
+  }
+  m.tls_pid = pid;
+  m.tls_channel = std::move(mine);
+  m.tls_active = true;
+  close(raw);
+  m.mutable_session->control_fd = plain_protocol.Release();
+}
+
+// Log records the TLS jail sent; a seccomp report ends the connection.
+void DrainTlsChannel(Monitor& m) {
+  while (m.tls_channel.valid()) {
+    pollfd p = {m.tls_channel.get(), POLLIN, 0};
+    if (poll(&p, 1, 0) <= 0 || (p.revents & POLLIN) == 0) return;
+    Message msg;
+    std::string error;
+    if (ReceiveMessage(m.tls_channel.get(), &msg, &error) != ReceiveOutcome::kMessage) {
+      m.tls_channel.Reset();
+      return;
+    }
+    WireReader r(msg.body);
+    if (msg.type == MsgType::kLog) {
+      std::uint8_t prio = 0;
+      std::string text;
+      r.GetU8(&prio);
+      r.GetString(kMaxLogText, &text);
+      if (r.Finish() && prio <= kLogDebug) LogFromJail(prio, "tls", text);
+    } else if (msg.type == MsgType::kTlsDataEnd) {
+      std::uint8_t clean = 0;
+      r.GetU8(&clean);
+      if (!r.Finish()) Fatal("malformed TLS_DATA_END");
+      ++m.tls_data_ends;
+      m.tls_last_clean = clean != 0;
+    } else if (msg.type == MsgType::kSeccompReport) {
+      std::uint32_t nr = 0;
+      r.GetU32(&nr);
+      char* name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, static_cast<int>(nr));
+      Log(kLogErr, "seccomp violation: the tls jail called forbidden system call " +
+                       std::to_string(nr) + " (" + (name != nullptr ? name : "unknown") +
+                       ") and was stopped");
+      std::free(name);
+    } else {
+      Fatal("unexpected message from the tls jail");
+    }
+  }
+}
+
+// Leaving: with TLS, the TLS jail must flush the last replies and send its close_notify before
+// it goes, so close our copy of the plaintext end and give it a moment.
+[[noreturn]] void EndConnection(Monitor& m) {
+  if (m.tls_active && m.tls_pid > 0) {
+    close(m.session->control_fd);
+    for (int i = 0; i < 300; ++i) {
+      DrainTlsChannel(m);
+      if (waitpid(m.tls_pid, nullptr, WNOHANG) != 0) break;
+      struct timespec ms = {0, 10000000};
+      nanosleep(&ms, nullptr);
+    }
+    DrainTlsChannel(m);
+  }
+  _exit(0);
 }
 
 // ---- Answers ----
@@ -455,6 +569,7 @@ bool LocalSession(Monitor& m, const std::string& user, const PamResult& pam) {
   // Virtual users have anonymous users' rights unless virtual_use_local_privs.
   a.anonymous = guest && !config.virtual_use_local_privs;
   a.anonymous_login = false;
+  MonitorLogContext().user = a.name;
   Log(kLogNotice, std::string(guest ? "virtual" : "local") + " login as \"" +
                       SanitizeForLog(a.name) + "\"" +
                       (guest ? " (running as " + SanitizeForLog(unix_name) + ")" : "") +
@@ -468,7 +583,12 @@ void HandleLogin(Monitor& m, const Message& msg) {
   std::string user, password;
   r.GetString(kMaxUserName, &user);
   r.GetString(kMaxPassword, &password);
-  if (!r.Finish()) Fatal("malformed LOGIN request");
+  std::uint8_t prot_private = 0;
+  r.GetU8(&prot_private);
+  if (!r.Finish() || prot_private > 1 || (prot_private == 1 && !m.tls_active)) {
+    Fatal("malformed LOGIN request");
+  }
+  m.prot_private = prot_private != 0;
   m.config = m.base_config;  // a failed login's user_config_dir file does not stay
   struct Wipe {
     std::string& s;
@@ -479,7 +599,20 @@ void HandleLogin(Monitor& m, const Message& msg) {
     return RefuseLogin(m, user, "control characters in the user name or password",
                        "Login incorrect.");
   }
-  if (config.anonymous_enable && IsAnonymousName(user)) {
+  const bool anonymous = config.anonymous_enable && IsAnonymousName(user);
+  // FTPS rules, checked again here whatever the pre-login jail said.
+  if (config.ssl_enable && !m.tls_active &&
+      (anonymous ? config.allow_anon_ssl && config.force_anon_logins_ssl
+                 : config.force_local_logins_ssl)) {
+    return RefuseLogin(m, user, "a login without TLS, and force_*_logins_ssl=YES",
+                       anonymous ? "Anonymous sessions must use encryption."
+                                 : "Non-anonymous sessions must use encryption.");
+  }
+  if (m.tls_active && anonymous && !config.allow_anon_ssl) {
+    return RefuseLogin(m, user, "an anonymous login over TLS, and allow_anon_ssl=NO",
+                       "Anonymous sessions may not use encryption.");
+  }
+  if (anonymous) {
     if (config.deny_email_enable && InNameList(m.session->banned_emails, password)) {
       return RefuseLogin(m, user, "anonymous password listed in banned_email_file",
                          "Login incorrect.");
@@ -498,6 +631,7 @@ void HandleLogin(Monitor& m, const Message& msg) {
     a.check_writable_root = true;
     a.anonymous = true;
     a.anonymous_login = true;
+    MonitorLogContext().user = a.name;
     Log(kLogNotice, "anonymous login as \"" + SanitizeForLog(user) + "\"");
     return AcceptLogin(m);
   }
@@ -550,8 +684,28 @@ void HandlePasvListen(Monitor& m, const Message& msg) {
   Answer(m, MsgType::kPasvListenResult, w.data());
 }
 
+// A data connection for the session: handed over, or with PROT P kept for TLS_DATA (the
+// session replies 150 first: clients start the data handshake only after it).
+void GiveData(Monitor& m, UniqueFd data, bool tls) {
+  if (!tls) return AnswerData(m, std::move(data), "");
+  // The TLS jail writes records and then a close_notify: no Nagle delay between them.
+  int one = 1;
+  setsockopt(data.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  m.pending_data = std::move(data);
+  WireWriter w;
+  w.PutU8(1);
+  w.PutString("");
+  Answer(m, MsgType::kDataResult, w.data());
+}
+
 void HandleDataAccept(Monitor& m, const Message& msg) {
-  if (!msg.body.empty()) Fatal("malformed DATA_ACCEPT request");
+  WireReader rd(msg.body);
+  std::uint8_t tls = 0;
+  rd.GetU8(&tls);
+  if (!rd.Finish() || tls > 1 || (tls == 1 && !m.tls_active)) {
+    Fatal("malformed DATA_ACCEPT request");
+  }
+  m.pending_data.Reset();
   if (!m.pasv_listener.valid()) return AnswerData(m, UniqueFd(), "Use PORT or PASV first.");
   UniqueFd listener = std::move(m.pasv_listener);  // one connection per PASV
   pollfd p = {listener.get(), POLLIN, 0};
@@ -570,7 +724,7 @@ void HandleDataAccept(Monitor& m, const Message& msg) {
                          ": it is not the control connection's address");
     return AnswerData(m, UniqueFd(), "Security: Bad IP connecting.");
   }
-  AnswerData(m, std::move(data), "");
+  GiveData(m, std::move(data), tls != 0);
 }
 
 void HandlePortConnect(Monitor& m, const Message& msg) {
@@ -582,8 +736,13 @@ void HandlePortConnect(Monitor& m, const Message& msg) {
   if (family != 4 && family != 6) Fatal("PORT_CONNECT with bad family");
   r.GetBytes(family == 4 ? 4 : 16, &bytes);
   r.GetU16(&port);
-  if (!r.Finish()) Fatal("malformed PORT_CONNECT request");
+  std::uint8_t tls = 0;
+  r.GetU8(&tls);
+  if (!r.Finish() || tls > 1 || (tls == 1 && !m.tls_active)) {
+    Fatal("malformed PORT_CONNECT request");
+  }
   m.pasv_listener.Reset();
+  m.pending_data.Reset();
   SockAddr target = family == 4 ? SockAddr::V4(reinterpret_cast<const std::uint8_t*>(bytes.data()), port)
                                 : SockAddr::V6(reinterpret_cast<const std::uint8_t*>(bytes.data()), port);
   target = target.Normalized();
@@ -623,7 +782,96 @@ void HandlePortConnect(Monitor& m, const Message& msg) {
   if (rc <= 0 || getsockopt(data.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
     return AnswerData(m, UniqueFd(), "Failed to establish connection.");
   }
-  AnswerData(m, std::move(data), "");
+  GiveData(m, std::move(data), tls != 0);
+}
+
+void HandleStartTls(Monitor& m, const Message& msg) {
+  if (!msg.body.empty()) Fatal("malformed START_TLS request");
+  WireWriter w;
+  if (!m.config->ssl_enable || m.tls_active) {
+    w.PutU8(0);
+    w.PutString("TLS is not available.");
+    return Answer(m, MsgType::kStartTlsResult, w.data());
+  }
+  Result<SSL_CTX*> ctx = MakeServerContext(*m.config);
+  if (!ctx.ok()) {
+    Log(kLogErr, ctx.status().message());
+    w.PutU8(0);
+    w.PutString("TLS is not available: the server's certificate could not be loaded.");
+    return Answer(m, MsgType::kStartTlsResult, w.data());
+  }
+  m.tls_ctx = *ctx;
+  // The TLS jail waits for the client's handshake, which comes after the pre-login jail's 234;
+  // the pre-login jail then swaps its control connection for the plaintext end.
+  StartTlsJail(m);
+  w.PutU8(1);
+  w.PutString("");
+  Answer(m, MsgType::kStartTlsResult, w.data(), m.session->control_fd);
+}
+
+// PROT P data: the raw connection kept by DATA_ACCEPT or PORT_CONNECT goes to the TLS jail,
+// whose plaintext end goes to the session jail.
+void HandleTlsData(Monitor& m, const Message& msg) {
+  if (!msg.body.empty()) Fatal("malformed TLS_DATA request");
+  if (!m.pending_data.valid() || !m.tls_channel.valid()) {
+    return AnswerData(m, UniqueFd(), "Use PORT or PASV first.");
+  }
+  UniqueFd raw = std::move(m.pending_data);
+  DrainTlsChannel(m);
+  m.tls_data_ends = 0;  // reports of earlier connections are not about this one
+  Status s = SendMessage(m.tls_channel.get(), MsgType::kTlsWrap, {}, raw.get());
+  if (!s.ok()) Fatal("TLS_WRAP: " + s.message());
+  raw.Reset();
+  while (true) {
+    Message answer;
+    std::string error;
+    if (ReceiveMessage(m.tls_channel.get(), &answer, &error) != ReceiveOutcome::kMessage) {
+      Fatal("the tls jail is gone");
+    }
+    if (answer.type == MsgType::kTlsDataEnd) {
+      WireReader r(answer.body);
+      std::uint8_t clean = 0;
+      r.GetU8(&clean);
+      if (!r.Finish()) Fatal("malformed TLS_DATA_END");
+      ++m.tls_data_ends;
+      m.tls_last_clean = clean != 0;
+      continue;
+    }
+    if (answer.type == MsgType::kLog || answer.type == MsgType::kSeccompReport) {
+      WireReader r(answer.body);
+      std::uint8_t prio = 0;
+      std::string text;
+      r.GetU8(&prio);
+      r.GetString(kMaxLogText, &text);
+      if (answer.type == MsgType::kLog && r.Finish() && prio <= kLogDebug) {
+        LogFromJail(prio, "tls", text);
+      }
+      continue;
+    }
+    if (answer.type != MsgType::kTlsWrapResult) Fatal("unexpected answer from the tls jail");
+    WireReader r(answer.body);
+    std::uint8_t ok = 0;
+    std::string message;
+    r.GetU8(&ok);
+    r.GetString(kMaxLogText, &message);
+    if (!r.Finish() || (ok != 0) != answer.fd.valid()) Fatal("malformed TLS_WRAP_RESULT");
+    return AnswerData(m, std::move(answer.fd), SanitizeForLog(message));
+  }
+}
+
+// After an upload over TLS: whether the data connection ended cleanly (not reset; with
+// strict_ssl_read_eof, with close_notify). Waits for the TLS jail's report.
+void HandleTlsUploadEnd(Monitor& m, const Message& msg) {
+  if (!msg.body.empty()) Fatal("malformed TLS_UPLOAD_END request");
+  for (int i = 0; i < 1000 && m.tls_data_ends == 0 && m.tls_channel.valid(); ++i) {
+    pollfd p = {m.tls_channel.get(), POLLIN, 0};
+    if (poll(&p, 1, 10) > 0) DrainTlsChannel(m);
+  }
+  bool clean = m.tls_data_ends > 0 && m.tls_last_clean;
+  m.tls_data_ends = 0;
+  WireWriter w;
+  w.PutU8(clean ? 1 : 0);
+  Answer(m, MsgType::kTlsUploadEndResult, w.data());
 }
 
 void HandleReinit(Monitor& m, const Message& msg) {
@@ -684,6 +932,9 @@ void Dispatch(Monitor& m, Message& msg) {
     case MsgType::kSeccompReport: return HandleSeccompReport(m, msg);
     case MsgType::kReinit: return HandleReinit(m, msg);
     case MsgType::kChownUpload: return HandleChownUpload(m, msg);
+    case MsgType::kStartTls: return HandleStartTls(m, msg);
+    case MsgType::kTlsData: return HandleTlsData(m, msg);
+    case MsgType::kTlsUploadEnd: return HandleTlsUploadEnd(m, msg);
     default: Fatal("unhandled request type");
   }
 }
@@ -755,9 +1006,11 @@ bool ForkSessionMonitor(Monitor& m, bool* is_keeper) {
 
 void RunMonitor(const Config& config, const SessionInfo& session) {
   static Monitor m;
+  static SessionInfo info = session;
   m.config = &config;
   m.base_config = &config;
-  m.session = &session;
+  m.session = &info;
+  m.mutable_session = &info;
   g_monitor = &m;
   SetFatalHook(KillChildOnFatal);
   signal(SIGPIPE, SIG_IGN);
@@ -765,9 +1018,22 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
     Log(kLogWarning, "seccomp_sandbox=NO: the jails run without system call filters; use this "
                      "for debugging only");
   }
-  StartPrelogin(m, false);
+  if (config.implicit_ssl) {
+    // Implicit FTPS: the TLS handshake comes first, then the banner inside it.
+    Result<SSL_CTX*> ctx = MakeServerContext(config);
+    if (!ctx.ok()) Fatal(ctx.status().message());
+    m.tls_ctx = *ctx;
+    StartTlsJail(m);
+  }
+  StartPrelogin(m, PreloginGreeting::kBanner);
   TrimCapabilities(config);
   while (true) {
+    // The TLS jail's log records, and the jail's next request.
+    pollfd p[2] = {{m.channel.get(), POLLIN, 0}, {m.tls_channel.get(), POLLIN, 0}};
+    int ready = poll(p, m.tls_channel.valid() ? 2 : 1, -1);
+    if (ready < 0 && errno != EINTR) Fatal(Status::FromErrno(errno, "poll").message());
+    if (m.tls_channel.valid() && p[1].revents != 0) DrainTlsChannel(m);
+    if (p[0].revents == 0) continue;
     Message msg;
     std::string error;
     ReceiveOutcome r = ReceiveMessage(m.channel.get(), &msg, &error);
@@ -785,13 +1051,21 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
     if (next == Monitor::Next::kSession && m.privileged) {
       bool is_keeper = false;
       bool rein = ForkSessionMonitor(m, &is_keeper);
-      if (!is_keeper) continue;  // the session's monitor: serve the session
-      if (!rein) _exit(0);
-      StartPrelogin(m, true);
+      if (!is_keeper) {
+        // The session's monitor: serve the session. The plaintext control end is the
+        // session jail's now.
+        if (m.tls_active) {
+          close(m.session->control_fd);
+          m.mutable_session->control_fd = -1;
+        }
+        continue;
+      }
+      if (!rein) EndConnection(m);
+      StartPrelogin(m, PreloginGreeting::kReinit);
     } else if (next == Monitor::Next::kPrelogin && !m.privileged) {
       _exit(kReinExit);  // the keeper starts the new pre-login jail
     } else {
-      _exit(0);
+      EndConnection(m);
     }
   }
 }

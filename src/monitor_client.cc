@@ -30,7 +30,9 @@ Message Call(int channel, MsgType request, std::string_view body, MsgType expect
   return answer;
 }
 
-DataAnswer DecodeDataAnswer(Message answer) {
+// expect_fd: a DATA_RESULT that says ok carries the connection (not for the first step of a
+// TLS data connection, whose raw socket stays with the monitor).
+DataAnswer DecodeDataAnswer(Message answer, bool expect_fd = true) {
   DataAnswer out;
   WireReader r(answer.body);
   std::uint8_t ok = 0;
@@ -38,17 +40,21 @@ DataAnswer DecodeDataAnswer(Message answer) {
   r.GetString(kMaxAnswerText, &out.message);
   if (!r.Finish()) Fatal("malformed DATA_RESULT");
   out.ok = ok != 0;
-  if (out.ok != answer.fd.valid()) Fatal("DATA_RESULT descriptor does not match its status");
+  if ((out.ok && expect_fd) != answer.fd.valid()) {
+    Fatal("DATA_RESULT descriptor does not match its status");
+  }
   out.fd = std::move(answer.fd);
   return out;
 }
 
 }  // namespace
 
-LoginAnswer RequestLogin(int channel, std::string_view user, std::string_view password) {
+LoginAnswer RequestLogin(int channel, std::string_view user, std::string_view password,
+                         bool prot_private) {
   WireWriter w;
   w.PutString(user.substr(0, kMaxUserName));
   w.PutString(password.substr(0, kMaxPassword));
+  w.PutU8(prot_private ? 1 : 0);
   Message answer = Call(channel, MsgType::kLogin, w.data(), MsgType::kLoginResult);
   LoginAnswer out;
   WireReader r(answer.body);
@@ -75,11 +81,41 @@ PasvAnswer RequestPasvListen(int channel) {
   return out;
 }
 
-DataAnswer RequestDataAccept(int channel) {
-  return DecodeDataAnswer(Call(channel, MsgType::kDataAccept, {}, MsgType::kDataResult));
+DataAnswer RequestDataAccept(int channel, bool tls) {
+  WireWriter w;
+  w.PutU8(tls ? 1 : 0);
+  return DecodeDataAnswer(Call(channel, MsgType::kDataAccept, w.data(), MsgType::kDataResult),
+                          !tls);
 }
 
-DataAnswer RequestPortConnect(int channel, const SockAddr& target) {
+DataAnswer RequestTlsData(int channel) {
+  return DecodeDataAnswer(Call(channel, MsgType::kTlsData, {}, MsgType::kDataResult));
+}
+
+bool RequestTlsUploadEnd(int channel) {
+  Message answer = Call(channel, MsgType::kTlsUploadEnd, {}, MsgType::kTlsUploadEndResult);
+  WireReader r(answer.body);
+  std::uint8_t clean = 0;
+  r.GetU8(&clean);
+  if (!r.Finish()) Fatal("malformed TLS_UPLOAD_END_RESULT");
+  return clean != 0;
+}
+
+StartTlsAnswer RequestStartTls(int channel) {
+  Message answer = Call(channel, MsgType::kStartTls, {}, MsgType::kStartTlsResult);
+  StartTlsAnswer out;
+  WireReader r(answer.body);
+  std::uint8_t ok = 0;
+  r.GetU8(&ok);
+  r.GetString(kMaxAnswerText, &out.message);
+  if (!r.Finish()) Fatal("malformed START_TLS_RESULT");
+  out.ok = ok != 0;
+  if (out.ok != answer.fd.valid()) Fatal("START_TLS_RESULT descriptor does not match its status");
+  out.plain_control = std::move(answer.fd);
+  return out;
+}
+
+DataAnswer RequestPortConnect(int channel, const SockAddr& target, bool tls) {
   SockAddr n = target.Normalized();
   WireWriter w;
   if (n.family() == AF_INET) {
@@ -92,7 +128,9 @@ DataAnswer RequestPortConnect(int channel, const SockAddr& target) {
     w.PutBytes(std::string_view(reinterpret_cast<const char*>(&sin6->sin6_addr), 16));
   }
   w.PutU16(n.port());
-  return DecodeDataAnswer(Call(channel, MsgType::kPortConnect, w.data(), MsgType::kDataResult));
+  w.PutU8(tls ? 1 : 0);
+  return DecodeDataAnswer(Call(channel, MsgType::kPortConnect, w.data(), MsgType::kDataResult),
+                          !tls);
 }
 
 bool RequestChownUpload(int channel, int fd) {

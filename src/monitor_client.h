@@ -19,7 +19,17 @@ struct LoginAnswer {
   std::string message;  // for the 530 reply when refused
 };
 // Pre-login jail: asks the monitor to log in. On ok the jail must exit at once.
-LoginAnswer RequestLogin(int channel, std::string_view user, std::string_view password);
+// prot_private: PROT P was given before login (it carries over into the session).
+LoginAnswer RequestLogin(int channel, std::string_view user, std::string_view password,
+                         bool prot_private);
+// Pre-login jail: AUTH TLS. On ok the jail replies 234 on the raw connection, then puts
+// plain_control in its place: a TLS jail relays it from then on.
+struct StartTlsAnswer {
+  bool ok = false;
+  UniqueFd plain_control;
+  std::string message;
+};
+StartTlsAnswer RequestStartTls(int channel);
 
 struct PasvAnswer {
   bool ok = false;
@@ -35,9 +45,14 @@ struct DataAnswer {
   std::string message;  // why not, for the 425 reply
 };
 // Session jail: accept the data connection on the passive listener (within accept_timeout).
-DataAnswer RequestDataAccept(int channel);
+// tls: for PROT P; the answer then carries no descriptor (the monitor keeps the raw
+// connection), and RequestTlsData, after the 150 reply, returns the plaintext end.
+DataAnswer RequestDataAccept(int channel, bool tls);
+DataAnswer RequestTlsData(int channel);
+// After an upload over TLS, once the session closed its end: did the client's side end cleanly?
+bool RequestTlsUploadEnd(int channel);
 // Session jail: connect to the client's PORT/EPRT address (within connect_timeout).
-DataAnswer RequestPortConnect(int channel, const SockAddr& target);
+DataAnswer RequestPortConnect(int channel, const SockAddr& target, bool tls);
 // Session jail: chown_uploads. The monitor gives the anonymous upload open on fd to
 // chown_username with chown_upload_mode; false when it refused (the upload stays as it is).
 bool RequestChownUpload(int channel, int fd);

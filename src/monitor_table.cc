@@ -9,20 +9,23 @@ namespace {
 
 // Body limits: LOGIN = 2 length fields + user + password; LOG = priority + length + text;
 // PORT_CONNECT = family + 16 address bytes + port.
-constexpr std::size_t kLoginMax = 2 + kMaxUserName + 2 + kMaxPassword;
+constexpr std::size_t kLoginMax = 2 + kMaxUserName + 2 + kMaxPassword + 1;
 constexpr std::size_t kLogMax = 1 + 2 + kMaxLogText;
-constexpr std::size_t kPortConnectMax = 1 + 16 + 2;
+constexpr std::size_t kPortConnectMax = 1 + 16 + 2 + 1;
 constexpr std::size_t kSeccompReportMax = 4;
 
 constexpr MonitorRule kPreloginRules[] = {
     {MsgType::kLogin, kLoginMax, false},
     {MsgType::kLog, kLogMax, false},
     {MsgType::kSeccompReport, kSeccompReportMax, false},
+    {MsgType::kStartTls, 0, false},
 };
 
 constexpr MonitorRule kSessionRules[] = {
     {MsgType::kPasvListen, 0, false},
-    {MsgType::kDataAccept, 0, false},
+    {MsgType::kDataAccept, 1, false},
+    {MsgType::kTlsData, 0, false},
+    {MsgType::kTlsUploadEnd, 0, false},
     {MsgType::kPortConnect, kPortConnectMax, false},
     {MsgType::kReinit, 0, false},
     {MsgType::kChownUpload, 0, true},

@@ -4,11 +4,13 @@
 #include "postlogin.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <sys/random.h>
 #include <sys/file.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +45,8 @@ class Session {
   Session(const Config& config, const SessionInfo& info, int channel, const SessionUser& user)
       : config_(config), info_(info), user_(user), channel_(channel), ctrl_(info.control_fd) {
     umask_ = user.anonymous ? config.anon_umask : config.local_umask;
+    prot_.pbsz = user.prot_private;
+    prot_.private_data = user.prot_private;
     Result<NameFilter> deny = NameFilter::Parse(config.deny_file);
     Result<NameFilter> hide = NameFilter::Parse(config.hide_file);
     if (deny.ok()) deny_ = *deny;
@@ -106,6 +110,9 @@ class Session {
     return f;
   }
   UniqueFd OpenDataConnection(std::string_view reply150);
+  // Closes a data connection that carried everything: with TLS, after the TLS jail has sent
+  // the last byte and its close_notify (it closes its end), so that the 226 comes after that.
+  void CloseData(UniqueFd& data);
   void FinishTransfer(TransferResult r, std::string_view ok_text);
   void ShowDirMessage(const std::string& dir, std::vector<std::string>* lines);
   bool ChangeDir(std::string_view arg);
@@ -123,8 +130,20 @@ class Session {
   void Syst(const FtpCommand&) { ctrl_.Reply(215, "UNIX Type: L8"); }
   void Noop(const FtpCommand&) { ctrl_.Reply(200, "NOOP ok."); }
   void Feat(const FtpCommand&) {
-    ctrl_.ReplyMulti(211, "Features:", FeatureLines(mlst_.FeatString(), HashFeatString(hash_)),
+    ctrl_.ReplyMulti(211, "Features:",
+                     FeatureLines(mlst_.FeatString(), HashFeatString(hash_), config_.ssl_enable),
                      "End");
+  }
+  void Pbsz(const FtpCommand& c) { HandlePbsz(ctrl_, user_.tls_active, c.arg, &prot_); }
+  void Prot(const FtpCommand& c) { HandleProt(ctrl_, user_.tls_active, c.arg, &prot_); }
+  void Auth(const FtpCommand&) {
+    if (!config_.ssl_enable) {
+      return (void)ctrl_.Reply(502, "AUTH is not supported: TLS is not enabled on this server.");
+    }
+    ctrl_.Reply(503, user_.tls_active ? "Already using TLS." : "AUTH must come before login.");
+  }
+  void Ccc(const FtpCommand&) {
+    ctrl_.Reply(534, "CCC refused: the control connection stays encrypted.");
   }
   void Hash(const FtpCommand& c);
   void Opts(const FtpCommand& c);
@@ -209,12 +228,16 @@ class Session {
   bool epsv_all_ = false;
   MlstFacts mlst_;
   HashAlgorithm hash_ = HashAlgorithm::kSha256;  // OPTS HASH
+  ProtState prot_;          // PBSZ, PROT
+  bool data_tls_ = false;   // the open data connection is a TLS jail's plaintext end
   std::set<std::string> messages_shown_;
 };
 
 const std::map<std::string, Session::Handler>& Session::Commands() {
   static const std::map<std::string, Handler> table = {
       {"ABOR", &Session::Abor}, {"ACCT", &Session::NotImplemented},
+      {"AUTH", &Session::Auth}, {"CCC", &Session::Ccc},
+      {"PBSZ", &Session::Pbsz}, {"PROT", &Session::Prot},
       {"ALLO", &Session::Allo}, {"APPE", &Session::Appe},
       {"CDUP", &Session::Cdup}, {"CWD", &Session::Cwd},
       {"DELE", &Session::Dele}, {"EPRT", &Session::Eprt},
@@ -505,14 +528,47 @@ UniqueFd Session::OpenDataConnection(std::string_view reply150) {
     ctrl_.Reply(425, "Use PORT or PASV first.");
     return UniqueFd();
   }
-  DataAnswer a = mode == DataMode::kPasv ? RequestDataAccept(channel_)
-                                         : RequestPortConnect(channel_, port_target_);
+  const bool tls = user_.tls_active && prot_.private_data;
+  const bool must_encrypt =
+      config_.ssl_enable && (user_.anonymous_login
+                                 ? config_.allow_anon_ssl && config_.force_anon_data_ssl
+                                 : config_.force_local_data_ssl);
+  if (!tls && must_encrypt) {
+    ctrl_.Reply(522, "Data connections must be encrypted: use PROT P.");
+    return UniqueFd();
+  }
+  DataAnswer a = mode == DataMode::kPasv ? RequestDataAccept(channel_, tls)
+                                         : RequestPortConnect(channel_, port_target_, tls);
   if (!a.ok) {
     ctrl_.Reply(425, a.message.empty() ? "Failed to establish connection." : a.message);
     return UniqueFd();
   }
   ctrl_.Reply(150, reply150);
-  return std::move(a.fd);
+  data_tls_ = tls;
+  if (!tls) return std::move(a.fd);
+  // Clients start the data connection's TLS handshake after the 150.
+  DataAnswer t = RequestTlsData(channel_);
+  if (!t.ok) {
+    ctrl_.Reply(522, t.message.empty() ? "TLS on the data connection failed." : t.message);
+    return UniqueFd();
+  }
+  int flags = fcntl(t.fd.get(), F_GETFL);
+  if (flags >= 0) fcntl(t.fd.get(), F_SETFL, flags | O_NONBLOCK);
+  return std::move(t.fd);
+}
+
+void Session::CloseData(UniqueFd& data) {
+  if (data_tls_ && data.valid()) {
+    shutdown(data.get(), SHUT_WR);
+    char buf[4096];
+    while (true) {
+      pollfd p = {data.get(), POLLIN, 0};
+      int n = poll(&p, 1, static_cast<int>(config_.data_connection_timeout) * 1000);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0 || recv(data.get(), buf, sizeof(buf), 0) <= 0) break;
+    }
+  }
+  data.Reset();
 }
 
 void Session::FinishTransfer(TransferResult r, std::string_view ok_text) {
@@ -634,6 +690,7 @@ void Session::DoList(const FtpCommand& cmd, ListKind kind) {
   options.timeout_seconds = config_.data_connection_timeout;
   std::uint64_t sent = 0;
   TransferResult r = SendBuffer(data.get(), ctrl_, out, options, &sent);
+  if (r == TransferResult::kOk) CloseData(data);
   data.Reset();
   FinishTransfer(r, "Directory send OK.");
 }
@@ -771,6 +828,7 @@ void Session::Retr(const FtpCommand& c) {
   struct timespec start, end;
   clock_gettime(CLOCK_MONOTONIC, &start);
   TransferResult r = SendFile(data.get(), ctrl_, fd, offset, options, &sent);
+  if (r == TransferResult::kOk) CloseData(data);
   data.Reset();
   clock_gettime(CLOCK_MONOTONIC, &end);
   long usec = (end.tv_sec - start.tv_sec) * 1000000L + (end.tv_nsec - start.tv_nsec) / 1000;
@@ -912,7 +970,13 @@ void Session::Upload(std::string_view arg, UploadKind kind) {
   struct timespec start, end;
   clock_gettime(CLOCK_MONOTONIC, &start);
   TransferResult r = ReceiveFile(data.get(), ctrl_, file.get(), options, &received, &err);
+  const bool over_tls = data_tls_;
+  if (r == TransferResult::kOk) CloseData(data);
   data.Reset();
+  // The end of a TLS stream is only the end of the file if the client's side did not break.
+  if (r == TransferResult::kOk && over_tls && !RequestTlsUploadEnd(channel_)) {
+    r = TransferResult::kDataError;
+  }
   if (r == TransferResult::kOk && fsync(file.get()) != 0) {
     err = errno;
     r = TransferResult::kFileError;

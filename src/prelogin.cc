@@ -53,9 +53,46 @@ void SendBanner(ControlConnection& ctrl, const Config& config, const SessionInfo
 
 }  // namespace
 
-std::vector<std::string> FeatureLines(const std::string& mlst_facts, const std::string& hashes) {
-  return {" EPRT", " EPSV", " HASH " + hashes, " HOST", " MDTM", " MFMT", " MLST " + mlst_facts,
-          " PASV", " REST STREAM", " SIZE", " TVFS", " UTF8"};
+std::vector<std::string> FeatureLines(const std::string& mlst_facts, const std::string& hashes,
+                                      bool tls) {
+  std::vector<std::string> lines;
+  if (tls) lines = {" AUTH SSL", " AUTH TLS"};
+  for (std::string l : {" EPRT", " EPSV"}) lines.push_back(l);
+  lines.push_back(" HASH " + hashes);
+  for (std::string l : {" HOST", " MDTM", " MFMT"}) lines.push_back(l);
+  lines.push_back(" MLST " + mlst_facts);
+  lines.push_back(" PASV");
+  if (tls) {
+    lines.push_back(" PBSZ");
+    lines.push_back(" PROT");
+  }
+  for (std::string l : {" REST STREAM", " SIZE", " TVFS", " UTF8"}) lines.push_back(l);
+  return lines;
+}
+
+void HandlePbsz(ControlConnection& ctrl, bool tls, std::string_view arg, ProtState* state) {
+  if (!tls) return (void)ctrl.Reply(503, "PBSZ needs a TLS connection: AUTH TLS first.");
+  // Stream mode over TLS has no buffer size: any request gets 0 (RFC 4217, 8.1).
+  state->pbsz = true;
+  ctrl.Reply(200, TrimSpaces(arg) == "0" ? "PBSZ set to 0." : "PBSZ=0");
+}
+
+void HandleProt(ControlConnection& ctrl, bool tls, std::string_view arg, ProtState* state) {
+  if (!tls) return (void)ctrl.Reply(503, "PROT needs a TLS connection: AUTH TLS first.");
+  // RFC 4217 wants PBSZ first; like vsftpd, PROT is accepted without it (Python's ftplib
+  // sends PROT C alone).
+  std::string level = AsciiUpper(TrimSpaces(arg));
+  if (level == "P") {
+    state->private_data = true;
+    ctrl.Reply(200, "PROT now Private.");
+  } else if (level == "C") {
+    state->private_data = false;
+    ctrl.Reply(200, "PROT now Clear.");
+  } else if (level == "S" || level == "E") {
+    ctrl.Reply(536, "PROT level not supported.");
+  } else {
+    ctrl.Reply(504, "Unknown PROT level.");
+  }
 }
 
 bool CommandPermitted(const Config& config, std::string_view verb) {
@@ -64,9 +101,11 @@ bool CommandPermitted(const Config& config, std::string_view verb) {
   return true;
 }
 
-void RunPrelogin(const Config& config, const SessionInfo& session, int channel, bool reinit) {
+void RunPrelogin(const Config& config, const SessionInfo& session, int channel,
+                 PreloginGreeting greeting, bool tls) {
   ControlConnection ctrl(session.control_fd);
-  if (reinit) {
+  ProtState prot;
+  if (greeting == PreloginGreeting::kReinit) {
     ctrl.Reply(220, "Ready for new user.");
   } else {
     SendBanner(ctrl, config, session);
@@ -108,6 +147,20 @@ void RunPrelogin(const Config& config, const SessionInfo& session, int channel, 
       user = cmd.arg;
       user_given = false;
       bool anonymous = config.anonymous_enable && IsAnonymousName(user);
+      // FTPS rules at USER, as vsftpd has them (the monitor checks again at login).
+      if (config.ssl_enable && !tls && !anonymous && config.force_local_logins_ssl) {
+        ctrl.Reply(530, "Non-anonymous sessions must use encryption.");
+        continue;
+      }
+      if (config.ssl_enable && !tls && anonymous && config.allow_anon_ssl &&
+          config.force_anon_logins_ssl) {
+        ctrl.Reply(530, "Anonymous sessions must use encryption.");
+        continue;
+      }
+      if (tls && anonymous && !config.allow_anon_ssl) {
+        ctrl.Reply(530, "Anonymous sessions may not use encryption.");
+        continue;
+      }
       if (!anonymous && !config.local_enable) {
         ctrl.Reply(530, config.anonymous_enable ? "This FTP server is anonymous only."
                                                 : "Login incorrect.");
@@ -120,7 +173,7 @@ void RunPrelogin(const Config& config, const SessionInfo& session, int channel, 
       }
       user_given = true;
       if (anonymous && config.no_anon_password) {
-        LoginAnswer a = RequestLogin(channel, user, "");
+        LoginAnswer a = RequestLogin(channel, user, "", prot.private_data);
         if (a.ok) _exit(0);  // the session jail greets the user
         ctrl.Reply(530, a.message);
         if (a.close) _exit(0);
@@ -133,7 +186,7 @@ void RunPrelogin(const Config& config, const SessionInfo& session, int channel, 
         ctrl.Reply(503, "Login with USER first.");
         continue;
       }
-      LoginAnswer a = RequestLogin(channel, user, cmd.arg);
+      LoginAnswer a = RequestLogin(channel, user, cmd.arg, prot.private_data);
       explicit_bzero(cmd.arg.data(), cmd.arg.size());
       explicit_bzero(line.data(), line.size());
       if (a.ok) _exit(0);  // the session jail greets the user
@@ -144,7 +197,8 @@ void RunPrelogin(const Config& config, const SessionInfo& session, int channel, 
       ctrl.Reply(221, "Goodbye.");
       _exit(0);
     } else if (v == "FEAT") {
-      ctrl.ReplyMulti(211, "Features:", FeatureLines(MlstFacts().FeatString(), HashFeatString(HashAlgorithm::kSha256)), "End");
+      ctrl.ReplyMulti(211, "Features:", FeatureLines(MlstFacts().FeatString(), HashFeatString(HashAlgorithm::kSha256),
+                               config.ssl_enable), "End");
     } else if (v == "OPTS") {
       std::string arg = AsciiUpper(TrimSpaces(cmd.arg));
       if (arg == "UTF8 ON" || arg == "UTF8") {
@@ -163,7 +217,32 @@ void RunPrelogin(const Config& config, const SessionInfo& session, int channel, 
     } else if (v == "NOOP") {
       ctrl.Reply(200, "NOOP ok.");
     } else if (v == "AUTH") {
-      ctrl.Reply(502, "AUTH is not supported: TLS is not enabled on this server.");
+      std::string mech = AsciiUpper(TrimSpaces(cmd.arg));
+      if (!config.ssl_enable) {
+        ctrl.Reply(502, "AUTH is not supported: TLS is not enabled on this server.");
+      } else if (tls) {
+        ctrl.Reply(503, "Already using TLS.");
+      } else if (mech != "TLS" && mech != "SSL" && mech != "TLS-C" && mech != "TLS-P") {
+        ctrl.Reply(504, "Unknown AUTH mechanism; use AUTH TLS.");
+      } else {
+        StartTlsAnswer a = RequestStartTls(channel);
+        if (!a.ok) {
+          ctrl.Reply(431, a.message);
+          continue;
+        }
+        ctrl.Reply(234, "Proceed with negotiation.");
+        // From here on the control connection is the TLS jail's plaintext end.
+        if (dup2(a.plain_control.get(), session.control_fd) < 0) _exit(1);
+        a.plain_control.Reset();
+        tls = true;
+        user_given = false;
+      }
+    } else if (v == "PBSZ") {
+      HandlePbsz(ctrl, tls, cmd.arg, &prot);
+    } else if (v == "PROT") {
+      HandleProt(ctrl, tls, cmd.arg, &prot);
+    } else if (v == "CCC") {
+      ctrl.Reply(534, "CCC refused: the control connection stays encrypted.");
     } else {
       ctrl.Reply(530, "Please login with USER and PASS.");
     }

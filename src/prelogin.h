@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cmdio.h"
 #include "config.h"
 #include "session.h"
 
@@ -15,15 +16,27 @@ namespace keepftpd {
 
 // The pre-login dialogue on the control connection: banner, USER, PASS (a LOGIN request to the
 // monitor on channel), FEAT, OPTS, HOST, NOOP, QUIT. Exits after a successful login.
-// reinit: started after REIN, so the greeting is "220 Ready for new user." instead of the banner.
+// greeting: the banner, or "220 Ready for new user." after REIN. tls: the control connection
+// is already a TLS jail's plaintext end (implicit FTPS, or REIN after AUTH TLS).
+enum class PreloginGreeting { kBanner, kReinit };
 [[noreturn]] void RunPrelogin(const Config& config, const SessionInfo& session, int channel,
-                              bool reinit);
+                              PreloginGreeting greeting, bool tls);
 
 // True when the verb may run under cmds_allowed / cmds_denied (both jails use it).
 bool CommandPermitted(const Config& config, std::string_view verb);
 
 // The FEAT reply lines (shared with the session jail).
-std::vector<std::string> FeatureLines(const std::string& mlst_facts, const std::string& hashes);
+// tls: list AUTH TLS, PBSZ and PROT (ssl_enable).
+std::vector<std::string> FeatureLines(const std::string& mlst_facts, const std::string& hashes,
+                                      bool tls);
+
+// PBSZ and PROT, before and after login: the reply, and the new state.
+struct ProtState {
+  bool pbsz = false;          // PBSZ 0 was given
+  bool private_data = false;  // PROT P
+};
+void HandlePbsz(ControlConnection& ctrl, bool tls, std::string_view arg, ProtState* state);
+void HandleProt(ControlConnection& ctrl, bool tls, std::string_view arg, ProtState* state);
 
 }  // namespace keepftpd
 

@@ -113,6 +113,18 @@ Status InstallSandbox(SandboxKind kind, int report_fd) {
   sigprocmask(SIG_UNBLOCK, &sys, nullptr);
   Filter f;
   AllowCommon(f);
+  if (kind == SandboxKind::kPrelogin) {
+    // AUTH TLS: the plaintext end of the TLS jail takes the control connection's number.
+    f.Allow(SCMP_SYS(dup2));
+    f.Allow(SCMP_SYS(dup3), SCMP_A2(SCMP_CMP_EQ, 0));
+  }
+  if (kind == SandboxKind::kTls) {
+    f.Allow(SCMP_SYS(socketpair), SCMP_A0(SCMP_CMP_EQ, AF_UNIX));  // plaintext data streams
+    f.Allow(SCMP_SYS(shutdown));        // the end of a stream, passed on
+    f.Allow(SCMP_SYS(fcntl), SCMP_A1(SCMP_CMP_EQ, F_GETFL));  // non-blocking sockets
+    f.Allow(SCMP_SYS(fcntl), SCMP_A1(SCMP_CMP_EQ, F_SETFL));
+    f.Allow(SCMP_SYS(getrandom));       // OpenSSL: keys, nonces, padding
+  }
   if (kind == SandboxKind::kSession) {
     // Read-only file access inside the chroot: no write, create, truncate or tmpfile flags
     // (only the tmpfile bit: glibc's O_TMPFILE and __O_TMPFILE both include O_DIRECTORY).

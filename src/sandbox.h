@@ -14,7 +14,8 @@
 namespace keepftpd {
 
 // kSessionWrite: the session jail with write_enable=YES (uploads, DELE, MKD, RNFR, ...).
-enum class SandboxKind { kPrelogin, kSession, kSessionWrite };
+// kTls: the TLS jail (relays, handshakes, socket pairs for data connections).
+enum class SandboxKind { kPrelogin, kSession, kSessionWrite, kTls };
 
 // Installs the filter for this jail kind; violations are reported on report_fd (the jail's
 // channel to the monitor). PR_SET_NO_NEW_PRIVS must already be set.

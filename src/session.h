@@ -51,6 +51,8 @@ struct SessionUser {
   bool anonymous = true;     // anonymous rights (anonymous users, virtual users by default)
   bool anonymous_login = true;  // USER anonymous/ftp itself (chown_uploads applies)
   bool chrooted = true;
+  bool tls_active = false;    // the control connection is relayed by a TLS jail
+  bool prot_private = false;  // PROT P was given before login
   std::string name;
   std::string home;          // local users: their home directory (for "~")
   std::string start = "/";   // the first directory, inside the jail's root

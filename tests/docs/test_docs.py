@@ -152,19 +152,21 @@ def test_xinetd_entry_matches_the_service_unit():
     assert int(entry["instances"]) > 0 and int(entry["per_source"]) > 0
 
 
-def test_units_pass_systemd_analyze_verify():
+@pytest.mark.parametrize("name", ["ftp", "ftps"])
+def test_units_pass_systemd_analyze_verify(name):
     if shutil.which("systemd-analyze") is None:
         pytest.skip("systemd-analyze is not installed")
     binary = os.path.abspath(keepftpd_binary())
     with tempfile.TemporaryDirectory() as tmp:
-        shutil.copy(os.path.join(REPO, "units", "ftp.socket"), tmp)
-        service = read("units/ftp@.service").replace("ExecStart=/usr/sbin/keepftpd ",
-                                                     f"ExecStart={binary} ")
+        shutil.copy(os.path.join(REPO, "units", f"{name}.socket"), tmp)
+        service = read(f"units/{name}@.service").replace("ExecStart=/usr/sbin/keepftpd ",
+                                                         f"ExecStart={binary} ")
         assert binary in service
-        with open(os.path.join(tmp, "ftp@.service"), "w", encoding="utf-8") as f:
+        with open(os.path.join(tmp, f"{name}@.service"), "w", encoding="utf-8") as f:
             f.write(service)
         r = subprocess.run(["systemd-analyze", "verify", "--man=no",
-                            os.path.join(tmp, "ftp.socket"), os.path.join(tmp, "ftp@.service")],
+                            os.path.join(tmp, f"{name}.socket"),
+                            os.path.join(tmp, f"{name}@.service")],
                            capture_output=True, text=True, timeout=60)
     assert r.stdout + r.stderr == ""
     assert r.returncode == 0

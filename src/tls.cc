@@ -1,0 +1,417 @@
+// The TLS jail: handshakes and relays for the control connection and the data connections.
+// TLS jail only, except MakeServerContext and CheckTlsFiles (the monitor, before the fork).
+#include "tls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "ipc.h"
+#include "ipc_messages.h"
+#include "log.h"
+#include "strutil.h"
+#include "unique_fd.h"
+#include "wire.h"
+
+namespace keepftpd {
+
+namespace {
+
+constexpr std::size_t kMaxPending = 64 << 10;  // bytes buffered per direction
+constexpr std::size_t kRecord = 16 << 10;      // plaintext per SSL_write (one full record)
+constexpr int kCloseWaitMs = 5000;            // how long a closing data connection may linger
+
+std::string OpenSslError() {
+  unsigned long e = ERR_get_error();
+  if (e == 0) return "unknown error";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof(buf));
+  ERR_clear_error();
+  return buf;
+}
+
+const char kAlpnFtp[] = "ftp";
+
+// ALPACA: a client that offers ALPN must offer "ftp"; one that offers none is fine.
+int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+               unsigned inlen, void*) {
+  for (unsigned i = 0; i < inlen;) {
+    unsigned len = in[i];
+    if (i + 1 + len > inlen) break;
+    if (len == 3 && std::memcmp(in + i + 1, kAlpnFtp, 3) == 0) {
+      *out = in + i + 1;
+      *outlen = 3;
+      return SSL_TLSEXT_ERR_OK;
+    }
+    i += 1 + len;
+  }
+  return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+// ssl_sni_hostname: a client that names a server must name this one.
+int CheckSni(SSL* ssl, int* alert, void* arg) {
+  const auto* wanted = static_cast<const std::string*>(arg);
+  const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  if (wanted->empty() || name == nullptr || EqualsIgnoreCase(name, *wanted)) {
+    return SSL_TLSEXT_ERR_OK;
+  }
+  *alert = SSL_AD_UNRECOGNIZED_NAME;
+  return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+// Client certificates are asked for (ssl_request_cert) but only checked with validate_cert.
+int AcceptAnyCertificate(int, X509_STORE_CTX*) { return 1; }
+
+void SetNonBlocking(int fd) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags >= 0) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+long NowMs() {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
+}
+
+// One TLS connection and the plaintext socket it is relayed to.
+struct Link {
+  SSL* ssl = nullptr;
+  int net = -1;
+  int plain = -1;
+  bool data = false;
+  std::string to_net, to_plain;
+  bool net_eof = false;      // the client sent close_notify or closed
+  bool clean_eof = false;    // ... with close_notify
+  bool plain_eof = false;    // the jail side sends no more
+  bool plain_shut = false;   // we told the jail side there is no more
+  bool notify_sent = false;  // our close_notify went out
+  bool failed = false;
+  bool net_error = false;    // the client's side broke (reset), rather than ended
+  long closing_since = 0;
+  short net_events = 0, plain_events = 0;
+
+  ~Link() {
+    if (ssl != nullptr) SSL_free(ssl);
+    if (net >= 0) close(net);
+    if (plain >= 0) close(plain);
+  }
+
+  // Records what the last SSL call is waiting for; false on a real error.
+  bool Wait(int ret) {
+    switch (SSL_get_error(ssl, ret)) {
+      case SSL_ERROR_WANT_READ: net_events |= POLLIN; return true;
+      case SSL_ERROR_WANT_WRITE: net_events |= POLLOUT; return true;
+      default: return false;
+    }
+  }
+
+  // Moves bytes as far as they go without blocking.
+  void Pump() {
+    net_events = plain_events = 0;
+    bool progress = true;
+    while (progress && !failed) {
+      progress = false;
+      // client -> jail
+      if (!net_eof && to_plain.size() < kMaxPending) {
+        char buf[kRecord];
+        int n = SSL_read(ssl, buf, sizeof(buf));
+        if (n > 0) {
+          to_plain.append(buf, static_cast<std::size_t>(n));
+          progress = true;
+        } else {
+          int err = SSL_get_error(ssl, n);
+          if (err == SSL_ERROR_ZERO_RETURN) {
+            net_eof = clean_eof = true;
+            progress = true;
+          } else if (err == SSL_ERROR_SYSCALL || err == SSL_ERROR_SSL) {
+            // A plain end of the TCP stream (no close_notify: many clients do that) or a
+            // broken connection (reset, or bad TLS), which is not the end of the data.
+            unsigned long e = ERR_peek_error();
+            bool fin = err == SSL_ERROR_SSL && ERR_GET_LIB(e) == ERR_LIB_SSL &&
+                       ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+            if (!fin) net_error = true;
+            ERR_clear_error();
+            net_eof = true;
+            progress = true;
+          } else {
+            Wait(n);
+          }
+        }
+      }
+      if (!to_plain.empty()) {
+        ssize_t n = send(plain, to_plain.data(), to_plain.size(), MSG_NOSIGNAL);
+        if (n > 0) {
+          to_plain.erase(0, static_cast<std::size_t>(n));
+          progress = true;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+          plain_events |= POLLOUT;
+        } else if (n < 0 && errno != EINTR) {
+          failed = true;  // the jail side is gone
+        }
+      }
+      if (net_eof && to_plain.empty() && !plain_shut) {
+        shutdown(plain, SHUT_WR);
+        plain_shut = true;
+        progress = true;
+      }
+      // jail -> client
+      if (!plain_eof && to_net.size() < kMaxPending) {
+        char buf[kRecord];
+        ssize_t n = recv(plain, buf, sizeof(buf), 0);
+        if (n > 0) {
+          to_net.append(buf, static_cast<std::size_t>(n));
+          progress = true;
+        } else if (n == 0) {
+          plain_eof = true;
+          progress = true;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          plain_events |= POLLIN;
+        } else if (errno != EINTR) {
+          plain_eof = true;
+          progress = true;
+        }
+      }
+      if (!to_net.empty() && !net_eof_write_failed_) {
+        int len = static_cast<int>(std::min(to_net.size(), kRecord));
+        int n = SSL_write(ssl, to_net.data(), len);
+        if (n > 0) {
+          to_net.erase(0, static_cast<std::size_t>(n));
+          progress = true;
+        } else if (!Wait(n)) {
+          ERR_clear_error();
+          net_eof_write_failed_ = true;
+          failed = true;
+        }
+      }
+      if (plain_eof && to_net.empty() && !notify_sent) {
+        int r = SSL_shutdown(ssl);
+        if (r >= 0 || !Wait(r)) {
+          ERR_clear_error();
+          notify_sent = true;
+          closing_since = NowMs();
+          progress = true;
+        }
+      }
+    }
+    if (!net_eof && to_plain.size() < kMaxPending) net_events |= POLLIN;
+    if (!plain_eof && to_net.size() < kMaxPending) plain_events |= POLLIN;
+  }
+
+  // A data connection is over when both directions are, or when it failed.
+  bool Done() const {
+    if (failed) return true;
+    if (notify_sent && (net_eof || NowMs() - closing_since > kCloseWaitMs)) return true;
+    return net_eof && plain_shut && plain_eof && to_net.empty();
+  }
+
+ private:
+  bool net_eof_write_failed_ = false;
+};
+
+// Completes a handshake on a blocking-by-poll basis, at most timeout_ms.
+bool Handshake(SSL* ssl, int fd, int timeout_ms, std::string* why) {
+  long deadline = NowMs() + timeout_ms;
+  while (true) {
+    int r = SSL_accept(ssl);
+    if (r == 1) return true;
+    int err = SSL_get_error(ssl, r);
+    short events = err == SSL_ERROR_WANT_READ ? POLLIN : err == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+    if (events == 0) {
+      *why = err == SSL_ERROR_SSL ? OpenSslError() : "the connection closed";
+      return false;
+    }
+    long left = deadline - NowMs();
+    if (left <= 0) {
+      *why = "the TLS handshake timed out";
+      return false;
+    }
+    pollfd p = {fd, events, 0};
+    if (poll(&p, 1, static_cast<int>(left)) < 0 && errno != EINTR) {
+      *why = std::strerror(errno);
+      return false;
+    }
+  }
+}
+
+void AnswerWrap(int channel, bool ok, std::string_view message, int fd) {
+  WireWriter w;
+  w.PutU8(ok ? 1 : 0);
+  w.PutString(message);
+  Status s = SendMessage(channel, MsgType::kTlsWrapResult, w.data(), fd);
+  if (!s.ok()) _exit(1);
+}
+
+}  // namespace
+
+std::string CheckTlsFiles(const Config& config) {
+  Result<SSL_CTX*> ctx = MakeServerContext(config);
+  if (!ctx.ok()) return ctx.status().message();
+  SSL_CTX_free(*ctx);
+  return "";
+}
+
+Result<SSL_CTX*> MakeServerContext(const Config& config) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return Status::Error("SSL_CTX_new: " + OpenSslError());
+  auto fail = [ctx](std::string message) -> Result<SSL_CTX*> {
+    SSL_CTX_free(ctx);
+    return Status::Error(std::move(message));
+  };
+  // Nothing below TLS 1.2, whatever ssl_sslv3 or ssl_tlsv1 say; TLS 1.3 on.
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  const std::string& cert = config.rsa_cert_file;
+  const std::string& key = config.rsa_private_key_file.empty() ? cert : config.rsa_private_key_file;
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1) {
+    return fail("rsa_cert_file=" + cert + ": cannot use the certificate: " + OpenSslError());
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return fail(std::string(config.rsa_private_key_file.empty() ? "rsa_cert_file="
+                                                                  : "rsa_private_key_file=") +
+                key + ": cannot use the private key: " + OpenSslError());
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    return fail("rsa_private_key_file=" + key + ": the key does not match the certificate");
+  }
+  if (!config.ssl_ciphers.empty() && SSL_CTX_set_cipher_list(ctx, config.ssl_ciphers.c_str()) != 1) {
+    return fail("ssl_ciphers=" + config.ssl_ciphers + ": no usable cipher");
+  }
+  if (!config.ca_certs_file.empty()) {
+    if (SSL_CTX_load_verify_locations(ctx, config.ca_certs_file.c_str(), nullptr) != 1) {
+      return fail("ca_certs_file=" + config.ca_certs_file + ": " + OpenSslError());
+    }
+    SSL_CTX_set_client_CA_list(ctx, SSL_load_client_CA_file(config.ca_certs_file.c_str()));
+  }
+  if (config.ssl_request_cert || config.require_cert) {
+    int mode = SSL_VERIFY_PEER | (config.require_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
+    SSL_CTX_set_verify(ctx, mode, config.validate_cert ? nullptr : AcceptAnyCertificate);
+  }
+  // Data connections resume the control connection's session (require_ssl_reuse).
+  static const unsigned char kContext[] = "keepftpd";
+  SSL_CTX_set_session_id_context(ctx, kContext, sizeof(kContext) - 1);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+  SSL_CTX_set_alpn_select_cb(ctx, SelectAlpn, nullptr);
+  static std::string sni;
+  sni = config.ssl_sni_hostname;
+  SSL_CTX_set_tlsext_servername_callback(ctx, CheckSni);
+  SSL_CTX_set_tlsext_servername_arg(ctx, &sni);
+  return ctx;
+}
+
+void RunTlsJail(const Config& config, SSL_CTX* ctx, int raw_control, int plain_control,
+                int channel) {
+  Link control;
+  control.ssl = SSL_new(ctx);
+  control.net = raw_control;
+  control.plain = plain_control;
+  SSL_set_fd(control.ssl, raw_control);
+  std::string why;
+  if (!Handshake(control.ssl, raw_control, static_cast<int>(config.idle_session_timeout) * 1000,
+                 &why)) {
+    Log(kLogNotice, "TLS handshake on the control connection failed: " + why);
+    _exit(0);
+  }
+  Log(kLogInfo, std::string("TLS on the control connection: ") + SSL_get_version(control.ssl) +
+                    ", " + SSL_get_cipher_name(control.ssl));
+  SetNonBlocking(raw_control);
+  SetNonBlocking(plain_control);
+
+  std::vector<Link*> data;  // at most one live data connection, plus closing ones
+  while (true) {
+    control.Pump();
+    if (control.failed || (control.plain_eof && control.notify_sent && control.to_net.empty()) ||
+        (control.net_eof && control.plain_shut)) {
+      _exit(0);  // the connection is over
+    }
+    for (std::size_t i = 0; i < data.size();) {
+      data[i]->Pump();
+      if (data[i]->Done()) {
+        // Tell the monitor how it ended: an upload counts only if it ended cleanly.
+        bool clean = !data[i]->net_error &&
+                     (data[i]->clean_eof || !config.strict_ssl_read_eof);
+        WireWriter w;
+        w.PutU8(clean ? 1 : 0);
+        if (!SendMessage(channel, MsgType::kTlsDataEnd, w.data()).ok()) _exit(1);
+        delete data[i];
+        data.erase(data.begin() + static_cast<long>(i));
+      } else {
+        ++i;
+      }
+    }
+    std::vector<pollfd> fds;
+    fds.push_back({control.net, control.net_events, 0});
+    fds.push_back({control.plain, control.plain_events, 0});
+    fds.push_back({channel, POLLIN, 0});
+    for (Link* l : data) {
+      fds.push_back({l->net, l->net_events, 0});
+      fds.push_back({l->plain, l->plain_events, 0});
+    }
+    int timeout = data.empty() ? -1 : 1000;
+    if (poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) _exit(1);
+    if ((fds[2].revents & (POLLHUP | POLLERR)) != 0 && (fds[2].revents & POLLIN) == 0) _exit(0);
+    if ((fds[2].revents & POLLIN) == 0) continue;
+
+    // A request from the monitor: a raw data connection to secure.
+    Message msg;
+    std::string error;
+    ReceiveOutcome r = ReceiveMessage(channel, &msg, &error);
+    if (r == ReceiveOutcome::kClosed) _exit(0);
+    if (r != ReceiveOutcome::kMessage || msg.type != MsgType::kTlsWrap || !msg.fd.valid() ||
+        !msg.body.empty()) {
+      Fatal("bad request from the monitor");
+    }
+    // The session sent its 150 before asking for this connection, and clients start the data
+    // handshake only after reading it: pass it on first.
+    control.Pump();
+    auto* link = new Link;
+    link->data = true;
+    link->net = msg.fd.Release();
+    link->ssl = SSL_new(ctx);
+    // No session tickets on data connections: a client that only sends (an upload) never
+    // reads them, and closing with them unread makes its kernel reset the connection.
+    SSL_set_num_tickets(link->ssl, 0);
+    SSL_set_fd(link->ssl, link->net);
+    if (!Handshake(link->ssl, link->net,
+                   static_cast<int>(config.data_connection_timeout) * 1000, &why)) {
+      Log(kLogNotice, "TLS handshake on a data connection failed: " + why);
+      delete link;
+      AnswerWrap(channel, false, "TLS handshake on the data connection failed.", -1);
+      continue;
+    }
+    bool resumed = SSL_session_reused(link->ssl) != 0;
+    Log(kLogInfo, std::string("TLS on a data connection: ") + SSL_get_version(link->ssl) +
+                      (resumed ? ", session resumed" : ", new session"));
+    if (config.require_ssl_reuse && !resumed) {
+      delete link;
+      AnswerWrap(channel, false,
+                 "TLS session of the data connection was not resumed: set the client to "
+                 "reuse the control connection's TLS session, or the server's "
+                 "require_ssl_reuse=NO.",
+                 -1);
+      continue;
+    }
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+      delete link;
+      AnswerWrap(channel, false, "Out of resources.", -1);
+      continue;
+    }
+    link->plain = pair[0];
+    SetNonBlocking(link->net);
+    SetNonBlocking(link->plain);
+    data.push_back(link);
+    AnswerWrap(channel, true, "", pair[1]);
+    close(pair[1]);
+  }
+}
+
+}  // namespace keepftpd

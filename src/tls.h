@@ -1,0 +1,37 @@
+// The TLS jail: the only process of a connection that parses TLS. It owns the SSL objects of
+// the control connection and of every data connection, and relays plaintext to the protocol
+// jails over socket pairs; they never see a TLS byte. It runs as nopriv_user, chrooted into
+// secure_chroot_dir, with its own seccomp allowlist; the certificate and key are read before the
+// jail is entered. TLS jail (and, for MakeServerContext, the monitor before the fork).
+#ifndef KEEPFTPD_SRC_TLS_H_
+#define KEEPFTPD_SRC_TLS_H_
+
+#include <openssl/ssl.h>
+
+#include <string>
+
+#include "config.h"
+#include "status.h"
+
+namespace keepftpd {
+
+// Builds the server context: TLS 1.2 and 1.3 only, the configured certificate, key and
+// ciphers, a session cache (data connections resume the control connection's session).
+// Fails with a message naming the option and file when the certificate or key is missing,
+// unreadable or does not match.
+Result<SSL_CTX*> MakeServerContext(const Config& config);
+
+// Checks the certificate and key as MakeServerContext would, for --check-config and for
+// refusing to serve. Empty when fine.
+std::string CheckTlsFiles(const Config& config);
+
+// The TLS jail's loop. raw_control: the client's control socket (the handshake is the next
+// thing on it); plain_control: our end of the plaintext control stream; channel: requests from
+// the monitor (TLS_WRAP: a raw data connection to handshake and relay). Returns never; exits
+// when the control connection ends.
+[[noreturn]] void RunTlsJail(const Config& config, SSL_CTX* ctx, int raw_control,
+                             int plain_control, int channel);
+
+}  // namespace keepftpd
+
+#endif  // KEEPFTPD_SRC_TLS_H_

@@ -1,0 +1,609 @@
+"""keepftpd run by its real superservers, from the files the repository ships:
+
+- xinetd (the Debian package) with a copy of xinetd/keepftpd rewritten only for a loopback port,
+  the built binary and a test config: a real session, nothing logged reaches the client although
+  xinetd puts the connection on fd 0, 1 and 2, and xinetd's instances / per_source limits;
+- units/ftp@.service's own ExecStart= line under systemd-socket-activate, the way ftp.socket
+  (Accept=yes) and StandardInput=socket run it;
+- a real systemd-journald, started in a private mount namespace (tmpfs on /run/systemd, the
+  journal files in the test's directory), receiving keepftpd's records with their fields.
+
+(`systemd-analyze verify` of the units is in tests/docs/test_docs.py.)
+"""
+
+import ftplib
+import io
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import KEEPFTPD, RawClient, free_port
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PACKAGED_BINARY = "/usr/sbin/keepftpd"
+PACKAGED_CONFIG = "/etc/keepftpd.conf"
+JOURNALD = "/lib/systemd/systemd-journald"
+
+
+def read(relative):
+    with open(os.path.join(REPO, relative), encoding="utf-8") as f:
+        return f.read()
+
+
+def require(program):
+    path = shutil.which(program) or (program if os.access(program, os.X_OK) else None)
+    if path is None:
+        pytest.fail(f"{program} is not installed (./dev test installs it)")
+    return path
+
+
+def write_keepftpd_config(tree, options=None):
+    settings = {
+        "anonymous_enable": "YES",
+        "anon_root": tree.anon,
+        "nopriv_user": "kftp-nopriv",
+        "secure_chroot_dir": tree.empty,
+    }
+    settings.update(options or {})
+    path = os.path.join(tree.base, "keepftpd.conf")
+    with open(path, "w") as f:
+        f.write("".join(f"{k}={v}\n" for k, v in settings.items()))
+    os.chmod(path, 0o644)
+    return path
+
+
+def listening(port):
+    with open("/proc/net/tcp") as f:
+        return any(f":{port:04X} 00000000:0000 0A" in line for line in f)
+
+
+class Superserver:
+    """A superserver command in its own process group, listening on 127.0.0.1:port."""
+
+    def __init__(self, cmd, port, log_path, env=None):
+        self.port = port
+        self.log_path = log_path
+        self.log = open(log_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if listening(port):
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"{cmd[0]} did not listen on port {port}: {self.output()}")
+
+    def output(self):
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def ftp(self, timeout=10):
+        c = RecordingFTP(timeout=timeout)
+        c.connect("127.0.0.1", self.port)
+        return c
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if not self.log.closed:
+            self.log.close()
+
+
+@pytest.fixture
+def superservers():
+    started = []
+    yield started
+    for s in started:
+        s.stop()
+        print(f"---- {s.log_path} ----")  # shown by pytest when a test fails
+        print(s.output())
+
+
+# ---- FTP replies ------------------------------------------------------------------------------
+
+REPLY_FIRST = re.compile(r"^[1-5][0-9][0-9][ -]")
+
+
+def parse_replies(text, crlf=True):
+    """Splits a control-connection transcript into whole replies [(code, [lines])] and fails
+    on anything that is not an RFC 959 reply: every line ends in CRLF, a reply starts with
+    three digits and a space or hyphen, and a multi-line reply ends with 'code '."""
+    if crlf:
+        assert text.endswith("\r\n") or text == "", f"transcript does not end in CRLF: {text!r}"
+        lines = text.split("\r\n")[:-1]
+        for l in lines:
+            assert "\r" not in l and "\n" not in l, f"bare CR or LF in reply line {l!r}"
+    else:
+        lines = text.split("\n")
+    replies = []
+    i = 0
+    while i < len(lines):
+        first = lines[i]
+        assert REPLY_FIRST.match(first), f"not an FTP reply line: {first!r} in {text!r}"
+        code = first[:3]
+        group = [first]
+        i += 1
+        if first[3] == "-":
+            while True:
+                assert i < len(lines), f"unterminated multi-line {code} reply in {text!r}"
+                group.append(lines[i])
+                i += 1
+                if group[-1].startswith(code + " "):
+                    break
+        replies.append((int(code), group))
+    return replies
+
+
+class RecordingFTP(ftplib.FTP):
+    """ftplib.FTP that keeps every control-connection line it reads."""
+
+    def __init__(self, *a, **kw):
+        self.transcript = []
+        super().__init__(*a, **kw)
+
+    def getline(self):
+        line = super().getline()
+        self.transcript.append(line)
+        return line
+
+
+class TranscriptClient(RawClient):
+    """RawClient that keeps every byte the server sent on the control connection."""
+
+    def __init__(self, port, timeout=10):
+        super().__init__("127.0.0.1", port, timeout)
+        self.received = b""
+
+    def line(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed; buffered: %r" % self.buf)
+            self.received += chunk
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.rstrip(b"\r").decode("utf-8", "replace")
+
+    def read_to_eof(self, timeout=10):
+        self.sock.settimeout(timeout)
+        while True:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return
+            self.received += chunk
+
+
+def anonymous_session(server, tree):
+    """Login, LIST, RETR through ftplib; returns the client's transcript."""
+    c = server.ftp()
+    try:
+        assert c.getwelcome().startswith("220")
+        c.login()
+        listing = []
+        c.retrlines("LIST pub", listing.append)
+        names = {l.split()[-1] for l in listing if l.strip()}
+        assert {"hello.txt", "random.bin", "sub"} <= names, listing
+        for name in ("hello.txt", "random.bin"):
+            data = io.BytesIO()
+            c.retrbinary(f"RETR pub/{name}", data.write)
+            with open(tree.path(f"pub/{name}"), "rb") as f:
+                assert data.getvalue() == f.read(), name
+        c.quit()
+    finally:
+        c.close()
+    parse_replies("\n".join(c.transcript), crlf=False)
+    return c.transcript
+
+
+# local_enable so that a wrong USER/PASS reaches the monitor, which logs "login failed".
+LOGGING_OPTIONS = {"local_enable": "YES", "delay_failed_login": "0"}
+
+
+def session_that_logs(port):
+    """A session with a failed login and refused PORT / EPRT, each of which keepftpd logs.
+    Returns the raw bytes the server sent on the control connection, ending with its close."""
+    c = TranscriptClient(port)
+    try:
+        assert c.reply()[0] == 220
+        code, _ = c.cmd("USER kftp-nosuchuser")
+        if code == 331:
+            code, _ = c.cmd("PASS wrong-password")
+        assert code == 530
+        code, _ = c.cmd("USER anonymous")
+        if code == 331:
+            code, _ = c.cmd("PASS guest@example.org")
+        assert code == 230
+        assert c.cmd("PORT 127,0,0,1,0,21")[0] == 501
+        assert c.cmd("EPRT |1|127.0.0.1|22|")[0] == 501
+        assert c.cmd("NOOP")[0] == 200
+        assert c.cmd("QUIT")[0] == 221
+        c.read_to_eof()
+    except (AssertionError, ValueError, EOFError, OSError) as e:
+        raise AssertionError(f"{e!r}; the server sent: {c.received!r}") from e
+    finally:
+        c.close()
+    return c.received
+
+
+# ---- xinetd -----------------------------------------------------------------------------------
+
+def xinetd_entry_for_test(port, config_path, instances=None, per_source=None):
+    """xinetd/keepftpd with only what a test must change: a free loopback port (UNLISTED, since
+    the port is not ftp's in /etc/services), the built binary, the test config, and optionally
+    the limits. Every other line is the shipped entry's."""
+    text = read("xinetd/keepftpd")
+    m = re.search(r"^service ftp\s*\n\{\n(.*?)^\}", text, re.MULTILINE | re.DOTALL)
+    assert m, "xinetd/keepftpd has no 'service ftp { ... }' block"
+    body = []
+    seen = set()
+    for line in m.group(1).splitlines():
+        kv = re.match(r"^\s*(\w+)\s*(\+?=|-=)\s*(.*?)\s*$", line)
+        if not kv:
+            body.append(line)
+            continue
+        key, op, value = kv.groups()
+        seen.add(key)
+        if key == "server":
+            assert value == PACKAGED_BINARY, line
+            value = KEEPFTPD
+        elif key == "server_args":
+            assert PACKAGED_CONFIG in value.split(), line
+            value = " ".join(config_path if a == PACKAGED_CONFIG else a for a in value.split())
+        elif key == "instances" and instances is not None:
+            value = str(instances)
+        elif key == "per_source" and per_source is not None:
+            value = str(per_source)
+        elif key in ("port", "bind", "type"):
+            continue
+        body.append(f"\t{key} {op} {value}")
+    for key in ("server", "server_args", "instances", "per_source", "wait", "user"):
+        assert key in seen, f"xinetd/keepftpd sets no {key}"
+    body += ["\ttype = UNLISTED", f"\tport = {port}", "\tbind = 127.0.0.1"]
+    return "service ftp\n{\n" + "\n".join(body) + "\n}\n"
+
+
+def start_xinetd(superservers, tree, config_path, **limits):
+    xinetd = require("xinetd")
+    port = free_port()
+    d = os.path.join(tree.base, "xinetd")
+    os.makedirs(d, exist_ok=True)
+    main = os.path.join(d, "xinetd.conf")
+    with open(main, "w") as f:
+        f.write("defaults\n{\n"
+                f"\tlog_type = FILE {os.path.join(d, 'services.log')}\n"
+                "\tlog_on_success = HOST PID\n"
+                "\tlog_on_failure = HOST\n"
+                "}\n\n")
+        f.write(xinetd_entry_for_test(port, config_path, **limits))
+    s = Superserver([xinetd, "-dontfork", "-f", main, "-pidfile", os.path.join(d, "xinetd.pid"),
+                     "-filelog", os.path.join(d, "xinetd.log")],
+                    port, os.path.join(d, "xinetd.out"))
+    superservers.append(s)
+    s.dir = d
+    return s
+
+
+def xinetd_services_log(s):
+    try:
+        with open(os.path.join(s.dir, "services.log")) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def test_xinetd_entry_serves_a_session(tree, superservers):
+    config = write_keepftpd_config(tree)
+    s = start_xinetd(superservers, tree, config)
+    anonymous_session(s, tree)
+    deadline = time.time() + 5
+    while "START: ftp" not in xinetd_services_log(s) and time.time() < deadline:
+        time.sleep(0.05)
+    assert "START: ftp" in xinetd_services_log(s), "xinetd logged no START for the session"
+
+
+def test_xinetd_logs_never_reach_the_client(tree, superservers):
+    # Under xinetd fd 0, 1 and 2 are all the client socket. A failed login and refused
+    # PORT/EPRT are logged by keepftpd (see test_service_unit_exec_start_under_socket_activation,
+    # where they reach stderr); here none of it may appear on the control connection.
+    config = write_keepftpd_config(tree, LOGGING_OPTIONS)
+    s = start_xinetd(superservers, tree, config)
+    received = session_that_logs(s.port)
+    text = received.decode("utf-8", "replace")
+    replies = parse_replies(text)
+    # 220, USER/PASS or USER (530), USER+PASS (230), PORT, EPRT, NOOP, QUIT: nothing else.
+    codes = [c for c, _ in replies]
+    assert codes[0] == 220 and codes[-1] == 221, codes
+    assert 530 in codes and codes.count(501) == 2, codes
+    for fragment in (b"keepftpd[", b"login failed", b"refused PORT", b"refused EPRT", b"monitor:"):
+        assert fragment not in received, f"a log line reached the client: {received!r}"
+
+
+def open_and_read_banner(port, timeout=5):
+    """Connects and returns (socket, first bytes or b'' when closed without a word)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sock.settimeout(timeout)
+    data = b""
+    try:
+        while b"\n" not in data:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return sock, data
+
+
+def test_xinetd_per_source_limit(tree, superservers):
+    config = write_keepftpd_config(tree)
+    s = start_xinetd(superservers, tree, config, instances=2, per_source=1)
+    first, banner = open_and_read_banner(s.port)
+    try:
+        assert banner.startswith(b"220"), banner
+        second, data = open_and_read_banner(s.port)
+        second.close()
+        assert data == b"", f"per_source=1 let a second connection from 127.0.0.1 in: {data!r}"
+        assert "per_source_limit" in xinetd_services_log(s)
+        # The first session is unaffected.
+        first.sendall(b"NOOP\r\n")
+        assert first.recv(4096).startswith(b"200")
+    finally:
+        first.close()
+    # Once the first connection is gone, a new one is served again.
+    deadline = time.time() + 10
+    while True:
+        sock, data = open_and_read_banner(s.port)
+        sock.close()
+        if data.startswith(b"220") or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert data.startswith(b"220"), data
+
+
+def test_xinetd_instances_limit(tree, superservers):
+    config = write_keepftpd_config(tree)
+    s = start_xinetd(superservers, tree, config, instances=2, per_source=10)
+    held = []
+    try:
+        for _ in range(2):
+            sock, banner = open_and_read_banner(s.port)
+            held.append(sock)
+            assert banner.startswith(b"220"), banner
+        third, data = open_and_read_banner(s.port)
+        third.close()
+        assert data == b"", f"instances=2 let a third connection in: {data!r}"
+        assert "service_limit" in xinetd_services_log(s)
+        for sock in held:
+            sock.sendall(b"NOOP\r\n")
+            assert sock.recv(4096).startswith(b"200")
+    finally:
+        for sock in held:
+            sock.close()
+
+
+# ---- systemd units ----------------------------------------------------------------------------
+
+def unit_settings(relative):
+    """{section: {key: [values]}} of a unit file (comments, blank lines and continuations)."""
+    sections, current = {}, None
+    pending = ""
+    for raw in read(relative).splitlines():
+        line = (pending + raw.strip()) if pending else raw.strip()
+        pending = ""
+        if not line or line[0] in "#;":
+            continue
+        if line.endswith("\\"):
+            pending = line[:-1] + " "
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], {})
+            continue
+        key, sep, value = line.partition("=")
+        assert sep and current is not None, f"{relative}: unexpected line {line!r}"
+        current.setdefault(key.strip(), []).append(value.strip())
+    return sections
+
+
+def exec_start_argv(config_path):
+    """ftp@.service's ExecStart= as argv, with the packaged paths replaced by the built binary
+    and the test config; nothing else changed."""
+    service = unit_settings("units/ftp@.service")["Service"]
+    starts = [v for v in service.get("ExecStart", []) if v]
+    assert len(starts) == 1, f"ftp@.service needs exactly one ExecStart=: {starts}"
+    line = starts[0].lstrip("@-:+!")
+    argv = shlex.split(line)
+    assert argv[0] == PACKAGED_BINARY, f"ExecStart= runs {argv[0]}, not {PACKAGED_BINARY}"
+    assert PACKAGED_CONFIG in argv[1:], f"ExecStart= does not name {PACKAGED_CONFIG}: {line}"
+    return [KEEPFTPD] + [config_path if a == PACKAGED_CONFIG else a for a in argv[1:]], service
+
+
+def socket_activate_command(port, config_path):
+    """systemd-socket-activate doing what ftp.socket + ftp@.service do, on a loopback port."""
+    sock = unit_settings("units/ftp.socket")["Socket"]
+    assert sock.get("ListenStream") == ["21"]
+    assert sock.get("Accept") == ["yes"], "keepftpd needs one process per connection"
+    for limit in ("MaxConnections", "MaxConnectionsPerSource"):
+        assert len(sock.get(limit, [])) == 1 and int(sock[limit][0]) > 0, limit
+    assert int(sock["MaxConnectionsPerSource"][0]) <= int(sock["MaxConnections"][0])
+    argv, service = exec_start_argv(config_path)
+    cmd = [require("systemd-socket-activate"), "-l", f"127.0.0.1:{port}", "-a"]
+    stdin = service.get("StandardInput", ["null"])[-1]
+    if stdin == "socket":
+        cmd.append("--inetd")  # the connection on fd 0 (and fd 1), as StandardInput=socket
+    else:
+        assert "StandardOutput" not in service, "StandardOutput without StandardInput=socket"
+    return cmd + argv
+
+
+def test_service_unit_exec_start_under_socket_activation(tree, superservers):
+    config = write_keepftpd_config(tree, LOGGING_OPTIONS)
+    port = free_port()
+    cmd = socket_activate_command(port, config)
+    s = Superserver(cmd, port, os.path.join(tree.base, "activate.log"))
+    superservers.append(s)
+    anonymous_session(s, tree)
+    received = session_that_logs(port)
+    parse_replies(received.decode("utf-8", "replace"))
+    # Here stderr is systemd-socket-activate's (a file), not the client: the records are there.
+    deadline = time.time() + 5
+    while time.time() < deadline and "refused EPRT" not in s.output():
+        time.sleep(0.05)
+    out = s.output()
+    assert "login failed" in out and "refused PORT" in out and "refused EPRT" in out, out
+
+
+# ---- journald ---------------------------------------------------------------------------------
+
+JOURNALD_CONF = """[Journal]
+Storage=volatile
+ReadKMsg=no
+Audit=no
+ForwardToSyslog=no
+ForwardToKMsg=no
+ForwardToConsole=no
+ForwardToWall=no
+"""
+
+# Runs in a private mount namespace: a tmpfs on /run/systemd (so /run/systemd/journal/socket
+# exists only here), the volatile journal (/run/log) bound to the test's directory, a tmpfs on
+# /var/log/journal so nothing persistent is written, then journald, then the superserver.
+NAMESPACE_SCRIPT = r"""
+set -eu
+dir=$1; shift
+mount -t tmpfs -o mode=755 tmpfs /run/systemd
+mkdir -p /run/systemd/journal /run/systemd/journald.conf.d
+cp "$dir/journald.conf" /run/systemd/journald.conf.d/keepftpd-test.conf
+mount --bind "$dir/log" /run/log
+if [ -d /var/log/journal ]; then mount -t tmpfs tmpfs /var/log/journal; fi
+env -u NOTIFY_SOCKET -u LISTEN_FDS -u LISTEN_PID "$JOURNALD" >"$dir/journald.out" 2>&1 &
+for i in $(seq 200); do
+  [ -S /run/systemd/journal/socket ] && break
+  kill -0 $! 2>/dev/null || { echo "journald exited"; cat "$dir/journald.out"; exit 1; }
+  sleep 0.05
+done
+[ -S /run/systemd/journal/socket ] || { echo "journald made no socket"; exit 1; }
+echo "journald running as $!"
+exec "$@"
+"""
+
+
+def journal_records(directory):
+    r = subprocess.run([require("journalctl"), "-D", directory, "-o", "json", "--no-pager",
+                        "SYSLOG_IDENTIFIER=keepftpd"],
+                       capture_output=True, text=True, timeout=30)
+    records = []
+    for line in r.stdout.splitlines():
+        if line.strip():
+            records.append(json.loads(line))
+    return records, r
+
+
+@pytest.fixture
+def journald_server(tree, superservers):
+    require(JOURNALD)
+    jdir = os.path.join(tree.base, "journal")
+    os.makedirs(os.path.join(jdir, "log"))
+    with open(os.path.join(jdir, "journald.conf"), "w") as f:
+        f.write(JOURNALD_CONF)
+    config = write_keepftpd_config(tree, LOGGING_OPTIONS)
+    port = free_port()
+    cmd = ["unshare", "--mount", "--propagation", "private", "--",
+           "bash", "-c", NAMESPACE_SCRIPT, "keepftpd-journal-ns", jdir] + \
+        socket_activate_command(port, config)
+    env = dict(os.environ, JOURNALD=JOURNALD)
+    env.pop("NOTIFY_SOCKET", None)
+    host_journal = os.path.exists("/run/systemd/journal/socket")
+    s = Superserver(cmd, port, os.path.join(tree.base, "journal-ns.log"), env=env)
+    superservers.append(s)
+    s.journal_dir = os.path.join(jdir, "log", "journal")
+    # The namespace's journal socket is not visible out here.
+    assert os.path.exists("/run/systemd/journal/socket") == host_journal
+    return s
+
+
+def wait_for_records(s, predicate, timeout=10):
+    deadline = time.time() + timeout
+    while True:
+        records, r = journal_records(s.journal_dir)
+        if predicate(records) or time.time() > deadline:
+            return records, r
+        time.sleep(0.1)
+
+
+def test_journal_records_carry_session_fields(tree, journald_server):
+    s = journald_server
+    anonymous_session(s, tree)
+    received = session_that_logs(s.port)
+    parse_replies(received.decode("utf-8", "replace"))
+
+    def complete(records):
+        text = " ".join(r.get("MESSAGE", "") for r in records if isinstance(r.get("MESSAGE"), str))
+        return "refused EPRT" in text and text.count("anonymous login") >= 2
+
+    records, r = wait_for_records(s, complete)
+    assert records, f"no keepftpd records in the journal: {r.stderr}\n{s.output()}"
+    assert complete(records), [x.get("MESSAGE") for x in records]
+    # With the journal reachable, nothing goes to stderr.
+    assert "keepftpd[" not in s.output(), s.output()
+    sessions = set()
+    for rec in records:
+        assert rec["SYSLOG_IDENTIFIER"] == "keepftpd"
+        assert re.fullmatch(r"\S+", rec.get("FTP_SESSION", "")), rec
+        assert rec.get("REMOTE_ADDR") == "127.0.0.1", rec
+        assert re.fullmatch(r"[0-9]+", rec.get("REMOTE_PORT", "")), rec
+        assert rec.get("PRIORITY") in {"3", "4", "5", "6", "7"}, rec
+        sessions.add(rec["FTP_SESSION"])
+    assert len(sessions) >= 2, "two connections, but one FTP_SESSION"
+    failed = [x for x in records if x["MESSAGE"].startswith("login failed")]
+    assert len(failed) == 1 and "kftp-nosuchuser" in failed[0]["MESSAGE"], failed
+    assert failed[0].get("FTP_USER", "") == "", failed  # nobody is logged in yet
+    # Records after the login carry the account.
+    for text in ("refused PORT", "refused EPRT", "RETR "):
+        after = [x for x in records if x["MESSAGE"].startswith(text)]
+        assert after, f"no {text!r} record: {[x['MESSAGE'] for x in records]}"
+        assert all(x.get("FTP_USER") == "ftp" for x in after), after
+    # Each session's records share its FTP_SESSION and its client port.
+    for sid in sessions:
+        ports = {x["REMOTE_PORT"] for x in records if x["FTP_SESSION"] == sid}
+        assert len(ports) == 1, (sid, ports)
+
+
+def test_journal_login_record_names_the_user(tree, journald_server):
+    s = journald_server
+    anonymous_session(s, tree)
+    records, r = wait_for_records(
+        s, lambda recs: any(x.get("MESSAGE", "").startswith("anonymous login") for x in recs))
+    logins = [x for x in records if x.get("MESSAGE", "").startswith("anonymous login")]
+    assert logins, f"no login record: {r.stderr}\n{s.output()}"
+    assert logins[0].get("FTP_USER") == "ftp", logins[0]
+
+
+def test_journal_records_have_one_code_location(tree, journald_server):
+    s = journald_server
+    anonymous_session(s, tree)
+    records, r = wait_for_records(
+        s, lambda recs: any(x.get("MESSAGE", "").startswith("RETR ") for x in recs))
+    assert records, f"no keepftpd records: {r.stderr}\n{s.output()}"
+    for rec in records:
+        for field in ("CODE_FUNC", "CODE_LINE"):
+            assert isinstance(rec.get(field), str), (field, rec)  # json: a list when repeated
+        assert rec["CODE_FUNC"] != "WriteMonitorRecord", rec
+        assert not rec.get("CODE_FILE", "").endswith("log.cc"), rec
