@@ -49,6 +49,7 @@ bool DecodeLogin(std::string_view body) {  // HandleLogin
   WireWriter w;
   w.PutString(user);
   w.PutString(password);
+  w.PutU8(prot_private);
   FUZZ_CHECK(w.data() == body);
   return true;
 }
@@ -98,6 +99,7 @@ bool DecodePortConnect(std::string_view body) {  // HandlePortConnect, up to the
   w.PutU8(family);
   w.PutBytes(bytes);
   w.PutU16(port);
+  w.PutU8(tls);
   FUZZ_CHECK(w.data() == body);
   return true;
 }
@@ -111,6 +113,21 @@ bool DecodeSeccompReport(std::string_view body) {  // HandleSeccompReport
   w.PutU32(nr);
   FUZZ_CHECK(w.data() == body);
   return true;
+}
+
+bool DecodeEvent(std::string_view body) {  // HandleEvent
+  WireReader r(body);
+  std::uint8_t prio = 0;
+  std::string text, command, path, result;
+  std::uint64_t bytes = 0, usec = 0;
+  r.GetU8(&prio);
+  r.GetString(keepftpd::kMaxEventText, &text);
+  r.GetString(keepftpd::kMaxEventCommand, &command);
+  r.GetString(keepftpd::kMaxEventPath, &path);
+  r.GetU64(&bytes);
+  r.GetU64(&usec);
+  r.GetString(keepftpd::kMaxEventResult, &result);
+  return r.Finish() && prio <= 7;
 }
 
 bool DecodeFlag(std::string_view body) {  // DATA_ACCEPT {u8 tls}
@@ -137,6 +154,7 @@ int Decode(MsgType type, std::string_view body) {
     case MsgType::kDataAccept: return DecodeFlag(body);
     case MsgType::kPortConnect: return DecodePortConnect(body);
     case MsgType::kSeccompReport: return DecodeSeccompReport(body);
+    case MsgType::kEvent: return DecodeEvent(body);
     default: return -1;
   }
 }

@@ -15,6 +15,11 @@ inline constexpr std::size_t kMaxMessageBody = 4096;
 inline constexpr std::size_t kMaxUserName = 128;
 inline constexpr std::size_t kMaxPassword = 256;
 inline constexpr std::size_t kMaxLogText = 1024;
+// EVENT fields (see LogEvent in log.h).
+inline constexpr std::size_t kMaxEventText = 512;
+inline constexpr std::size_t kMaxEventCommand = 16;
+inline constexpr std::size_t kMaxEventPath = 1024;
+inline constexpr std::size_t kMaxEventResult = 32;
 
 enum class MsgType : std::uint16_t {
   // jail -> monitor requests
@@ -40,6 +45,8 @@ enum class MsgType : std::uint16_t {
   kTlsUploadEnd = 12,  // {} session only: did the TLS data connection just read end cleanly?
                        // Answered by kTlsUploadEndResult once the TLS jail has said
   kTlsDataEnd = 13,  // TLS jail -> monitor: {u8 clean} a data connection ended
+  kEvent = 14,       // {u8 priority, str text, str command, str path, u64 bytes,
+                     //  u64 duration_usec, str result} any phase, no answer (see log.h)
   // monitor -> jail answers
   kLoginResult = 101,       // {u8 ok, u8 close, str message}
   kPasvListenResult = 102,  // {u8 ok, u16 port, str message}

@@ -28,10 +28,23 @@ LogContext& Context() {
 }
 
 void WriteMonitorRecord(int priority, std::string_view process, std::string_view message,
-                        const char* func, unsigned line) {
+                        const char* func, unsigned line, const LogEvent* event = nullptr) {
   LogContext& c = Context();
   std::string text = SanitizeForLog(message);
-  if (g_sink == Sink::kJournal) {
+  if (g_sink == Sink::kJournal && event != nullptr) {
+    std::string command = SanitizeForLog(event->command), path = SanitizeForLog(event->path);
+    std::string result = SanitizeForLog(event->result);
+    std::string bytes = event->bytes >= 0 ? std::to_string(event->bytes) : "";
+    std::string usec = event->duration_usec >= 0 ? std::to_string(event->duration_usec) : "";
+    sd_journal_send("MESSAGE=%s", text.c_str(), "PRIORITY=%d", priority,
+                    "SYSLOG_IDENTIFIER=keepftpd", "FTP_SESSION=%s", c.session_id.c_str(),
+                    "REMOTE_ADDR=%s", c.remote_addr.c_str(), "REMOTE_PORT=%s",
+                    c.remote_port.c_str(), "FTP_USER=%s", c.user.c_str(), "FTP_PROCESS=%.*s",
+                    static_cast<int>(process.size()), process.data(), "FTP_COMMAND=%s",
+                    command.c_str(), "FTP_PATH=%s", path.c_str(), "FTP_BYTES=%s", bytes.c_str(),
+                    "FTP_DURATION_USEC=%s", usec.c_str(), "FTP_RESULT=%s", result.c_str(),
+                    "CODE_FUNC=%s", func, "CODE_LINE=%u", line, nullptr);
+  } else if (g_sink == Sink::kJournal) {
     sd_journal_send("MESSAGE=%s", text.c_str(), "PRIORITY=%d", priority,
                     "SYSLOG_IDENTIFIER=keepftpd", "FTP_SESSION=%s", c.session_id.c_str(),
                     "REMOTE_ADDR=%s", c.remote_addr.c_str(), "REMOTE_PORT=%s",
@@ -74,6 +87,27 @@ void Log(int priority, std::string_view message, std::source_location where) {
     return;
   }
   WriteMonitorRecord(priority, Context().process, message, where.function_name(), where.line());
+}
+
+void LogEventRecord(int priority, std::string_view message, const LogEvent& event) {
+  if (g_sink == Sink::kJail) {
+    WireWriter w;
+    w.PutU8(static_cast<std::uint8_t>(priority));
+    w.PutString(message.substr(0, kMaxEventText));
+    w.PutString(std::string_view(event.command).substr(0, kMaxEventCommand));
+    w.PutString(std::string_view(event.path).substr(0, kMaxEventPath));
+    w.PutU64(static_cast<std::uint64_t>(event.bytes));
+    w.PutU64(static_cast<std::uint64_t>(event.duration_usec));
+    w.PutString(std::string_view(event.result).substr(0, kMaxEventResult));
+    SendMessage(g_channel, MsgType::kEvent, w.data());
+    return;
+  }
+  WriteMonitorRecord(priority, Context().process, message, "event", 0, &event);
+}
+
+void LogEventFromJail(int priority, std::string_view jail, std::string_view message,
+                      const LogEvent& event) {
+  WriteMonitorRecord(priority, jail, message, "jail", 0, &event);
 }
 
 void LogFromJail(int priority, std::string_view jail, std::string_view message) {

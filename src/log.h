@@ -5,9 +5,12 @@
 #ifndef KEEPFTPD_SRC_LOG_H_
 #define KEEPFTPD_SRC_LOG_H_
 
+#include <cstdint>
 #include <source_location>
 #include <string>
 #include <string_view>
+
+#include "ipc_messages.h"
 
 namespace keepftpd {
 
@@ -30,6 +33,20 @@ void UseJailLogSink(int channel_fd);
 
 void Log(int priority, std::string_view message,
          std::source_location where = std::source_location::current());
+
+// One event of the session, as a structured record: journald fields FTP_COMMAND, FTP_PATH,
+// FTP_BYTES, FTP_DURATION_USEC and FTP_RESULT beside the trusted ones the monitor adds.
+struct LogEvent {
+  std::string command;            // "RETR", "STOR", "CWD", "PASS", "SESSION", ...
+  std::string path;               // the file or directory, if any
+  std::int64_t bytes = -1;        // transferred, for transfers
+  std::int64_t duration_usec = -1;
+  std::string result;             // "ok", "failed", "refused", "aborted", ...
+};
+void LogEventRecord(int priority, std::string_view message, const LogEvent& event);
+// The monitor writes a jail's event (fields already bounded and sanitised by the caller).
+void LogEventFromJail(int priority, std::string_view jail, std::string_view message,
+                      const LogEvent& event);
 
 // A record the monitor writes on behalf of a jail (text already bounded and sanitised by the
 // caller); the process field names the jail.

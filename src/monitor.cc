@@ -108,6 +108,8 @@ struct Monitor {
 
 Monitor* g_monitor = nullptr;
 
+void HandleEvent(Monitor& m, const Message& msg);
+
 void KillChildOnFatal() {
   if (g_monitor != nullptr && g_monitor->child > 0) {
     kill(g_monitor->child, SIGKILL);
@@ -265,6 +267,10 @@ void ReapChild(Monitor& m, int timeout_ms) {
       Message msg;
       std::string error;
       if (ReceiveMessage(m.channel.get(), &msg, &error) != ReceiveOutcome::kMessage) break;
+      if (msg.type == MsgType::kEvent) {
+        HandleEvent(m, msg);
+        continue;
+      }
       if (msg.type != MsgType::kLog) Fatal("jail sent a request while leaving");
       WireReader rd(msg.body);
       std::uint8_t prio = 0;
@@ -400,6 +406,10 @@ void DrainTlsChannel(Monitor& m) {
 // Leaving: with TLS, the TLS jail must flush the last replies and send its close_notify before
 // it goes, so close our copy of the plaintext end and give it a moment.
 [[noreturn]] void EndConnection(Monitor& m) {
+  LogEvent e;
+  e.command = "SESSION";
+  e.result = "end";
+  LogEventRecord(kLogInfo, "session end", e);
   if (m.tls_active && m.tls_pid > 0) {
     close(m.session->control_fd);
     for (int i = 0; i < 300; ++i) {
@@ -428,6 +438,25 @@ void AnswerData(Monitor& m, UniqueFd fd, std::string_view message) {
 }
 
 // ---- Handlers, one per request ----
+
+void HandleEvent(Monitor& m, const Message& msg) {
+  WireReader r(msg.body);
+  std::uint8_t prio = 0;
+  std::string text;
+  LogEvent e;
+  std::uint64_t bytes = 0, usec = 0;
+  r.GetU8(&prio);
+  r.GetString(kMaxEventText, &text);
+  r.GetString(kMaxEventCommand, &e.command);
+  r.GetString(kMaxEventPath, &e.path);
+  r.GetU64(&bytes);
+  r.GetU64(&usec);
+  r.GetString(kMaxEventResult, &e.result);
+  if (!r.Finish() || prio > kLogDebug) Fatal("malformed EVENT request");
+  e.bytes = static_cast<std::int64_t>(bytes);
+  e.duration_usec = static_cast<std::int64_t>(usec);
+  LogEventFromJail(prio, m.child_name, text, e);
+}
 
 void HandleLog(Monitor& m, const Message& msg) {
   WireReader r(msg.body);
@@ -462,7 +491,10 @@ void AnswerLogin(Monitor& m, bool ok, bool close, std::string_view message) {
 void RefuseLogin(Monitor& m, const std::string& user, const std::string& why,
                  std::string_view message) {
   ++m.login_fails;
-  Log(kLogNotice, "login failed for user \"" + SanitizeForLog(user) + "\": " + why);
+  LogEvent e;
+  e.command = "PASS";
+  e.result = "failed";
+  LogEventRecord(kLogNotice, "login failed for user \"" + SanitizeForLog(user) + "\": " + why, e);
   Sleep(m.config->delay_failed_login);
   bool close = m.login_fails >= m.config->max_login_fails;
   if (close) Log(kLogNotice, "too many failed logins; closing the connection");
@@ -570,10 +602,15 @@ bool LocalSession(Monitor& m, const std::string& user, const PamResult& pam) {
   a.anonymous = guest && !config.virtual_use_local_privs;
   a.anonymous_login = false;
   MonitorLogContext().user = a.name;
-  Log(kLogNotice, std::string(guest ? "virtual" : "local") + " login as \"" +
-                      SanitizeForLog(a.name) + "\"" +
-                      (guest ? " (running as " + SanitizeForLog(unix_name) + ")" : "") +
-                      (place.chrooted ? ", chrooted to " + a.root : ", not chrooted"));
+  LogEvent e;
+  e.command = "PASS";
+  e.path = a.root;
+  e.result = "ok";
+  LogEventRecord(kLogNotice, std::string(guest ? "virtual" : "local") + " login as \"" +
+                                 SanitizeForLog(a.name) + "\"" +
+                                 (guest ? " (running as " + SanitizeForLog(unix_name) + ")" : "") +
+                                 (place.chrooted ? ", chrooted to " + a.root : ", not chrooted"),
+                 e);
   AcceptLogin(m);
   return true;
 }
@@ -632,7 +669,11 @@ void HandleLogin(Monitor& m, const Message& msg) {
     a.anonymous = true;
     a.anonymous_login = true;
     MonitorLogContext().user = a.name;
-    Log(kLogNotice, "anonymous login as \"" + SanitizeForLog(user) + "\"");
+    LogEvent e;
+    e.command = "PASS";
+    e.path = a.root;
+    e.result = "ok";
+    LogEventRecord(kLogNotice, "anonymous login as \"" + SanitizeForLog(user) + "\"", e);
     return AcceptLogin(m);
   }
   if (config.local_enable) {
@@ -925,6 +966,7 @@ void Dispatch(Monitor& m, Message& msg) {
                      v.message());
   switch (msg.type) {
     case MsgType::kLog: return HandleLog(m, msg);
+    case MsgType::kEvent: return HandleEvent(m, msg);
     case MsgType::kLogin: return HandleLogin(m, msg);
     case MsgType::kPasvListen: return HandlePasvListen(m, msg);
     case MsgType::kDataAccept: return HandleDataAccept(m, msg);
@@ -1017,6 +1059,12 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
   if (!config.seccomp_sandbox) {
     Log(kLogWarning, "seccomp_sandbox=NO: the jails run without system call filters; use this "
                      "for debugging only");
+  }
+  {
+    LogEvent e;
+    e.command = "SESSION";
+    e.result = "start";
+    LogEventRecord(kLogInfo, "session start", e);
   }
   if (config.implicit_ssl) {
     // Implicit FTPS: the TLS handshake comes first, then the banner inside it.

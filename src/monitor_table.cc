@@ -13,6 +13,8 @@ constexpr std::size_t kLoginMax = 2 + kMaxUserName + 2 + kMaxPassword + 1;
 constexpr std::size_t kLogMax = 1 + 2 + kMaxLogText;
 constexpr std::size_t kPortConnectMax = 1 + 16 + 2 + 1;
 constexpr std::size_t kSeccompReportMax = 4;
+constexpr std::size_t kEventMax = 1 + 2 + kMaxEventText + 2 + kMaxEventCommand + 2 +
+                                  kMaxEventPath + 8 + 8 + 2 + kMaxEventResult;
 
 constexpr MonitorRule kPreloginRules[] = {
     {MsgType::kLogin, kLoginMax, false},
@@ -26,6 +28,7 @@ constexpr MonitorRule kSessionRules[] = {
     {MsgType::kDataAccept, 1, false},
     {MsgType::kTlsData, 0, false},
     {MsgType::kTlsUploadEnd, 0, false},
+    {MsgType::kEvent, kEventMax, false},
     {MsgType::kPortConnect, kPortConnectMax, false},
     {MsgType::kReinit, 0, false},
     {MsgType::kChownUpload, 0, true},
@@ -35,6 +38,7 @@ constexpr MonitorRule kSessionRules[] = {
 
 constexpr MonitorRule kClosingRules[] = {
     {MsgType::kLog, kLogMax, false},
+    {MsgType::kEvent, kEventMax, false},
     {MsgType::kSeccompReport, kSeccompReportMax, false},
 };
 

@@ -98,6 +98,32 @@ class Session {
     ctrl_.Reply(code, text);
     _exit(0);
   }
+  // One structured record: "RETR /pub/x: 21 bytes in 40 us, ok" with its fields.
+  void Event(int priority, std::string_view command, const std::string& path,
+             std::string_view result, std::int64_t bytes = -1, std::int64_t usec = -1) {
+    LogEvent e;
+    e.command = std::string(command);
+    e.path = path;
+    e.bytes = bytes;
+    e.duration_usec = usec;
+    e.result = std::string(result);
+    std::string text = e.command + " " + path;
+    if (bytes >= 0) text += ": " + std::to_string(bytes) + " bytes";
+    if (usec >= 0) text += " in " + std::to_string(usec) + " us";
+    text += ", " + e.result;
+    LogEventRecord(priority, text, e);
+  }
+  static std::string_view ResultName(TransferResult r) {
+    switch (r) {
+      case TransferResult::kOk: return "ok";
+      case TransferResult::kAborted: return "aborted";
+      case TransferResult::kTimeout: return "timeout";
+      case TransferResult::kDataError: return "data connection failed";
+      case TransferResult::kControlClosed: return "client gone";
+      case TransferResult::kFileError: return "file error";
+    }
+    return "failed";
+  }
   ListFormat Format() const {
     ListFormat f;
     f.hide_ids = config_.hide_ids;
@@ -324,15 +350,18 @@ void Session::ShowDirMessage(const std::string& dir, std::vector<std::string>* l
 bool Session::ChangeDir(std::string_view arg) {
   std::string path;
   if (!Resolve(arg, &path) || Denied(path)) {
+    Event(kLogInfo, "CWD", SanitizeForLog(arg), "refused");
     ctrl_.Reply(550, "Failed to change directory.");
     return false;
   }
   struct stat st;
   // chdir asks the kernel the real question: is it a directory this user may enter?
   if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || chdir(path.c_str()) != 0) {
+    Event(kLogInfo, "CWD", path, "failed");
     ctrl_.Reply(550, "Failed to change directory.");
     return false;
   }
+  Event(kLogDebug, "CWD", path, "ok");
   cwd_ = path;
   std::vector<std::string> lines;
   ShowDirMessage(path, &lines);
@@ -832,8 +861,7 @@ void Session::Retr(const FtpCommand& c) {
   data.Reset();
   clock_gettime(CLOCK_MONOTONIC, &end);
   long usec = (end.tv_sec - start.tv_sec) * 1000000L + (end.tv_nsec - start.tv_nsec) / 1000;
-  Log(kLogInfo, "RETR " + path + ": " + std::to_string(sent) + " bytes in " +
-                    std::to_string(usec) + " us, " + (r == TransferResult::kOk ? "ok" : "failed"));
+  Event(kLogInfo, "RETR", path, ResultName(r), static_cast<std::int64_t>(sent), usec);
   FinishTransfer(r, "Transfer complete.");
 }
 
@@ -1000,9 +1028,9 @@ void Session::Upload(std::string_view arg, UploadKind kind) {
   file.Reset();
   clock_gettime(CLOCK_MONOTONIC, &end);
   long usec = (end.tv_sec - start.tv_sec) * 1000000L + (end.tv_nsec - start.tv_nsec) / 1000;
-  Log(kLogInfo, std::string(kind == UploadKind::kAppend ? "APPE " : "STOR ") + target + ": " +
-                    std::to_string(received) + " bytes in " + std::to_string(usec) + " us, " +
-                    (r == TransferResult::kOk ? "ok" : "failed"));
+  Event(kLogInfo,
+        kind == UploadKind::kAppend ? "APPE" : kind == UploadKind::kUnique ? "STOU" : "STOR",
+        target, ResultName(r), static_cast<std::int64_t>(received), usec);
   if (r == TransferResult::kFileError) {
     if (err == ENOSPC) return (void)ctrl_.Reply(452, "Insufficient storage space: the file was not stored.");
     if (err == EDQUOT) return (void)ctrl_.Reply(552, "Disk quota exceeded: the file was not stored.");
@@ -1023,7 +1051,7 @@ void Session::Dele(const FtpCommand& c) {
   if (unlinkat(AT_FDCWD, path.c_str(), 0) != 0) {
     return (void)ctrl_.Reply(550, "Delete operation failed.");
   }
-  Log(kLogInfo, "DELE " + path);
+  Event(kLogInfo, "DELE", path, "ok");
   ctrl_.Reply(250, "Delete operation successful.");
 }
 
@@ -1035,7 +1063,7 @@ void Session::Mkd(const FtpCommand& c) {
   if (mkdirat(AT_FDCWD, path.c_str(), 0777) != 0) {
     return (void)ctrl_.Reply(550, "Create directory operation failed.");
   }
-  Log(kLogInfo, "MKD " + path);
+  Event(kLogInfo, "MKD", path, "ok");
   ctrl_.Reply(257, "\"" + QuoteForReply(path) + "\" created");
 }
 
@@ -1047,7 +1075,7 @@ void Session::Rmd(const FtpCommand& c) {
   if (path == "/" || unlinkat(AT_FDCWD, path.c_str(), AT_REMOVEDIR) != 0) {
     return (void)ctrl_.Reply(550, "Remove directory operation failed.");
   }
-  Log(kLogInfo, "RMD " + path);
+  Event(kLogInfo, "RMD", path, "ok");
   ctrl_.Reply(250, "Remove directory operation successful.");
 }
 
@@ -1075,7 +1103,7 @@ void Session::Rnto(const FtpCommand& c) {
   if (renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, path.c_str(), 0) != 0) {
     return (void)ctrl_.Reply(550, "Rename failed.");
   }
-  Log(kLogInfo, "RNTO " + from + " -> " + path);
+  Event(kLogInfo, "RNTO", from + " -> " + path, "ok");
   ctrl_.Reply(250, "Rename successful.");
 }
 

@@ -15,6 +15,11 @@ void WireWriter::PutU32(std::uint32_t v) {
   PutU16(static_cast<std::uint16_t>(v >> 16));
 }
 
+void WireWriter::PutU64(std::uint64_t v) {
+  PutU32(static_cast<std::uint32_t>(v & 0xffffffffu));
+  PutU32(static_cast<std::uint32_t>(v >> 32));
+}
+
 void WireWriter::PutBytes(std::string_view bytes) { data_.append(bytes); }
 
 void WireWriter::PutString(std::string_view s) {
@@ -52,6 +57,13 @@ bool WireReader::GetU32(std::uint32_t* v) {
   std::uint16_t lo, hi;
   if (!GetU16(&lo) || !GetU16(&hi)) return false;
   *v = static_cast<std::uint32_t>(lo) | (static_cast<std::uint32_t>(hi) << 16);
+  return true;
+}
+
+bool WireReader::GetU64(std::uint64_t* v) {
+  std::uint32_t lo, hi;
+  if (!GetU32(&lo) || !GetU32(&hi)) return false;
+  *v = static_cast<std::uint64_t>(lo) | (static_cast<std::uint64_t>(hi) << 32);
   return true;
 }
 

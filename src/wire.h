@@ -15,6 +15,7 @@ class WireWriter {
   void PutU8(std::uint8_t v);
   void PutU16(std::uint16_t v);
   void PutU32(std::uint32_t v);
+  void PutU64(std::uint64_t v);
   void PutBytes(std::string_view bytes);    // raw, no length
   void PutString(std::string_view s);       // u16 length, then bytes (callers keep s < 64 KiB)
   const std::string& data() const { return data_; }
@@ -31,6 +32,7 @@ class WireReader {
   bool GetU8(std::uint8_t* v);
   bool GetU16(std::uint16_t* v);
   bool GetU32(std::uint32_t* v);
+  bool GetU64(std::uint64_t* v);
   bool GetBytes(std::size_t n, std::string_view* out);
   // A u16-length-prefixed string of at most max_len bytes; fails when longer.
   bool GetString(std::size_t max_len, std::string* out);

@@ -607,3 +607,29 @@ def test_journal_records_have_one_code_location(tree, journald_server):
             assert isinstance(rec.get(field), str), (field, rec)  # json: a list when repeated
         assert rec["CODE_FUNC"] != "WriteMonitorRecord", rec
         assert not rec.get("CODE_FILE", "").endswith("log.cc"), rec
+
+
+def test_journal_structured_session_records(tree, journald_server):
+    s = journald_server
+    anonymous_session(s, tree)
+
+    def complete(records):
+        return any(x.get("FTP_COMMAND") == "SESSION" and x.get("FTP_RESULT") == "end"
+                   for x in records) and any(x.get("FTP_COMMAND") == "RETR" for x in records)
+
+    records, r = wait_for_records(s, complete)
+    assert complete(records), [x.get("MESSAGE") for x in records]
+    by_command = {}
+    for x in records:
+        by_command.setdefault(x.get("FTP_COMMAND", ""), []).append(x)
+    starts = [x for x in by_command["SESSION"] if x.get("FTP_RESULT") == "start"]
+    assert starts
+    logins = [x for x in by_command["PASS"] if x.get("FTP_RESULT") == "ok"]
+    assert logins and logins[0]["FTP_USER"] == "ftp" and logins[0]["FTP_PATH"] == tree.anon
+    retr = [x for x in by_command["RETR"] if x["FTP_PATH"] == "/pub/random.bin"]
+    assert retr, by_command["RETR"]
+    from conftest import RANDOM_SIZE
+    assert retr[0]["FTP_BYTES"] == str(RANDOM_SIZE)
+    assert re.fullmatch(r"[0-9]+", retr[0]["FTP_DURATION_USEC"])
+    assert retr[0]["FTP_RESULT"] == "ok"
+    assert retr[0]["FTP_PROCESS"] == "session"

@@ -22,7 +22,7 @@ constexpr MsgType kAllTypes[] = {
     MsgType::kPasvListenResult, MsgType::kDataResult, MsgType::kChownResult,
     MsgType::kStartTls,      MsgType::kTlsData,     MsgType::kTlsWrap,
     MsgType::kTlsWrapResult, MsgType::kStartTlsResult, MsgType::kTlsUploadEnd,
-    MsgType::kTlsDataEnd,    MsgType::kTlsUploadEndResult,
+    MsgType::kTlsDataEnd,    MsgType::kTlsUploadEndResult, MsgType::kEvent,
 };
 
 // The documented policy, written out independently of the table.
@@ -32,6 +32,9 @@ constexpr std::size_t kLoginMax = 2 + kMaxUserName + 2 + kMaxPassword + 1;
 constexpr std::size_t kLogMax = 1 + 2 + kMaxLogText;
 constexpr std::size_t kPortConnectMax = 1 + 16 + 2 + 1;
 constexpr std::size_t kSeccompReportMax = 4;  // u32 syscall number
+// EVENT {u8 prio, str text <= 512, str command <= 16, str path <= 1024, u64, u64,
+// str result <= 32}
+constexpr std::size_t kEventMax = 1 + (2 + 512) + (2 + 16) + (2 + 1024) + 8 + 8 + (2 + 32);
 
 struct Expected {
   Phase phase;
@@ -48,6 +51,8 @@ constexpr Expected kAllowed[] = {
     {Phase::kSession, MsgType::kDataAccept, 1},
     {Phase::kSession, MsgType::kTlsData, 0},
     {Phase::kSession, MsgType::kTlsUploadEnd, 0},
+    {Phase::kSession, MsgType::kEvent, kEventMax},
+    {Phase::kClosing, MsgType::kEvent, kEventMax},
     {Phase::kSession, MsgType::kPortConnect, kPortConnectMax},
     {Phase::kSession, MsgType::kReinit, 0},
     {Phase::kSession, MsgType::kChownUpload, 0},
@@ -109,8 +114,8 @@ TEST_CASE("Every request is refused in every phase it is not listed for") {
       ++refused;
     }
   }
-  // 3 phases x 20 types, 15 allowed.
-  CHECK(refused == 3 * 20 - 15);
+  // 3 phases x 21 types, 17 allowed.
+  CHECK(refused == 3 * 21 - 17);
 }
 
 TEST_CASE("Specific refusals a jail could attempt") {
