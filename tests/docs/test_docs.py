@@ -170,3 +170,16 @@ def test_units_pass_systemd_analyze_verify(name):
                            capture_output=True, text=True, timeout=60)
     assert r.stdout + r.stderr == ""
     assert r.returncode == 0
+
+
+def test_meson_install_ships_everything():
+    build = os.path.join(REPO, "build")
+    r = subprocess.run(["meson", "install", "-C", build, "--dry-run", "--destdir", "/nonexistent"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    installed = r.stdout
+    for item in ("src/keepftpd", "man/keepftpd.8", "man/keepftpd.conf.5", "pam.d/keepftpd",
+                 "units/ftp.socket", "units/ftp@.service", "units/ftps.socket",
+                 "units/ftps@.service", "xinetd/keepftpd", "xinetd/keepftpd-ftps"):
+        assert f"Installing {item} " in installed or f"/{item} to " in installed, item
+    assert "lib/systemd/system" in installed
