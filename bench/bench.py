@@ -1,13 +1,15 @@
-"""Orchestration for bench/run.sh: makes the served tree and both configurations, starts
-keepftpd, vsftpd and the trivial per-connection server under systemd-socket-activate --inetd,
-runs the workloads round by round (keepftpd, vsftpd, keepftpd, vsftpd, ...) with the C++ client
-and prints medians, min-max and keepftpd/vsftpd ratios, then the physical limits.
+"""Orchestration for bench/run.sh: makes the served tree and the configurations, starts
+keepftpd, vsftpd (each plain, with TLS configured, and as FTPS servers) and the trivial
+per-connection server under systemd-socket-activate --inetd, runs the workloads round by round
+(keepftpd, vsftpd, keepftpd, vsftpd, ...) with the C++ client and prints medians, min-max and
+keepftpd/vsftpd ratios, then the physical limits.
 
 Runs as root inside run.sh's private mount namespace, where the accounts ftp (61001) and
 kftp-nopriv (61002) exist. Exits 1 if a server fails to serve; speed is never judged.
 """
 
 import argparse
+import filecmp
 import os
 import platform
 import shutil
@@ -34,6 +36,9 @@ RETR_MID_COUNT = knob("RETR_MID_COUNT", 50, 20)
 LIST_ENTRIES = knob("LIST_ENTRIES", 20000, 20000)
 HOLD_SESSIONS = knob("HOLD_SESSIONS", 50, 50)
 SMALL_FILES = 100  # distinct 1 KiB files the RETR-many workload cycles over
+# FTPS: TLS 1.2 only (the client caps itself there; keepftpd always allows TLS 1.3 too) with
+# this one cipher on both servers, so that both do the same work.
+TLS_CIPHER = "ECDHE-RSA-AES256-GCM-SHA384"
 
 
 class Failure(Exception):
@@ -116,7 +121,9 @@ class Bench:
     def make_tree(self):
         t = self.tmp
         self.anon = os.path.join(t, "ftp")
-        for d in ("ftp", "ftp/small", "ftp/mid", "ftp/many", "empty-keepftpd", "empty-vsftpd"):
+        for d in ("ftp", "ftp/small", "ftp/mid", "ftp/many", "empty-keepftpd", "empty-vsftpd",
+                  "empty-keepftpd-ssl", "empty-vsftpd-ssl", "empty-keepftpd-ftps",
+                  "empty-vsftpd-ftps"):
             os.makedirs(os.path.join(t, d))
         with open(os.path.join(self.anon, "file-1K.bin"), "wb") as f:
             f.write(os.urandom(1024))
@@ -142,6 +149,12 @@ class Bench:
                 p = os.path.join(dirpath, name)
                 os.chown(p, 0, 0)
                 os.chmod(p, 0o644)
+        # The FTPS servers' anonymous uploads go to upload/, which only ftp (61001) can write
+        # (the served root itself stays root-owned: vsftpd refuses a writable chroot).
+        self.upload = os.path.join(self.anon, "upload")
+        os.mkdir(self.upload)
+        os.chown(self.upload, 61001, 61001)
+        os.chmod(self.upload, 0o755)
         # Both servers read the same big file: have it in the page cache before timing.
         with open(big, "rb") as f:
             while f.read(1 << 24):
@@ -149,44 +162,84 @@ class Bench:
 
     def write_configs(self):
         t = self.tmp
-        self.keep_conf = os.path.join(t, "keepftpd.conf")
-        with open(self.keep_conf, "w") as f:
-            f.write(f"anonymous_enable=YES\n"
-                    f"anon_root={self.anon}\n"
-                    f"nopriv_user=kftp-nopriv\n"
-                    f"secure_chroot_dir={t}/empty-keepftpd\n"
-                    f"no_anon_password=NO\n")
-        os.chmod(self.keep_conf, 0o644)
-        self.vsftpd_conf = os.path.join(t, "vsftpd.conf")
-        with open(self.vsftpd_conf, "w") as f:
-            f.write(f"listen=NO\n"
-                    f"listen_ipv6=NO\n"
-                    f"anonymous_enable=YES\n"
-                    f"anon_root={self.anon}\n"
-                    f"ftp_username=ftp\n"
-                    f"nopriv_user=kftp-nopriv\n"
-                    f"secure_chroot_dir={t}/empty-vsftpd\n"
-                    f"seccomp_sandbox=NO\n"
-                    f"pasv_enable=YES\n"
-                    f"use_sendfile=YES\n"
-                    f"local_enable=NO\n"
-                    f"write_enable=NO\n"
-                    f"xferlog_enable=NO\n"
-                    f"run_as_launching_user=NO\n"
-                    f"background=NO\n"
-                    f"check_shell=NO\n"
-                    f"pam_service_name=vsftpd\n")
-        # vsftpd refuses a config file that is not owned by root (or is writable by others).
-        os.chown(self.vsftpd_conf, 0, 0)
-        os.chmod(self.vsftpd_conf, 0o600)
-        subprocess.run([self.opts.keepftpd, "--check-config", "--config", self.keep_conf],
-                       check=True, stdout=subprocess.DEVNULL)
+        cert, key = self.opts.cert, self.opts.key
+
+        def keepftpd(name, extra=""):
+            path = os.path.join(t, f"{name}.conf")
+            with open(path, "w") as f:
+                f.write(f"anonymous_enable=YES\n"
+                        f"anon_root={self.anon}\n"
+                        f"nopriv_user=kftp-nopriv\n"
+                        f"secure_chroot_dir={t}/empty-{name}\n"
+                        f"no_anon_password=NO\n" + extra)
+            os.chmod(path, 0o644)
+            subprocess.run([self.opts.keepftpd, "--check-config", "--config", path],
+                           check=True, stdout=subprocess.DEVNULL)
+            return path
+
+        def vsftpd(name, extra=""):
+            path = os.path.join(t, f"{name}.conf")
+            with open(path, "w") as f:
+                f.write(f"listen=NO\n"
+                        f"listen_ipv6=NO\n"
+                        f"anonymous_enable=YES\n"
+                        f"anon_root={self.anon}\n"
+                        f"ftp_username=ftp\n"
+                        f"nopriv_user=kftp-nopriv\n"
+                        f"secure_chroot_dir={t}/empty-{name}\n"
+                        f"seccomp_sandbox=NO\n"
+                        f"pasv_enable=YES\n"
+                        f"use_sendfile=YES\n"
+                        f"local_enable=NO\n"
+                        f"xferlog_enable=NO\n"
+                        f"run_as_launching_user=NO\n"
+                        f"background=NO\n"
+                        f"check_shell=NO\n"
+                        f"pam_service_name=vsftpd\n" + extra)
+            # vsftpd refuses a config file that is not owned by root (or is writable by others).
+            os.chown(path, 0, 0)
+            os.chmod(path, 0o600)
+            return path
+
+        # TLS configured: offered, allowed for anonymous users, not required.
+        keep_ssl = (f"ssl_enable=YES\n"
+                    f"allow_anon_ssl=YES\n"
+                    f"rsa_cert_file={cert}\n"
+                    f"rsa_private_key_file={key}\n"
+                    f"ssl_ciphers={TLS_CIPHER}\n")
+        vs_ssl = (f"ssl_enable=YES\n"
+                  f"allow_anon_ssl=YES\n"
+                  f"rsa_cert_file={cert}\n"
+                  f"rsa_private_key_file={key}\n"
+                  f"ssl_ciphers={TLS_CIPHER}\n"
+                  f"require_ssl_reuse=YES\n")
+        # (vsftpd 3.0.3 has no ssl_tlsv1_2 and refuses it; its default ssl_tlsv1=YES offers
+        # TLS 1.0 and up, 1.2 included.)
+        # FTPS: anonymous logins and data must use TLS; anonymous users may upload new files.
+        # keepftpd writes uploads in place as vsftpd does (its default, atomic_uploads=YES,
+        # would add an fsync of every upload that vsftpd does not do).
+        ftps = (f"force_anon_logins_ssl=YES\n"
+                f"force_anon_data_ssl=YES\n"
+                f"write_enable=YES\n"
+                f"anon_upload_enable=YES\n")
+        self.confs = {
+            "keepftpd": keepftpd("keepftpd"),
+            "vsftpd": vsftpd("vsftpd", "write_enable=NO\n"),
+            "keepftpd-ssl": keepftpd("keepftpd-ssl", keep_ssl),
+            "vsftpd-ssl": vsftpd("vsftpd-ssl", vs_ssl + "write_enable=NO\n"),
+            "keepftpd-ftps": keepftpd("keepftpd-ftps", keep_ssl + ftps +
+                                      "require_ssl_reuse=YES\natomic_uploads=NO\n"),
+            "vsftpd-ftps": vsftpd("vsftpd-ftps", vs_ssl + ftps),
+        }
 
     def start(self):
         logs = self.tmp
-        self.servers["keepftpd"] = Activated(
-            "keepftpd", [self.opts.keepftpd, "--config", self.keep_conf], logs)
-        self.servers["vsftpd"] = Activated("vsftpd", [self.opts.vsftpd, self.vsftpd_conf], logs)
+        for name, conf in self.confs.items():
+            if name.startswith("keepftpd"):
+                argv = [self.opts.keepftpd, "--config", conf]
+            else:
+                argv = [self.opts.vsftpd, conf]
+            self.servers[name] = Activated(name, argv, logs)
         self.servers["trivial"] = Activated(
             "trivial", [os.path.join(self.opts.tools, "trivial220")], logs)
 
@@ -197,6 +250,7 @@ class Bench:
     # ---- measuring ---------------------------------------------------------------------
 
     def run_client(self, target, *args, timeout=600):
+        # target: a server instance ("keepftpd", "vsftpd-ftps", ...).
         srv = self.servers[target]
         cmd = [self.client, args[0], "127.0.0.1", str(srv.port)] + [str(a) for a in args[1:]]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -208,9 +262,11 @@ class Bench:
     def record(self, row, target, value):
         self.results.setdefault((row, target), []).append(value)
 
-    def sessions(self, target, n, parallel, label):
-        mode = "banner" if target == "trivial" else "ftp"
-        kv = self.run_client(target, "sessions", n, parallel, mode)
+    def sessions(self, target, n, parallel, label, flavour="", mode="ftp"):
+        # flavour: which instance of the server ("", "-ssl", "-ftps"); mode: the client's.
+        if target == "trivial":
+            mode = "banner"
+        kv = self.run_client(target + flavour, "sessions", n, parallel, mode)
         if int(kv["sessions"]) != n:
             raise Failure(f"{target}: {kv['sessions']} of {n} sessions completed")
         self.record(f"sessions/s {label}", target, kv["rate"])
@@ -229,6 +285,41 @@ class Bench:
         if int(kv["bytes"]) != self.big_size:
             raise Failure(f"{target}: RETR big.bin gave {kv['bytes']} of {self.big_size} bytes")
         self.record(f"RETR {self.big_size >> 20} MiB (MB/s)", target, kv["mbps"])
+
+    def ftps_retr_big(self, target):
+        row = f"FTPS RETR {self.big_size >> 20} MiB (MB/s)"
+        if target == "aesgcm":
+            # One core encrypting 16 KiB blocks with AES-256-GCM: what TLS can push at most.
+            r = subprocess.run(["openssl", "speed", "-evp", "aes-256-gcm", "-bytes", "16384",
+                                "-seconds", "1", "-mr"], capture_output=True, text=True,
+                               timeout=60)
+            rates = [l.split(":")[3] for l in r.stdout.splitlines() if l.startswith("+F:")]
+            if r.returncode != 0 or not rates:
+                raise Failure(f"openssl speed failed: {r.stderr.strip()}")
+            self.record(row, target, float(rates[-1]) / 1e6)
+            return
+        kv = self.run_client(target + "-ftps", "retr", "/big.bin", "tls")
+        if int(kv["bytes"]) != self.big_size:
+            raise Failure(f"{target}: FTPS RETR big.bin gave {kv['bytes']} of {self.big_size} "
+                          f"bytes")
+        self.record(row, target, kv["mbps"])
+
+    def ftps_stor_big(self, target):
+        self.stor_count = getattr(self, "stor_count", 0) + 1
+        name = f"{target}-{self.stor_count}.bin"
+        stored = os.path.join(self.upload, name)
+        try:
+            kv = self.run_client(target + "-ftps", "stor", f"/upload/{name}", self.opts.big,
+                                 "tls")
+            if int(kv["bytes"]) != self.big_size or not filecmp.cmp(self.opts.big, stored,
+                                                                   shallow=False):
+                size = os.path.getsize(stored) if os.path.exists(stored) else "no"
+                raise Failure(f"{target}: FTPS STOR stored {size} bytes, not the "
+                              f"{self.big_size} sent")
+        finally:
+            if os.path.exists(stored):
+                os.unlink(stored)
+        self.record(f"FTPS STOR {self.big_size >> 20} MiB (MB/s)", target, kv["mbps"])
 
     def retr_mid(self, target):
         kv = self.run_client(target, "retrmany", "/mid", RETR_MID_COUNT, 1)
@@ -312,8 +403,18 @@ class Bench:
             ("RETR 1 KiB files", ab, self.retr_small),
             ("LIST", ab, self.list_many),
             ("idle sessions memory", ab, self.memory),
+            ("sequential sessions, TLS configured but not used", ab,
+             lambda t: self.sessions(t, SEQ_SESSIONS, 1, "sequential, TLS configured but not used",
+                                     "-ssl")),
+            ("sequential sessions over TLS", ab,
+             lambda t: self.sessions(t, SEQ_SESSIONS, 1, "sequential over TLS", "-ftps", "tls")),
+            ("FTPS RETR big file", ab + ["aesgcm"], self.ftps_retr_big),
+            ("FTPS STOR big file", ab, self.ftps_stor_big),
         ]
+        only = os.environ.get("ONLY", "")
         for title, targets, fn in plan:
+            if only and only.lower() not in title.lower():
+                continue
             t0 = time.time()
             for r in range(ROUNDS):
                 for target in targets:
@@ -356,7 +457,8 @@ class Bench:
         limits = [("physical limit (same run)", "median (min–max)")]
         for row in rows:
             for target, what in (("trivial", "trivial 220-and-exit server"),
-                                 ("sendfile", "raw sendfile pair")):
+                                 ("sendfile", "raw sendfile pair"),
+                                 ("aesgcm", "openssl speed -evp aes-256-gcm, 16 KiB, one core")):
                 s = self.stats(row, target)
                 if s:
                     limits.append((f"{row}, {what}", cell(s)))
@@ -403,6 +505,8 @@ def main():
     ap.add_argument("--tools", required=True)
     ap.add_argument("--big", required=True)
     ap.add_argument("--work", required=True)
+    ap.add_argument("--cert", required=True)
+    ap.add_argument("--key", required=True)
     opts = ap.parse_args()
     try:
         Bench(opts).main()

@@ -1,12 +1,23 @@
 // Load client for bench/run.sh: the minimal FTP it needs (control replies, USER/PASS, PASV,
-// RETR, LIST), parallel sessions on threads, and timing. Every mode prints one line of
-// key=value pairs on stdout; any protocol or socket error is fatal (exit 1, message on stderr),
-// because the benchmark must fail when a server fails to serve.
+// RETR, STOR, LIST, and FTPS with OpenSSL), parallel sessions on threads, and timing. Every
+// mode prints one line of key=value pairs on stdout; any protocol or socket error is fatal
+// (exit 1, message on stderr), because the benchmark must fail when a server fails to serve.
 //
-//   client sessions HOST PORT N PARALLEL ftp|banner
+// FTPS (the modes below that take "tls"): AUTH TLS on the control connection, then PBSZ 0 and
+// PROT P before any transfer; every data connection resumes the control connection's TLS
+// session (SSL_set_session with SSL_get1_session of the control connection, taken after the
+// control replies have been read, so TLS 1.3 tickets would have arrived) and fails if the
+// session was not resumed. TLS is capped at 1.2 with ECDHE-RSA-AES256-GCM-SHA384, so both
+// servers negotiate the same thing; certificates are not verified.
+//
+//   client sessions HOST PORT N PARALLEL ftp|tls|banner
 //       N sessions in total, PARALLEL at a time. ftp: connect, 220, USER anonymous, PASS x@y,
-//       PWD, QUIT, wait for close. banner: connect, read the 220 line, wait for close.
-//   client retr HOST PORT PATH            one binary passive RETR of PATH
+//       PWD, QUIT, wait for close. tls: the same with AUTH TLS after the 220. banner:
+//       connect, read the 220 line, wait for close.
+//   client retr HOST PORT PATH [tls]      one binary passive RETR of PATH
+//   client stor HOST PORT PATH LOCAL [tls]
+//                                         one binary passive STOR of the file LOCAL (read
+//                                         into memory before timing) to PATH
 //   client retrmany HOST PORT DIR COUNT NFILES
 //                                         COUNT RETRs in one session of DIR/fNNNN, cycling
 //                                         over NFILES files
@@ -14,9 +25,13 @@
 //   client hold HOST PORT N               log N sessions in, print "ready", wait until stdin
 //                                         closes, then QUIT them all
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -49,6 +64,85 @@ double Seconds(Clock::time_point a, Clock::time_point b) {
 std::string g_host;
 int g_port = 0;
 constexpr size_t kReadBuf = 256 * 1024;
+constexpr const char* kCipher = "ECDHE-RSA-AES256-GCM-SHA384";
+
+std::string SslError() {
+  unsigned long e = ERR_get_error();
+  if (e == 0) return std::string("errno: ") + strerror(errno);
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  ERR_clear_error();
+  return buf;
+}
+
+// One client context for every connection (OpenSSL 3 contexts are thread-safe).
+SSL_CTX* TlsContext() {
+  static SSL_CTX* ctx = [] {
+    SSL_CTX* c = SSL_CTX_new(TLS_client_method());
+    if (c == nullptr ||
+        SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_set_max_proto_version(c, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_set_cipher_list(c, kCipher) != 1)
+      Die("TLS client context: " + SslError());
+    SSL_CTX_set_verify(c, SSL_VERIFY_NONE, nullptr);
+    // The end of a data connection without close_notify counts as its end (the byte count
+    // is checked anyway).
+    SSL_CTX_set_options(c, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    return c;
+  }();
+  return ctx;
+}
+
+// Client handshake on fd, resuming `resume` if given; dies with `what` on failure.
+SSL* TlsConnect(int fd, SSL_SESSION* resume, const std::string& what) {
+  SSL* ssl = SSL_new(TlsContext());
+  if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1) Die(what + ": SSL_new: " + SslError());
+  if (resume != nullptr && SSL_set_session(ssl, resume) != 1)
+    Die(what + ": SSL_set_session: " + SslError());
+  if (SSL_connect(ssl) != 1) Die(what + ": TLS handshake failed: " + SslError());
+  if (resume != nullptr && SSL_session_reused(ssl) != 1)
+    Die(what + ": the server did not resume the control connection's TLS session");
+  if (std::strcmp(SSL_get_cipher_name(ssl), kCipher) != 0 ||
+      SSL_version(ssl) != TLS1_2_VERSION)
+    Die(what + ": negotiated " + SSL_get_version(ssl) + " " + SSL_get_cipher_name(ssl));
+  return ssl;
+}
+
+// recv/send, or SSL_read/SSL_write when ssl is set. Read returns 0 at the end of the stream
+// (close_notify or TCP end), -1 with errno on a socket error; TLS errors are fatal.
+ssize_t IoRead(int fd, SSL* ssl, void* buf, size_t len, const char* what) {
+  if (ssl == nullptr) {
+    for (;;) {
+      ssize_t n = recv(fd, buf, len, 0);
+      if (n < 0 && errno == EINTR) continue;
+      return n;
+    }
+  }
+  int n = SSL_read(ssl, buf, static_cast<int>(std::min(len, size_t{1} << 30)));
+  if (n > 0) return n;
+  int err = SSL_get_error(ssl, n);
+  if (err == SSL_ERROR_ZERO_RETURN) return 0;
+  if (err == SSL_ERROR_SYSCALL && errno != 0) return -1;
+  Die(std::string(what) + ": SSL_read: " + SslError());
+}
+
+void IoWriteAll(int fd, SSL* ssl, const char* p, size_t left, const char* what) {
+  while (left > 0) {
+    size_t chunk = std::min(left, kReadBuf);
+    if (ssl != nullptr) {
+      int n = SSL_write(ssl, p, static_cast<int>(chunk));
+      if (n <= 0) Die(std::string(what) + ": SSL_write: " + SslError());
+      p += n;
+      left -= static_cast<size_t>(n);
+      continue;
+    }
+    ssize_t n = send(fd, p, chunk, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) Die(std::string(what) + ": send: " + strerror(errno));
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
 
 int Connect(const std::string& host, int port) {
   sockaddr_in sa{};
@@ -78,6 +172,8 @@ class Control {
  public:
   explicit Control(int fd) : fd_(fd) {}
   ~Control() {
+    if (session_ != nullptr) SSL_SESSION_free(session_);
+    if (ssl_ != nullptr) SSL_free(ssl_);
     if (fd_ >= 0) close(fd_);
   }
   Control(const Control&) = delete;
@@ -97,8 +193,7 @@ class Control {
         return line;
       }
       char tmp[4096];
-      ssize_t n = recv(fd_, tmp, sizeof tmp, 0);
-      if (n < 0 && errno == EINTR) continue;
+      ssize_t n = IoRead(fd_, ssl_, tmp, sizeof tmp, "control");
       if (n < 0) Die(std::string("control recv: ") + strerror(errno));
       if (n == 0) Die("control connection closed; last data: " + buf_.substr(pos_));
       buf_.append(tmp, static_cast<size_t>(n));
@@ -125,15 +220,7 @@ class Control {
 
   void Send(const std::string& cmd) {
     std::string s = cmd + "\r\n";
-    const char* p = s.data();
-    size_t left = s.size();
-    while (left > 0) {
-      ssize_t n = send(fd_, p, left, MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) Die(std::string("control send: ") + strerror(errno));
-      p += n;
-      left -= static_cast<size_t>(n);
-    }
+    IoWriteAll(fd_, ssl_, s.data(), s.size(), "control");
   }
 
   int Cmd(const std::string& cmd) {
@@ -155,9 +242,8 @@ class Control {
   void WaitClose() {
     char tmp[512];
     for (;;) {
-      ssize_t n = recv(fd_, tmp, sizeof tmp, 0);
+      ssize_t n = IoRead(fd_, ssl_, tmp, sizeof tmp, "waiting for close");
       if (n == 0) return;
-      if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
         if (errno == ECONNRESET) return;
         Die(std::string("waiting for close: ") + strerror(errno));
@@ -165,11 +251,40 @@ class Control {
     }
   }
 
-  void Login() {
+  // AUTH TLS and the control connection's handshake (right after the 220).
+  void StartTls() {
+    Expect("AUTH TLS", 234);
+    if (!buf_.empty()) Die("data after the 234 reply, before the TLS handshake");
+    ssl_ = TlsConnect(fd_, nullptr, "control connection");
+  }
+
+  // PBSZ 0 and PROT P: every data connection is TLS from then on.
+  void ProtectData() {
+    Expect("PBSZ 0", 200);
+    Expect("PROT P", 200);
+    protected_ = true;
+  }
+
+  // 220, then (with tls) AUTH TLS, USER, PASS; with tls also PBSZ 0 and PROT P if protect.
+  void Login(bool tls = false, bool protect = true) {
     ExpectReply(220, "banner");
+    if (tls) StartTls();
     int code = Cmd("USER anonymous");
     if (code == 331) code = Cmd("PASS x@y");
     if (code != 230) Die("login failed: " + last_);
+    if (tls && protect) ProtectData();
+  }
+
+  bool data_protected() const { return protected_; }
+
+  // The session data connections resume: the control connection's, taken once, after
+  // replies have been read over TLS (so TLS 1.3 tickets, sent after the handshake, are in).
+  SSL_SESSION* Session() {
+    if (session_ == nullptr) {
+      session_ = SSL_get1_session(ssl_);
+      if (session_ == nullptr) Die("control connection has no TLS session to resume");
+    }
+    return session_;
   }
 
   // PASV; returns a connected data socket.
@@ -190,35 +305,77 @@ class Control {
 
  private:
   int fd_;
+  SSL* ssl_ = nullptr;
+  SSL_SESSION* session_ = nullptr;
+  bool protected_ = false;
   std::string buf_;
   size_t pos_ = 0;
   std::string last_;
 };
 
-// Reads the data connection to EOF; returns the byte count (and the newline count).
-size_t Drain(int fd, std::vector<char>& buf, size_t* newlines = nullptr) {
-  size_t total = 0;
-  for (;;) {
-    ssize_t n = recv(fd, buf.data(), buf.size(), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) Die(std::string("data recv: ") + strerror(errno));
-    if (n == 0) break;
-    total += static_cast<size_t>(n);
-    if (newlines) *newlines += static_cast<size_t>(std::count(buf.data(), buf.data() + n, '\n'));
+// A data connection: plain, or (after PROT P) TLS resuming the control connection's session.
+class Data {
+ public:
+  explicit Data(int fd) : fd_(fd) {}
+  ~Data() {
+    if (ssl_ != nullptr) SSL_free(ssl_);
+    if (fd_ >= 0) close(fd_);
   }
-  close(fd);
-  return total;
-}
+  Data(const Data&) = delete;
+  Data& operator=(const Data&) = delete;
 
-// One transfer: PASV, COMMAND, 150/125, data to EOF, 226.
-size_t Transfer(Control& c, const std::string& command, std::vector<char>& buf,
-                size_t* newlines = nullptr) {
-  int data = c.Pasv();
+  // The client side of the data connection's handshake. Called after the transfer command
+  // has been sent: a server may accept the data connection only once it has the command.
+  void StartTls(Control& c) { ssl_ = TlsConnect(fd_, c.Session(), "data connection"); }
+
+  // Reads to the end of the stream; returns the byte count (and the newline count).
+  size_t Drain(std::vector<char>& buf, size_t* newlines = nullptr) {
+    size_t total = 0;
+    for (;;) {
+      ssize_t n = IoRead(fd_, ssl_, buf.data(), buf.size(), "data");
+      if (n < 0) Die(std::string("data recv: ") + strerror(errno));
+      if (n == 0) break;
+      total += static_cast<size_t>(n);
+      if (newlines) *newlines += static_cast<size_t>(std::count(buf.data(), buf.data() + n, '\n'));
+    }
+    return total;
+  }
+
+  // Sends everything, then ends the stream (close_notify with TLS, then FIN) and waits for the
+  // server to close its side, so that closing never resets a connection with data unread.
+  void SendAll(const std::vector<char>& data) {
+    IoWriteAll(fd_, ssl_, data.data(), data.size(), "data");
+    if (ssl_ != nullptr && SSL_shutdown(ssl_) < 0) Die("data SSL_shutdown: " + SslError());
+    shutdown(fd_, SHUT_WR);
+    char tmp[4096];
+    for (;;) {
+      ssize_t n = ssl_ != nullptr ? SSL_read(ssl_, tmp, sizeof tmp) : recv(fd_, tmp, sizeof tmp, 0);
+      if (n > 0) continue;
+      if (n < 0 && ssl_ == nullptr && errno == EINTR) continue;
+      break;  // the server's close (or close_notify, or reset): the transfer end is on control
+    }
+  }
+
+ private:
+  int fd_;
+  SSL* ssl_ = nullptr;
+};
+
+// The transfer command and its preliminary reply; returns the data connection, ready.
+std::unique_ptr<Data> Open(Control& c, const std::string& command) {
+  auto data = std::make_unique<Data>(c.Pasv());
   c.Send(command);
+  if (c.data_protected()) data->StartTls(c);
   int code = c.Reply();
   if (code != 150 && code != 125) Die(command + ": " + c.last());
-  size_t n = Drain(data, buf, newlines);
-  code = c.Reply();
+  return data;
+}
+
+// One download: PASV, COMMAND, 150/125, data to EOF, 226.
+size_t Transfer(Control& c, const std::string& command, std::vector<char>& buf,
+                size_t* newlines = nullptr) {
+  size_t n = Open(c, command)->Drain(buf, newlines);
+  int code = c.Reply();
   if (code != 226) Die(command + " end: " + c.last());
   return n;
 }
@@ -230,7 +387,7 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(i, v.size() - 1)];
 }
 
-int Sessions(int n, int parallel, bool ftp) {
+int Sessions(int n, int parallel, bool ftp, bool tls) {
   std::atomic<int> next{0};
   std::vector<std::vector<double>> lat(static_cast<size_t>(parallel));
   auto worker = [&](size_t me) {
@@ -239,7 +396,7 @@ int Sessions(int n, int parallel, bool ftp) {
       auto t0 = Clock::now();
       Control c(Connect(g_host, g_port));
       if (ftp) {
-        c.Login();
+        c.Login(tls, /*protect=*/false);
         c.Expect("PWD", 257);
         c.Expect("QUIT", 221);
       } else {
@@ -262,9 +419,9 @@ int Sessions(int n, int parallel, bool ftp) {
   return 0;
 }
 
-int Retr(const std::string& path) {
+int Retr(const std::string& path, bool tls) {
   Control c(Connect(g_host, g_port));
-  c.Login();
+  c.Login(tls);
   c.Expect("TYPE I", 200);
   std::vector<char> buf(kReadBuf);
   auto t0 = Clock::now();
@@ -273,6 +430,35 @@ int Retr(const std::string& path) {
   c.Expect("QUIT", 221);
   std::printf("bytes=%zu seconds=%.6f mbps=%.3f\n", bytes, secs,
               static_cast<double>(bytes) / secs / 1e6);
+  return 0;
+}
+
+int Stor(const std::string& path, const std::string& local, bool tls) {
+  std::vector<char> data;
+  {
+    int fd = open(local.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) Die("open " + local + ": " + strerror(errno));
+    data.resize(static_cast<size_t>(st.st_size));
+    size_t got = 0;
+    while (got < data.size()) {
+      ssize_t n = read(fd, data.data() + got, data.size() - got);
+      if (n <= 0) Die("read " + local + ": " + (n < 0 ? strerror(errno) : "short file"));
+      got += static_cast<size_t>(n);
+    }
+    close(fd);
+  }
+  Control c(Connect(g_host, g_port));
+  c.Login(tls);
+  c.Expect("TYPE I", 200);
+  auto t0 = Clock::now();
+  Open(c, "STOR " + path)->SendAll(data);
+  int code = c.Reply();
+  if (code != 226) Die("STOR " + path + " end: " + c.last());
+  double secs = Seconds(t0, Clock::now());
+  c.Expect("QUIT", 221);
+  std::printf("bytes=%zu seconds=%.6f mbps=%.3f\n", data.size(), secs,
+              static_cast<double>(data.size()) / secs / 1e6);
   return 0;
 }
 
@@ -339,9 +525,13 @@ int main(int argc, char** argv) {
   g_host = a[1];
   g_port = std::atoi(a[2].c_str());
   const std::string& mode = a[0];
-  if (mode == "sessions" && a.size() == 6)
-    return Sessions(std::atoi(a[3].c_str()), std::atoi(a[4].c_str()), a[5] == "ftp");
-  if (mode == "retr" && a.size() == 4) return Retr(a[3]);
+  if (mode == "sessions" && a.size() == 6 && (a[5] == "ftp" || a[5] == "tls" || a[5] == "banner"))
+    return Sessions(std::atoi(a[3].c_str()), std::atoi(a[4].c_str()), a[5] != "banner",
+                    a[5] == "tls");
+  if (mode == "retr" && (a.size() == 4 || (a.size() == 5 && a[4] == "tls")))
+    return Retr(a[3], a.size() == 5);
+  if (mode == "stor" && (a.size() == 5 || (a.size() == 6 && a[5] == "tls")))
+    return Stor(a[3], a[4], a.size() == 6);
   if (mode == "retrmany" && a.size() == 6)
     return RetrMany(a[3], std::atoi(a[4].c_str()), std::atoi(a[5].c_str()));
   if (mode == "list" && a.size() == 4) return List(a[3]);

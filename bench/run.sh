@@ -3,8 +3,8 @@
 # --inetd on loopback, driven by the same C++ client (bench/client.cc). Run as root on Debian 12:
 #   bench/run.sh            full run (a few minutes)
 #   QUICK=1 bench/run.sh    smoke run (about a minute)
-# Knobs (environment): ROUNDS, SEQ_SESSIONS, PAR_SESSIONS, RETR_SMALL_COUNT, LIST_ENTRIES,
-# HOLD_SESSIONS, BIG_MIB; see bench/README.md for what each row means.
+# Knobs (environment): ROUNDS, SEQ_SESSIONS, PAR_SESSIONS, RETR_SMALL_COUNT, RETR_MID_COUNT,
+# LIST_ENTRIES, HOLD_SESSIONS, BIG_MIB, ONLY; see bench/README.md for what each row means.
 # Exits non-zero only if a server (or the harness) fails to serve; speed is never judged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,9 +52,22 @@ tools=build-bench/bench-tools
 mkdir -p "$tools"
 for t in client trivial220 sendfile_pair; do
   if [ ! -x "$tools/$t" ] || [ "bench/$t.cc" -nt "$tools/$t" ]; then
-    g++ -std=c++20 -O2 -Wall -Wextra -pthread -o "$tools/$t" "bench/$t.cc"
+    g++ -std=c++20 -O2 -Wall -Wextra -pthread -o "$tools/$t" "bench/$t.cc" -lssl -lcrypto
   fi
 done
+
+# One self-signed RSA 2048 certificate for both servers' FTPS, made once and kept.
+cert=build-bench/bench-data/cert.pem
+key=build-bench/bench-data/key.pem
+if [ ! -f "$cert" ] || [ ! -f "$key" ]; then
+  mkdir -p build-bench/bench-data
+  say "bench: making $cert (once)"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=localhost \
+    -keyout "$key.tmp" -out "$cert.tmp" 2>/dev/null
+  chmod 600 "$key.tmp"
+  mv "$key.tmp" "$key"
+  mv "$cert.tmp" "$cert"
+fi
 
 # Real (not sparse) random data for the big download, made once and kept.
 big_mib=${BIG_MIB:-100}
@@ -97,4 +110,4 @@ trap 'rm -rf "$work"' EXIT
 anon_home=$work/ftp
 with_users /usr/bin/python3 bench/bench.py --work "$work" \
   --keepftpd "$top/build-bench/src/keepftpd" --vsftpd /usr/sbin/vsftpd \
-  --tools "$top/$tools" --big "$top/$big"
+  --tools "$top/$tools" --big "$top/$big" --cert "$top/$cert" --key "$top/$key"

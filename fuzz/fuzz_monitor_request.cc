@@ -127,6 +127,8 @@ bool DecodeEvent(std::string_view body) {  // HandleEvent
   r.GetU64(&bytes);
   r.GetU64(&usec);
   r.GetString(keepftpd::kMaxEventResult, &result);
+  std::uint8_t type = 0;
+  r.GetU8(&type);
   return r.Finish() && prio <= 7;
 }
 

@@ -119,7 +119,7 @@ constexpr std::string_view kNotSupportedYet[] = {
     "async_abor_enable",
     "connect_from_port_20",
     "debug_ssl", "download_file", "dsa_cert_file",
-    "dsa_private_key_file", "dual_log_enable", "ecdh_param_file",
+    "dsa_private_key_file", "ecdh_param_file",
    
     "ftp_data_port", "ftp_enable",
     "http_enable", "local_max_rate",
@@ -130,8 +130,8 @@ constexpr std::string_view kNotSupportedYet[] = {
    
     "strict_ssl_write_shutdown", "syslog_enable",
     "trans_chunk_size", "upload_file", "use_sendfile", "utf8_filesystem",
-    "vsftpd_log_file",
-    "xferlog_enable", "xferlog_file", "xferlog_std_format",
+   
+   
 };
 static_assert(std::is_sorted(std::begin(kNotSupportedYet), std::end(kNotSupportedYet)),
               "kNotSupportedYet must stay sorted");
@@ -329,7 +329,8 @@ std::string CheckString(const StrRow& row, std::string_view value) {
   if (name == "anon_root" || name == "secure_chroot_dir" || name == "banner_file" ||
       name == "banned_email_file" || name == "email_password_file" ||
       name == "userlist_file" || name == "chroot_list_file" || name == "user_config_dir" ||
-      name == "rsa_cert_file" || name == "rsa_private_key_file" || name == "ca_certs_file") {
+      name == "rsa_cert_file" || name == "rsa_private_key_file" || name == "ca_certs_file" ||
+      name == "xferlog_file" || name == "vsftpd_log_file") {
     if (value.front() != '/') {
       return "expected an absolute path (starting with '/'), got '" + SanitizeForLog(value) + "'";
     }

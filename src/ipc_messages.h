@@ -46,7 +46,7 @@ enum class MsgType : std::uint16_t {
                        // Answered by kTlsUploadEndResult once the TLS jail has said
   kTlsDataEnd = 13,  // TLS jail -> monitor: {u8 clean} a data connection ended
   kEvent = 14,       // {u8 priority, str text, str command, str path, u64 bytes,
-                     //  u64 duration_usec, str result} any phase, no answer (see log.h)
+                     //  u64 duration_usec, str result, u8 transfer type} no answer (log.h)
   // monitor -> jail answers
   kLoginResult = 101,       // {u8 ok, u8 close, str message}
   kPasvListenResult = 102,  // {u8 ok, u16 port, str message}

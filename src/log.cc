@@ -4,6 +4,7 @@
 // The caller's location is passed explicitly (CODE_FUNC, CODE_LINE), not this file's.
 #define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -19,6 +20,7 @@ namespace {
 
 enum class Sink { kStderr, kJournal, kJail, kNone };
 Sink g_sink = Sink::kStderr;
+void WriteTransferLogs(const LogEvent& e);
 int g_channel = -1;
 void (*g_fatal_hook)() = nullptr;
 
@@ -31,6 +33,7 @@ void WriteMonitorRecord(int priority, std::string_view process, std::string_view
                         const char* func, unsigned line, const LogEvent* event = nullptr) {
   LogContext& c = Context();
   std::string text = SanitizeForLog(message);
+  if (event != nullptr) WriteTransferLogs(*event);
   if (g_sink == Sink::kJournal && event != nullptr) {
     std::string command = SanitizeForLog(event->command), path = SanitizeForLog(event->path);
     std::string result = SanitizeForLog(event->result);
@@ -57,6 +60,64 @@ void WriteMonitorRecord(int priority, std::string_view process, std::string_view
     out += " " + std::string(process) + ": " + text + "\n";
     ssize_t ignored = write(2, out.data(), out.size());
     (void)ignored;
+  }
+}
+
+}  // namespace
+
+namespace {
+int g_vsftpd_log = -1;
+int g_xferlog = -1;
+}  // namespace
+
+void UseTransferLogs(int vsftpd_log_fd, int xferlog_fd) {
+  g_vsftpd_log = vsftpd_log_fd;
+  g_xferlog = xferlog_fd;
+}
+
+namespace {
+
+void AppendLine(int fd, const std::string& line) {
+  ssize_t ignored = write(fd, line.data(), line.size());  // O_APPEND: one line, one write
+  (void)ignored;
+}
+
+// One line per upload or download, in vsftpd's format and/or wu-ftpd's xferlog format.
+void WriteTransferLogs(const LogEvent& e) {
+  const bool download = e.command == "RETR";
+  const bool upload = e.command == "STOR" || e.command == "APPE" || e.command == "STOU";
+  if ((!download && !upload) || e.bytes < 0) return;
+  if (g_vsftpd_log < 0 && g_xferlog < 0) return;
+  LogContext& c = Context();
+  time_t now = time(nullptr);
+  struct tm tm = {};
+  localtime_r(&now, &tm);
+  char when[64];
+  strftime(when, sizeof(when), "%a %b %e %H:%M:%S %Y", &tm);
+  const bool ok = e.result == "ok";
+  std::string path = SanitizeForLog(e.path);
+  if (g_vsftpd_log >= 0) {
+    double seconds = e.duration_usec > 0 ? static_cast<double>(e.duration_usec) / 1e6 : 0.0;
+    double kbps = seconds > 0 ? static_cast<double>(e.bytes) / 1024.0 / seconds : 0.0;
+    char rate[64];
+    snprintf(rate, sizeof(rate), "%.2fKbyte/sec", kbps);
+    AppendLine(g_vsftpd_log, std::string(when) + " [pid " + std::to_string(getpid()) + "] [" +
+                                 SanitizeForLog(c.user) + "] " + (ok ? "OK " : "FAIL ") +
+                                 (download ? "DOWNLOAD" : "UPLOAD") + ": Client \"" +
+                                 c.remote_addr + "\", \"" + path + "\", " +
+                                 std::to_string(e.bytes) + " bytes, " + rate + "\n");
+  }
+  if (g_xferlog >= 0) {
+    for (char& ch : path) {
+      if (ch == ' ' || ch == '\t') ch = '_';
+    }
+    long seconds = e.duration_usec > 0 ? static_cast<long>((e.duration_usec + 999999) / 1000000) : 1;
+    std::string user = c.user.empty() ? "*" : SanitizeForLog(c.user);
+    char type = e.transfer_type == 'a' ? 'a' : 'b';
+    AppendLine(g_xferlog, std::string(when) + " " + std::to_string(seconds) + " " +
+                              c.remote_addr + " " + std::to_string(e.bytes) + " " + path + " " +
+                              type + " _ " + (download ? "o" : "i") + " " + c.access + " " +
+                              user + " ftp 0 * " + (ok ? "c" : "i") + "\n");
   }
 }
 
@@ -99,6 +160,7 @@ void LogEventRecord(int priority, std::string_view message, const LogEvent& even
     w.PutU64(static_cast<std::uint64_t>(event.bytes));
     w.PutU64(static_cast<std::uint64_t>(event.duration_usec));
     w.PutString(std::string_view(event.result).substr(0, kMaxEventResult));
+    w.PutU8(static_cast<std::uint8_t>(event.transfer_type));
     SendMessage(g_channel, MsgType::kEvent, w.data());
     return;
   }

@@ -23,7 +23,12 @@ struct LogContext {
   std::string remote_port;  // REMOTE_PORT
   std::string user;         // FTP_USER, once logged in
   std::string process;      // "monitor", "prelogin", "session"
+  char access = 'a';        // xferlog's access mode: a(nonymous), r(eal), g(uest)
 };
+
+// Transfer logs in files, opened by the entry process (root) before any jail: the monitor
+// appends one line per upload or download. -1: not wanted.
+void UseTransferLogs(int vsftpd_log_fd, int xferlog_fd);
 
 // Monitor (and entry) sink: journald when its socket exists, else stderr when stderr_usable.
 void UseMonitorLogSink(bool stderr_usable);
@@ -42,6 +47,7 @@ struct LogEvent {
   std::int64_t bytes = -1;        // transferred, for transfers
   std::int64_t duration_usec = -1;
   std::string result;             // "ok", "failed", "refused", "aborted", ...
+  char transfer_type = 0;         // transfers: 'a' (ASCII) or 'b' (binary), for xferlog
 };
 void LogEventRecord(int priority, std::string_view message, const LogEvent& event);
 // The monitor writes a jail's event (fields already bounded and sanitised by the caller).

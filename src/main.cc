@@ -241,6 +241,20 @@ int Main(int argc, char** argv) {
     }
   }
   CheckSecureChroot(config.secure_chroot_dir, &errors);
+  if (config.xferlog_enable) {
+    // Opened now, as root: no process can open them later.
+    auto open_log = [&](const std::string& path, const char* option) {
+      int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+      if (fd < 0) errors.push_back(std::string(option) + "=" + path + ": " + std::strerror(errno));
+      return fd;
+    };
+    const bool std_format = config.xferlog_std_format;
+    int vsftpd_fd = !std_format || config.dual_log_enable
+                        ? open_log(config.vsftpd_log_file, "vsftpd_log_file") : -1;
+    int xferlog_fd = std_format || config.dual_log_enable
+                         ? open_log(config.xferlog_file, "xferlog_file") : -1;
+    UseTransferLogs(vsftpd_fd, xferlog_fd);
+  }
   if (!config.banner_file.empty()) {
     int fd = open(config.banner_file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {

@@ -341,6 +341,7 @@ void StartTlsJail(Monitor& m) {
     mine.Reset();
     plain_protocol.Reset();
     UseJailLogSink(theirs.get());
+    tzset();  // X.509 checks of client certificates read the time zone: before the chroot
     JailSpec spec;
     spec.name = "tls";
     spec.uid = m.session->nopriv.uid;
@@ -452,7 +453,12 @@ void HandleEvent(Monitor& m, const Message& msg) {
   r.GetU64(&bytes);
   r.GetU64(&usec);
   r.GetString(kMaxEventResult, &e.result);
-  if (!r.Finish() || prio > kLogDebug) Fatal("malformed EVENT request");
+  std::uint8_t type = 0;
+  r.GetU8(&type);
+  if (!r.Finish() || prio > kLogDebug || (type != 0 && type != 'a' && type != 'b')) {
+    Fatal("malformed EVENT request");
+  }
+  e.transfer_type = static_cast<char>(type);
   e.bytes = static_cast<std::int64_t>(bytes);
   e.duration_usec = static_cast<std::int64_t>(usec);
   LogEventFromJail(prio, m.child_name, text, e);
@@ -602,6 +608,7 @@ bool LocalSession(Monitor& m, const std::string& user, const PamResult& pam) {
   a.anonymous = guest && !config.virtual_use_local_privs;
   a.anonymous_login = false;
   MonitorLogContext().user = a.name;
+  MonitorLogContext().access = guest ? 'g' : 'r';
   LogEvent e;
   e.command = "PASS";
   e.path = a.root;
@@ -669,6 +676,7 @@ void HandleLogin(Monitor& m, const Message& msg) {
     a.anonymous = true;
     a.anonymous_login = true;
     MonitorLogContext().user = a.name;
+    MonitorLogContext().access = 'a';
     LogEvent e;
     e.command = "PASS";
     e.path = a.root;

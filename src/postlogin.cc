@@ -102,6 +102,7 @@ class Session {
   void Event(int priority, std::string_view command, const std::string& path,
              std::string_view result, std::int64_t bytes = -1, std::int64_t usec = -1) {
     LogEvent e;
+    if (bytes >= 0) e.transfer_type = type_ == TransferType::kAscii ? 'a' : 'b';
     e.command = std::string(command);
     e.path = path;
     e.bytes = bytes;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/err.h>
+#include <openssl/x509.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -275,9 +276,14 @@ Result<SSL_CTX*> MakeServerContext(const Config& config) {
     return fail("rsa_cert_file=" + cert + ": cannot use the certificate: " + OpenSslError());
   }
   if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
-    return fail(std::string(config.rsa_private_key_file.empty() ? "rsa_cert_file="
-                                                                  : "rsa_private_key_file=") +
-                key + ": cannot use the private key: " + OpenSslError());
+    const std::string option = config.rsa_private_key_file.empty() ? "rsa_cert_file="
+                                                                   : "rsa_private_key_file=";
+    unsigned long e = ERR_peek_last_error();
+    if (ERR_GET_LIB(e) == ERR_LIB_X509 && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH) {
+      ERR_clear_error();
+      return fail(option + key + ": the key does not match the certificate (" + cert + ")");
+    }
+    return fail(option + key + ": cannot use the private key: " + OpenSslError());
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
     return fail("rsa_private_key_file=" + key + ": the key does not match the certificate");

@@ -633,3 +633,45 @@ def test_journal_structured_session_records(tree, journald_server):
     assert re.fullmatch(r"[0-9]+", retr[0]["FTP_DURATION_USEC"])
     assert retr[0]["FTP_RESULT"] == "ok"
     assert retr[0]["FTP_PROCESS"] == "session"
+
+
+def wait_until(predicate, timeout=5):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_transfer_logs(make_server, tree):
+    vlog = os.path.join(tree.base, "vsftpd.log")
+    xlog = os.path.join(tree.base, "xferlog")
+    s = make_server({"xferlog_enable": "YES", "vsftpd_log_file": vlog, "xferlog_file": xlog,
+                     "dual_log_enable": "YES", "write_enable": "YES",
+                     "anon_upload_enable": "YES"})
+    ftp = s.ftp()
+    ftp.retrbinary("RETR pub/hello.txt", lambda b: None)
+    ftp.storbinary("STOR pub/incoming/up load.bin", io.BytesIO(b"x" * 1000))
+    ftp.quit()
+    assert wait_until(lambda: len(open(xlog).read().splitlines()) == 2)
+    v = open(vlog).read().splitlines()
+    assert re.search(r'\[ftp\] OK DOWNLOAD: Client "127\.0\.0\.1", "/pub/hello\.txt", 21 bytes, '
+                     r'[0-9.]+Kbyte/sec$', v[0]), v
+    assert re.search(r'OK UPLOAD: Client "127\.0\.0\.1", "/pub/incoming/up load\.bin", 1000 bytes',
+                     v[1]), v
+    x = open(xlog).read().splitlines()
+    fields = x[0].split()
+    # weekday month day time year seconds host size path type flag direction access user
+    # service method id status
+    assert fields[6:] == ["127.0.0.1", "21", "/pub/hello.txt", "b", "_", "o", "a", "ftp", "ftp",
+                          "0", "*", "c"], x[0]
+    assert x[1].split()[6:] == ["127.0.0.1", "1000", "/pub/incoming/up_load.bin", "b", "_",
+                                "i", "a", "ftp", "ftp", "0", "*", "c"], x[1]
+    assert oct(os.stat(xlog).st_mode & 0o777) == "0o600"
+
+
+def test_unwritable_transfer_log_refuses_to_serve(make_server, tree):
+    s = make_server({"xferlog_enable": "YES", "vsftpd_log_file": "/nonexistent-dir/vsftpd.log"})
+    assert s.raw().reply()[0] == 421
+    assert "vsftpd_log_file=/nonexistent-dir/vsftpd.log" in s.output()

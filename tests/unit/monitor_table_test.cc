@@ -33,8 +33,8 @@ constexpr std::size_t kLogMax = 1 + 2 + kMaxLogText;
 constexpr std::size_t kPortConnectMax = 1 + 16 + 2 + 1;
 constexpr std::size_t kSeccompReportMax = 4;  // u32 syscall number
 // EVENT {u8 prio, str text <= 512, str command <= 16, str path <= 1024, u64, u64,
-// str result <= 32}
-constexpr std::size_t kEventMax = 1 + (2 + 512) + (2 + 16) + (2 + 1024) + 8 + 8 + (2 + 32);
+// str result <= 32, u8 transfer type}
+constexpr std::size_t kEventMax = 1 + (2 + 512) + (2 + 16) + (2 + 1024) + 8 + 8 + (2 + 32) + 1;
 
 struct Expected {
   Phase phase;
