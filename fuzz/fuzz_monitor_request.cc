@@ -151,8 +151,8 @@ int Decode(MsgType type, std::string_view body) {
     case MsgType::kReinit:
     case MsgType::kStartTls:
     case MsgType::kTlsData:
-    case MsgType::kTlsUploadEnd:
     case MsgType::kChownUpload: return DecodeEmpty(body);
+    case MsgType::kTlsUploadEnd:
     case MsgType::kDataAccept: return DecodeFlag(body);
     case MsgType::kPortConnect: return DecodePortConnect(body);
     case MsgType::kSeccompReport: return DecodeSeccompReport(body);

@@ -118,7 +118,7 @@ constexpr std::string_view kNotSupportedYet[] = {
     "ascii_download_enable",
     "async_abor_enable",
     "connect_from_port_20",
-    "debug_ssl", "download_file", "dsa_cert_file",
+    "download_file", "dsa_cert_file",
     "dsa_private_key_file", "ecdh_param_file",
    
     "ftp_data_port", "ftp_enable",
@@ -128,7 +128,7 @@ constexpr std::string_view kNotSupportedYet[] = {
     "run_as_launching_user",
     "session_support", "setproctitle_enable",
    
-    "strict_ssl_write_shutdown", "syslog_enable",
+    "syslog_enable",
     "trans_chunk_size", "upload_file", "use_sendfile", "utf8_filesystem",
    
    

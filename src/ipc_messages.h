@@ -42,9 +42,10 @@ enum class MsgType : std::uint16_t {
                      // kDataResult with the plaintext end
   kTlsWrap = 11,     // monitor -> TLS jail: {} + the raw data connection; answered by
                      // kTlsWrapResult
-  kTlsUploadEnd = 12,  // {} session only: did the TLS data connection just read end cleanly?
-                       // Answered by kTlsUploadEndResult once the TLS jail has said
-  kTlsDataEnd = 13,  // TLS jail -> monitor: {u8 clean} a data connection ended
+  kTlsUploadEnd = 12,  // {u8 upload} session only: did the TLS data connection just used end
+                       // cleanly? Answered by kTlsUploadEndResult once the TLS jail has said
+  kTlsDataEnd = 13,  // TLS jail -> monitor: {u8 flags: 1 not broken, 2 close_notify} a data
+                     // connection ended
   kEvent = 14,       // {u8 priority, str text, str command, str path, u64 bytes,
                      //  u64 duration_usec, str result, u8 transfer type} no answer (log.h)
   // monitor -> jail answers

@@ -102,8 +102,8 @@ struct Monitor {
   UniqueFd tls_channel;
   UniqueFd pending_data;
   bool prot_private = false;  // carried from the pre-login jail into the session
-  int tls_data_ends = 0;      // TLS_DATA_END reports not yet asked for by TLS_UPLOAD_END
-  bool tls_last_clean = false;
+  int tls_data_ends = 0;      // TLS_DATA_END reports not yet asked for by TLS_DATA_STATUS
+  std::uint8_t tls_last_flags = 0;
 };
 
 Monitor* g_monitor = nullptr;
@@ -385,11 +385,11 @@ void DrainTlsChannel(Monitor& m) {
       r.GetString(kMaxLogText, &text);
       if (r.Finish() && prio <= kLogDebug) LogFromJail(prio, "tls", text);
     } else if (msg.type == MsgType::kTlsDataEnd) {
-      std::uint8_t clean = 0;
-      r.GetU8(&clean);
-      if (!r.Finish()) Fatal("malformed TLS_DATA_END");
+      std::uint8_t flags = 0;
+      r.GetU8(&flags);
+      if (!r.Finish() || flags > 3) Fatal("malformed TLS_DATA_END");
       ++m.tls_data_ends;
-      m.tls_last_clean = clean != 0;
+      m.tls_last_flags = flags;
     } else if (msg.type == MsgType::kSeccompReport) {
       std::uint32_t nr = 0;
       r.GetU32(&nr);
@@ -879,11 +879,11 @@ void HandleTlsData(Monitor& m, const Message& msg) {
     }
     if (answer.type == MsgType::kTlsDataEnd) {
       WireReader r(answer.body);
-      std::uint8_t clean = 0;
-      r.GetU8(&clean);
-      if (!r.Finish()) Fatal("malformed TLS_DATA_END");
+      std::uint8_t flags = 0;
+      r.GetU8(&flags);
+      if (!r.Finish() || flags > 3) Fatal("malformed TLS_DATA_END");
       ++m.tls_data_ends;
-      m.tls_last_clean = clean != 0;
+      m.tls_last_flags = flags;
       continue;
     }
     if (answer.type == MsgType::kLog || answer.type == MsgType::kSeccompReport) {
@@ -908,15 +908,23 @@ void HandleTlsData(Monitor& m, const Message& msg) {
   }
 }
 
-// After an upload over TLS: whether the data connection ended cleanly (not reset; with
-// strict_ssl_read_eof, with close_notify). Waits for the TLS jail's report.
+// After a transfer over TLS: how the client's side of the data connection ended. Waits for the
+// TLS jail's report. An upload counts if it was not reset (and, with strict_ssl_read_eof, if the
+// client sent close_notify); a download, with strict_ssl_write_shutdown, if the client answered
+// with close_notify.
 void HandleTlsUploadEnd(Monitor& m, const Message& msg) {
-  if (!msg.body.empty()) Fatal("malformed TLS_UPLOAD_END request");
+  WireReader rd(msg.body);
+  std::uint8_t upload = 0;
+  rd.GetU8(&upload);
+  if (!rd.Finish() || upload > 1) Fatal("malformed TLS_DATA_STATUS request");
   for (int i = 0; i < 1000 && m.tls_data_ends == 0 && m.tls_channel.valid(); ++i) {
     pollfd p = {m.tls_channel.get(), POLLIN, 0};
     if (poll(&p, 1, 10) > 0) DrainTlsChannel(m);
   }
-  bool clean = m.tls_data_ends > 0 && m.tls_last_clean;
+  const bool known = m.tls_data_ends > 0;
+  const bool unbroken = (m.tls_last_flags & 1) != 0, close_notify = (m.tls_last_flags & 2) != 0;
+  bool clean = upload != 0 ? known && unbroken && (close_notify || !m.config->strict_ssl_read_eof)
+                           : known && (close_notify || !m.config->strict_ssl_write_shutdown);
   m.tls_data_ends = 0;
   WireWriter w;
   w.PutU8(clean ? 1 : 0);

@@ -92,8 +92,10 @@ DataAnswer RequestTlsData(int channel) {
   return DecodeDataAnswer(Call(channel, MsgType::kTlsData, {}, MsgType::kDataResult));
 }
 
-bool RequestTlsUploadEnd(int channel) {
-  Message answer = Call(channel, MsgType::kTlsUploadEnd, {}, MsgType::kTlsUploadEndResult);
+bool RequestTlsDataEnd(int channel, bool upload) {
+  WireWriter w;
+  w.PutU8(upload ? 1 : 0);
+  Message answer = Call(channel, MsgType::kTlsUploadEnd, w.data(), MsgType::kTlsUploadEndResult);
   WireReader r(answer.body);
   std::uint8_t clean = 0;
   r.GetU8(&clean);

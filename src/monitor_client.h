@@ -49,8 +49,9 @@ struct DataAnswer {
 // connection), and RequestTlsData, after the 150 reply, returns the plaintext end.
 DataAnswer RequestDataAccept(int channel, bool tls);
 DataAnswer RequestTlsData(int channel);
-// After an upload over TLS, once the session closed its end: did the client's side end cleanly?
-bool RequestTlsUploadEnd(int channel);
+// After a transfer over TLS, once the session closed its end: did it end well enough (see
+// strict_ssl_read_eof, strict_ssl_write_shutdown)?
+bool RequestTlsDataEnd(int channel, bool upload);
 // Session jail: connect to the client's PORT/EPRT address (within connect_timeout).
 DataAnswer RequestPortConnect(int channel, const SockAddr& target, bool tls);
 // Session jail: chown_uploads. The monitor gives the anonymous upload open on fd to

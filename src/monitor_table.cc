@@ -27,7 +27,7 @@ constexpr MonitorRule kSessionRules[] = {
     {MsgType::kPasvListen, 0, false},
     {MsgType::kDataAccept, 1, false},
     {MsgType::kTlsData, 0, false},
-    {MsgType::kTlsUploadEnd, 0, false},
+    {MsgType::kTlsUploadEnd, 1, false},
     {MsgType::kEvent, kEventMax, false},
     {MsgType::kPortConnect, kPortConnectMax, false},
     {MsgType::kReinit, 0, false},

@@ -858,8 +858,13 @@ void Session::Retr(const FtpCommand& c) {
   struct timespec start, end;
   clock_gettime(CLOCK_MONOTONIC, &start);
   TransferResult r = SendFile(data.get(), ctrl_, fd, offset, options, &sent);
+  const bool over_tls = data_tls_;
   if (r == TransferResult::kOk) CloseData(data);
   data.Reset();
+  if (r == TransferResult::kOk && over_tls && config_.strict_ssl_write_shutdown &&
+      !RequestTlsDataEnd(channel_, false)) {
+    r = TransferResult::kDataError;
+  }
   clock_gettime(CLOCK_MONOTONIC, &end);
   long usec = (end.tv_sec - start.tv_sec) * 1000000L + (end.tv_nsec - start.tv_nsec) / 1000;
   Event(kLogInfo, "RETR", path, ResultName(r), static_cast<std::int64_t>(sent), usec);
@@ -1003,7 +1008,7 @@ void Session::Upload(std::string_view arg, UploadKind kind) {
   if (r == TransferResult::kOk) CloseData(data);
   data.Reset();
   // The end of a TLS stream is only the end of the file if the client's side did not break.
-  if (r == TransferResult::kOk && over_tls && !RequestTlsUploadEnd(channel_)) {
+  if (r == TransferResult::kOk && over_tls && !RequestTlsDataEnd(channel_, true)) {
     r = TransferResult::kDataError;
   }
   if (r == TransferResult::kOk && fsync(file.get()) != 0) {

@@ -71,6 +71,34 @@ int CheckSni(SSL* ssl, int* alert, void* arg) {
 // Client certificates are asked for (ssl_request_cert) but only checked with validate_cert.
 int AcceptAnyCertificate(int, X509_STORE_CTX*) { return 1; }
 
+// debug_ssl: alerts in both directions.
+void LogTlsInfo(const SSL*, int where, int ret) {
+  if ((where & SSL_CB_ALERT) != 0) {
+    Log(kLogInfo, std::string("TLS alert ") + ((where & SSL_CB_READ) != 0 ? "received: " : "sent: ") +
+                      SSL_alert_type_string_long(ret) + " " + SSL_alert_desc_string_long(ret));
+  }
+}
+
+// debug_ssl: what the client asked for and showed.
+void LogTlsDetails(SSL* ssl, const char* what) {
+  const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  const unsigned char* alpn = nullptr;
+  unsigned alpn_len = 0;
+  SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
+  std::string text = std::string("TLS details (") + what + "): SNI " + (sni != nullptr ? sni : "-") +
+                     ", ALPN " + (alpn_len > 0 ? std::string(reinterpret_cast<const char*>(alpn), alpn_len) : "-") +
+                     ", resumed " + (SSL_session_reused(ssl) != 0 ? "yes" : "no");
+  if (X509* peer = SSL_get1_peer_certificate(ssl)) {
+    char subject[256];
+    X509_NAME_oneline(X509_get_subject_name(peer), subject, sizeof(subject));
+    text += std::string(", client certificate ") + subject;
+    X509_free(peer);
+  } else {
+    text += ", no client certificate";
+  }
+  Log(kLogInfo, SanitizeForLog(text));
+}
+
 void SetNonBlocking(int fd) {
   int flags = fcntl(fd, F_GETFL);
   if (flags >= 0) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
@@ -310,6 +338,7 @@ Result<SSL_CTX*> MakeServerContext(const Config& config) {
   sni = config.ssl_sni_hostname;
   SSL_CTX_set_tlsext_servername_callback(ctx, CheckSni);
   SSL_CTX_set_tlsext_servername_arg(ctx, &sni);
+  if (config.debug_ssl) SSL_CTX_set_info_callback(ctx, LogTlsInfo);
   return ctx;
 }
 
@@ -328,6 +357,7 @@ void RunTlsJail(const Config& config, SSL_CTX* ctx, int raw_control, int plain_c
   }
   Log(kLogInfo, std::string("TLS on the control connection: ") + SSL_get_version(control.ssl) +
                     ", " + SSL_get_cipher_name(control.ssl));
+  if (config.debug_ssl) LogTlsDetails(control.ssl, "control");
   SetNonBlocking(raw_control);
   SetNonBlocking(plain_control);
 
@@ -342,10 +372,10 @@ void RunTlsJail(const Config& config, SSL_CTX* ctx, int raw_control, int plain_c
       data[i]->Pump();
       if (data[i]->Done()) {
         // Tell the monitor how it ended: an upload counts only if it ended cleanly.
-        bool clean = !data[i]->net_error &&
-                     (data[i]->clean_eof || !config.strict_ssl_read_eof);
+        // bit 0: the client's side ended without breaking; bit 1: with its close_notify.
+        std::uint8_t flags = (data[i]->net_error ? 0 : 1) | (data[i]->clean_eof ? 2 : 0);
         WireWriter w;
-        w.PutU8(clean ? 1 : 0);
+        w.PutU8(flags);
         if (!SendMessage(channel, MsgType::kTlsDataEnd, w.data()).ok()) _exit(1);
         delete data[i];
         data.erase(data.begin() + static_cast<long>(i));
@@ -394,6 +424,7 @@ void RunTlsJail(const Config& config, SSL_CTX* ctx, int raw_control, int plain_c
       continue;
     }
     bool resumed = SSL_session_reused(link->ssl) != 0;
+    if (config.debug_ssl) LogTlsDetails(link->ssl, "data");
     Log(kLogInfo, std::string("TLS on a data connection: ") + SSL_get_version(link->ssl) +
                       (resumed ? ", session resumed" : ", new session"));
     if (config.require_ssl_reuse && !resumed) {

@@ -269,3 +269,65 @@ def test_reset_tls_upload_keeps_the_old_file(tls_server, local_users):
     # A clean TLS upload replaces it.
     ftp.storbinary("STOR tls-precious.txt", io.BytesIO(b"new version\n"))
     assert open(path, "rb").read() == b"new version\n"
+
+
+def test_curl_active_mode(tls_server):
+    # Debian 12's curl 7.88 hangs in active-mode FTPS (a curl regression, curl issue 10666);
+    # ./dev test unpacks curl 8 from bookworm-backports for this test.
+    root = os.environ.get("KEEPFTPD_NEW_CURL", "")
+    curl = os.path.join(root, "usr", "bin", "curl")
+    assert os.path.exists(curl), "run the tests with ./dev test (it fetches curl 8)"
+    env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(root, "usr", "lib", "x86_64-linux-gnu"))
+    s = tls_server()
+    r = subprocess.run([curl, "-sS", "--ssl-reqd", "-k", "--ftp-port", "-",
+                        f"ftp://127.0.0.1:{s.port}/pub/hello.txt"],
+                       capture_output=True, timeout=60, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"Hello from keepftpd.\n"
+    assert "session resumed" in s.output()
+
+
+def download_without_close_notify(server, options):
+    s = server
+    ftp = ftplib.FTP_TLS(context=client_context())
+    ftp.connect("127.0.0.1", s.port)
+    ftp.login()
+    ftp.prot_p()
+    ftp.voidcmd("TYPE I")
+    conn = ftp.transfercmd("RETR pub/hello.txt")
+    data = b""
+    while True:
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    conn.close()  # no close_notify back
+    assert data == b"Hello from keepftpd.\n"
+    return ftp.getline()
+
+
+def test_strict_ssl_write_shutdown(tls_server):
+    lax = tls_server({"require_ssl_reuse": "NO"})
+    assert download_without_close_notify(lax, {}).startswith("226")
+    strict = tls_server({"require_ssl_reuse": "NO", "strict_ssl_write_shutdown": "YES"})
+    assert download_without_close_notify(strict, {}).startswith("426")
+    # A client that answers with close_notify is fine.
+    ftp = ftplib.FTP_TLS(context=client_context())
+    ftp.connect("127.0.0.1", strict.port)
+    ftp.login()
+    ftp.prot_p()
+    out = io.BytesIO()
+    assert ftp.retrbinary("RETR pub/hello.txt", out.write).startswith("226")
+
+
+def test_debug_ssl_logs_tls_details(tls_server):
+    s = tls_server({"debug_ssl": "YES"})
+    r = run(["curl", "-sS", "--ssl-reqd", "-k", f"ftp://127.0.0.1:{s.port}/pub/hello.txt"])
+    assert r.returncode == 0, r.stderr
+    out = s.output()
+    assert re.search(r"TLS details \(control\): SNI .*, ALPN \S+, resumed no, no client "
+                     r"certificate", out), out
+    assert re.search(r"TLS details \(data\): .*resumed yes", out), out
+    quiet = tls_server()
+    run(["curl", "-sS", "--ssl-reqd", "-k", f"ftp://127.0.0.1:{quiet.port}/pub/hello.txt"])
+    assert "TLS details" not in quiet.output()

@@ -50,7 +50,7 @@ constexpr Expected kAllowed[] = {
     {Phase::kSession, MsgType::kPasvListen, 0},
     {Phase::kSession, MsgType::kDataAccept, 1},
     {Phase::kSession, MsgType::kTlsData, 0},
-    {Phase::kSession, MsgType::kTlsUploadEnd, 0},
+    {Phase::kSession, MsgType::kTlsUploadEnd, 1},
     {Phase::kSession, MsgType::kEvent, kEventMax},
     {Phase::kClosing, MsgType::kEvent, kEventMax},
     {Phase::kSession, MsgType::kPortConnect, kPortConnectMax},
