@@ -59,12 +59,17 @@ class Waiter {
         ctrl_.ConsumePeeked(0);
         return TransferResult::kAborted;
       }
-    } else if (closed) {
-      return TransferResult::kControlClosed;
+      // Another whole command: it waits until the transfer ends. Stop polling the control
+      // connection until the data connection makes progress, so we never spin on it.
+      watch_ctrl_ = false;
+      return TransferResult::kOk;
     }
-    // Another command, or half a line: it waits until the transfer ends. Stop polling the
-    // control connection until the data connection makes progress, so we never spin.
-    watch_ctrl_ = false;
+    if (closed) return TransferResult::kControlClosed;
+    // Half a line: PeekLine took its bytes (a telnet Synch arrives in pieces), so the control
+    // connection stays quiet until more come, and is still watched for the rest of an ABOR.
+    // Only if bytes it would not take are left (an over-long line) does watching stop.
+    char probe;
+    if (recv(ctrl_.fd(), &probe, 1, MSG_PEEK | MSG_DONTWAIT) > 0) watch_ctrl_ = false;
     return TransferResult::kOk;
   }
 

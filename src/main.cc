@@ -25,6 +25,7 @@
 #include "monitor.h"
 #include "session.h"
 #include "strutil.h"
+#include "tls.h"
 
 namespace keepftpd {
 namespace {
@@ -75,7 +76,12 @@ int ParseArgs(int argc, char** argv, Options* options) {
 
 int CheckConfig(const Options& options) {
   std::vector<ConfigError> errors;
-  LoadConfigFile(options.config_path, &errors);
+  Config config = LoadConfigFile(options.config_path, &errors);
+  if (errors.empty() && config.ssl_enable) {
+    // The certificate and key as a client's AUTH TLS would load them.
+    std::string problem = CheckTlsFiles(config);
+    if (!problem.empty()) errors.push_back({options.config_path, 0, "", problem});
+  }
   for (const ConfigError& e : errors) std::fprintf(stdout, "%s\n", e.ToString().c_str());
   if (!errors.empty()) return 1;
   std::puts("OK");
@@ -241,6 +247,20 @@ int Main(int argc, char** argv) {
     }
   }
   CheckSecureChroot(config.secure_chroot_dir, &errors);
+  if (config.ssl_enable) {
+    // A missing or unreadable certificate or key refuses the connection at once, as vsftpd
+    // refuses to start. (Parsing them waits for AUTH TLS: most connections never ask.)
+    for (const std::string* file : {&config.rsa_cert_file, &config.rsa_private_key_file}) {
+      if (file->empty()) continue;
+      int fd = open(file->c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+      if (fd < 0) {
+        errors.push_back((file == &config.rsa_cert_file ? "rsa_cert_file=" : "rsa_private_key_file=") +
+                         *file + ": " + std::strerror(errno));
+      } else {
+        close(fd);
+      }
+    }
+  }
   if (config.xferlog_enable) {
     // Opened now, as root: no process can open them later.
     auto open_log = [&](const std::string& path, const char* option) {

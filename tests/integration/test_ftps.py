@@ -211,12 +211,14 @@ def test_implicit_tls(tls_server, tree):
 
 
 def test_bad_certificate_refuses_auth(make_server, tree):
-    s = make_server({"ssl_enable": "YES", "allow_anon_ssl": "YES",
-                     "rsa_cert_file": tree.base + "/missing.pem"})
+    bad = tree.base + "/garbage.pem"
+    with open(bad, "w") as f:
+        f.write("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    s = make_server({"ssl_enable": "YES", "allow_anon_ssl": "YES", "rsa_cert_file": bad})
     c = s.raw()
     c.reply()
     assert c.cmd("AUTH TLS")[0] == 431
-    assert "rsa_cert_file=" + tree.base + "/missing.pem" in s.output()
+    assert "rsa_cert_file=" + bad in s.output()
 
 
 def test_tls_jail_audit(tls_server, tree):
@@ -331,3 +333,19 @@ def test_debug_ssl_logs_tls_details(tls_server):
     quiet = tls_server()
     run(["curl", "-sS", "--ssl-reqd", "-k", f"ftp://127.0.0.1:{quiet.port}/pub/hello.txt"])
     assert "TLS details" not in quiet.output()
+
+
+def test_missing_certificate_refuses_connections_and_fails_check_config(make_server, tree, cert):
+    from conftest import KEEPFTPD
+    missing = tree.base + "/missing.pem"
+    s = make_server({"ssl_enable": "YES", "rsa_cert_file": missing})
+    assert s.raw().reply()[0] == 421
+    assert f"rsa_cert_file={missing}: No such file or directory" in s.output()
+    r = subprocess.run([KEEPFTPD, "--check-config", "--config", s.config_path],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and missing in r.stdout
+    # A good certificate and key pass --check-config.
+    good = make_server(dict({"ssl_enable": "YES"}, **cert))
+    r = subprocess.run([KEEPFTPD, "--check-config", "--config", good.config_path],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and r.stdout.strip() == "OK", r.stdout

@@ -270,13 +270,24 @@ def test_sni_hostname(tls_server):
 # ---- 5. bad key files ----------------------------------------------------------------------
 
 def test_missing_private_key_file(tls_server, tree):
+    # Missing or unreadable: the connection is refused at once (vsftpd refuses to start).
     missing = os.path.join(tree.base, "no-such-key.pem")
     s = tls_server({"rsa_private_key_file": missing})
     c = s.raw()
+    assert c.reply()[0] == 421
+    assert "rsa_private_key_file=" + missing + ": No such file or directory" in s.output()
+
+
+def test_unusable_private_key_file(tls_server, tree):
+    # Present but not a key: found when a client asks for TLS; 431, and plain FTP goes on.
+    junk = os.path.join(tree.base, "junk-key.pem")
+    with open(junk, "w") as f:
+        f.write("not a key\n")
+    s = tls_server({"rsa_private_key_file": junk})
+    c = s.raw()
     c.reply()
     assert c.cmd("AUTH TLS")[0] == 431
-    assert "rsa_private_key_file=" + missing in s.output()
-    # The connection stays usable in the clear.
+    assert "rsa_private_key_file=" + junk in s.output()
     assert c.cmd("USER anonymous")[0] == 331
 
 

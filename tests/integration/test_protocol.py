@@ -447,3 +447,22 @@ def test_hash(server_inetd, tree):
         ftp.sendcmd("HASH pub")
     with pytest.raises(ftplib.error_perm, match="^550"):
         ftp.sendcmd("HASH pub/nonexistent")
+
+
+def test_abor_arriving_in_pieces_while_the_client_reads_nothing(server_inetd):
+    # The telnet Synch and the ABOR line arrive apart while the data connection is stalled
+    # (the client stopped reading): the server must still see the ABOR.
+    import time as _time
+    ftp = server_inetd.ftp()
+    ftp.voidcmd("TYPE I")
+    conn = ftp.transfercmd("RETR pub/big.sparse")
+    conn.recv(1024)
+    ftp.sock.sendall(b"\xff\xf4\xff", socket.MSG_OOB)
+    _time.sleep(0.5)
+    ftp.sock.sendall(b"\xf2AB")
+    _time.sleep(0.5)
+    ftp.sock.sendall(b"OR\r\n")
+    replies = [ftp.getline(), ftp.getline()]
+    conn.close()
+    assert replies[0].startswith("426"), replies
+    assert replies[1].startswith("226"), replies
