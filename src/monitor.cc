@@ -102,6 +102,9 @@ struct Monitor {
   UniqueFd tls_channel;
   UniqueFd pending_data;
   bool prot_private = false;  // carried from the pre-login jail into the session
+  // The session's totals, for the session-end record.
+  std::int64_t bytes_in = 0, bytes_out = 0, files_in = 0, files_out = 0;
+  long started_ms = 0;
   int tls_data_ends = 0;      // TLS_DATA_END reports not yet asked for by TLS_DATA_STATUS
   std::uint8_t tls_last_flags = 0;
 };
@@ -406,11 +409,24 @@ void DrainTlsChannel(Monitor& m) {
 
 // Leaving: with TLS, the TLS jail must flush the last replies and send its close_notify before
 // it goes, so close our copy of the plaintext end and give it a moment.
-[[noreturn]] void EndConnection(Monitor& m) {
-  LogEvent e;
-  e.command = "SESSION";
-  e.result = "end";
-  LogEventRecord(kLogInfo, "session end", e);
+// log_end: false in the keeper after a session, whose own monitor wrote the record.
+[[noreturn]] void EndConnection(Monitor& m, bool log_end = true) {
+  if (log_end) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long ms = now.tv_sec * 1000L + now.tv_nsec / 1000000L - m.started_ms;
+    LogEvent e;
+    e.command = "SESSION";
+    e.result = "end";
+    e.bytes = m.bytes_in + m.bytes_out;
+    e.duration_usec = ms * 1000;
+    LogEventRecord(kLogInfo,
+                   "session end: " + std::to_string(m.files_out) + " files (" +
+                       std::to_string(m.bytes_out) + " bytes) downloaded, " +
+                       std::to_string(m.files_in) + " files (" + std::to_string(m.bytes_in) +
+                       " bytes) uploaded, " + std::to_string(ms) + " ms",
+                   e);
+  }
   if (m.tls_active && m.tls_pid > 0) {
     close(m.session->control_fd);
     for (int i = 0; i < 300; ++i) {
@@ -461,6 +477,13 @@ void HandleEvent(Monitor& m, const Message& msg) {
   e.transfer_type = static_cast<char>(type);
   e.bytes = static_cast<std::int64_t>(bytes);
   e.duration_usec = static_cast<std::int64_t>(usec);
+  if (e.bytes > 0 && e.command == "RETR") {
+    m.bytes_out += e.bytes;
+    m.files_out += e.result == "ok" ? 1 : 0;
+  } else if (e.bytes > 0 && (e.command == "STOR" || e.command == "APPE" || e.command == "STOU")) {
+    m.bytes_in += e.bytes;
+    m.files_in += e.result == "ok" ? 1 : 0;
+  }
   LogEventFromJail(prio, m.child_name, text, e);
 }
 
@@ -1077,6 +1100,9 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
                      "for debugging only");
   }
   {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    m.started_ms = now.tv_sec * 1000L + now.tv_nsec / 1000000L;
     LogEvent e;
     e.command = "SESSION";
     e.result = "start";
@@ -1124,7 +1150,7 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
         }
         continue;
       }
-      if (!rein) EndConnection(m);
+      if (!rein) EndConnection(m, false);
       StartPrelogin(m, PreloginGreeting::kReinit);
     } else if (next == Monitor::Next::kPrelogin && !m.privileged) {
       _exit(kReinExit);  // the keeper starts the new pre-login jail

@@ -172,14 +172,26 @@ def test_units_pass_systemd_analyze_verify(name):
     assert r.returncode == 0
 
 
-def test_meson_install_ships_everything():
+def test_meson_install_ships_everything(tmp_path):
     build = os.path.join(REPO, "build")
-    r = subprocess.run(["meson", "install", "-C", build, "--dry-run", "--destdir", "/nonexistent"],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    installed = r.stdout
-    for item in ("src/keepftpd", "man/keepftpd.8", "man/keepftpd.conf.5", "pam.d/keepftpd",
-                 "units/ftp.socket", "units/ftp@.service", "units/ftps.socket",
-                 "units/ftps@.service", "xinetd/keepftpd", "xinetd/keepftpd-ftps"):
-        assert f"Installing {item} " in installed or f"/{item} to " in installed, item
-    assert "lib/systemd/system" in installed
+    dest = tmp_path / "dest"
+    r = subprocess.run(["meson", "install", "-C", build, "--destdir", str(dest)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    files = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
+    prefix = "usr/local/"
+    for want in ("sbin/keepftpd", "share/man/man8/keepftpd.8", "share/man/man5/keepftpd.conf.5",
+                 "etc/pam.d/keepftpd", "etc/keepftpd.conf", "lib/systemd/system/ftp.socket",
+                 "lib/systemd/system/ftp@.service", "lib/systemd/system/ftps.socket",
+                 "lib/systemd/system/ftps@.service", "share/keepftpd/xinetd/keepftpd",
+                 "share/keepftpd/xinetd/keepftpd-ftps"):
+        assert prefix + want in files, (want, files)
+    assert all(f.startswith(prefix) for f in files), files  # nothing outside the prefix
+    # The default configuration passes --check-config.
+    conf = dest / (prefix + "etc/keepftpd.conf")
+    os.chmod(conf, 0o644)
+    for d in [conf.parent]:
+        os.chmod(d, 0o755)
+    r = subprocess.run([keepftpd_binary(), "--check-config", "--config", str(conf)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and r.stdout.strip() == "OK", r.stdout

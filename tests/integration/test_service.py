@@ -633,6 +633,13 @@ def test_journal_structured_session_records(tree, journald_server):
     assert re.fullmatch(r"[0-9]+", retr[0]["FTP_DURATION_USEC"])
     assert retr[0]["FTP_RESULT"] == "ok"
     assert retr[0]["FTP_PROCESS"] == "session"
+    # The session-end record carries the session's totals: one record per connection.
+    ends = [x for x in by_command["SESSION"] if x.get("FTP_RESULT") == "end"]
+    assert len(ends) == 1, ends
+    assert ends[0]["FTP_BYTES"] == str(21 + RANDOM_SIZE)
+    assert "2 files (" + str(21 + RANDOM_SIZE) + " bytes) downloaded, 0 files (0 bytes) uploaded" \
+        in ends[0]["MESSAGE"]
+    assert int(ends[0]["FTP_DURATION_USEC"]) > 0
 
 
 def wait_until(predicate, timeout=5):
