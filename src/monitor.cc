@@ -523,7 +523,15 @@ void RefuseLogin(Monitor& m, const std::string& user, const std::string& why,
   LogEvent e;
   e.command = "PASS";
   e.result = "failed";
-  LogEventRecord(kLogNotice, "login failed for user \"" + SanitizeForLog(user) + "\": " + why, e);
+  // The address is in the text too, for tools that read only MESSAGE (fail2ban); a '"' in the
+  // name must not let a client write a fake "from" into it.
+  std::string shown = SanitizeForLog(user);
+  for (char& c : shown) {
+    if (c == '"') c = '\'';
+  }
+  LogEventRecord(kLogNotice, "login failed for user \"" + shown + "\" from " +
+                                 m.session->peer.HostString() + ": " + why,
+                 e);
   Sleep(m.config->delay_failed_login);
   bool close = m.login_fails >= m.config->max_login_fails;
   if (close) Log(kLogNotice, "too many failed logins; closing the connection");

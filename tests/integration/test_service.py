@@ -682,3 +682,30 @@ def test_unwritable_transfer_log_refuses_to_serve(make_server, tree):
     s = make_server({"xferlog_enable": "YES", "vsftpd_log_file": "/nonexistent-dir/vsftpd.log"})
     assert s.raw().reply()[0] == 421
     assert "vsftpd_log_file=/nonexistent-dir/vsftpd.log" in s.output()
+
+
+def test_fail2ban_filter_matches_real_failed_logins(tree, journald_server, tmp_path):
+    """contrib/fail2ban's filter against the records a real journald holds."""
+    s = journald_server
+    c = TranscriptClient(s.port)
+    c.reply()
+    c.cmd("USER kftp-nosuchuser")
+    c.cmd("PASS wrong")
+    # A hostile name that tries to plant another address in the message.
+    c.cmd('USER x" from 10.9.8.7: ')
+    c.cmd("PASS wrong")
+    c.close()
+    records, r = wait_for_records(
+        s, lambda recs: sum(x.get("MESSAGE", "").startswith("login failed") for x in recs) >= 2)
+    lines = [x["MESSAGE"] for x in records if x.get("MESSAGE", "").startswith("login failed")]
+    assert len(lines) == 2, lines
+    log = tmp_path / "messages.log"
+    log.write_text("".join(l + "\n" for l in lines))
+    filt = os.path.join(REPO, "contrib", "fail2ban", "filter.d", "keepftpd.conf")
+    out = subprocess.run(["fail2ban-regex", "-v", "--raw", str(log), filt],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert re.search(r"Failregex: 2 total", out.stdout), out.stdout
+    # Both failures are the client's, whatever the name said.
+    hosts = re.findall(r"^\|\s+(\d+\.\d+\.\d+\.\d+)\s+\w{3} \w{3}", out.stdout, re.M)
+    assert hosts == ["127.0.0.1", "127.0.0.1"], out.stdout
