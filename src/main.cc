@@ -7,6 +7,8 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <netinet/tcp.h>
+#include <openssl/crypto.h>
+#include <seccomp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <dirent.h>
@@ -26,18 +28,24 @@
 #include "session.h"
 #include "strutil.h"
 #include "tls.h"
+#include "hash.h"
+#include "listing.h"
+#include "prelogin.h"
 
 namespace keepftpd {
 namespace {
 
 constexpr const char* kUsage =
-    "Usage: keepftpd [--config FILE] [--check-config] [--version] [--help]\n"
+    "Usage: keepftpd [--config FILE] [--check-config] [--features --json] [--version] [--help]\n"
     "\n"
     "Serves one FTP connection. keepftpd is started per connection by its superserver:\n"
     "systemd (ftp.socket with Accept=yes) or xinetd/inetd. See keepftpd(8).\n"
     "\n"
     "  --config FILE   configuration file (default /etc/keepftpd.conf)\n"
     "  --check-config  check the configuration, print every error or OK, and exit\n"
+    "  --features --json\n"
+    "                  print the FEAT list, every option's effective value for the\n"
+    "                  configuration and the build's features as JSON, and exit\n"
     "  --version       print the version and exit\n"
     "  --help          print this help and exit\n";
 
@@ -46,6 +54,8 @@ constexpr std::size_t kMaxBannerFile = 8192;
 struct Options {
   std::string config_path = kDefaultConfigPath;
   bool check_config = false;
+  bool features = false;
+  bool json = false;
 };
 
 // Returns -1 to go on serving, otherwise the exit status.
@@ -62,6 +72,10 @@ int ParseArgs(int argc, char** argv, Options* options) {
     }
     if (a == "--check-config") {
       options->check_config = true;
+    } else if (a == "--features") {
+      options->features = true;
+    } else if (a == "--json") {
+      options->json = true;
     } else if (a == "--config" && i + 1 < argc) {
       options->config_path = argv[++i];
     } else if (a.rfind("--config=", 0) == 0) {
@@ -72,6 +86,67 @@ int ParseArgs(int argc, char** argv, Options* options) {
     }
   }
   return -1;
+}
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+// --features --json: for packagers and monitoring.
+int PrintFeatures(const Options& options) {
+  if (!options.json) {
+    std::fputs("keepftpd: --features needs --json (the only format)\n", stderr);
+    return 2;
+  }
+  std::vector<ConfigError> errors;
+  Config config = LoadConfigFile(options.config_path, &errors);
+  if (!errors.empty()) {
+    for (const ConfigError& e : errors) std::fprintf(stderr, "%s\n", e.ToString().c_str());
+    return 1;
+  }
+  std::string out = "{\n  \"version\": " + JsonString(KEEPFTPD_VERSION) + ",\n  \"feat\": [";
+  bool first = true;
+  for (const std::string& line :
+       FeatureLines(MlstFacts().FeatString(), HashFeatString(HashAlgorithm::kSha256),
+                    config.ssl_enable)) {
+    out += std::string(first ? "" : ", ") + JsonString(TrimSpaces(line));
+    first = false;
+  }
+  out += "],\n  \"options\": {";
+  first = true;
+  auto add = [&](const char* name, const std::string& value) {
+    out += std::string(first ? "\n" : ",\n") + "    " + JsonString(name) + ": " + value;
+    first = false;
+  };
+#define KEEPFTPD_BOOL(name, def, vsftpd_default, help) add(#name, config.name ? "true" : "false");
+#define KEEPFTPD_UINT(name, def, min, max, help) add(#name, std::to_string(config.name));
+#define KEEPFTPD_STR(name, def, help) add(#name, JsonString(config.name));
+#include "tunables.def"
+#undef KEEPFTPD_BOOL
+#undef KEEPFTPD_UINT
+#undef KEEPFTPD_STR
+  out += "\n  },\n  \"build\": {\n    \"openssl\": " + JsonString(OpenSSL_version(OPENSSL_VERSION)) +
+         ",\n    \"libseccomp\": " +
+         JsonString(std::to_string(seccomp_version()->major) + "." +
+                    std::to_string(seccomp_version()->minor) + "." +
+                    std::to_string(seccomp_version()->micro)) +
+         ",\n    \"test_hooks\": " + (KEEPFTPD_TEST_HOOKS ? "true" : "false") +
+         ",\n    \"tls\": true,\n    \"pam\": true\n  }\n}\n";
+  std::fputs(out.c_str(), stdout);
+  return 0;
 }
 
 int CheckConfig(const Options& options) {
@@ -168,6 +243,7 @@ int Main(int argc, char** argv) {
   int rc = ParseArgs(argc, argv, &options);
   if (rc >= 0) return rc;
   if (options.check_config) return CheckConfig(options);
+  if (options.features || options.json) return PrintFeatures(options);
 
   Result<Activation> act = FindConnection();
   if (!act.ok()) {

@@ -53,3 +53,36 @@ def test_refuses_a_terminal():
     os.close(master)
     os.close(slave)
     assert r.returncode == 2 and b"socket" in r.stderr
+
+
+def test_features_json_matches_the_live_server(make_server, tree):
+    import json
+    s = make_server({"ssl_enable": "NO", "pasv_min_port": "40000", "pasv_max_port": "40100",
+                     "local_umask": "022"})
+    r = run(["--features", "--json", "--config", s.config_path])
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["version"] == run(["--version"]).stdout.decode().split()[1]
+    c = s.raw()
+    c.reply()
+    code, lines = c.cmd("FEAT")
+    assert code == 211
+    assert report["feat"] == [l.strip() for l in lines[1:-1]]
+    opts = report["options"]
+    assert opts["pasv_min_port"] == 40000 and opts["pasv_max_port"] == 40100
+    assert opts["local_umask"] == 0o22 and opts["anonymous_enable"] is True
+    assert opts["anon_root"] == tree.anon and opts["ssl_enable"] is False
+    assert set(report["build"]) >= {"openssl", "libseccomp", "tls", "pam"}
+    # With TLS on, FEAT lists AUTH TLS, PBSZ and PROT, and so does the report.
+    text = open(s.config_path).read().replace("ssl_enable=NO", "ssl_enable=YES")
+    with open(s.config_path, "w") as f:
+        f.write(text)
+    report = json.loads(run(["--features", "--json", "--config", s.config_path]).stdout)
+    assert "AUTH TLS" in report["feat"] and "PBSZ" in report["feat"]
+
+
+def test_features_needs_json_and_a_good_config(tree):
+    r = run(["--features"])
+    assert r.returncode == 2
+    r = run(["--features", "--json", "--config", "/nonexistent.conf"])
+    assert r.returncode == 1 and b"/nonexistent.conf" in r.stderr
