@@ -28,6 +28,7 @@
 #include "session.h"
 #include "strutil.h"
 #include "tls.h"
+#include "proctitle.h"
 #include "hash.h"
 #include "listing.h"
 #include "prelogin.h"
@@ -239,6 +240,7 @@ std::string NewSessionId() {
 }
 
 int Main(int argc, char** argv) {
+  InitProcTitle(argc, argv);
   Options options;
   int rc = ParseArgs(argc, argv, &options);
   if (rc >= 0) return rc;
@@ -280,6 +282,7 @@ int Main(int argc, char** argv) {
 
   std::vector<ConfigError> config_errors;
   Config config = LoadConfigFile(options.config_path, &config_errors);
+  EnableProcTitle(config_errors.empty() && config.setproctitle_enable);
   if (!config_errors.empty()) {
     std::vector<std::string> reasons;
     for (const ConfigError& e : config_errors) reasons.push_back(e.ToString());

@@ -50,6 +50,7 @@
 #include "hash.h"
 #include "ipc.h"
 #include "tls.h"
+#include "proctitle.h"
 #include "jail.h"
 #include "log.h"
 #include "monitor_table.h"
@@ -166,6 +167,7 @@ void StartPrelogin(Monitor& m, PreloginGreeting greeting) {
   if (pid == 0) {
     mine.Reset();
     UseJailLogSink(theirs.get());
+    SetProcTitle(m.session->peer.HostString() + ": not logged in");
     JailSpec spec;
     spec.name = "prelogin";
     spec.uid = m.session->nopriv.uid;
@@ -214,6 +216,7 @@ void StartSession(Monitor& m) {
     mine.Reset();
     UseJailLogSink(theirs.get());
     if (m.config->use_localtime) tzset();  // read /etc/localtime before the chroot hides it
+    SetProcTitle(m.session->peer.HostString() + ": " + m.account.name + ": IDLE");
     PrepareHashes();                        // OpenSSL's digests, before the chroot and seccomp
     SessionUser user;
     user.anonymous = m.account.anonymous;
@@ -345,6 +348,7 @@ void StartTlsJail(Monitor& m) {
     plain_protocol.Reset();
     UseJailLogSink(theirs.get());
     tzset();  // X.509 checks of client certificates read the time zone: before the chroot
+    SetProcTitle(m.session->peer.HostString() + ": tls");
     JailSpec spec;
     spec.name = "tls";
     spec.uid = m.session->nopriv.uid;
@@ -1077,11 +1081,13 @@ bool ForkSessionMonitor(Monitor& m, bool* is_keeper) {
     StartSession(m);
     DropPrivileges(m);
     m.privileged = false;
+    SetProcTitle(m.session->peer.HostString() + ": " + m.account.name + ": monitor");
     // Die with the keeper. Set after the last credential change, which clears it.
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != keeper) _exit(0);
     return true;
   }
   *is_keeper = true;
+  SetProcTitle(m.session->peer.HostString() + ": " + m.account.name + ": keeper");
   m.channel.Reset();
   m.pasv_listener.Reset();
   m.child = -1;
@@ -1123,6 +1129,7 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
     m.tls_ctx = *ctx;
     StartTlsJail(m);
   }
+  SetProcTitle(session.peer.HostString() + ": monitor");
   StartPrelogin(m, PreloginGreeting::kBanner);
   TrimCapabilities(config);
   while (true) {

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "monitor_client.h"
 #include "prelogin.h"
+#include "proctitle.h"
 #include "strutil.h"
 #include "test_hooks.h"
 
@@ -45,6 +46,7 @@ class Session {
   Session(const Config& config, const SessionInfo& info, int channel, const SessionUser& user)
       : config_(config), info_(info), user_(user), channel_(channel), ctrl_(info.control_fd) {
     umask_ = user.anonymous ? config.anon_umask : config.local_umask;
+    title_ = info.peer.HostString() + ": " + user.name + ": ";
     prot_.pbsz = user.prot_private;
     prot_.private_data = user.prot_private;
     Result<NameFilter> deny = NameFilter::Parse(config.deny_file);
@@ -241,6 +243,7 @@ class Session {
   SessionUser user_;
   unsigned umask_ = 077;
   std::string rename_from_;  // set by RNFR, used by RNTO
+  std::string title_;        // setproctitle_enable: "ADDRESS: USER: "
   int channel_;
   ControlConnection ctrl_;
   NameFilter deny_, hide_;
@@ -322,7 +325,9 @@ void Session::Run() {
       ctrl_.Reply(550, "Permission denied.");
       continue;
     }
+    SetProcTitle(title_ + cmd.verb);
     (this->*(it->second))(cmd);
+    SetProcTitle(title_ + "IDLE");
   }
 }
 

@@ -230,3 +230,31 @@ def test_monitor_refuses_bad_requests_and_ends_the_session(server_inetd, phase, 
     assert wait_for(lambda: children(server_inetd.proc.pid) == [])
     log = server_inetd.output()
     assert re.search(reason, log), log
+
+
+def cmdline(pid):
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return f.read().split(b"\0")[0].decode()
+
+
+def test_setproctitle_shows_roles_and_never_a_password(make_server):
+    s = make_server({"setproctitle_enable": "YES"})
+    c = s.raw()
+    c.reply()
+    monitor, jail = connection_processes(s)
+    assert cmdline(monitor) == "keepftpd: 127.0.0.1: monitor"
+    assert cmdline(jail) == "keepftpd: 127.0.0.1: not logged in"
+    c.cmd("USER anonymous")
+    c.cmd("PASS secret-password@example.org")
+    keeper, session_monitor, session = process_chain(s, 3)
+    assert wait_for(lambda: cmdline(session) == "keepftpd: 127.0.0.1: ftp: IDLE")
+    assert cmdline(keeper) == "keepftpd: 127.0.0.1: ftp: keeper"
+    assert wait_for(lambda: cmdline(session_monitor) == "keepftpd: 127.0.0.1: ftp: monitor")
+    for pid in (keeper, session_monitor, session):
+        assert "secret" not in open(f"/proc/{pid}/cmdline").read()
+    # Off by default: the command line stays as started.
+    s2 = make_server()
+    c2 = s2.raw()
+    c2.reply()
+    monitor2, jail2 = connection_processes(s2)
+    assert "--config" in open(f"/proc/{jail2}/cmdline").read()
