@@ -9,6 +9,8 @@
 #include <cstring>
 
 #include "ftp_command.h"
+#include "log.h"
+#include "strutil.h"
 
 namespace keepftpd {
 
@@ -143,7 +145,26 @@ void ControlConnection::ConsumePeeked(std::size_t line_bytes_with_end) {
   pending_.clear();
 }
 
+namespace {
+bool g_protocol_log = false;
+}  // namespace
+
+void ControlConnection::SetProtocolLog(bool on) { g_protocol_log = on; }
+
+void ControlConnection::LogCommand(std::string_view line) {
+  if (!g_protocol_log) return;
+  // Never a password: PASS is logged without its argument.
+  std::string_view verb = line.substr(0, line.find(' '));
+  if (EqualsIgnoreCase(verb, "PASS")) line = verb;
+  Log(kLogDebug, "FTP command: " + SanitizeForLog(line.substr(0, 512)));
+}
+
 bool ControlConnection::SendRaw(std::string_view bytes) {
+  if (g_protocol_log) {
+    std::string_view shown = bytes.substr(0, 512);
+    while (!shown.empty() && (shown.back() == '\n' || shown.back() == '\r')) shown.remove_suffix(1);
+    Log(kLogDebug, "FTP response: " + SanitizeForLog(shown));
+  }
   while (!bytes.empty()) {
     ssize_t n = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;

@@ -42,6 +42,10 @@ class ControlConnection {
 
   int fd() const { return fd_; }
 
+  // log_ftp_protocol: log every reply sent, and LogCommand every command read.
+  static void SetProtocolLog(bool on);
+  static void LogCommand(std::string_view line);
+
  private:
   int fd_;
   bool discarding_ = false;  // inside an over-long line: drop bytes until its line end

@@ -116,7 +116,7 @@ constexpr RefusedOption kRefusedOptions[] = {
 constexpr std::string_view kNotSupportedYet[] = {
     "anon_max_rate", "ascii_download_enable", "async_abor_enable", "connect_from_port_20",
     "download_file", "dsa_cert_file", "dsa_private_key_file", "ecdh_param_file", "ftp_data_port",
-    "ftp_enable", "http_enable", "local_max_rate", "log_ftp_protocol", "ls_recurse_enable",
+    "ftp_enable", "http_enable", "local_max_rate", "ls_recurse_enable",
     "no_log_lock", "pasv_addr_resolve", "ptrace_sandbox", "reverse_lookup_enable",
     "run_as_launching_user", "session_support", "syslog_enable", "trans_chunk_size", "upload_file",
     "use_sendfile", "utf8_filesystem",

@@ -311,6 +311,7 @@ void Session::Run() {
       case ControlConnection::ReadOutcome::kClosed:
         _exit(0);
     }
+    ControlConnection::LogCommand(line);
     FtpCommand cmd = ParseCommandLine(line);
     if (TestHook(cmd, channel_, true)) {
       ctrl_.Reply(200, "Test hook ran: the jail has no seccomp filter.");
@@ -1180,6 +1181,7 @@ void Session::Site(const FtpCommand& c) {
 
 void RunSession(const Config& config, const SessionInfo& session, int channel,
                 const SessionUser& user) {
+  ControlConnection::SetProtocolLog(config.log_ftp_protocol);
   static Session* s = new Session(config, session, channel, user);
   s->Start(user.start);
   s->Run();

@@ -104,6 +104,7 @@ bool CommandPermitted(const Config& config, std::string_view verb) {
 void RunPrelogin(const Config& config, const SessionInfo& session, int channel,
                  PreloginGreeting greeting, bool tls) {
   ControlConnection ctrl(session.control_fd);
+  ControlConnection::SetProtocolLog(config.log_ftp_protocol);
   ProtState prot;
   if (greeting == PreloginGreeting::kReinit) {
     ctrl.Reply(220, "Ready for new user.");
@@ -125,6 +126,7 @@ void RunPrelogin(const Config& config, const SessionInfo& session, int channel,
       case ControlConnection::ReadOutcome::kClosed:
         _exit(0);
     }
+    ControlConnection::LogCommand(line);
     FtpCommand cmd = ParseCommandLine(line);
     const std::string& v = cmd.verb;
     if (v.empty()) {

@@ -185,3 +185,25 @@ def test_pasv_promiscuous_accepts_another_address(make_server):
         data += chunk
     assert data == b"Hello from keepftpd.\n"
     assert c.reply()[0] == 226
+
+
+def test_log_ftp_protocol(make_server):
+    s = make_server({"log_ftp_protocol": "YES"})
+    c = s.raw()
+    c.reply()
+    c.cmd("USER anonymous")
+    c.cmd("PASS very-secret-password")
+    c.cmd("PWD")
+    c.cmd("QUIT")
+    c.closed()
+    out = s.output()
+    assert "FTP response: 220 " in out
+    assert "FTP command: USER anonymous" in out
+    assert "FTP command: PASS" in out and "very-secret-password" not in out
+    assert "FTP response: 230 Login successful." in out
+    assert 'FTP response: 257 "/" is the current directory' in out
+    quiet = make_server()
+    q = quiet.raw()
+    q.reply()
+    q.cmd("NOOP")
+    assert "FTP command" not in quiet.output()
