@@ -88,7 +88,10 @@ Status EnterJail(const JailSpec& spec, std::initializer_list<int> keep_fds) {
   Status s = SetLimit(RLIMIT_CORE, 0, "RLIMIT_CORE");
   if (s.ok()) s = SetLimit(RLIMIT_NPROC, 0, "RLIMIT_NPROC");
   if (s.ok()) s = SetLimit(RLIMIT_NOFILE, spec.max_open_files, "RLIMIT_NOFILE");
+#if !KEEPFTPD_SANITIZED
+  // (Sanitizer builds reserve terabytes of address space for their shadow memory.)
   if (s.ok()) s = SetLimit(RLIMIT_AS, spec.max_address_space, "RLIMIT_AS");
+#endif
   if (!s.ok()) return s;
 
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {

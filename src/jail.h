@@ -12,6 +12,13 @@
 #include <vector>
 
 #include "sandbox.h"
+
+// True in builds with AddressSanitizer or UndefinedBehaviorSanitizer (meson -Db_sanitize=...).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+#define KEEPFTPD_SANITIZED 1
+#else
+#define KEEPFTPD_SANITIZED 0
+#endif
 #include "status.h"
 
 namespace keepftpd {

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "ipc_messages.h"
+#include "jail.h"
 
 namespace keepftpd {
 
@@ -98,6 +99,30 @@ void AllowCommon(Filter& f) {
   f.Allow(SCMP_SYS(read));             // data
 }
 
+// Sanitizer builds only (never release builds): what AddressSanitizer's and
+// UndefinedBehaviorSanitizer's runtimes call on their own, and what they need to report.
+void AllowSanitizerRuntime(Filter& f) {
+#if KEEPFTPD_SANITIZED
+  f.Allow(SCMP_SYS(sigaltstack));
+  f.Allow(SCMP_SYS(rt_sigaction));
+  f.Allow(SCMP_SYS(rt_sigprocmask));
+  f.Allow(SCMP_SYS(sched_yield));
+  f.Allow(SCMP_SYS(getrlimit));
+  f.Allow(SCMP_SYS(prlimit64));
+  f.Allow(SCMP_SYS(gettid));
+  f.Allow(SCMP_SYS(tgkill));
+  f.Allow(SCMP_SYS(readlink));
+  f.Allow(SCMP_SYS(readlinkat));
+  f.Allow(SCMP_SYS(openat), SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_RDONLY));
+  f.Allow(SCMP_SYS(newfstatat));
+  f.Allow(SCMP_SYS(lseek));
+  f.Allow(SCMP_SYS(pread64));
+  f.Allow(SCMP_SYS(getdents64));
+#else
+  (void)f;
+#endif
+}
+
 }  // namespace
 
 Status InstallSandbox(SandboxKind kind, int report_fd) {
@@ -113,6 +138,7 @@ Status InstallSandbox(SandboxKind kind, int report_fd) {
   sigprocmask(SIG_UNBLOCK, &sys, nullptr);
   Filter f;
   AllowCommon(f);
+  AllowSanitizerRuntime(f);
   if (kind == SandboxKind::kPrelogin) {
     // AUTH TLS: the plaintext end of the TLS jail takes the control connection's number.
     f.Allow(SCMP_SYS(dup2));
