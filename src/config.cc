@@ -114,12 +114,12 @@ constexpr RefusedOption kRefusedOptions[] = {
 // Every other option of vsftpd 3.0.3 (vsftpd.conf(5) and parseconf.c) plus the ones
 // distributions added. Refused as "not supported yet", never as unknown. Sorted.
 constexpr std::string_view kNotSupportedYet[] = {
-    "anon_max_rate", "ascii_download_enable", "async_abor_enable", "connect_from_port_20",
+    "anon_max_rate", "async_abor_enable", "connect_from_port_20",
     "download_file", "dsa_cert_file", "dsa_private_key_file", "ecdh_param_file", "ftp_data_port",
     "ftp_enable", "http_enable", "local_max_rate", "ls_recurse_enable",
     "no_log_lock", "pasv_addr_resolve", "ptrace_sandbox", "reverse_lookup_enable",
     "run_as_launching_user", "session_support", "syslog_enable", "trans_chunk_size", "upload_file",
-    "use_sendfile", "utf8_filesystem",
+    "utf8_filesystem",
 };
 static_assert(std::is_sorted(std::begin(kNotSupportedYet), std::end(kNotSupportedYet)),
               "kNotSupportedYet must stay sorted");

@@ -134,7 +134,7 @@ TransferResult SendFile(int data_fd, ControlConnection& ctrl, int file_fd, std::
                         const TransferOptions& options, std::uint64_t* sent) {
   *sent = 0;
   Waiter waiter(data_fd, ctrl, options.timeout_seconds);
-  if (options.ascii) {
+  if (options.ascii || !options.use_sendfile) {
     AsciiEncoder encoder;
     std::string in(kReadChunk, '\0');
     std::string out;
@@ -145,8 +145,13 @@ TransferResult SendFile(int data_fd, ControlConnection& ctrl, int file_fd, std::
       if (n < 0) return TransferResult::kFileError;
       if (n == 0) return TransferResult::kOk;
       pos += n;
-      out.clear();
-      encoder.Convert(std::string_view(in.data(), static_cast<std::size_t>(n)), &out);
+      std::string_view chunk(in.data(), static_cast<std::size_t>(n));
+      if (options.ascii) {
+        out.clear();
+        encoder.Convert(chunk, &out);
+      } else {
+        out.assign(chunk);
+      }
       std::uint64_t chunk_sent = 0;
       TransferResult r = WriteAll(data_fd, waiter, out, &chunk_sent);
       *sent += static_cast<std::uint64_t>(n);

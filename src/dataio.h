@@ -23,6 +23,7 @@ enum class TransferResult {
 struct TransferOptions {
   unsigned timeout_seconds = 300;  // 0: no timeout
   bool ascii = false;              // downloads: LF to CRLF; uploads: CRLF to LF
+  bool use_sendfile = true;        // binary downloads: sendfile(2), or read and write
 };
 
 TransferResult SendBuffer(int data_fd, ControlConnection& ctrl, std::string_view data,

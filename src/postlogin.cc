@@ -851,15 +851,17 @@ void Session::Retr(const FtpCommand& c) {
     while (fcntl(fd, F_SETLKW, &lock) != 0 && errno == EINTR) {
     }
   }
-  bool ascii = type_ == TransferType::kAscii;
+  // TYPE A converts only with ascii_download_enable, as in vsftpd.
+  bool ascii = type_ == TransferType::kAscii && config_.ascii_download_enable;
   std::string name = SanitizeForLog(SplitDirBase(path).second);
-  UniqueFd data = OpenDataConnection(std::string("Opening ") + (ascii ? "ASCII" : "BINARY") +
+  UniqueFd data = OpenDataConnection(std::string("Opening ") + (type_ == TransferType::kAscii ? "ASCII" : "BINARY") +
                                      " mode data connection for " + name + " (" +
                                      std::to_string(st.st_size) + " bytes).");
   if (!data.valid()) return;
   TransferOptions options;
   options.timeout_seconds = config_.data_connection_timeout;
   options.ascii = ascii;
+  options.use_sendfile = config_.use_sendfile;
   std::uint64_t sent = 0;
   struct timespec start, end;
   clock_gettime(CLOCK_MONOTONIC, &start);

@@ -286,10 +286,9 @@ def test_rest_resume(server, tree):
     assert retr_bytes(ftp, "pub/random.bin", rest=RANDOM_SIZE) == b""
 
 
-def test_ascii_mode_converts_line_ends(server_inetd):
-    ftp = server_inetd.ftp()
+def ascii_retr(ftp, path):
     ftp.voidcmd("TYPE A")
-    c = ftp.transfercmd("RETR pub/lines.txt")
+    c = ftp.transfercmd("RETR " + path)
     data = b""
     while True:
         chunk = c.recv(65536)
@@ -298,9 +297,27 @@ def test_ascii_mode_converts_line_ends(server_inetd):
         data += chunk
     c.close()
     ftp.voidresp()
-    assert data == b"one\r\ntwo\r\nthree\r\n\r\nfive"
+    return data
+
+
+def test_ascii_mode_converts_line_ends_with_ascii_download_enable(make_server):
+    ftp = make_server({"ascii_download_enable": "YES"}).ftp()
+    assert ascii_retr(ftp, "pub/lines.txt") == b"one\r\ntwo\r\nthree\r\n\r\nfive"
     ftp.voidcmd("TYPE I")
     assert retr_bytes(ftp, "pub/lines.txt") == b"one\ntwo\r\nthree\n\nfive"
+
+
+def test_ascii_mode_sends_the_file_as_stored_by_default(server_inetd):
+    # vsftpd's default (ascii_download_enable=NO): TYPE A downloads are not converted.
+    ftp = server_inetd.ftp()
+    assert ascii_retr(ftp, "pub/lines.txt") == b"one\ntwo\r\nthree\n\nfive"
+
+
+def test_use_sendfile_no(make_server, tree):
+    ftp = make_server({"use_sendfile": "NO"}).ftp()
+    data = retr_bytes(ftp, "pub/random.bin")
+    assert hashlib.sha256(data).hexdigest() == sha256_file(tree.path("pub/random.bin"))
+    assert retr_bytes(ftp, "pub/random.bin", rest=1000) == data[1000:]
 
 
 def test_size_and_mdtm(server_inetd):
