@@ -139,7 +139,7 @@ bool DecodeFlag(std::string_view body) {  // DATA_ACCEPT {u8 tls}
   return r.Finish();
 }
 
-// PASV_LISTEN, REINIT, START_TLS, TLS_DATA, CHOWN_UPLOAD (its descriptor rides beside the body)
+// PASV_LISTEN, REINIT, START_TLS, TLS_DATA, DATA_CANCEL, CHOWN_UPLOAD (its descriptor rides beside the body)
 bool DecodeEmpty(std::string_view body) { return body.empty(); }
 
 // -1: the monitor has no handler for the type ("unhandled request type").
@@ -151,6 +151,7 @@ int Decode(MsgType type, std::string_view body) {
     case MsgType::kReinit:
     case MsgType::kStartTls:
     case MsgType::kTlsData:
+    case MsgType::kDataCancel:
     case MsgType::kChownUpload: return DecodeEmpty(body);
     case MsgType::kTlsUploadEnd:
     case MsgType::kDataAccept: return DecodeFlag(body);

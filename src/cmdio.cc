@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "ftp_command.h"
@@ -56,7 +57,41 @@ ssize_t RecvRetry(int fd, char* buf, std::size_t len, int flags) {
   return n;
 }
 
+void SleepMs(long ms) {
+  long until = NowMs() + ms;
+  for (long left = ms; left > 0; left = until - NowMs()) {
+    poll(nullptr, 0, static_cast<int>(left));  // poll: allowed by every jail's policy
+  }
+}
+
 }  // namespace
+
+void ControlConnection::SetCommandRate(unsigned per_second) {
+  rate_ = per_second;
+  tokens_milli_ = static_cast<long>(per_second) * 1000;
+  refilled_ms_ = NowMs();
+}
+
+void ControlConnection::PayForLine() {
+  if (rate_ == 0) return;
+  const long capacity = static_cast<long>(rate_) * 1000;
+  long now = NowMs();
+  tokens_milli_ = std::min(capacity, tokens_milli_ + (now - refilled_ms_) * rate_);
+  refilled_ms_ = now;
+  if (tokens_milli_ < 1000) {
+    if (!throttle_logged_) {
+      throttle_logged_ = true;
+      Log(kLogNotice, "the client sends more than max_command_rate=" + std::to_string(rate_) +
+                          " commands per second; its commands are delayed");
+    }
+    long wait = (1000 - tokens_milli_ + rate_ - 1) / rate_;
+    SleepMs(wait);
+    now = NowMs();
+    tokens_milli_ = std::min(capacity, tokens_milli_ + (now - refilled_ms_) * rate_);
+    refilled_ms_ = now;
+  }
+  tokens_milli_ -= 1000;
+}
 
 ControlConnection::ReadOutcome ControlConnection::ReadLine(std::string* line,
                                                            unsigned timeout_seconds) {
@@ -85,6 +120,7 @@ ControlConnection::ReadOutcome ControlConnection::ReadLine(std::string* line,
       }
       pending_.clear();
       discarding_ = true;  // too long: drop the rest of it up to its line end
+      PayForLine();
       return ReadOutcome::kTooLong;
     }
     std::size_t line_len = static_cast<const char*>(lf) - buf + 1;
@@ -97,6 +133,7 @@ ControlConnection::ReadOutcome ControlConnection::ReadLine(std::string* line,
     pending_.clear();
     line->append(buf, line_len - 1);
     if (!line->empty() && line->back() == '\r') line->pop_back();
+    PayForLine();
     return ReadOutcome::kLine;
   }
 }

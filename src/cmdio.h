@@ -42,6 +42,11 @@ class ControlConnection {
 
   int fd() const { return fd_; }
 
+  // max_command_rate: lines (commands, and over-long lines) per second on average; a burst of
+  // one second's worth passes at once, and beyond it ReadLine waits before returning a line.
+  // 0: no limit.
+  void SetCommandRate(unsigned per_second);
+
   // log_ftp_protocol: log every reply sent, and LogCommand every command read.
   static void SetProtocolLog(bool on);
   static void LogCommand(std::string_view line);
@@ -51,6 +56,12 @@ class ControlConnection {
   bool discarding_ = false;  // inside an over-long line: drop bytes until its line end
   std::string pending_;      // consumed bytes of a line whose end has not arrived yet
   std::size_t peeked_bytes_ = 0;
+  // The command rate's token bucket, in thousandths of a command.
+  void PayForLine();
+  unsigned rate_ = 0;
+  long tokens_milli_ = 0;
+  long refilled_ms_ = 0;
+  bool throttle_logged_ = false;
 };
 
 }  // namespace keepftpd

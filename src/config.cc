@@ -308,7 +308,8 @@ std::string CheckFilter(std::string_view value) {
 
 std::string CheckString(const StrRow& row, std::string_view value) {
   if (value.empty()) {
-    if (row.default_value.empty()) return "";
+    // login_state_dir= (empty) turns off remembering failed logins across connections.
+    if (row.default_value.empty() || std::string_view(row.name) == "login_state_dir") return "";
     return "must not be empty (remove the line to use the default '" +
            std::string(row.default_value) + "')";
   }
@@ -318,7 +319,7 @@ std::string CheckString(const StrRow& row, std::string_view value) {
       name == "banned_email_file" || name == "email_password_file" ||
       name == "userlist_file" || name == "chroot_list_file" || name == "user_config_dir" ||
       name == "rsa_cert_file" || name == "rsa_private_key_file" || name == "ca_certs_file" ||
-      name == "xferlog_file" || name == "vsftpd_log_file") {
+      name == "xferlog_file" || name == "vsftpd_log_file" || name == "login_state_dir") {
     if (value.front() != '/') {
       return "expected an absolute path (starting with '/'), got '" + SanitizeForLog(value) + "'";
     }

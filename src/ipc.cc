@@ -28,6 +28,7 @@ const char* MsgTypeName(MsgType type) {
     case MsgType::kTlsUploadEnd: return "TLS_UPLOAD_END";
     case MsgType::kTlsDataEnd: return "TLS_DATA_END";
     case MsgType::kEvent: return "EVENT";
+    case MsgType::kDataCancel: return "DATA_CANCEL";
     case MsgType::kTlsUploadEndResult: return "TLS_UPLOAD_END_RESULT";
     case MsgType::kLoginResult: return "LOGIN_RESULT";
     case MsgType::kPasvListenResult: return "PASV_LISTEN_RESULT";

@@ -48,6 +48,9 @@ enum class MsgType : std::uint16_t {
                      // connection ended
   kEvent = 14,       // {u8 priority, str text, str command, str path, u64 bytes,
                      //  u64 duration_usec, str result, u8 transfer type} no answer (log.h)
+  kDataCancel = 15,  // {} session only: stop waiting for the DATA_ACCEPT connection (the client
+                     // sent ABOR or left); answered by kDataResult, not ok, if the monitor was
+                     // still waiting; ignored if the DATA_RESULT had already gone
   // monitor -> jail answers
   kLoginResult = 101,       // {u8 ok, u8 close, str message}
   kPasvListenResult = 102,  // {u8 ok, u16 port, str message}

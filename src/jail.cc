@@ -97,7 +97,7 @@ Status EnterJail(const JailSpec& spec, std::initializer_list<int> keep_fds) {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     return Status::FromErrno(errno, "PR_SET_NO_NEW_PRIVS");
   }
-  if (spec.seccomp) return InstallSandbox(spec.sandbox, spec.channel);
+  if (spec.seccomp) return InstallSandbox(spec.sandbox, spec.channel, spec.seccomp_log_only);
   return Status::Ok();
 }
 

@@ -33,6 +33,7 @@ struct JailSpec {
   std::string writable_root_hint;     // appended to that refusal: another way out
   SandboxKind sandbox = SandboxKind::kPrelogin;
   bool seccomp = true;           // seccomp_sandbox
+  bool seccomp_log_only = false; // seccomp_log_only: forbidden calls run, and the kernel logs them
   unsigned max_open_files = 32;
   unsigned long max_address_space = 256ul << 20;  // RLIMIT_AS, bytes
   int channel = -1;              // to the monitor: seccomp reports, and the monitor-alive check

@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -53,6 +54,7 @@
 #include "proctitle.h"
 #include "jail.h"
 #include "log.h"
+#include "login_state.h"
 #include "monitor_table.h"
 #include "postlogin.h"
 #include "prelogin.h"
@@ -175,6 +177,7 @@ void StartPrelogin(Monitor& m, PreloginGreeting greeting) {
     spec.root = m.config->secure_chroot_dir;
     spec.sandbox = SandboxKind::kPrelogin;
     spec.seccomp = m.config->seccomp_sandbox;
+    spec.seccomp_log_only = m.config->seccomp_log_only;
     spec.max_open_files = 8;
     spec.max_address_space = 256u << 20;
     spec.channel = theirs.get();
@@ -244,6 +247,7 @@ void StartSession(Monitor& m) {
     spec.sandbox = m.config->write_enable ? SandboxKind::kSessionWrite : SandboxKind::kSession;
     umask(m.account.anonymous ? m.config->anon_umask : m.config->local_umask);
     spec.seccomp = m.config->seccomp_sandbox;
+    spec.seccomp_log_only = m.config->seccomp_log_only;
     spec.max_open_files = 64;
     spec.max_address_space = 1024u << 20;
     spec.channel = theirs.get();
@@ -356,6 +360,7 @@ void StartTlsJail(Monitor& m) {
     spec.root = m.config->secure_chroot_dir;
     spec.sandbox = SandboxKind::kTls;
     spec.seccomp = m.config->seccomp_sandbox;
+    spec.seccomp_log_only = m.config->seccomp_log_only;
     spec.max_open_files = 16;
     spec.max_address_space = 256u << 20;
     spec.channel = theirs.get();
@@ -520,10 +525,14 @@ void AnswerLogin(Monitor& m, bool ok, bool close, std::string_view message) {
 }
 
 // A refused login: the failure delay, the failure count, and the connection ends after
-// max_login_fails of them.
+// max_login_fails of them. Failures are also counted across connections (login_state.h): the
+// delay grows with the recent failures from the address or for the name, and enough of them from
+// one address ban it, which ends this connection too.
 void RefuseLogin(Monitor& m, const std::string& user, const std::string& why,
                  std::string_view message) {
   ++m.login_fails;
+  const Config& config = *m.config;
+  const std::string address = m.session->peer.HostString();
   LogEvent e;
   e.command = "PASS";
   e.result = "failed";
@@ -533,13 +542,70 @@ void RefuseLogin(Monitor& m, const std::string& user, const std::string& why,
   for (char& c : shown) {
     if (c == '"') c = '\'';
   }
-  LogEventRecord(kLogNotice, "login failed for user \"" + shown + "\" from " +
-                                 m.session->peer.HostString() + ": " + why,
+  LogEventRecord(kLogNotice, "login failed for user \"" + shown + "\" from " + address + ": " + why,
                  e);
-  Sleep(m.config->delay_failed_login);
-  bool close = m.login_fails >= m.config->max_login_fails;
-  if (close) Log(kLogNotice, "too many failed logins; closing the connection");
+  unsigned delay = config.delay_failed_login;
+  bool banned = false;
+  if (!config.login_state_dir.empty()) {
+    Result<LoginState> state = LoginState::Open(config.login_state_dir);
+    Result<LoginState::Failure> f =
+        state.ok() ? state->RecordFailure(m.session->peer, user, config.ban_window,
+                                          config.ban_max_login_fails, config.ban_time)
+                   : Result<LoginState::Failure>(state.status());
+    if (!f.ok()) {
+      Log(kLogErr, f.status().message() + "; failed logins are not counted across connections");
+    } else {
+      std::uint64_t grown = std::uint64_t{config.delay_failed_login} *
+                            std::max(f->address_fails, f->user_fails);
+      grown = std::min<std::uint64_t>(grown, config.max_delay_failed_login);
+      delay = std::max<unsigned>(delay, static_cast<unsigned>(grown));
+      banned = f->banned;
+      if (f->ban_started) {
+        LogEvent b;
+        b.command = "BAN";
+        b.result = "banned";
+        LogEventRecord(kLogWarning,
+                       "banning " + address + " for " + std::to_string(config.ban_time) +
+                           " seconds after " + std::to_string(f->address_fails) +
+                           " failed logins within " + std::to_string(config.ban_window) +
+                           " seconds",
+                       b);
+      }
+    }
+  }
+  Sleep(delay);
+  bool close = banned || m.login_fails >= config.max_login_fails;
+  if (close) {
+    Log(kLogNotice, banned ? "the address is banned; closing the connection"
+                           : "too many failed logins; closing the connection");
+  }
   AnswerLogin(m, false, close, message);
+}
+
+// A banned address gets 421 before the pre-login jail reads a byte from it.
+void RefuseBannedAddress(const Config& config, const SessionInfo& session) {
+  if (config.login_state_dir.empty()) return;
+  Result<LoginState> state = LoginState::Open(config.login_state_dir);
+  Result<std::uint32_t> left =
+      state.ok() ? state->BannedFor(session.peer) : Result<std::uint32_t>(state.status());
+  if (!left.ok()) {
+    Log(kLogErr, left.status().message() + "; banned addresses are not refused");
+    return;
+  }
+  if (*left == 0) return;
+  LogEvent e;
+  e.command = "CONNECT";
+  e.result = "banned";
+  LogEventRecord(kLogNotice,
+                 "connection from " + session.peer.HostString() + " refused: banned for " +
+                     std::to_string(*left) + " more seconds after too many failed logins",
+                 e);
+  if (!config.implicit_ssl) {  // implicit FTPS expects a handshake, not text: just close
+    std::string reply = "421 Too many failed logins from your address; try again later.\r\n";
+    send(session.control_fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+    shutdown(session.control_fd, SHUT_WR);
+  }
+  _exit(0);
 }
 
 void AcceptLogin(Monitor& m) {
@@ -792,11 +858,24 @@ void HandleDataAccept(Monitor& m, const Message& msg) {
   m.pending_data.Reset();
   if (!m.pasv_listener.valid()) return AnswerData(m, UniqueFd(), "Use PORT or PASV first.");
   UniqueFd listener = std::move(m.pasv_listener);  // one connection per PASV
-  pollfd p = {listener.get(), POLLIN, 0};
+  // While waiting, the jail may cancel (ABOR, or the client left) or die.
+  pollfd p[2] = {{listener.get(), POLLIN, 0}, {m.channel.get(), POLLIN, 0}};
   int r;
   do {
-    r = poll(&p, 1, static_cast<int>(m.config->accept_timeout) * 1000);
+    r = poll(p, 2, static_cast<int>(m.config->accept_timeout) * 1000);
   } while (r < 0 && errno == EINTR);
+  if (r > 0 && p[1].revents != 0) {
+    if ((p[1].revents & POLLIN) == 0) return;  // the jail is gone; the main loop sees it
+    Message cancel;
+    std::string error;
+    ReceiveOutcome got = ReceiveMessage(m.channel.get(), &cancel, &error);
+    if (got == ReceiveOutcome::kClosed) return;
+    if (got != ReceiveOutcome::kMessage || cancel.type != MsgType::kDataCancel ||
+        !cancel.body.empty() || cancel.fd.valid()) {
+      Fatal("a request other than DATA_CANCEL while waiting for a data connection");
+    }
+    return AnswerData(m, UniqueFd(), "Data connection cancelled.");
+  }
   if (r <= 0) return AnswerData(m, UniqueFd(), "Failed to establish connection.");
   int fd = accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
   if (fd < 0) return AnswerData(m, UniqueFd(), "Failed to establish connection.");
@@ -1021,6 +1100,7 @@ void Dispatch(Monitor& m, Message& msg) {
     case MsgType::kLogin: return HandleLogin(m, msg);
     case MsgType::kPasvListen: return HandlePasvListen(m, msg);
     case MsgType::kDataAccept: return HandleDataAccept(m, msg);
+    case MsgType::kDataCancel: return;  // too late: the DATA_RESULT had gone
     case MsgType::kPortConnect: return HandlePortConnect(m, msg);
     case MsgType::kSeccompReport: return HandleSeccompReport(m, msg);
     case MsgType::kReinit: return HandleReinit(m, msg);
@@ -1109,10 +1189,16 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
   g_monitor = &m;
   SetFatalHook(KillChildOnFatal);
   signal(SIGPIPE, SIG_IGN);
+  if (config.seccomp_sandbox && config.seccomp_log_only) {
+    Log(kLogWarning, "seccomp_log_only=YES: the jails' forbidden system calls run and are only "
+                     "logged by the kernel (journalctl -k: audit type=1326); use this to "
+                     "diagnose a policy, never in production");
+  }
   if (!config.seccomp_sandbox) {
     Log(kLogWarning, "seccomp_sandbox=NO: the jails run without system call filters; use this "
                      "for debugging only");
   }
+  RefuseBannedAddress(config, info);
   {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);

@@ -1,8 +1,13 @@
 // One function per monitor request. Jails only.
 #include "monitor_client.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <cstring>
 
+#include "ftp_command.h"
 #include "ipc.h"
 #include "log.h"
 #include "wire.h"
@@ -81,11 +86,46 @@ PasvAnswer RequestPasvListen(int channel) {
   return out;
 }
 
-DataAnswer RequestDataAccept(int channel, bool tls) {
+DataAnswer RequestDataAccept(int channel, bool tls, ControlConnection& ctrl) {
   WireWriter w;
   w.PutU8(tls ? 1 : 0);
-  return DecodeDataAnswer(Call(channel, MsgType::kDataAccept, w.data(), MsgType::kDataResult),
-                          !tls);
+  Status s = SendMessage(channel, MsgType::kDataAccept, w.data());
+  if (!s.ok()) Fatal("monitor request DATA_ACCEPT: " + s.message());
+  bool watch = true;
+  while (watch) {
+    pollfd p[2] = {{channel, POLLIN, 0}, {ctrl.fd(), POLLIN | POLLRDHUP, 0}};
+    int n = poll(p, 2, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 || p[0].revents != 0) break;  // the answer (or the monitor's end): read it below
+    std::string line;
+    bool closed = false;
+    bool cancel = false;
+    if (ctrl.PeekLine(&line, &closed)) {
+      cancel = ParseCommandLine(line).verb == "ABOR";
+      watch = false;  // a whole command: it waits its turn either way
+    } else if (closed) {
+      cancel = true;
+    } else {
+      // Half a line (PeekLine took its bytes): watch on for the rest, unless bytes PeekLine
+      // would not take are waiting (an over-long line), which would wake us forever.
+      char probe;
+      if (recv(ctrl.fd(), &probe, 1, MSG_PEEK | MSG_DONTWAIT) > 0) watch = false;
+    }
+    if (cancel) {
+      s = SendMessage(channel, MsgType::kDataCancel, {});
+      if (!s.ok()) Fatal("monitor request DATA_CANCEL: " + s.message());
+      watch = false;
+    }
+  }
+  Message answer;
+  std::string error;
+  ReceiveOutcome r = ReceiveMessage(channel, &answer, &error);
+  if (r == ReceiveOutcome::kClosed) _exit(1);
+  if (r != ReceiveOutcome::kMessage) Fatal("monitor answer: " + error);
+  if (answer.type != MsgType::kDataResult) {
+    Fatal(std::string("monitor answered ") + MsgTypeName(answer.type) + " to DATA_ACCEPT");
+  }
+  return DecodeDataAnswer(std::move(answer), !tls);
 }
 
 DataAnswer RequestTlsData(int channel) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "cmdio.h"
 #include "sockaddr.h"
 #include "unique_fd.h"
 
@@ -47,7 +48,9 @@ struct DataAnswer {
 // Session jail: accept the data connection on the passive listener (within accept_timeout).
 // tls: for PROT P; the answer then carries no descriptor (the monitor keeps the raw
 // connection), and RequestTlsData, after the 150 reply, returns the plaintext end.
-DataAnswer RequestDataAccept(int channel, bool tls);
+// While the monitor waits, the control connection is watched: an ABOR, or the client closing
+// it, cancels the wait (the ABOR stays unread for the command loop to answer).
+DataAnswer RequestDataAccept(int channel, bool tls, ControlConnection& ctrl);
 DataAnswer RequestTlsData(int channel);
 // After a transfer over TLS, once the session closed its end: did it end well enough (see
 // strict_ssl_read_eof, strict_ssl_write_shutdown)?

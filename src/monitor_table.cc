@@ -26,6 +26,7 @@ constexpr MonitorRule kPreloginRules[] = {
 constexpr MonitorRule kSessionRules[] = {
     {MsgType::kPasvListen, 0, false},
     {MsgType::kDataAccept, 1, false},
+    {MsgType::kDataCancel, 0, false},
     {MsgType::kTlsData, 0, false},
     {MsgType::kTlsUploadEnd, 1, false},
     {MsgType::kEvent, kEventMax, false},

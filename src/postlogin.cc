@@ -46,6 +46,7 @@ class Session {
   Session(const Config& config, const SessionInfo& info, int channel, const SessionUser& user)
       : config_(config), info_(info), user_(user), channel_(channel), ctrl_(info.control_fd) {
     umask_ = user.anonymous ? config.anon_umask : config.local_umask;
+    ctrl_.SetCommandRate(config.max_command_rate);
     title_ = info.peer.HostString() + ": " + user.name + ": ";
     prot_.pbsz = user.prot_private;
     prot_.private_data = user.prot_private;
@@ -573,7 +574,7 @@ UniqueFd Session::OpenDataConnection(std::string_view reply150) {
     ctrl_.Reply(522, "Data connections must be encrypted: use PROT P.");
     return UniqueFd();
   }
-  DataAnswer a = mode == DataMode::kPasv ? RequestDataAccept(channel_, tls)
+  DataAnswer a = mode == DataMode::kPasv ? RequestDataAccept(channel_, tls, ctrl_)
                                          : RequestPortConnect(channel_, port_target_, tls);
   if (!a.ok) {
     ctrl_.Reply(425, a.message.empty() ? "Failed to establish connection." : a.message);
@@ -968,7 +969,6 @@ void Session::Upload(std::string_view arg, UploadKind kind) {
   if (in_place) {
     int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY;
     if (kind == UploadKind::kAppend) flags |= O_APPEND;
-    if (kind == UploadKind::kStore && offset == 0) flags |= O_TRUNC;
     if (create_only || kind == UploadKind::kUnique) flags |= O_EXCL;
     fd = open(target.c_str(), flags, mode);
     if (fd >= 0 && config_.lock_upload_files) {
@@ -977,6 +977,14 @@ void Session::Upload(std::string_view arg, UploadKind kind) {
       lock.l_whence = SEEK_SET;
       while (fcntl(fd, F_SETLKW, &lock) != 0 && errno == EINTR) {
       }
+    }
+    // Truncated only once the lock is ours: a second upload of the same file waits for the
+    // first instead of cutting it short under its feet.
+    if (fd >= 0 && kind == UploadKind::kStore && offset == 0 && ftruncate(fd, 0) != 0) {
+      int err = errno;
+      close(fd);
+      errno = err;
+      fd = -1;
     }
     if (fd >= 0 && offset > 0 && lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0) {
       close(fd);
@@ -988,7 +996,10 @@ void Session::Upload(std::string_view arg, UploadKind kind) {
     fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, mode);
     if (fd >= 0) flock(fd, LOCK_EX | LOCK_NB);  // marks it as in use (see RemoveStaleUploads)
   }
-  if (fd < 0) return refuse(553, "Could not create file.");
+  if (fd < 0) {
+    return refuse(553, errno == EROFS ? "Could not create file: read-only file system."
+                                      : "Could not create file.");
+  }
   UniqueFd file(fd);
   auto discard = [&]() {
     if (!in_place) {

@@ -105,6 +105,7 @@ void RunPrelogin(const Config& config, const SessionInfo& session, int channel,
                  PreloginGreeting greeting, bool tls) {
   ControlConnection ctrl(session.control_fd);
   ControlConnection::SetProtocolLog(config.log_ftp_protocol);
+  ctrl.SetCommandRate(config.max_command_rate);
   ProtState prot;
   if (greeting == PreloginGreeting::kReinit) {
     ctrl.Reply(220, "Ready for new user.");

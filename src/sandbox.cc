@@ -38,7 +38,8 @@ void OnForbiddenSyscall(int, siginfo_t* info, void*) {
 
 class Filter {
  public:
-  Filter() : ctx_(seccomp_init(SCMP_ACT_TRAP)) {}
+  explicit Filter(bool log_only)
+      : ctx_(seccomp_init(log_only ? SCMP_ACT_LOG : SCMP_ACT_TRAP)) {}
   ~Filter() {
     if (ctx_ != nullptr) seccomp_release(ctx_);
   }
@@ -125,7 +126,7 @@ void AllowSanitizerRuntime(Filter& f) {
 
 }  // namespace
 
-Status InstallSandbox(SandboxKind kind, int report_fd) {
+Status InstallSandbox(SandboxKind kind, int report_fd, bool log_only) {
   g_report_fd = report_fd;
   struct sigaction sa = {};
   sa.sa_sigaction = OnForbiddenSyscall;
@@ -136,7 +137,7 @@ Status InstallSandbox(SandboxKind kind, int report_fd) {
   sigemptyset(&sys);
   sigaddset(&sys, SIGSYS);
   sigprocmask(SIG_UNBLOCK, &sys, nullptr);
-  Filter f;
+  Filter f(log_only);
   AllowCommon(f);
   AllowSanitizerRuntime(f);
   if (kind == SandboxKind::kPrelogin) {
@@ -167,6 +168,7 @@ Status InstallSandbox(SandboxKind kind, int report_fd) {
     f.Allow(SCMP_SYS(renameat));        // RNFR/RNTO, an upload put in place (glibc: renameat2, flags 0)
     f.Allow(SCMP_SYS(fchmodat));        // SITE CHMOD
     f.Allow(SCMP_SYS(fsync));           // an upload is on disk before its 226
+    f.Allow(SCMP_SYS(ftruncate));       // STOR in place: truncate once the write lock is held
     f.Allow(SCMP_SYS(flock));           // upload files in use are not stale
     f.Allow(SCMP_SYS(umask));           // SITE UMASK
     f.Allow(SCMP_SYS(getrandom));       // names of upload files

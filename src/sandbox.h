@@ -19,7 +19,9 @@ enum class SandboxKind { kPrelogin, kSession, kSessionWrite, kTls };
 
 // Installs the filter for this jail kind; violations are reported on report_fd (the jail's
 // channel to the monitor). PR_SET_NO_NEW_PRIVS must already be set.
-Status InstallSandbox(SandboxKind kind, int report_fd);
+// log_only (seccomp_log_only, for diagnosing a policy): a forbidden call runs, and the kernel
+// logs it as an audit record (type=1326, with the pid and the syscall number) instead.
+Status InstallSandbox(SandboxKind kind, int report_fd, bool log_only = false);
 
 // The exit status of a jail stopped by its seccomp filter (128 + SIGSYS, as a shell shows it).
 inline constexpr int kSeccompExitStatus = 159;

@@ -102,9 +102,14 @@ class Server:
                 "anon_root": tree.anon,
                 "nopriv_user": "kftp-nopriv",
                 "secure_chroot_dir": tree.empty,
+                # Failed logins are remembered per test, so that one test's bad passwords never
+                # ban 127.0.0.1 for the next.
+                "login_state_dir": os.path.join(tree.base, "state"),
             }
             settings.update(options or {})
             raw_config = "".join(f"{k}={v}\n" for k, v in settings.items() if v is not None)
+        elif "login_state_dir" not in raw_config:
+            raw_config += f"\nlogin_state_dir={os.path.join(tree.base, 'state')}\n"
         with open(self.config_path, "w") as f:
             f.write(raw_config)
         os.chmod(self.config_path, 0o644)
@@ -141,8 +146,9 @@ class Server:
             c.login()
         return c
 
-    def raw(self, timeout=10):
-        return RawClient(self.host, self.port, timeout)
+    def raw(self, timeout=10, source=None):
+        """A raw control connection; source: the client's own loopback address (127.0.0.2)."""
+        return RawClient(self.host, self.port, timeout, source)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -158,8 +164,9 @@ class Server:
 class RawClient:
     """A line-level control connection, for exact replies and hostile input."""
 
-    def __init__(self, host, port, timeout=10):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host, port, timeout=10, source=None):
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.buf = b""
 
     def send(self, data):

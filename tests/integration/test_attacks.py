@@ -697,7 +697,8 @@ def pipeline(c, payload, expected_replies, timeout=60):
     return codes
 
 
-def test_pipelined_noops_before_login_stay_bounded(server_inetd):
+def test_pipelined_noops_before_login_stay_bounded(make_server):
+    server_inetd = make_server({"max_command_rate": "0"})  # memory, not the rate, is tested here
     c = server_inetd.raw(timeout=60)
     assert c.reply()[0] == 220
     monitor, jail = process_chain(server_inetd, 2)
@@ -715,13 +716,39 @@ def test_pipelined_noops_before_login_stay_bounded(server_inetd):
     assert c.cmd("PASS x@y")[0] == 230
 
 
-def test_pipelined_noops_after_login(server_inetd):
+def test_pipelined_noops_after_login(make_server):
+    server_inetd = make_server({"max_command_rate": "0"})
     c = server_inetd.raw(timeout=60).login()
     keeper, session_monitor, session = process_chain(server_inetd, 3)
     codes = pipeline(c, b"NOOP\r\n" * 10000, 10000)
     assert codes == [200] * 10000
     assert vmrss_kib(session) < 64 * 1024
     assert c.cmd("SIZE pub/hello.txt") == (213, ["213 21"])
+
+
+@pytest.mark.parametrize("phase", ["prelogin", "session"])
+def test_a_command_flood_is_slowed_to_max_command_rate(make_server, phase):
+    s = make_server({"max_command_rate": "50"})
+    c = s.raw(timeout=60)
+    if phase == "session":
+        c.login()
+    else:
+        assert c.reply()[0] == 220
+    start = time.monotonic()
+    codes = pipeline(c, b"NOOP\r\n" * 200, 200)
+    took = time.monotonic() - start
+    assert codes == [200] * 200
+    # A burst of 50 passes at once, the other 150 at 50 per second.
+    assert took >= 2.8, took
+    assert "more than max_command_rate=50 commands per second" in s.output()
+    assert s.output().count("max_command_rate") == 1  # said once, not per command
+
+
+def test_commands_below_max_command_rate_are_not_delayed(make_server):
+    s = make_server({"max_command_rate": "1000"})
+    c = s.raw(timeout=60).login()
+    assert pipeline(c, b"NOOP\r\n" * 500, 500) == [200] * 500
+    assert "max_command_rate" not in s.output()
 
 
 # ---- 6. telnet IAC floods and malformed sequences ------------------------------------------------

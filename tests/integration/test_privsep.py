@@ -5,6 +5,7 @@ and no process outlives another."""
 import os
 import re
 import signal
+import subprocess
 import time
 
 import pytest
@@ -191,6 +192,21 @@ def test_forbidden_syscall_ends_the_session_and_is_logged(server_inetd, phase):
     jail_name = "prelogin" if phase == "prelogin" else "session"
     assert re.search(rf"seccomp violation: the {jail_name} jail called forbidden system call "
                      rf"\d+ \(ptrace\)", log), log
+
+
+def test_seccomp_log_only_lets_the_call_run_and_the_kernel_log_it(make_server):
+    s = make_server({"seccomp_log_only": "YES"})
+    c = s.raw().login()
+    keeper, session_monitor, session = process_chain(s, 3)
+    assert c.cmd("XKFTPDFORBIDDEN")[0] == 200  # ptrace() ran
+    assert c.cmd("PWD")[0] == 257  # and the session goes on
+    assert "seccomp violation" not in s.output()
+    assert "seccomp_log_only=YES" in s.output()
+
+    def kernel_record():
+        dmesg = subprocess.run(["dmesg"], capture_output=True, text=True).stdout
+        return re.search(rf"type=1326 .* pid={session} .*syscall=101 ", dmesg)
+    assert wait_for(kernel_record)
 
 
 def test_seccomp_sandbox_no_is_logged_at_every_session(make_server):

@@ -1,6 +1,7 @@
 """Writing: uploads that never lose data, and the commands that change the file system, for
 local and anonymous users."""
 
+import contextlib
 import ftplib
 import glob
 import hashlib
@@ -38,6 +39,24 @@ def home(local_users, name=ALICE):
 
 def leftovers(directory):
     return glob.glob(os.path.join(directory, ".keepftpd-upload-*"))
+
+
+@contextlib.contextmanager
+def small_tmpfs(local_users, name, size, files):
+    """A small tmpfs in alice's home, owned by her, holding files {name: bytes}."""
+    path = os.path.join(home(local_users), name)
+    os.makedirs(path, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", path], check=True)
+    try:
+        uid = local_users.users[ALICE]["uid"]
+        os.chown(path, uid, uid)
+        for rel, data in files.items():
+            with open(os.path.join(path, rel), "wb") as f:
+                f.write(data)
+            os.chown(os.path.join(path, rel), uid, uid)
+        yield path
+    finally:
+        subprocess.run(["umount", path])
 
 
 @pytest.fixture
@@ -293,14 +312,7 @@ def test_delete_failed_uploads(writer, local_users):
 
 
 def test_disk_full_gets_452_and_keeps_the_old_file(writer, local_users):
-    small = os.path.join(home(local_users), "small")
-    os.makedirs(small, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", small], check=True)
-    try:
-        uid = local_users.users[ALICE]["uid"]
-        os.chown(small, uid, uid)
-        with open(os.path.join(small, "old.bin"), "wb") as f:
-            f.write(b"old")
+    with small_tmpfs(local_users, "small", "512k", {"old.bin": b"old"}) as small:
         s = writer()
         ftp = login(s, ALICE, local_users)
         ftp.voidcmd("TYPE I")
@@ -315,8 +327,6 @@ def test_disk_full_gets_452_and_keeps_the_old_file(writer, local_users):
         assert open(os.path.join(small, "old.bin"), "rb").read() == b"old"
         assert leftovers(small) == []
         assert ftp.sendcmd("NOOP").startswith("200")
-    finally:
-        subprocess.run(["umount", small])
 
 
 # ---- anonymous -------------------------------------------------------------------------------

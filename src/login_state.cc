@@ -1,0 +1,263 @@
+#include "login_state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/sha.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace keepftpd {
+
+namespace {
+
+constexpr char kMagic[8] = {'K', 'F', 'T', 'P', 'L', 'G', 'N', '1'};
+constexpr std::size_t kSaltOffset = 8;
+
+// A record: kind (0: free), failures, start of their window, end of a ban, key.
+constexpr std::size_t kKind = 0, kCount = 4, kFirst = 8, kBanUntil = 12, kKeyBytes = 16;
+
+std::uint32_t Get32(const unsigned char* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+void Put32(unsigned char* p, std::uint32_t v) { std::memcpy(p, &v, 4); }
+
+bool Matches(const unsigned char* slot, const LoginKey& key) {
+  return slot[kKind] == key.kind && std::memcmp(slot + kKeyBytes, key.bytes, 16) == 0;
+}
+
+// How long the record still matters: until its window or its ban ends, whichever is later.
+std::uint64_t LastsUntil(const unsigned char* slot, std::uint32_t window) {
+  if (slot[kKind] == 0) return 0;
+  std::uint64_t w = std::uint64_t{Get32(slot + kFirst)} + window;
+  std::uint64_t b = Get32(slot + kBanUntil);
+  return w > b ? w : b;
+}
+
+}  // namespace
+
+LoginKey AddressKey(const SockAddr& peer) {
+  LoginKey key;
+  key.kind = kAddressKey;
+  SockAddr a = peer.Normalized();
+  if (a.family() == AF_INET) {
+    std::uint8_t v4[4];
+    a.GetV4Bytes(v4);
+    key.bytes[10] = 0xff;
+    key.bytes[11] = 0xff;
+    std::memcpy(key.bytes + 12, v4, 4);
+  } else if (a.family() == AF_INET6) {
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(a.raw());
+    std::memcpy(key.bytes, sin6->sin6_addr.s6_addr, 8);
+  }
+  return key;
+}
+
+LoginKey UserKey(std::string_view user) {
+  LoginKey key;
+  key.kind = kUserKey;
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(user.data()), user.size(), digest);
+  std::memcpy(key.bytes, digest, 16);
+  return key;
+}
+
+bool LoginTable::Valid() const {
+  return size_ == kLoginTableBytes && std::memcmp(data_, kMagic, sizeof kMagic) == 0;
+}
+
+void LoginTable::Init(const std::uint8_t salt[16]) {
+  std::memset(data_, 0, size_);
+  std::memcpy(data_, kMagic, sizeof kMagic);
+  std::memcpy(data_ + kSaltOffset, salt, 16);
+}
+
+std::size_t LoginTable::Home(const LoginKey& key) const {
+  unsigned char in[16 + 1 + 16];
+  std::memcpy(in, data_ + kSaltOffset, 16);
+  in[16] = key.kind;
+  std::memcpy(in + 17, key.bytes, 16);
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(in, sizeof in, digest);
+  std::uint64_t h;
+  std::memcpy(&h, digest, sizeof h);
+  return static_cast<std::size_t>(h % kSlots);
+}
+
+unsigned char* LoginTable::Find(const LoginKey& key) const {
+  std::size_t home = Home(key);
+  for (std::size_t i = 0; i < kProbes; ++i) {
+    unsigned char* slot = data_ + kHeaderBytes + ((home + i) % kSlots) * kSlotBytes;
+    if (Matches(slot, key)) return slot;
+  }
+  return nullptr;
+}
+
+unsigned char* LoginTable::FindOrTake(const LoginKey& key, std::uint32_t now,
+                                      std::uint32_t window) {
+  if (unsigned char* found = Find(key)) return found;
+  std::size_t home = Home(key);
+  unsigned char* best = nullptr;
+  std::uint64_t best_until = 0;
+  for (std::size_t i = 0; i < kProbes; ++i) {
+    unsigned char* slot = data_ + kHeaderBytes + ((home + i) % kSlots) * kSlotBytes;
+    std::uint64_t until = LastsUntil(slot, window);
+    if (until <= now) {  // free, or nothing in it matters any more
+      best = slot;
+      break;
+    }
+    if (best == nullptr || until < best_until) {
+      best = slot;
+      best_until = until;
+    }
+  }
+  std::memset(best, 0, kSlotBytes);
+  best[kKind] = key.kind;
+  std::memcpy(best + kKeyBytes, key.bytes, 16);
+  Put32(best + kFirst, now);
+  return best;
+}
+
+std::uint32_t LoginTable::BannedUntil(const LoginKey& key, std::uint32_t now) const {
+  const unsigned char* slot = Find(key);
+  if (slot == nullptr) return 0;
+  std::uint32_t until = Get32(slot + kBanUntil);
+  return until > now ? until : 0;
+}
+
+std::uint32_t LoginTable::RecordFailure(const LoginKey& key, std::uint32_t now,
+                                        std::uint32_t window) {
+  unsigned char* slot = FindOrTake(key, now, window);
+  std::uint32_t first = Get32(slot + kFirst);
+  std::uint32_t count = Get32(slot + kCount);
+  if (now < first || std::uint64_t{now} - first >= window) {  // a new window (or a clock step)
+    Put32(slot + kFirst, now);
+    count = 0;
+  }
+  if (count < UINT32_MAX) ++count;
+  Put32(slot + kCount, count);
+  return count;
+}
+
+void LoginTable::Ban(const LoginKey& key, std::uint32_t until, std::uint32_t now,
+                     std::uint32_t window) {
+  unsigned char* slot = FindOrTake(key, now, window);
+  Put32(slot + kBanUntil, until);
+}
+
+// ---- The file ----
+
+namespace {
+
+Status CheckOwnership(const struct stat& st, std::string_view what) {
+  if (st.st_uid != geteuid()) {
+    return Status::Error(std::string(what) + " must belong to uid " + std::to_string(geteuid()) +
+                         ", not " + std::to_string(st.st_uid));
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    return Status::Error(std::string(what) + " must not be writable by group or others");
+  }
+  return Status::Ok();
+}
+
+std::uint32_t Now() {
+  struct timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return static_cast<std::uint32_t>(t.tv_sec);
+}
+
+}  // namespace
+
+Result<LoginState> LoginState::Open(const std::string& dir) {
+  if (dir.empty() || dir[0] != '/') return Status::Error("login_state_dir must be absolute");
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Status::FromErrno(errno, "login_state_dir=" + dir + ": mkdir");
+  }
+  UniqueFd d(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!d.valid()) return Status::FromErrno(errno, "login_state_dir=" + dir);
+  struct stat st;
+  if (fstat(d.get(), &st) != 0) return Status::FromErrno(errno, "login_state_dir=" + dir);
+  Status s = CheckOwnership(st, "login_state_dir=" + dir);
+  if (!s.ok()) return s;
+  LoginState state;
+  state.fd_.Reset(openat(d.get(), "logins", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!state.fd_.valid()) return Status::FromErrno(errno, dir + "/logins");
+  if (fstat(state.fd_.get(), &st) != 0) return Status::FromErrno(errno, dir + "/logins");
+  if (!S_ISREG(st.st_mode)) return Status::Error(dir + "/logins is not a regular file");
+  s = CheckOwnership(st, dir + "/logins");
+  if (!s.ok()) return s;
+  return state;
+}
+
+template <typename F>
+Status LoginState::WithTable(F&& f) {
+  if (flock(fd_.get(), LOCK_EX) != 0) return Status::FromErrno(errno, "flock on the login table");
+  Status result;
+  struct stat st;
+  if (fstat(fd_.get(), &st) != 0) {
+    result = Status::FromErrno(errno, "fstat of the login table");
+  } else if (static_cast<std::size_t>(st.st_size) != kLoginTableBytes &&
+             ftruncate(fd_.get(), static_cast<off_t>(kLoginTableBytes)) != 0) {
+    result = Status::FromErrno(errno, "sizing the login table");
+  } else {
+    void* map = mmap(nullptr, kLoginTableBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
+    if (map == MAP_FAILED) {
+      result = Status::FromErrno(errno, "mapping the login table");
+    } else {
+      LoginTable table(static_cast<unsigned char*>(map), kLoginTableBytes);
+      if (!table.Valid()) {
+        std::uint8_t salt[16];
+        if (getrandom(salt, sizeof salt, 0) != static_cast<ssize_t>(sizeof salt)) {
+          result = Status::FromErrno(errno, "getrandom");
+        } else {
+          table.Init(salt);
+        }
+      }
+      if (result.ok()) f(table, Now());
+      munmap(map, kLoginTableBytes);
+    }
+  }
+  flock(fd_.get(), LOCK_UN);
+  return result;
+}
+
+Result<std::uint32_t> LoginState::BannedFor(const SockAddr& peer) {
+  std::uint32_t left = 0;
+  LoginKey key = AddressKey(peer);
+  Status s = WithTable([&](LoginTable& table, std::uint32_t now) {
+    std::uint32_t until = table.BannedUntil(key, now);
+    left = until > now ? until - now : 0;
+  });
+  if (!s.ok()) return s;
+  return left;
+}
+
+Result<LoginState::Failure> LoginState::RecordFailure(const SockAddr& peer, std::string_view user,
+                                                      std::uint32_t window,
+                                                      std::uint32_t ban_fails,
+                                                      std::uint32_t ban_time) {
+  Failure f;
+  LoginKey address = AddressKey(peer);
+  LoginKey name = UserKey(user);
+  Status s = WithTable([&](LoginTable& table, std::uint32_t now) {
+    f.address_fails = table.RecordFailure(address, now, window);
+    f.user_fails = table.RecordFailure(name, now, window);
+    if (ban_fails > 0 && f.address_fails >= ban_fails && table.BannedUntil(address, now) == 0) {
+      table.Ban(address, now + ban_time, now, window);
+      f.ban_started = true;
+    }
+    f.banned = table.BannedUntil(address, now) != 0;
+  });
+  if (!s.ok()) return s;
+  return f;
+}
+
+}  // namespace keepftpd
