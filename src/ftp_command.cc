@@ -115,6 +115,40 @@ Result<std::uint64_t> ParseRestOffset(std::string_view arg) {
   return *v;
 }
 
+SiteArgument ParseSiteArgument(std::string_view arg) {
+  arg = TrimSpaces(arg);
+  std::size_t sp = arg.find(' ');
+  SiteArgument out;
+  out.sub = AsciiUpper(arg.substr(0, sp));
+  out.rest = sp == std::string_view::npos ? std::string_view() : TrimSpaces(arg.substr(sp + 1));
+  return out;
+}
+
+bool ParseOctalMode(std::string_view text, unsigned max, unsigned* out) {
+  if (text.empty() || text.size() > 4) return false;
+  unsigned v = 0;
+  for (char ch : text) {
+    if (ch < '0' || ch > '7') return false;
+    v = v * 8 + static_cast<unsigned>(ch - '0');
+  }
+  if (v > max) return false;
+  *out = v;
+  return true;
+}
+
+ChmodArgument ParseChmodArgument(std::string_view rest) {
+  ChmodArgument out;
+  std::size_t sp = rest.find(' ');
+  if (sp == std::string_view::npos) {
+    out.outcome = ChmodArgument::kMissingPath;
+    return out;
+  }
+  if (!ParseOctalMode(rest.substr(0, sp), 07777, &out.mode)) return out;
+  out.path = TrimSpaces(rest.substr(sp + 1));
+  out.outcome = out.path.empty() ? ChmodArgument::kMissingPath : ChmodArgument::kOk;
+  return out;
+}
+
 void AsciiEncoder::Convert(std::string_view in, std::string* out) {
   out->reserve(out->size() + in.size());
   for (char c : in) {

@@ -45,6 +45,25 @@ bool IsStruFile(std::string_view arg);
 // REST: a decimal byte offset 0..2^63-1; fails on anything else (sign, spaces, overflow).
 Result<std::uint64_t> ParseRestOffset(std::string_view arg);
 
+// SITE: the subcommand, upper-cased, and the rest of the argument, spaces trimmed
+// ("chmod  755 a b " -> "CHMOD", "755 a b").
+struct SiteArgument {
+  std::string sub;
+  std::string_view rest;
+};
+SiteArgument ParseSiteArgument(std::string_view arg);
+
+// 1 to 4 octal digits ("755", "0644") with a value up to max (SITE UMASK, SITE CHMOD).
+bool ParseOctalMode(std::string_view text, unsigned max, unsigned* out);
+
+// SITE CHMOD's "MODE PATH": the mode (at most 07777) and the path, spaces around it trimmed.
+struct ChmodArgument {
+  enum Outcome { kOk, kMissingPath, kBadMode } outcome = kBadMode;
+  unsigned mode = 0;
+  std::string_view path;
+};
+ChmodArgument ParseChmodArgument(std::string_view rest);
+
 // Converts LF to CRLF for ASCII-mode downloads, keeping state across calls so that a CR at the
 // end of one buffer followed by LF at the start of the next is not doubled. An LF already
 // preceded by CR is left alone.

@@ -1133,31 +1133,19 @@ void Session::Rnto(const FtpCommand& c) {
 }
 
 void Session::Site(const FtpCommand& c) {
-  std::string_view arg = TrimSpaces(c.arg);
-  std::size_t sp = arg.find(' ');
-  std::string sub = AsciiUpper(arg.substr(0, sp));
-  std::string_view rest = sp == std::string_view::npos ? "" : TrimSpaces(arg.substr(sp + 1));
-  auto octal = [](std::string_view text, unsigned* out) {
-    if (text.empty() || text.size() > 4) return false;
-    unsigned v = 0;
-    for (char ch : text) {
-      if (ch < '0' || ch > '7') return false;
-      v = v * 8 + static_cast<unsigned>(ch - '0');
-    }
-    *out = v;
-    return true;
-  };
-  if (sub == "HELP") {
+  const SiteArgument site = ParseSiteArgument(c.arg);
+  const std::string_view rest = site.rest;
+  if (site.sub == "HELP") {
     return (void)ctrl_.Reply(214, "CHMOD UMASK HELP");
   }
-  if (sub == "UMASK") {
+  if (site.sub == "UMASK") {
     if (rest.empty()) {
       char buf[16];
       std::snprintf(buf, sizeof(buf), "%04o", umask_);
       return (void)ctrl_.Reply(200, std::string("Your current UMASK is ") + buf);
     }
     unsigned v = 0;
-    if (!octal(rest, &v) || v > 0777) return (void)ctrl_.Reply(501, "Bad UMASK value.");
+    if (!ParseOctalMode(rest, 0777, &v)) return (void)ctrl_.Reply(501, "Bad UMASK value.");
     if (!config_.write_enable) return (void)ctrl_.Reply(550, "Permission denied.");
     umask_ = v;
     umask(static_cast<mode_t>(v));
@@ -1165,24 +1153,23 @@ void Session::Site(const FtpCommand& c) {
     std::snprintf(buf, sizeof(buf), "%04o", umask_);
     return (void)ctrl_.Reply(200, std::string("UMASK set to ") + buf);
   }
-  if (sub == "CHMOD") {
+  if (site.sub == "CHMOD") {
     // Anonymous users never: vsftpd does not allow it either.
     if (!config_.write_enable || !config_.chmod_enable || user_.anonymous) {
       return (void)ctrl_.Reply(550, "Permission denied.");
     }
-    std::size_t sp2 = rest.find(' ');
-    if (sp2 == std::string_view::npos) return (void)ctrl_.Reply(501, "SITE CHMOD needs 2 arguments.");
-    unsigned v = 0;
-    if (!octal(rest.substr(0, sp2), &v) || v > 07777) {
-      return (void)ctrl_.Reply(501, "Bad mode.");
+    const ChmodArgument chmod = ParseChmodArgument(rest);
+    if (chmod.outcome == ChmodArgument::kMissingPath) {
+      return (void)ctrl_.Reply(501, "SITE CHMOD needs 2 arguments.");
     }
+    if (chmod.outcome == ChmodArgument::kBadMode) return (void)ctrl_.Reply(501, "Bad mode.");
     std::string path;
-    if (!Resolve(TrimSpaces(rest.substr(sp2 + 1)), &path) || Denied(path)) {
+    if (!Resolve(chmod.path, &path) || Denied(path)) {
       return (void)ctrl_.Reply(550, "Permission denied.");
     }
     // Never setuid or setgid bits from a client.
-    v &= 01777;
-    if (fchmodat(AT_FDCWD, path.c_str(), static_cast<mode_t>(v), 0) != 0) {
+    const unsigned mode = chmod.mode & 01777;
+    if (fchmodat(AT_FDCWD, path.c_str(), static_cast<mode_t>(mode), 0) != 0) {
       return (void)ctrl_.Reply(550, "SITE CHMOD command failed.");
     }
     return (void)ctrl_.Reply(200, "SITE CHMOD command ok.");

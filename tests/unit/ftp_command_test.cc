@@ -298,3 +298,46 @@ TEST_CASE("ParseMdtmTime reads what FormatMdtmTime writes, and nothing else") {
 
 }  // namespace
 }  // namespace keepftpd
+
+namespace keepftpd {
+namespace {
+
+TEST_CASE("SITE: subcommand upper-cased, the rest trimmed") {
+  SiteArgument s = ParseSiteArgument("  chmod  755 a b ");
+  CHECK(s.sub == "CHMOD");
+  CHECK(s.rest == "755 a b");
+  s = ParseSiteArgument("help");
+  CHECK(s.sub == "HELP");
+  CHECK(s.rest.empty());
+  CHECK(ParseSiteArgument("").sub.empty());
+}
+
+TEST_CASE("octal modes: 1 to 4 octal digits within the maximum") {
+  unsigned v = 1;
+  CHECK(ParseOctalMode("022", 0777, &v));
+  CHECK(v == 022);
+  CHECK(ParseOctalMode("0", 0777, &v));
+  CHECK(v == 0);
+  CHECK(ParseOctalMode("4755", 07777, &v));
+  CHECK(v == 04755);
+  CHECK_FALSE(ParseOctalMode("4755", 0777, &v));
+  CHECK_FALSE(ParseOctalMode("", 0777, &v));
+  CHECK_FALSE(ParseOctalMode("00755", 07777, &v));
+  CHECK_FALSE(ParseOctalMode("8", 0777, &v));
+  CHECK_FALSE(ParseOctalMode("-1", 0777, &v));
+  CHECK_FALSE(ParseOctalMode("7 5", 0777, &v));
+}
+
+TEST_CASE("SITE CHMOD: a mode and a path") {
+  ChmodArgument a = ParseChmodArgument("644 my file.txt");
+  CHECK(a.outcome == ChmodArgument::kOk);
+  CHECK(a.mode == 0644);
+  CHECK(a.path == "my file.txt");
+  CHECK(ParseChmodArgument("644").outcome == ChmodArgument::kMissingPath);
+  CHECK(ParseChmodArgument("").outcome == ChmodArgument::kMissingPath);
+  CHECK(ParseChmodArgument("rwx file").outcome == ChmodArgument::kBadMode);
+  CHECK(ParseChmodArgument("17777 file").outcome == ChmodArgument::kBadMode);
+}
+
+}  // namespace
+}  // namespace keepftpd
