@@ -17,7 +17,7 @@ import time
 import pytest
 
 from conftest import sha256_file
-from test_privsep import children, connection_processes, wait_for
+from test_privsep import children, connection_processes, process_chain, wait_for
 from test_local_users import ALICE, login
 
 WRITE = {"local_enable": "YES", "write_enable": "YES", "anonymous_enable": "NO"}
@@ -268,17 +268,19 @@ def test_killed_client_keeps_the_old_file(writer, local_users):
     assert leftovers(home(local_users)) == []
 
 
-def test_killed_session_leaves_a_file_the_next_upload_removes(writer, local_users):
+@pytest.mark.parametrize("victim", ["keeper", "session monitor", "session jail"])
+def test_killed_session_leaves_a_file_the_next_upload_removes(writer, local_users, victim):
     s = writer()
     path = os.path.join(home(local_users), "precious4.txt")
     with open(path, "wb") as f:
         f.write(b"still here\n")
     c, data = start_upload(s, ALICE, "alice-secret", "precious4.txt")
     data.sendall(b"x" * 100000)
-    monitor, jail = connection_processes(s, logged_in=True)
+    chain = process_chain(s, 3)
     time.sleep(0.2)
-    os.kill(jail, signal.SIGKILL)
+    os.kill(chain[["keeper", "session monitor", "session jail"].index(victim)], signal.SIGKILL)
     assert c.closed()
+    assert wait_for(lambda: children(s.proc.pid) == [])
     assert open(path, "rb").read() == b"still here\n"
     assert len(leftovers(home(local_users))) == 1
     ftp = login(s, ALICE, local_users)
