@@ -118,7 +118,7 @@ constexpr std::string_view kNotSupportedYet[] = {
     "download_file", "dsa_cert_file", "dsa_private_key_file", "ecdh_param_file", "ftp_data_port",
     "ftp_enable", "http_enable", "local_max_rate", "ls_recurse_enable",
     "no_log_lock", "pasv_addr_resolve", "ptrace_sandbox", "reverse_lookup_enable",
-    "run_as_launching_user", "session_support", "syslog_enable", "trans_chunk_size", "upload_file",
+    "run_as_launching_user", "session_support", "trans_chunk_size", "upload_file",
     "utf8_filesystem",
 };
 static_assert(std::is_sorted(std::begin(kNotSupportedYet), std::end(kNotSupportedYet)),

@@ -5,6 +5,7 @@
 #define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 #include <time.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -18,7 +19,7 @@ namespace keepftpd {
 
 namespace {
 
-enum class Sink { kStderr, kJournal, kJail, kNone };
+enum class Sink { kStderr, kJournal, kSyslog, kJail, kNone };
 Sink g_sink = Sink::kStderr;
 void WriteTransferLogs(const LogEvent& e);
 int g_channel = -1;
@@ -54,6 +55,10 @@ void WriteMonitorRecord(int priority, std::string_view process, std::string_view
                     c.remote_port.c_str(), "FTP_USER=%s", c.user.c_str(), "FTP_PROCESS=%.*s",
                     static_cast<int>(process.size()), process.data(), "CODE_FUNC=%s", func,
                     "CODE_LINE=%u", line, nullptr);
+  } else if (g_sink == Sink::kSyslog) {
+    std::string where = c.remote_addr.empty() ? "" : c.remote_addr + ":" + c.remote_port + " ";
+    syslog(priority, "%s%.*s: %s", where.c_str(), static_cast<int>(process.size()),
+           process.data(), text.c_str());
   } else if (g_sink == Sink::kStderr) {
     std::string out = "keepftpd[" + std::to_string(getpid()) + "]";
     if (!c.remote_addr.empty()) out += " " + c.remote_addr + ":" + c.remote_port;
@@ -68,11 +73,13 @@ void WriteMonitorRecord(int priority, std::string_view process, std::string_view
 namespace {
 int g_vsftpd_log = -1;
 int g_xferlog = -1;
+bool g_vsftpd_to_syslog = false;
 }  // namespace
 
-void UseTransferLogs(int vsftpd_log_fd, int xferlog_fd) {
+void UseTransferLogs(int vsftpd_log_fd, int xferlog_fd, bool vsftpd_to_syslog) {
   g_vsftpd_log = vsftpd_log_fd;
   g_xferlog = xferlog_fd;
+  g_vsftpd_to_syslog = vsftpd_to_syslog;
 }
 
 namespace {
@@ -87,7 +94,7 @@ void WriteTransferLogs(const LogEvent& e) {
   const bool download = e.command == "RETR";
   const bool upload = e.command == "STOR" || e.command == "APPE" || e.command == "STOU";
   if ((!download && !upload) || e.bytes < 0) return;
-  if (g_vsftpd_log < 0 && g_xferlog < 0) return;
+  if (g_vsftpd_log < 0 && g_xferlog < 0 && !g_vsftpd_to_syslog) return;
   LogContext& c = Context();
   time_t now = time(nullptr);
   struct tm tm = {};
@@ -96,16 +103,20 @@ void WriteTransferLogs(const LogEvent& e) {
   strftime(when, sizeof(when), "%a %b %e %H:%M:%S %Y", &tm);
   const bool ok = e.result == "ok";
   std::string path = SanitizeForLog(e.path);
-  if (g_vsftpd_log >= 0) {
+  if (g_vsftpd_log >= 0 || g_vsftpd_to_syslog) {
     double seconds = e.duration_usec > 0 ? static_cast<double>(e.duration_usec) / 1e6 : 0.0;
     double kbps = seconds > 0 ? static_cast<double>(e.bytes) / 1024.0 / seconds : 0.0;
     char rate[64];
     snprintf(rate, sizeof(rate), "%.2fKbyte/sec", kbps);
-    AppendLine(g_vsftpd_log, std::string(when) + " [pid " + std::to_string(getpid()) + "] [" +
-                                 SanitizeForLog(c.user) + "] " + (ok ? "OK " : "FAIL ") +
-                                 (download ? "DOWNLOAD" : "UPLOAD") + ": Client \"" +
-                                 c.remote_addr + "\", \"" + path + "\", " +
-                                 std::to_string(e.bytes) + " bytes, " + rate + "\n");
+    std::string line = "[" + SanitizeForLog(c.user) + "] " + (ok ? "OK " : "FAIL ") +
+                       (download ? "DOWNLOAD" : "UPLOAD") + ": Client \"" + c.remote_addr +
+                       "\", \"" + path + "\", " + std::to_string(e.bytes) + " bytes, " + rate;
+    if (g_vsftpd_to_syslog) {
+      syslog(LOG_INFO, "%s", line.c_str());  // syslog adds the time and the pid
+    } else {
+      AppendLine(g_vsftpd_log,
+                 std::string(when) + " [pid " + std::to_string(getpid()) + "] " + line + "\n");
+    }
   }
   if (g_xferlog >= 0) {
     for (char& ch : path) {
@@ -130,6 +141,11 @@ void UseMonitorLogSink(bool stderr_usable) {
     g_sink = stderr_usable ? Sink::kStderr : Sink::kNone;
   }
   if (Context().process.empty()) Context().process = "monitor";
+}
+
+void UseSyslog() {
+  openlog("keepftpd", LOG_PID | LOG_NDELAY, LOG_FTP);
+  if (g_sink != Sink::kJournal) g_sink = Sink::kSyslog;
 }
 
 LogContext& MonitorLogContext() { return Context(); }

@@ -28,10 +28,14 @@ struct LogContext {
 
 // Transfer logs in files, opened by the entry process (root) before any jail: the monitor
 // appends one line per upload or download. -1: not wanted.
-void UseTransferLogs(int vsftpd_log_fd, int xferlog_fd);
+// vsftpd_to_syslog (syslog_enable): the vsftpd-format lines go to syslog instead of a file.
+void UseTransferLogs(int vsftpd_log_fd, int xferlog_fd, bool vsftpd_to_syslog = false);
 
 // Monitor (and entry) sink: journald when its socket exists, else stderr when stderr_usable.
 void UseMonitorLogSink(bool stderr_usable);
+// syslog_enable: connects to syslog now (facility ftp, ident keepftpd), before any process
+// gives up privileges; without a journal the monitor's records go there instead of stderr.
+void UseSyslog();
 LogContext& MonitorLogContext();
 // Jail sink: records go to the monitor over channel_fd.
 void UseJailLogSink(int channel_fd);

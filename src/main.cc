@@ -291,6 +291,7 @@ int Main(int argc, char** argv) {
     Refuse(conn, reasons);
   }
 
+  if (config.syslog_enable) UseSyslog();
   std::vector<std::string> errors;
   LookUpAccount(config.nopriv_user, "nopriv_user", &session.nopriv, &errors);
   if (config.anonymous_enable &&
@@ -348,11 +349,13 @@ int Main(int argc, char** argv) {
       return fd;
     };
     const bool std_format = config.xferlog_std_format;
-    int vsftpd_fd = !std_format || config.dual_log_enable
+    // syslog_enable: vsftpd's lines go to syslog, and vsftpd_log_file is not used.
+    const bool vsftpd_format = !std_format || config.dual_log_enable;
+    int vsftpd_fd = vsftpd_format && !config.syslog_enable
                         ? open_log(config.vsftpd_log_file, "vsftpd_log_file") : -1;
     int xferlog_fd = std_format || config.dual_log_enable
                          ? open_log(config.xferlog_file, "xferlog_file") : -1;
-    UseTransferLogs(vsftpd_fd, xferlog_fd);
+    UseTransferLogs(vsftpd_fd, xferlog_fd, vsftpd_format && config.syslog_enable);
   }
   if (!config.banner_file.empty()) {
     int fd = open(config.banner_file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);

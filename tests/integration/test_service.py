@@ -51,6 +51,7 @@ def write_keepftpd_config(tree, options=None):
         "anon_root": tree.anon,
         "nopriv_user": "kftp-nopriv",
         "secure_chroot_dir": tree.empty,
+        "login_state_dir": os.path.join(tree.base, "state"),  # one test's failures ban no other
     }
     settings.update(options or {})
     path = os.path.join(tree.base, "keepftpd.conf")
@@ -69,6 +70,7 @@ class Superserver:
     """A superserver command in its own process group, listening on 127.0.0.1:port."""
 
     def __init__(self, cmd, port, log_path, env=None):
+        self.cmd = cmd
         self.port = port
         self.log_path = log_path
         self.log = open(log_path, "wb")
@@ -505,6 +507,26 @@ exec "$@"
 """
 
 
+# /dev in the namespace: a tmpfs with the usual device nodes bound from the real one, and a
+# /dev/log pointing at $DEVLOG (journald's syslog socket, or a test's receiver). The real /dev
+# gets no /dev/log.
+DEVLOG_SCRIPT = r"""
+set -eu
+dir=$1; shift
+mkdir -p "$dir/realdev"
+mount --rbind /dev "$dir/realdev"
+mount -t tmpfs -o mode=755 tmpfs /dev
+for n in null zero full random urandom tty; do
+  touch "/dev/$n"; mount --bind "$dir/realdev/$n" "/dev/$n"
+done
+mkdir /dev/pts /dev/shm
+mount --rbind "$dir/realdev/pts" /dev/pts
+mount --rbind "$dir/realdev/shm" /dev/shm
+ln -s "$DEVLOG" /dev/log
+exec "$@"
+"""
+
+
 def journal_records(directory):
     r = subprocess.run([require("journalctl"), "-D", directory, "-o", "json", "--no-pager",
                         "SYSLOG_IDENTIFIER=keepftpd"],
@@ -516,19 +538,21 @@ def journal_records(directory):
     return records, r
 
 
-@pytest.fixture
-def journald_server(tree, superservers):
+def start_journald_server(tree, superservers, options=None, dev_log=False):
+    """The superserver in a mount namespace with its own journald; dev_log: and a /dev/log
+    that leads to that journald's syslog socket."""
     require(JOURNALD)
     jdir = os.path.join(tree.base, "journal")
     os.makedirs(os.path.join(jdir, "log"))
     with open(os.path.join(jdir, "journald.conf"), "w") as f:
         f.write(JOURNALD_CONF)
-    config = write_keepftpd_config(tree, LOGGING_OPTIONS)
+    config = write_keepftpd_config(tree, {**LOGGING_OPTIONS, **(options or {})})
     port = free_port()
+    devlog = ["bash", "-c", DEVLOG_SCRIPT, "keepftpd-devlog-ns", jdir] if dev_log else []
     cmd = ["unshare", "--mount", "--propagation", "private", "--",
-           "bash", "-c", NAMESPACE_SCRIPT, "keepftpd-journal-ns", jdir] + \
+           "bash", "-c", NAMESPACE_SCRIPT, "keepftpd-journal-ns", jdir] + devlog + \
         socket_activate_command(port, config)
-    env = dict(os.environ, JOURNALD=JOURNALD)
+    env = dict(os.environ, JOURNALD=JOURNALD, DEVLOG="/run/systemd/journal/dev-log")
     env.pop("NOTIFY_SOCKET", None)
     host_journal = os.path.exists("/run/systemd/journal/socket")
     s = Superserver(cmd, port, os.path.join(tree.base, "journal-ns.log"), env=env)
@@ -537,6 +561,11 @@ def journald_server(tree, superservers):
     # The namespace's journal socket is not visible out here.
     assert os.path.exists("/run/systemd/journal/socket") == host_journal
     return s
+
+
+@pytest.fixture
+def journald_server(tree, superservers):
+    return start_journald_server(tree, superservers)
 
 
 def wait_for_records(s, predicate, timeout=10):
@@ -709,3 +738,85 @@ def test_fail2ban_filter_matches_real_failed_logins(tree, journald_server, tmp_p
     # Both failures are the client's, whatever the name said.
     hosts = re.findall(r"^\|\s+(\d+\.\d+\.\d+\.\d+)\s+\w{3} \w{3}", out.stdout, re.M)
     assert hosts == ["127.0.0.1", "127.0.0.1"], out.stdout
+
+
+# ---- syslog_enable -----------------------------------------------------------------------------
+
+LOG_FTP = 11  # syslog facility numbers: ftp is 11
+
+
+def test_syslog_enable_sends_the_vsftpd_lines_to_syslog(tree, superservers):
+    vlog = os.path.join(tree.base, "vsftpd.log")
+    s = start_journald_server(tree, superservers, {"xferlog_enable": "YES",
+                                                   "syslog_enable": "YES",
+                                                   "vsftpd_log_file": vlog}, dev_log=True)
+    anonymous_session(s, tree)
+
+    def syslog_lines(records):
+        return [x for x in records if x.get("_TRANSPORT") == "syslog"]
+
+    records, r = wait_for_records(s, lambda recs: len(syslog_lines(recs)) >= 2)
+    lines = syslog_lines(records)
+    assert len(lines) == 2, (lines, r.stderr, s.output())
+    for rec, name, size in zip(lines, ("hello.txt", "random.bin"), (21, None)):
+        assert rec["SYSLOG_FACILITY"] == str(LOG_FTP), rec
+        assert rec["SYSLOG_IDENTIFIER"] == "keepftpd" and rec["PRIORITY"] == "6", rec
+        assert re.fullmatch(rf'\[ftp\] OK DOWNLOAD: Client "127\.0\.0\.1", "/pub/{name}", '
+                            rf'[0-9]+ bytes, [0-9.]+Kbyte/sec', rec["MESSAGE"]), rec
+    # Instead of the file, which is not even created; the structured records are still there.
+    assert not os.path.exists(vlog)
+    assert any(x.get("FTP_COMMAND") == "RETR" for x in records)
+
+
+class SyslogReceiver:
+    """A datagram socket standing in for syslogd at /dev/log."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        os.chmod(path, 0o666)
+        self.sock.settimeout(0.1)
+        self.lines = []
+
+    def collect(self, until, timeout=10):
+        deadline = time.time() + timeout
+        while not until(self.lines) and time.time() < deadline:
+            try:
+                self.lines.append(self.sock.recv(65536).decode("utf-8", "replace"))
+            except socket.timeout:
+                pass
+        return self.lines
+
+    def close(self):
+        self.sock.close()
+
+
+def test_syslog_enable_without_a_journal_under_xinetd(tree, superservers):
+    # Under xinetd standard error is the client's connection: with syslog_enable and no
+    # journal, the records go to syslog, and still never to the client.
+    receiver = SyslogReceiver(os.path.join(tree.base, "devlog"))
+    try:
+        config = write_keepftpd_config(tree, {**LOGGING_OPTIONS, "syslog_enable": "YES"})
+        xinetd = start_xinetd(superservers, tree, config)
+        xinetd.stop()  # started again below, inside a namespace with the /dev/log
+        d = os.path.join(tree.base, "ns")
+        os.makedirs(d)
+        cmd = ["unshare", "--mount", "--propagation", "private", "--", "bash", "-c",
+               "mount -t tmpfs tmpfs /run/systemd 2>/dev/null || true; exec \"$@\"", "ns",
+               "bash", "-c", DEVLOG_SCRIPT, "keepftpd-devlog-ns", d] + xinetd.cmd
+        s = Superserver(cmd, xinetd.port, os.path.join(tree.base, "xinetd-ns.out"),
+                        env=dict(os.environ, DEVLOG=receiver.path))
+        superservers.append(s)
+        received = session_that_logs(s.port)
+        assert b"login failed" not in received and b"keepftpd[" not in received, received
+        lines = receiver.collect(lambda ls: any("session end" in l for l in ls))
+        text = "\n".join(lines)
+        failed = [l for l in lines if "login failed" in l]
+        assert len(failed) == 1, text
+        # <facility * 8 + priority>: ftp.notice
+        assert re.match(rf"<{LOG_FTP * 8 + 5}>.*keepftpd\[[0-9]+\]: 127\.0\.0\.1:[0-9]+ monitor: "
+                        r'login failed for user "kftp-nosuchuser"', failed[0]), failed[0]
+        assert "refused PORT" in text and "session start" in text, text
+    finally:
+        receiver.close()

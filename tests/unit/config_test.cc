@@ -255,7 +255,7 @@ TEST_CASE("per-daemon options are refused with their replacement") {
 
 TEST_CASE("other vsftpd options are 'not supported yet', never unknown") {
   for (const char* name :
-       {"ftp_data_port", "session_support", "syslog_enable", "trans_chunk_size", "dsa_cert_file",
+       {"ftp_data_port", "session_support", "trans_chunk_size", "dsa_cert_file",
         "anon_max_rate", "ecdh_param_file", "reverse_lookup_enable", "utf8_filesystem",
         "ls_recurse_enable", "dsa_private_key_file", "download_file", "upload_file"}) {
     std::string e = OnlyError(std::string(name) + "=1\n");
