@@ -78,7 +78,8 @@ constexpr StrRow kStrRows[] = {
 // ignored (so a vsftpd.conf written for inetd mode works unchanged), YES is refused.
 struct InertOption {
   std::string_view name;
-  std::string_view yes_message;
+  std::string_view yes_message;  // why the other value is refused, and what to use instead
+  bool accepted = false;         // the value that is accepted (NO for most)
 };
 constexpr std::string_view kStandaloneMessage =
     "keepftpd is started per connection by ftp.socket (Accept=yes) or xinetd; set it to NO or "
@@ -88,7 +89,41 @@ constexpr InertOption kInertOptions[] = {
     {"listen", kStandaloneMessage},
     {"listen_ipv6", kStandaloneMessage},
     {"tcp_wrappers", "use IPAddressAllow=/IPAddressDeny= in ftp.socket or xinetd only_from/no_access"},
+    {"ptrace_sandbox",
+     "vsftpd's experimental ptrace sandbox does not exist in keepftpd; its jails are confined by "
+     "seccomp allowlists (seccomp_sandbox)"},
+    {"http_enable", "keepftpd serves FTP only; use a web server for HTTP"},
+    {"ftp_enable", "keepftpd serves FTP only: FTP cannot be turned off", true},
 };
+
+// vsftpd options accepted with any valid value of their type, and ignored: keepftpd already
+// behaves as the note says.
+struct AcceptedOption {
+  std::string_view name;
+  char type;  // 'B' or 'U' (validated as such) or 'S'
+  std::string_view note;
+};
+constexpr AcceptedOption kAcceptedOptions[] = {
+    {"async_abor_enable", 'B',
+     "accepted and ignored: keepftpd always answers ABOR during a transfer, with or without "
+     "the telnet interrupt and urgent data, so YES and NO behave alike"},
+    {"ecdh_param_file", 'S',
+     "accepted and ignored: OpenSSL chooses the key exchange groups (X25519, P-256, P-384)"},
+    {"no_log_lock", 'B',
+     "accepted and ignored: keepftpd writes each log line with a single append, without a lock"},
+    {"trans_chunk_size", 'U',
+     "accepted and ignored: keepftpd chooses its transfer buffer sizes itself"},
+    {"utf8_filesystem", 'B',
+     "accepted and ignored: keepftpd always announces UTF8 in FEAT and passes names through "
+     "unchanged (vsftpd's YES)"},
+};
+
+const AcceptedOption* FindAccepted(std::string_view name) {
+  for (const AcceptedOption& a : kAcceptedOptions) {
+    if (a.name == name) return &a;
+  }
+  return nullptr;
+}
 
 // vsftpd options refused whatever their value, with what to use instead.
 struct RefusedOption {
@@ -109,17 +144,20 @@ constexpr RefusedOption kRefusedOptions[] = {
     {"max_per_ip", "set MaxConnectionsPerSource= in ftp.socket (xinetd: per_source)"},
     {"one_process_model",
      "refused: it removes the privilege separation keepftpd is built on"},
+    {"dsa_cert_file",
+     "DSA certificates cannot be used with TLS 1.2 and 1.3; use rsa_cert_file with an RSA or "
+     "ECDSA certificate"},
+    {"dsa_private_key_file",
+     "DSA certificates cannot be used with TLS 1.2 and 1.3; use rsa_private_key_file with an RSA "
+     "or ECDSA key"},
 };
 
 // Every other option of vsftpd 3.0.3 (vsftpd.conf(5) and parseconf.c) plus the ones
 // distributions added. Refused as "not supported yet", never as unknown. Sorted.
 constexpr std::string_view kNotSupportedYet[] = {
-    "anon_max_rate", "async_abor_enable", "connect_from_port_20",
-    "download_file", "dsa_cert_file", "dsa_private_key_file", "ecdh_param_file", "ftp_data_port",
-    "ftp_enable", "http_enable", "local_max_rate", "ls_recurse_enable",
-    "no_log_lock", "pasv_addr_resolve", "ptrace_sandbox", "reverse_lookup_enable",
-    "run_as_launching_user", "session_support", "trans_chunk_size", "upload_file",
-    "utf8_filesystem",
+    "anon_max_rate", "connect_from_port_20", "ftp_data_port", "local_max_rate",
+    "ls_recurse_enable", "pasv_addr_resolve", "reverse_lookup_enable", "run_as_launching_user",
+    "session_support",
 };
 static_assert(std::is_sorted(std::begin(kNotSupportedYet), std::end(kNotSupportedYet)),
               "kNotSupportedYet must stay sorted");
@@ -152,7 +190,8 @@ const Row* FindRow(const Row (&rows)[N], std::string_view name) {
 
 bool IsKnownOption(std::string_view name) {
   return FindRow(kBoolRows, name) || FindRow(kUintRows, name) || FindRow(kStrRows, name) ||
-         FindInert(name) != nullptr || FindRefused(name) || IsNotSupportedYet(name);
+         FindInert(name) != nullptr || FindRefused(name) || FindAccepted(name) != nullptr ||
+         IsNotSupportedYet(name);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -191,6 +230,7 @@ std::string Suggestion(std::string_view name) {
   for (const StrRow& r : kStrRows) consider(r.name);
   for (const InertOption& o : kInertOptions) consider(o.name);
   for (const RefusedOption& r : kRefusedOptions) consider(r.name);
+  for (const AcceptedOption& a : kAcceptedOptions) consider(a.name);
   for (std::string_view n : kNotSupportedYet) consider(n);
   const std::size_t limit = lower.size() >= 8 ? 2 : 1;
   if (best_distance > limit) return "";
@@ -346,7 +386,8 @@ std::string CheckString(const StrRow& row, std::string_view value) {
     }
   } else if (name == "cmds_allowed" || name == "cmds_denied") {
     return CheckCommandList(value);
-  } else if (name == "deny_file" || name == "hide_file") {
+  } else if (name == "deny_file" || name == "hide_file" || name == "download_file" ||
+             name == "upload_file") {
     return CheckFilter(value);
   }
   return "";
@@ -438,8 +479,20 @@ void Parser::SetOption(unsigned line, std::string_view name, std::string_view va
   } else if (const InertOption* inert = FindInert(name)) {
     std::optional<bool> b = ParseBool(value);
     if (!b) return Error(line, name, ExpectedBool(value));
-    if (*b) Error(line, name, std::string(inert->yes_message));
-    // NO: accepted and ignored.
+    if (*b != inert->accepted) Error(line, name, std::string(inert->yes_message));
+    // The accepted value (NO for most): accepted and ignored.
+  } else if (const AcceptedOption* accepted = FindAccepted(name)) {
+    // Accepted and ignored, once the value is one vsftpd would have taken.
+    if (accepted->type == 'B' && !ParseBool(value)) return Error(line, name, ExpectedBool(value));
+    if (accepted->type == 'U') {
+      UintRow number{accepted->name, nullptr, 0, UINT_MAX};
+      unsigned ignored = 0;
+      std::string problem = CheckUint(number, value, &ignored);
+      if (!problem.empty()) return Error(line, name, std::move(problem));
+    }
+    if (accepted->type == 'S' && HasControlByte(value)) {
+      return Error(line, name, "contains a control character");
+    }
   } else if (const RefusedOption* refused = FindRefused(name)) {
     Error(line, name, std::string(refused->message));
   } else {
@@ -567,6 +620,105 @@ bool ReadConfigFile(const std::string& path, std::string* text,
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// vsftpd's options and what keepftpd does with them.
+
+namespace {
+
+// Options keepftpd parses but whose effect differs from vsftpd's.
+struct MappedNote {
+  std::string_view name;
+  std::string_view note;
+};
+constexpr MappedNote kMappedNotes[] = {
+    {"ssl_sslv2", "accepted and ignored: keepftpd negotiates only TLS 1.2 and 1.3"},
+    {"ssl_sslv3", "accepted and ignored: keepftpd negotiates only TLS 1.2 and 1.3"},
+    {"ssl_tlsv1", "accepted and ignored: keepftpd negotiates only TLS 1.2 and 1.3"},
+    {"ssl_tlsv1_1", "accepted and ignored: keepftpd negotiates only TLS 1.2 and 1.3"},
+    {"ssl_tlsv1_2", "accepted and ignored: TLS 1.2 and 1.3 are always on"},
+};
+
+std::string VsftpdNote(std::string_view name, std::string_view vsftpd_default) {
+  for (const MappedNote& m : kMappedNotes) {
+    if (m.name == name) return std::string(m.note);
+  }
+  std::string ours = KeepftpdDefault(name);
+  if (ours != vsftpd_default) {
+    return "keepftpd's default is " + (ours.empty() ? std::string("unset") : ours);
+  }
+  return "";
+}
+
+}  // namespace
+
+std::vector<std::string_view> KeepftpdOptionNames() {
+  std::vector<std::string_view> names;
+  for (const BoolRow& r : kBoolRows) names.push_back(r.name);
+  for (const UintRow& r : kUintRows) names.push_back(r.name);
+  for (const StrRow& r : kStrRows) names.push_back(r.name);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string KeepftpdDefault(std::string_view name) {
+  const Config defaults;
+  if (const BoolRow* row = FindRow(kBoolRows, name)) return defaults.*(row->field) ? "YES" : "NO";
+  if (const UintRow* row = FindRow(kUintRows, name)) {
+    unsigned v = defaults.*(row->field);
+    if (IsOctalOption(name)) {
+      char buf[16];
+      std::snprintf(buf, sizeof(buf), "0%o", v);
+      return buf;
+    }
+    return std::to_string(v);
+  }
+  if (const StrRow* row = FindRow(kStrRows, name)) return std::string(row->default_value);
+  return "";
+}
+
+const char* VsftpdStatusName(VsftpdStatus status) {
+  switch (status) {
+    case VsftpdStatus::kImplemented: return "implemented";
+    case VsftpdStatus::kMapped: return "mapped";
+    case VsftpdStatus::kRefused: return "refused";
+    case VsftpdStatus::kNotYet: return "not supported yet";
+  }
+  return "unknown";
+}
+
+const std::vector<VsftpdOption>& VsftpdOptions() {
+  static const std::vector<VsftpdOption>* options = [] {
+    auto* v = new std::vector<VsftpdOption>{
+#define VSFTPD_OPTION(name, type, vsftpd_default, sample) {#name, #type[0], vsftpd_default, sample},
+#include "vsftpd_options.def"
+#undef VSFTPD_OPTION
+    };
+    for (VsftpdOption& o : *v) {
+      if (const InertOption* inert = FindInert(o.name)) {
+        o.status = VsftpdStatus::kMapped;
+        o.note = std::string(inert->accepted ? "YES is accepted and ignored; NO is refused: "
+                                             : "NO is accepted and ignored; YES is refused: ") +
+                 std::string(inert->yes_message);
+      } else if (const AcceptedOption* accepted = FindAccepted(o.name)) {
+        o.status = VsftpdStatus::kMapped;
+        o.note = std::string(accepted->note);
+      } else if (const RefusedOption* refused = FindRefused(o.name)) {
+        o.status = VsftpdStatus::kRefused;
+        o.note = std::string(refused->message);
+      } else if (IsNotSupportedYet(o.name)) {
+        o.status = VsftpdStatus::kNotYet;
+      } else {
+        bool mapped = false;
+        for (const MappedNote& m : kMappedNotes) mapped = mapped || m.name == o.name;
+        o.status = mapped ? VsftpdStatus::kMapped : VsftpdStatus::kImplemented;
+        o.note = VsftpdNote(o.name, o.vsftpd_default);
+      }
+    }
+    return v;
+  }();
+  return *options;
+}
 
 std::string ConfigError::ToString() const {
   std::string out = file;

@@ -46,6 +46,28 @@ Config ParseConfig(std::string_view text, std::string_view file_name,
 Config LoadConfigFile(const std::string& path, std::vector<ConfigError>* errors,
                       const Config& base = Config());
 
+// How keepftpd takes each vsftpd option (vsftpd_options.def):
+//  kImplemented: the same option (note: where keepftpd's default differs);
+//  kMapped: accepted, with a difference the note explains;
+//  kRefused: refused whatever its value; the note names the replacement;
+//  kNotYet: refused as not supported yet.
+enum class VsftpdStatus { kImplemented, kMapped, kRefused, kNotYet };
+struct VsftpdOption {
+  std::string_view name;
+  char type = 'B';                  // 'B' (YES/NO), 'U' (number) or 'S' (string)
+  std::string_view vsftpd_default;  // upstream vsftpd's; "" when unset
+  std::string_view sample;          // a non-default value ("@FILE", "@DIR": any file, directory)
+  VsftpdStatus status = VsftpdStatus::kNotYet;
+  std::string note;
+};
+const std::vector<VsftpdOption>& VsftpdOptions();  // sorted by name
+const char* VsftpdStatusName(VsftpdStatus status);  // "implemented", "mapped", ...
+// Every keepftpd option (the rows of tunables.def), sorted: for the table of vsftpd options
+// and the migration.
+std::vector<std::string_view> KeepftpdOptionNames();
+// keepftpd's default for one of its options, as it would be written in the file ("YES", "300").
+std::string KeepftpdDefault(std::string_view name);
+
 inline constexpr std::size_t kMaxConfigBytes = 100000;
 inline constexpr const char* kDefaultConfigPath = "/etc/keepftpd.conf";
 

@@ -24,6 +24,7 @@
 #include "build_config.h"
 #include "config.h"
 #include "log.h"
+#include "migrate.h"
 #include "monitor.h"
 #include "session.h"
 #include "strutil.h"
@@ -38,6 +39,7 @@ namespace {
 
 constexpr const char* kUsage =
     "Usage: keepftpd [--config FILE] [--check-config] [--features --json] [--version] [--help]\n"
+    "       keepftpd --from-vsftpd VSFTPD_CONF [--out DIR]\n"
     "\n"
     "Serves one FTP connection. keepftpd is started per connection by its superserver:\n"
     "systemd (ftp.socket with Accept=yes) or xinetd/inetd. See keepftpd(8).\n"
@@ -47,6 +49,10 @@ constexpr const char* kUsage =
     "  --features --json\n"
     "                  print the FEAT list, every option's effective value for the\n"
     "                  configuration and the build's features as JSON, and exit\n"
+    "  --from-vsftpd VSFTPD_CONF [--out DIR]\n"
+    "                  convert a vsftpd configuration: write DIR/keepftpd.conf,\n"
+    "                  DIR/ftp.socket.d/override.conf and DIR/xinetd.d/keepftpd\n"
+    "                  (DIR: the current directory), print what changed, and exit\n"
     "  --version       print the version and exit\n"
     "  --help          print this help and exit\n";
 
@@ -57,6 +63,8 @@ struct Options {
   bool check_config = false;
   bool features = false;
   bool json = false;
+  std::string from_vsftpd;  // --from-vsftpd FILE
+  std::string out_dir = ".";
 };
 
 // Returns -1 to go on serving, otherwise the exit status.
@@ -77,6 +85,10 @@ int ParseArgs(int argc, char** argv, Options* options) {
       options->features = true;
     } else if (a == "--json") {
       options->json = true;
+    } else if (a == "--from-vsftpd" && i + 1 < argc) {
+      options->from_vsftpd = argv[++i];
+    } else if (a == "--out" && i + 1 < argc) {
+      options->out_dir = argv[++i];
     } else if (a == "--config" && i + 1 < argc) {
       options->config_path = argv[++i];
     } else if (a.rfind("--config=", 0) == 0) {
@@ -139,7 +151,18 @@ int PrintFeatures(const Options& options) {
 #undef KEEPFTPD_BOOL
 #undef KEEPFTPD_UINT
 #undef KEEPFTPD_STR
-  out += "\n  },\n  \"build\": {\n    \"openssl\": " + JsonString(OpenSSL_version(OPENSSL_VERSION)) +
+  out += "\n  },\n  \"vsftpd_options\": [";
+  first = true;
+  for (const VsftpdOption& o : VsftpdOptions()) {
+    out += std::string(first ? "\n" : ",\n") + "    {\"name\": " + JsonString(o.name) +
+           ", \"type\": " + JsonString(std::string(1, o.type)) +
+           ", \"status\": " + JsonString(VsftpdStatusName(o.status)) +
+           ", \"vsftpd_default\": " + JsonString(o.vsftpd_default) +
+           ", \"sample\": " + JsonString(o.sample) + ", \"note\": " + JsonString(o.note) + "}";
+    first = false;
+  }
+  out += "\n  ]";
+  out += ",\n  \"build\": {\n    \"openssl\": " + JsonString(OpenSSL_version(OPENSSL_VERSION)) +
          ",\n    \"libseccomp\": " +
          JsonString(std::to_string(seccomp_version()->major) + "." +
                     std::to_string(seccomp_version()->minor) + "." +
@@ -239,11 +262,74 @@ std::string NewSessionId() {
   return id;
 }
 
+bool PamServiceExists(std::string_view name) {
+  return access(("/etc/pam.d/" + std::string(name)).c_str(), F_OK) == 0;
+}
+
+// --from-vsftpd: run by an administrator at a shell; reads one file, writes three new ones.
+int FromVsftpd(const Options& options) {
+  constexpr std::size_t kMaxInput = 1 << 20;
+  UniqueFd fd(open(options.from_vsftpd.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  struct stat st;
+  if (!fd.valid() || fstat(fd.get(), &st) != 0) {
+    std::fprintf(stderr, "keepftpd: %s: %s\n", options.from_vsftpd.c_str(), std::strerror(errno));
+    return 1;
+  }
+  if (!S_ISREG(st.st_mode) || static_cast<std::size_t>(st.st_size) > kMaxInput) {
+    std::fprintf(stderr, "keepftpd: %s: not a regular file of at most 1 MiB\n",
+                 options.from_vsftpd.c_str());
+    return 1;
+  }
+  std::string text(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < text.size()) {
+    ssize_t n = read(fd.get(), text.data() + got, text.size() - got);
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  text.resize(got);
+  Migration m = MigrateVsftpdConfig(text, options.from_vsftpd, PamServiceExists);
+  const std::string& dir = options.out_dir;
+  const std::pair<std::string, const std::string*> files[] = {
+      {dir + "/keepftpd.conf", &m.keepftpd_conf},
+      {dir + "/ftp.socket.d/override.conf", &m.socket_dropin},
+      {dir + "/xinetd.d/keepftpd", &m.xinetd_entry},
+  };
+  for (const auto& [path, content] : files) {
+    if (access(path.c_str(), F_OK) == 0) {
+      std::fprintf(stderr, "keepftpd: %s exists; remove it or choose another --out DIR\n",
+                   path.c_str());
+      return 1;
+    }
+  }
+  for (const std::string& d : {dir, dir + "/ftp.socket.d", dir + "/xinetd.d"}) {
+    if (mkdir(d.c_str(), 0755) != 0 && errno != EEXIST) {
+      std::fprintf(stderr, "keepftpd: %s: %s\n", d.c_str(), std::strerror(errno));
+      return 1;
+    }
+  }
+  for (const auto& [path, content] : files) {
+    UniqueFd out(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644));
+    if (!out.valid() ||
+        write(out.get(), content->data(), content->size()) !=
+            static_cast<ssize_t>(content->size())) {
+      std::fprintf(stderr, "keepftpd: %s: %s\n", path.c_str(), std::strerror(errno));
+      return 1;
+    }
+  }
+  std::printf("keepftpd --from-vsftpd %s: wrote %s/keepftpd.conf, %s/ftp.socket.d/override.conf "
+              "and %s/xinetd.d/keepftpd\n\n%s",
+              options.from_vsftpd.c_str(), dir.c_str(), dir.c_str(), dir.c_str(),
+              FormatMigrationReport(m, dir).c_str());
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   InitProcTitle(argc, argv);
   Options options;
   int rc = ParseArgs(argc, argv, &options);
   if (rc >= 0) return rc;
+  if (!options.from_vsftpd.empty()) return FromVsftpd(options);
   if (options.check_config) return CheckConfig(options);
   if (options.features || options.json) return PrintFeatures(options);
 

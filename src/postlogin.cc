@@ -53,6 +53,10 @@ class Session {
     Result<NameFilter> deny = NameFilter::Parse(config.deny_file);
     Result<NameFilter> hide = NameFilter::Parse(config.hide_file);
     if (deny.ok()) deny_ = *deny;
+    Result<NameFilter> download = NameFilter::Parse(config.download_file);
+    Result<NameFilter> upload = NameFilter::Parse(config.upload_file);
+    if (download.ok()) download_only_ = *download;
+    if (upload.ok()) upload_only_ = *upload;
     if (hide.ok()) hide_ = *hide;
     uid_ = getuid();
     gid_ = getgid();
@@ -248,6 +252,7 @@ class Session {
   int channel_;
   ControlConnection ctrl_;
   NameFilter deny_, hide_;
+  NameFilter download_only_, upload_only_;  // download_file, upload_file: empty allows all
   uid_t uid_;
   gid_t gid_;
 
@@ -831,7 +836,11 @@ void Session::Retr(const FtpCommand& c) {
   std::uint64_t offset = std::exchange(rest_, 0);
   if (!config_.download_enable) return (void)ctrl_.Reply(550, "Permission denied.");
   std::string path;
-  if (!Resolve(c.arg, &path) || Denied(path)) return (void)ctrl_.Reply(550, "Permission denied.");
+  if (!Resolve(c.arg, &path) || Denied(path) ||
+      (!download_only_.empty() && !download_only_.Matches(SplitDirBase(path).second))) {
+    data_mode_ = DataMode::kNone;
+    return (void)ctrl_.Reply(550, "Permission denied.");
+  }
   int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     data_mode_ = DataMode::kNone;
@@ -939,6 +948,9 @@ void Session::Upload(std::string_view arg, UploadKind kind) {
   std::string path;
   if (!Resolve(arg, &path) || Denied(path)) return refuse(550, "Permission denied.");
   if (path == "/") return refuse(553, "Could not create file.");
+  if (!upload_only_.empty() && !upload_only_.Matches(SplitDirBase(path).second)) {
+    return refuse(550, "Permission denied.");
+  }
   // Without anon_other_write_enable, anonymous users may only create new files.
   const bool create_only = user_.anonymous && !config_.anon_other_write_enable;
   if (create_only && (kind == UploadKind::kAppend || offset > 0)) {

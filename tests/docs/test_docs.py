@@ -195,3 +195,43 @@ def test_meson_install_ships_everything(tmp_path):
     r = subprocess.run([keepftpd_binary(), "--check-config", "--config", str(conf)],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 0 and r.stdout.strip() == "OK", r.stdout
+
+
+# ---- the table of vsftpd options ----------------------------------------------------------------
+
+def vsftpd_options():
+    """What `keepftpd --features --json` says of every vsftpd option."""
+    import json
+    config = tempfile.NamedTemporaryFile("w", suffix=".conf", dir="/root" if os.access(
+        "/root", os.W_OK) else None, delete=False)
+    config.write("anonymous_enable=YES\n")
+    config.close()
+    os.chmod(config.name, 0o644)
+    try:
+        out = subprocess.run([keepftpd_binary(), "--features", "--json", "--config", config.name],
+                             capture_output=True, text=True, timeout=30)
+    finally:
+        os.unlink(config.name)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)["vsftpd_options"]
+
+
+def vsftpd_table_roff(options):
+    """The VSFTPD OPTIONS table as keepftpd.conf(5) must have it."""
+    rows = [".TS", "l lx.", "\\fBvsftpd option\\fR\t\\fBin keepftpd\\fR"]
+    for o in options:
+        text = o["status"] + (": " + o["note"] if o["note"] else "")
+        text = text.replace("\\", "\\e").replace("-", "\\-")
+        rows.append(f"{o['name']}\tT{{\n{text}\nT}}" if o["note"] else f"{o['name']}\t{text}")
+    rows.append(".TE")
+    return "\n".join(rows) + "\n"
+
+
+def test_the_table_of_vsftpd_options_is_true():
+    options = vsftpd_options()
+    page = read("man/keepftpd.conf.5")
+    start = page.index(".SH VSFTPD OPTIONS")
+    table = page[page.index(".TS", start):page.index(".TE", start) + 4]
+    expected = vsftpd_table_roff(options)
+    assert table == expected, (
+        "keepftpd.conf(5), VSFTPD OPTIONS, is out of date; the table should read:\n" + expected)

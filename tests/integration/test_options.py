@@ -123,6 +123,22 @@ def test_deny_file(make_server):
     assert retr(ftp, "pub/hello.txt") == b"Hello from keepftpd.\n"
 
 
+def test_download_file_and_upload_file(make_server, tree):
+    s = make_server({"download_file": "{*.txt,sub}", "upload_file": "*.txt", "deny_file": "lines.*",
+                     "write_enable": "YES", "anon_upload_enable": "YES"})
+    ftp = s.ftp()
+    assert retr(ftp, "pub/hello.txt") == b"Hello from keepftpd.\n"
+    assert retr(ftp, "pub/sub/deep.txt") == b"deep\n"
+    for name in ("pub/random.bin", "pub/lines.txt"):  # not matching; matching but denied
+        with pytest.raises(ftplib.error_perm, match="^550"):
+            retr(ftp, name)
+    assert "random.bin" in [l.split()[-1] for l in listing(ftp)]  # still listed
+    ftp.storbinary("STOR pub/incoming/notes.txt", io.BytesIO(b"ok"))
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        ftp.storbinary("STOR pub/incoming/tool.exe", io.BytesIO(b"no"))
+    assert sorted(os.listdir(tree.path("pub/incoming"))) == ["notes.txt"]
+
+
 def test_cmds_allowed_and_denied(make_server):
     s = make_server({"cmds_allowed": "USER,PASS,QUIT,PWD,CWD,PASV,RETR,TYPE",
                      "cmds_denied": "CWD"})

@@ -83,8 +83,9 @@ def walk_through(tmp_path, steps):
     work = tmp_path / "machine"
     work.mkdir()
     (work / "journald.conf").write_text(JOURNALD_CONF)
-    # "From a checkout of this repository": the tracked files, without any build directory.
-    files = subprocess.run(["git", "-C", REPO, "ls-files", "-z"], capture_output=True,
+    # "From a checkout of this repository": its files (new ones too), without build directories.
+    files = subprocess.run(["git", "-C", REPO, "ls-files", "-z", "--cached", "--others",
+                            "--exclude-standard"], capture_output=True,
                            check=True).stdout.decode().split("\0")
     for name in filter(None, files):
         src, dst = os.path.join(REPO, name), work / "keepftpd" / name

@@ -255,9 +255,8 @@ TEST_CASE("per-daemon options are refused with their replacement") {
 
 TEST_CASE("other vsftpd options are 'not supported yet', never unknown") {
   for (const char* name :
-       {"ftp_data_port", "session_support", "trans_chunk_size", "dsa_cert_file",
-        "anon_max_rate", "ecdh_param_file", "reverse_lookup_enable", "utf8_filesystem",
-        "ls_recurse_enable", "dsa_private_key_file", "download_file", "upload_file"}) {
+       {"ftp_data_port", "session_support", "anon_max_rate", "reverse_lookup_enable",
+        "ls_recurse_enable"}) {
     std::string e = OnlyError(std::string(name) + "=1\n");
     CHECK(e == std::string("test.conf:1: ") + name + ": " + name +
                    " is a vsftpd option that keepftpd does not implement: not supported yet");
@@ -467,6 +466,76 @@ TEST_CASE("umasks and modes are octal, as in vsftpd") {
   errors.clear();
   ParseConfig("file_open_mode=1777\n", "t.conf", &errors);
   CHECK(errors.size() == 1);
+}
+
+TEST_CASE("vsftpd options keepftpd already behaves like are accepted and ignored") {
+  for (const char* line : {"async_abor_enable=YES\n", "async_abor_enable=NO\n", "no_log_lock=YES\n",
+                           "trans_chunk_size=8192\n", "utf8_filesystem=YES\n",
+                           "ecdh_param_file=/etc/ssl/ecdh.pem\n", "ptrace_sandbox=NO\n",
+                           "http_enable=NO\n", "ftp_enable=YES\n"}) {
+    INFO(line);
+    CHECK(Parse(line).errors.empty());
+  }
+  // ... once the value is one vsftpd would take.
+  CHECK(Contains(OnlyError("async_abor_enable=maybe\n"), "expected YES or NO"));
+  CHECK(Contains(OnlyError("trans_chunk_size=big\n"), "expected a number"));
+  CHECK(Contains(OnlyError("ptrace_sandbox=YES\n"), "seccomp"));
+  CHECK(Contains(OnlyError("http_enable=YES\n"), "FTP only"));
+  CHECK(Contains(OnlyError("ftp_enable=NO\n"), "FTP cannot be turned off"));
+  CHECK(Contains(OnlyError("dsa_cert_file=/etc/ssl/dsa.pem\n"), "use rsa_cert_file"));
+}
+
+TEST_CASE("download_file and upload_file are patterns like deny_file") {
+  Parsed p = Parse("download_file={*.txt,*.iso}\nupload_file=*.txt\n");
+  CHECK(p.errors.empty());
+  CHECK(p.config.download_file == "{*.txt,*.iso}");
+  CHECK(Contains(OnlyError("download_file={*.txt\n"), "download_file"));
+}
+
+TEST_CASE("every vsftpd option is known, sorted, and has a status that matches the parser") {
+  const std::vector<VsftpdOption>& all = VsftpdOptions();
+  CHECK(all.size() >= 139);
+  for (std::size_t i = 1; i < all.size(); ++i) CHECK(all[i - 1].name < all[i].name);
+  for (const VsftpdOption& o : all) {
+    INFO(o.name);
+    CHECK((o.type == 'B' || o.type == 'U' || o.type == 'S'));
+    CHECK(o.sample != o.vsftpd_default);
+    std::string at_default = std::string(o.name) + "=" +
+                             std::string(o.vsftpd_default.empty() ? "x" : o.vsftpd_default) + "\n";
+    Parsed p = Parse(at_default);
+    bool unknown = false;
+    for (const ConfigError& e : p.errors) unknown = unknown || e.message.find("unknown") == 0;
+    CHECK_FALSE(unknown);
+    if (o.status == VsftpdStatus::kRefused || o.status == VsftpdStatus::kNotYet) {
+      CHECK_FALSE(Parse(std::string(o.name) + "=" + std::string(o.sample) + "\n").errors.empty());
+      const bool refused_without_reason = o.status == VsftpdStatus::kRefused && o.note.empty();
+      CHECK_FALSE(refused_without_reason);
+    }
+  }
+}
+
+TEST_CASE("keepftpd's own options are exactly the tunables that are not vsftpd's") {
+  std::vector<std::string_view> own;
+  for (std::string_view name : KeepftpdOptionNames()) {
+    bool vsftpd = false;
+    for (const VsftpdOption& o : VsftpdOptions()) vsftpd = vsftpd || o.name == name;
+    if (!vsftpd) own.push_back(name);
+  }
+  // Adding an option of keepftpd's own? List it here, and in keepftpd.conf(5) as such.
+  const std::vector<std::string_view> expected = {
+      "atomic_uploads", "ban_max_login_fails", "ban_time", "ban_window", "chroot_start_dir",
+      "login_state_dir", "max_command_rate", "max_delay_failed_login", "seccomp_log_only",
+      "ssl_sni_hostname"};
+  CHECK(own == expected);
+}
+
+TEST_CASE("defaults that differ from vsftpd's are noted") {
+  for (const VsftpdOption& o : VsftpdOptions()) {
+    if (o.status != VsftpdStatus::kImplemented) continue;
+    INFO(o.name);
+    const bool same_default = KeepftpdDefault(o.name) == o.vsftpd_default;
+    CHECK(same_default == o.note.empty());
+  }
 }
 
 }  // namespace

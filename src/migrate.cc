@@ -1,0 +1,348 @@
+#include "migrate.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "config.h"
+#include "strutil.h"
+
+namespace keepftpd {
+
+namespace {
+
+const VsftpdOption* FindVsftpd(std::string_view name) {
+  for (const VsftpdOption& o : VsftpdOptions()) {
+    if (o.name == name) return &o;
+  }
+  return nullptr;
+}
+
+bool IsKeepftpdOption(std::string_view name) {
+  for (std::string_view n : KeepftpdOptionNames()) {
+    if (n == name) return true;
+  }
+  return false;
+}
+
+// keepftpd's parser on one line: its message, or "" when the line is fine.
+std::string CheckLine(std::string_view name, std::string_view value) {
+  std::vector<ConfigError> errors;
+  ParseConfig(std::string(name) + "=" + std::string(value) + "\n", "line", &errors);
+  return errors.empty() ? "" : errors[0].message;
+}
+
+// vsftpd's booleans: YES, TRUE or 1 and NO, FALSE or 0, any case.
+std::optional<bool> VsftpdBool(std::string_view value) {
+  std::string v = AsciiUpper(value);
+  if (v == "YES" || v == "TRUE" || v == "1") return true;
+  if (v == "NO" || v == "FALSE" || v == "0") return false;
+  return std::nullopt;
+}
+
+// vsftpd reads numbers with atoi: the leading digits, the rest ignored.
+std::string LeadingDigits(std::string_view value) {
+  std::size_t n = 0;
+  while (n < value.size() && value[n] >= '0' && value[n] <= '9') ++n;
+  return std::string(value.substr(0, n));
+}
+
+// The options that set where and how many connections are accepted: the superserver's now.
+constexpr std::string_view kNetworkOptions[] = {
+    "background", "listen",     "listen_address", "listen_address6", "listen_ipv6",
+    "listen_port", "max_clients", "max_per_ip",   "one_process_model", "tcp_wrappers",
+};
+
+bool IsNetworkOption(std::string_view name) {
+  return std::find(std::begin(kNetworkOptions), std::end(kNetworkOptions), name) !=
+         std::end(kNetworkOptions);
+}
+
+std::string At(unsigned line) { return "line " + std::to_string(line) + ": "; }
+
+}  // namespace
+
+Migration MigrateVsftpdConfig(std::string_view text, std::string_view input_name,
+                              bool (*pam_service_exists)(std::string_view name)) {
+  Migration m;
+  std::vector<std::string_view> lines;
+  for (std::size_t start = 0; start < text.size();) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    lines.push_back(line);
+    start = end + 1;
+  }
+  // vsftpd lets a later line override an earlier one.
+  std::map<std::string, unsigned, std::less<>> last;
+  for (unsigned i = 0; i < lines.size(); ++i) {
+    std::string_view l = lines[i];
+    std::size_t eq = l.find('=');
+    if (l.empty() || l[0] == '#' || eq == std::string_view::npos) continue;
+    last[std::string(l.substr(0, eq))] = i + 1;
+  }
+
+  std::map<std::string, std::string, std::less<>> network;  // network option -> value
+  std::map<std::string, std::string, std::less<>> kept;     // option -> value written
+  std::string& out = m.keepftpd_conf;
+  out = "# keepftpd.conf converted by keepftpd --from-vsftpd from " + SanitizeForLog(input_name) +
+        ".\n# Lines keepftpd does not take are kept as comments, marked [...]; the report said "
+        "why.\n\n";
+  for (unsigned i = 0; i < lines.size(); ++i) {
+    const unsigned number = i + 1;
+    std::string_view l = lines[i];
+    if (l.empty() || l[0] == '#' || TrimSpaces(l).empty()) {
+      out += std::string(l) + "\n";
+      continue;
+    }
+    const std::string shown = SanitizeForLog(l);
+    std::size_t eq = l.find('=');
+    if (eq == std::string_view::npos) {
+      out += "# [not an option=value line] " + shown + "\n";
+      m.decide.push_back(At(number) + "'" + shown + "' is not an option=value line; left out");
+      continue;
+    }
+    std::string_view name = l.substr(0, eq), value = l.substr(eq + 1);
+    if (last[std::string(name)] != number) {
+      out += "# [set again on line " + std::to_string(last[std::string(name)]) + "] " + shown +
+             "\n";
+      m.changed.push_back(At(number) + SanitizeForLog(name) + " is set again on line " +
+                          std::to_string(last[std::string(name)]) +
+                          "; the later value is kept, as vsftpd did");
+      continue;
+    }
+    if (IsNetworkOption(name)) {
+      network[std::string(name)] = std::string(value);
+      out += "# [now the socket unit's or the xinetd entry's] " + shown + "\n";
+      continue;
+    }
+    const VsftpdOption* v = FindVsftpd(name);
+    if (v == nullptr && !IsKeepftpdOption(name)) {
+      out += "# [unknown option] " + shown + "\n";
+      m.decide.push_back(At(number) + SanitizeForLog(name) +
+                         " is neither a vsftpd nor a keepftpd option; left out");
+      continue;
+    }
+    if (v != nullptr && v->status == VsftpdStatus::kNotYet) {
+      out += "# [not supported yet] " + shown + "\n";
+      m.decide.push_back(At(number) + shown +
+                         ": keepftpd does not support this option yet; left out (keepftpd.conf(5), "
+                         "VSFTPD OPTIONS)");
+      continue;
+    }
+    if (v != nullptr && v->status == VsftpdStatus::kRefused) {
+      out += "# [refused] " + shown + "\n";
+      m.decide.push_back(At(number) + shown + ": " + v->note + "; left out");
+      continue;
+    }
+    if (name == "seccomp_sandbox" && VsftpdBool(value) == false) {
+      // The usual workaround for vsftpd's sandbox on newer libcs; keepftpd's is tested against
+      // the libc it runs on, and turning it off would weaken every session.
+      out += "# [left out: keepftpd's seccomp sandbox works with this libc] " + shown + "\n";
+      m.decide.push_back(At(number) + shown +
+                         ": left out. vsftpd needed it where its sandbox missed calls of newer "
+                         "C libraries (newfstatat); keepftpd's allowlists are tested against the "
+                         "libc it runs on. Should a session end with a logged seccomp violation, "
+                         "seccomp_log_only=YES helps find the call; report it");
+      continue;
+    }
+    std::string written(value);
+    std::string problem = CheckLine(name, written);
+    if (!problem.empty() && v != nullptr && v->type == 'U' && !LeadingDigits(value).empty() &&
+        CheckLine(name, LeadingDigits(value)).empty()) {
+      written = LeadingDigits(value);
+      problem.clear();
+      m.changed.push_back(At(number) + SanitizeForLog(name) + "=" + SanitizeForLog(value) +
+                          " is written as " + SanitizeForLog(name) + "=" + written +
+                          ": vsftpd read only the leading digits; keepftpd allows nothing after "
+                          "them");
+    }
+    if (!problem.empty()) {
+      out += "# [refused: " + problem + "] " + shown + "\n";
+      m.decide.push_back(At(number) + shown + ": " + problem + "; left out");
+      continue;
+    }
+    out += std::string(name) + "=" + written + "\n";
+    kept[std::string(name)] = written;
+    if (v != nullptr && v->status == VsftpdStatus::kMapped) {
+      m.changed.push_back(At(number) + SanitizeForLog(name) + "=" + SanitizeForLog(written) +
+                          ": " + v->note);
+    } else {
+      m.same.push_back(std::string(name));
+    }
+  }
+
+  // Options left at their default whose default is not vsftpd's.
+  std::string added;
+  auto add = [&](const std::string& name, const std::string& value) {
+    added += name + "=" + value + "\n";
+    kept[name] = value;
+  };
+  auto is_set = [&](std::string_view name) { return kept.find(name) != kept.end(); };
+  auto is_yes = [&](std::string_view name) {
+    auto it = kept.find(name);
+    std::optional<bool> b = it == kept.end() ? std::nullopt : VsftpdBool(it->second);
+    return b.value_or(KeepftpdDefault(name) == "YES");
+  };
+  if (!is_set("anonymous_enable")) {
+    add("anonymous_enable", "NO");
+    m.decide.push_back(
+        "anonymous_enable is not set: vsftpd's default is YES, but NO in Debian's and Ubuntu's "
+        "packages; the converted file says NO. Set anonymous_enable=YES if the server offered "
+        "anonymous logins");
+  }
+  if (!is_set("pam_service_name")) {
+    std::string service =
+        pam_service_exists("vsftpd") && !pam_service_exists("ftp") ? "vsftpd" : "ftp";
+    add("pam_service_name", service);
+    m.changed.push_back("pam_service_name is not set: the converted file says " + service +
+                        ", the PAM service vsftpd used (keepftpd's own default is keepftpd, "
+                        "/etc/pam.d/keepftpd)");
+  }
+  for (const VsftpdOption& o : VsftpdOptions()) {
+    if (o.status != VsftpdStatus::kImplemented || o.note.empty() || is_set(o.name)) continue;
+    if (o.name == "ssl_ciphers" && !is_yes("ssl_enable")) continue;
+    m.changed.push_back(std::string(o.name) + " is not set: " + o.note + " (vsftpd's was " +
+                        (o.vsftpd_default.empty() ? "unset" : std::string(o.vsftpd_default)) +
+                        ")");
+  }
+  if (is_yes("local_enable") && !pam_service_exists(kept["pam_service_name"])) {
+    m.decide.push_back("local_enable=YES, but /etc/pam.d/" + kept["pam_service_name"] +
+                       " does not exist: local logins would fail. Use "
+                       "pam_service_name=keepftpd (installed with keepftpd) or create it");
+  }
+  if (is_yes("write_enable") && !is_set("atomic_uploads")) {
+    m.changed.push_back(
+        "uploads are atomic (atomic_uploads=YES, keepftpd's default): STOR writes a temporary "
+        "file and renames it over the old one once complete and on disk, where vsftpd "
+        "overwrote in place; atomic_uploads=NO restores vsftpd's way");
+  }
+  m.changed.push_back(
+      "limits vsftpd did not have apply: max_command_rate=" + KeepftpdDefault("max_command_rate") +
+      " commands per second, and failed logins counted across connections "
+      "(ban_max_login_fails=" + KeepftpdDefault("ban_max_login_fails") + " within ban_window=" +
+      KeepftpdDefault("ban_window") + " seconds ban the address for ban_time=" +
+      KeepftpdDefault("ban_time") + "); see keepftpd.conf(5)");
+  if (!added.empty()) {
+    out += "\n# Added by keepftpd --from-vsftpd (see its report):\n" + added;
+  }
+
+  // Where connections are accepted: ftp.socket and the xinetd entry.
+  auto net_yes = [&](std::string_view name) {
+    auto it = network.find(name);
+    return it != network.end() && VsftpdBool(it->second).value_or(false);
+  };
+  auto net_number = [&](std::string_view name, const std::string& fallback) {
+    auto it = network.find(name);
+    std::string digits = it == network.end() ? "" : LeadingDigits(it->second);
+    return digits.empty() ? fallback : std::to_string(std::stoul(digits.substr(0, 9)));
+  };
+  auto net_str = [&](std::string_view name) {
+    auto it = network.find(name);
+    return it == network.end() ? std::string() : SanitizeForLog(it->second);
+  };
+  const bool v4 = net_yes("listen"), v6 = net_yes("listen_ipv6");
+  const std::string port = net_number("listen_port", "21");
+  const std::string max_clients = net_number("max_clients", "0");
+  const std::string max_per_ip = net_number("max_per_ip", "0");
+  std::string listen, bind;
+  if (v4 && !v6) {
+    bind = net_str("listen_address");
+    listen = (bind.empty() ? "0.0.0.0" : bind) + ":" + port;
+    m.moved.push_back("listen=YES" + std::string(bind.empty() ? "" : ", listen_address=" + bind) +
+                      ", listen_port=" + port + ": ftp.socket listens on " + listen +
+                      " (IPv4 only, as vsftpd did)");
+  } else if (v6) {
+    bind = net_str("listen_address6");
+    listen = bind.empty() ? port : "[" + bind + "]:" + port;
+    m.moved.push_back("listen_ipv6=YES" +
+                      std::string(bind.empty() ? "" : ", listen_address6=" + bind) +
+                      ", listen_port=" + port + ": ftp.socket listens on " +
+                      (bind.empty() ? "port " + port + ", IPv6 and IPv4" : listen));
+    if (v4) {
+      m.decide.push_back("listen=YES and listen_ipv6=YES together: vsftpd refused to start so; "
+                         "the socket follows listen_ipv6 (IPv6 and IPv4)");
+    }
+  } else {
+    listen = port;
+    m.moved.push_back("listen=NO (vsftpd run by a superserver): ftp.socket listens on port " +
+                      port + ", IPv6 and IPv4");
+  }
+  // A vsftpd limit (0: none) becomes the socket's and xinetd's; without one, theirs apply.
+  auto limit = [&](const char* option, const std::string& value, const char* socket_key,
+                   const char* xinetd_key, const char* ours) {
+    if (value != "0") {
+      m.moved.push_back(std::string(option) + "=" + value + ": " + socket_key + "=" + value +
+                        " in ftp.socket, " + xinetd_key + " = " + value + " in the xinetd entry");
+    } else {
+      m.changed.push_back(std::string(option) + " is not set (vsftpd: no limit): ftp.socket's " +
+                          socket_key + "=" + ours + " and the xinetd entry's " + xinetd_key +
+                          " = " + ours + " apply");
+    }
+  };
+  limit("max_clients", max_clients, "MaxConnections", "instances", "64");
+  limit("max_per_ip", max_per_ip, "MaxConnectionsPerSource", "per_source", "8");
+  if (net_yes("tcp_wrappers")) {
+    m.decide.push_back("tcp_wrappers=YES: /etc/hosts.allow and /etc/hosts.deny are not read; "
+                       "write their rules as IPAddressAllow=/IPAddressDeny= in the ftp.socket "
+                       "drop-in, or only_from/no_access in the xinetd entry");
+  }
+  if (net_yes("one_process_model")) {
+    m.changed.push_back("one_process_model=YES is left out: keepftpd always separates "
+                        "privileges");
+  }
+
+  m.socket_dropin = "# ftp.socket drop-in made by keepftpd --from-vsftpd from " +
+                    SanitizeForLog(input_name) +
+                    ".\n# Install as /etc/systemd/system/ftp.socket.d/override.conf, then run "
+                    "systemctl daemon-reload.\n[Socket]\nListenStream=\nListenStream=" + listen +
+                    "\n";
+  if (max_clients != "0") m.socket_dropin += "MaxConnections=" + max_clients + "\n";
+  if (max_per_ip != "0") m.socket_dropin += "MaxConnectionsPerSource=" + max_per_ip + "\n";
+
+  std::string& x = m.xinetd_entry;
+  x = "# xinetd entry made by keepftpd --from-vsftpd from " + SanitizeForLog(input_name) +
+      ".\n# Install as /etc/xinetd.d/keepftpd (with ftp.socket and vsftpd disabled).\n\n"
+      "service ftp\n{\n";
+  if (port != "21") x += "\ttype            = UNLISTED\n\tport            = " + port + "\n";
+  x += "\tsocket_type     = stream\n\tprotocol        = tcp\n\twait            = no\n"
+       "\tuser            = root\n\tserver          = /usr/sbin/keepftpd\n"
+       "\tserver_args     = --config /etc/keepftpd.conf\n";
+  if (!bind.empty()) x += "\tbind            = " + bind + "\n";
+  if (v6) x += "\tflags           = IPv6\n";
+  x += "\tinstances       = " + (max_clients != "0" ? max_clients : std::string("64")) + "\n";
+  x += "\tper_source      = " + (max_per_ip != "0" ? max_per_ip : std::string("8")) + "\n";
+  x += "\tlog_on_success  += HOST PID DURATION\n\tlog_on_failure  += HOST\n"
+       "\tdisable         = no\n}\n";
+  return m;
+}
+
+std::string FormatMigrationReport(const Migration& m, std::string_view out_dir) {
+  std::string r;
+  auto section = [&](const std::string& title, const std::vector<std::string>& items) {
+    r += title + " (" + std::to_string(items.size()) + ")" + (items.empty() ? "\n" : ":\n");
+    for (const std::string& item : items) r += "  - " + item + "\n";
+    r += "\n";
+  };
+  std::string same;
+  for (const std::string& s : m.same) same += (same.empty() ? "" : ", ") + s;
+  r += "Same in keepftpd (" + std::to_string(m.same.size()) + ")" +
+       (same.empty() ? "\n\n" : ":\n  " + same + "\n\n");
+  section("Changed meaning or default", m.changed);
+  section("Moved to the socket unit and the xinetd entry", m.moved);
+  section("Needs your decision", m.decide);
+  const std::string dir(out_dir);
+  r += "Check the result:\n  keepftpd --check-config --config " + dir + "/keepftpd.conf\n";
+  r += "Install with systemd:\n  cp " + dir + "/keepftpd.conf /etc/keepftpd.conf\n"
+       "  mkdir -p /etc/systemd/system/ftp.socket.d\n  cp " + dir +
+       "/ftp.socket.d/override.conf /etc/systemd/system/ftp.socket.d/\n"
+       "  systemctl disable --now vsftpd; systemctl daemon-reload; "
+       "systemctl enable --now ftp.socket\n";
+  r += "Or with xinetd:\n  cp " + dir + "/keepftpd.conf /etc/keepftpd.conf; cp " + dir +
+       "/xinetd.d/keepftpd /etc/xinetd.d/keepftpd\n";
+  return r;
+}
+
+}  // namespace keepftpd

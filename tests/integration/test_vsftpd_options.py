@@ -1,0 +1,99 @@
+"""Every vsftpd option, at vsftpd's default and at another value, through `keepftpd
+--check-config`: each is implemented (both accepted), mapped (the default accepted; the other
+value accepted or refused with its replacement), refused with the replacement named, or not
+supported yet, exactly as `--features --json` and keepftpd.conf(5) say."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import KEEPFTPD
+
+
+def run(args):
+    return subprocess.run([KEEPFTPD] + args, capture_output=True, text=True, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("vsftpd-options")
+    os.chmod(d, 0o755)
+    return d
+
+
+def config_file(workdir, text, name="keepftpd.conf"):
+    path = workdir / name
+    path.write_text(text)
+    os.chmod(path, 0o644)
+    return str(path)
+
+
+def vsftpd_options(workdir):
+    out = run(["--features", "--json", "--config", config_file(workdir, "")])
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)["vsftpd_options"]
+
+
+def check(workdir, name, value, cert):
+    lines = f"{name}={value}\n"
+    if name in ("ssl_enable", "implicit_ssl") and value == "YES":
+        lines += (f"rsa_cert_file={cert}\n" + ("ssl_enable=YES\n" if name == "implicit_ssl"
+                                               else ""))
+    out = run(["--check-config", "--config", config_file(workdir, lines)])
+    return out.returncode, (out.stdout + out.stderr).strip()
+
+
+@pytest.fixture(scope="module")
+def cert(workdir):
+    path = workdir / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(path), "-out", str(path), "-days", "2", "-subj", "/CN=localhost"],
+                   check=True, capture_output=True)
+    os.chmod(path, 0o600)
+    return str(path)
+
+
+def concrete(workdir, value):
+    if value == "@FILE":
+        path = workdir / "some-file"
+        path.write_text("x\n")
+        return str(path)
+    if value == "@DIR":
+        return str(workdir)
+    return value
+
+
+def test_every_vsftpd_option_at_its_default_and_another_value(workdir, cert):
+    options = vsftpd_options(workdir)
+    assert len(options) >= 139
+    problems = []
+    for o in options:
+        name, status, note = o["name"], o["status"], o["note"]
+        values = [concrete(workdir, o["sample"])]
+        if o["vsftpd_default"] != "":
+            values.insert(0, o["vsftpd_default"])
+        for value in values:
+            at_default = value == o["vsftpd_default"]
+            rc, out = check(workdir, name, value, cert)
+            if status == "implemented":
+                ok = rc == 0 and out == "OK"
+            elif status == "mapped":
+                if at_default or rc == 0:
+                    ok = rc == 0 and out == "OK"
+                else:  # the refused value of an option accepted at its default
+                    replacement = note.split(" is refused: ", 1)[-1]
+                    ok = rc == 1 and replacement in out
+            elif status == "refused":
+                ok = rc == 1 and note in out
+            else:
+                ok = rc == 1 and "not supported yet" in out
+            if not ok:
+                problems.append(f"{name}={value} ({status}): exit {rc}: {out}")
+    assert not problems, "\n".join(problems)
+
+
+def test_unknown_options_are_still_unknown(workdir):
+    rc, out = check(workdir, "listen_prot", "21", None)
+    assert rc == 1 and "unknown option; did you mean listen_port?" in out
