@@ -5,8 +5,10 @@
 #include <poll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 
 #include "ftp_command.h"
@@ -50,6 +52,28 @@ class Waiter {
   // After progress on the data connection, look at the control connection again.
   void Progress() { watch_ctrl_ = true; }
 
+  // Lets microseconds pass while watching the control connection for ABOR.
+  TransferResult Pause(long long usec) {
+    const long long until = NowUs() + usec;
+    for (long long left = usec; left > 0; left = until - NowUs()) {
+      pollfd p = {ctrl_.fd(), POLLIN, 0};
+      int ms = static_cast<int>(std::min<long long>((left + 999) / 1000, 1000));
+      int n = poll(&p, watch_ctrl_ ? 1 : 0, ms);
+      if (n < 0 && errno != EINTR) return TransferResult::kDataError;
+      if (n > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+        TransferResult r = CheckControl();
+        if (r != TransferResult::kOk) return r;
+      }
+    }
+    return TransferResult::kOk;
+  }
+
+  static long long NowUs() {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000LL + t.tv_nsec / 1000;
+  }
+
  private:
   TransferResult CheckControl() {
     std::string line;
@@ -78,6 +102,28 @@ class Waiter {
   int timeout_ms_;
   short events_;
   bool watch_ctrl_ = true;
+};
+
+// max_rate pacing (see TransferOptions).
+class Pacer {
+ public:
+  explicit Pacer(std::uint64_t rate) : rate_(rate), start_us_(Waiter::NowUs()) {}
+  // The most to move in one step.
+  std::size_t Chunk(std::size_t wanted) const {
+    if (rate_ == 0) return wanted;
+    return static_cast<std::size_t>(std::clamp<std::uint64_t>(rate_ / 20, 1024, wanted));
+  }
+  // After `total` bytes of the transfer: waits until they are due.
+  TransferResult Pace(std::uint64_t total, Waiter& waiter) const {
+    if (rate_ == 0) return TransferResult::kOk;
+    const long double due = static_cast<long double>(total) * 1e6L / static_cast<long double>(rate_);
+    const long long wait = static_cast<long long>(due) - (Waiter::NowUs() - start_us_);
+    return wait > 0 ? waiter.Pause(wait) : TransferResult::kOk;
+  }
+
+ private:
+  std::uint64_t rate_;
+  long long start_us_;
 };
 
 // Writes all of data to a file; false with *err set when the file system refuses.
@@ -134,9 +180,10 @@ TransferResult SendFile(int data_fd, ControlConnection& ctrl, int file_fd, std::
                         const TransferOptions& options, std::uint64_t* sent) {
   *sent = 0;
   Waiter waiter(data_fd, ctrl, options.timeout_seconds);
+  const Pacer pacer(options.max_rate);
   if (options.ascii || !options.use_sendfile) {
     AsciiEncoder encoder;
-    std::string in(kReadChunk, '\0');
+    std::string in(pacer.Chunk(kReadChunk), '\0');
     std::string out;
     auto pos = static_cast<off_t>(offset);
     while (true) {
@@ -155,15 +202,18 @@ TransferResult SendFile(int data_fd, ControlConnection& ctrl, int file_fd, std::
       std::uint64_t chunk_sent = 0;
       TransferResult r = WriteAll(data_fd, waiter, out, &chunk_sent);
       *sent += static_cast<std::uint64_t>(n);
+      if (r == TransferResult::kOk) r = pacer.Pace(*sent, waiter);
       if (r != TransferResult::kOk) return r;
     }
   }
   auto pos = static_cast<off_t>(offset);
   while (true) {
-    ssize_t n = sendfile(data_fd, file_fd, &pos, kSendfileChunk);
+    ssize_t n = sendfile(data_fd, file_fd, &pos, pacer.Chunk(kSendfileChunk));
     if (n > 0) {
       *sent += static_cast<std::uint64_t>(n);
       waiter.Progress();
+      TransferResult r = pacer.Pace(*sent, waiter);
+      if (r != TransferResult::kOk) return r;
       continue;
     }
     if (n == 0) return TransferResult::kOk;
@@ -184,7 +234,8 @@ TransferResult ReceiveFile(int data_fd, ControlConnection& ctrl, int file_fd,
   *received = 0;
   *file_errno = 0;
   Waiter waiter(data_fd, ctrl, options.timeout_seconds, POLLIN);
-  std::string buf(kReadChunk, '\0');
+  const Pacer pacer(options.max_rate);
+  std::string buf(pacer.Chunk(kReadChunk), '\0');
   std::string converted;
   AsciiDecoder decoder;
   while (true) {
@@ -219,6 +270,8 @@ TransferResult ReceiveFile(int data_fd, ControlConnection& ctrl, int file_fd,
       chunk = converted;
     }
     if (!WriteFileFully(file_fd, chunk, file_errno)) return TransferResult::kFileError;
+    TransferResult r = pacer.Pace(*received, waiter);
+    if (r != TransferResult::kOk) return r;
   }
 }
 

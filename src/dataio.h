@@ -24,6 +24,11 @@ struct TransferOptions {
   unsigned timeout_seconds = 300;  // 0: no timeout
   bool ascii = false;              // downloads: LF to CRLF; uploads: CRLF to LF
   bool use_sendfile = true;        // binary downloads: sendfile(2), or read and write
+  // anon_max_rate / local_max_rate: bytes per second for SendFile and ReceiveFile (0: no
+  // limit). The transfer is paced from its first byte: after any chunk, no more has gone than
+  // max_rate times the time since the start, plus that one chunk (a twentieth of a second's
+  // worth). The waits watch the control connection for ABOR like any other.
+  std::uint64_t max_rate = 0;
 };
 
 TransferResult SendBuffer(int data_fd, ControlConnection& ctrl, std::string_view data,

@@ -101,6 +101,10 @@ class Session {
     return true;
   }
   bool Denied(const std::string& path) const { return deny_.MatchesAnyComponent(path); }
+  // anon_max_rate for sessions with anonymous rights, local_max_rate for the others, as vsftpd.
+  std::uint64_t MaxRate() const {
+    return user_.anonymous ? config_.anon_max_rate : config_.local_max_rate;
+  }
   [[noreturn]] void Exit(int code, std::string_view text) {
     ctrl_.Reply(code, text);
     _exit(0);
@@ -872,6 +876,7 @@ void Session::Retr(const FtpCommand& c) {
   options.timeout_seconds = config_.data_connection_timeout;
   options.ascii = ascii;
   options.use_sendfile = config_.use_sendfile;
+  options.max_rate = MaxRate();
   std::uint64_t sent = 0;
   struct timespec start, end;
   clock_gettime(CLOCK_MONOTONIC, &start);
@@ -1030,6 +1035,7 @@ void Session::Upload(std::string_view arg, UploadKind kind) {
   TransferOptions options;
   options.timeout_seconds = config_.data_connection_timeout;
   options.ascii = type_ == TransferType::kAscii && config_.ascii_upload_enable;
+  options.max_rate = MaxRate();
   std::uint64_t received = 0;
   int err = 0;
   struct timespec start, end;
