@@ -19,6 +19,8 @@
 namespace keepftpd {
 
 inline constexpr std::size_t kMaxListEntries = 100000;
+// LIST -R (ls_recurse_enable) goes at most this many directories deep.
+inline constexpr unsigned kMaxListDepth = 32;
 
 struct ListEntry {
   std::string name;         // as shown (a bare name, or the path as the client gave it)

@@ -156,6 +156,9 @@ class Session {
   bool ChangeDir(std::string_view arg);
   enum class ListKind { kList, kNlst, kMlsd };
   void DoList(const FtpCommand& cmd, ListKind kind);
+  void AppendRecursive(const std::string& top, const std::string& top_name, ListKind kind,
+                       const ReadDirOptions& options, std::vector<ListEntry> top_entries,
+                       std::string* out);
   bool CollectListing(std::string_view arg, ListKind kind, bool stat_mode, std::string* out,
                       int* fail_code, std::string* fail_text);
 
@@ -646,10 +649,12 @@ bool Session::CollectListing(std::string_view raw_arg, ListKind kind, bool stat_
   // LIST and NLST take ls-style options first ("-la"); MLSD takes a path only.
   std::string_view arg = raw_arg;
   bool all = stat_mode;
+  bool recursive = false;  // -R, with ls_recurse_enable (otherwise ignored, as in vsftpd)
   if (kind != ListKind::kMlsd && !arg.empty() && arg.front() == '-') {
     std::size_t sp = arg.find(' ');
     std::string_view opts = arg.substr(1, sp == std::string_view::npos ? arg.npos : sp - 1);
     if (opts.find('a') != std::string_view::npos) all = true;
+    recursive = config_.ls_recurse_enable && opts.find('R') != std::string_view::npos;
     arg = sp == std::string_view::npos ? std::string_view() : TrimSpaces(arg.substr(sp + 1));
   }
   std::string path;
@@ -711,6 +716,10 @@ bool Session::CollectListing(std::string_view raw_arg, ListKind kind, bool stat_
     return false;
   }
   ListFormat format = Format();
+  if (recursive && pattern.empty()) {
+    AppendRecursive(dir, arg.empty() ? "." : std::string(arg), kind, options, entries, out);
+    return true;
+  }
   for (const ListEntry& e : entries) {
     switch (kind) {
       case ListKind::kList: *out += FormatListLine(e, format); break;
@@ -719,6 +728,48 @@ bool Session::CollectListing(std::string_view raw_arg, ListKind kind, bool stat_
     }
   }
   return true;
+}
+
+// LIST -R / NLST -R (ls_recurse_enable), as ls -R prints it: each directory's name and a colon,
+// its entries, a blank line, then its subdirectories in order. Only real directories are
+// entered (never a symbolic link), denied ones are skipped, and the whole listing stops at
+// kMaxListEntries entries and kMaxListDepth levels, so that no directory tree can make it
+// unbounded.
+void Session::AppendRecursive(const std::string& top, const std::string& top_name, ListKind kind,
+                              const ReadDirOptions& options, std::vector<ListEntry> top_entries,
+                              std::string* out) {
+  struct Pending {
+    std::string path, name;
+    unsigned depth;
+  };
+  std::vector<Pending> stack = {{top, top_name, 0}};
+  std::size_t listed = 0;
+  bool first = true;
+  const ListFormat format = Format();
+  while (!stack.empty() && listed < kMaxListEntries) {
+    Pending dir = std::move(stack.back());
+    stack.pop_back();
+    std::vector<ListEntry> entries;
+    if (first) {
+      entries = std::move(top_entries);
+    } else if (!ReadDirectory(dir.path, options, &entries).ok()) {
+      continue;  // unreadable: left out, as ls -R does
+    }
+    *out += std::string(first ? "" : "\r\n") + ListingName(dir.name) + ":\r\n";
+    first = false;
+    std::vector<Pending> subdirs;
+    for (const ListEntry& e : entries) {
+      if (listed++ >= kMaxListEntries) break;
+      *out += kind == ListKind::kNlst ? ListingName(e.name) + "\r\n" : FormatListLine(e, format);
+      std::string child = (dir.path == "/" ? "" : dir.path) + "/" + e.name;
+      if (S_ISDIR(e.st.st_mode) && e.name != "." && e.name != ".." &&
+          dir.depth + 1 < kMaxListDepth && !Denied(child)) {
+        subdirs.push_back({child, (dir.name == "/" ? "" : dir.name) + "/" + e.name, dir.depth + 1});
+      }
+    }
+    // Depth first, in name order: pushed in reverse so the first name comes off first.
+    for (auto it = subdirs.rbegin(); it != subdirs.rend(); ++it) stack.push_back(std::move(*it));
+  }
 }
 
 void Session::DoList(const FtpCommand& cmd, ListKind kind) {

@@ -139,6 +139,27 @@ def test_download_file_and_upload_file(make_server, tree):
     assert sorted(os.listdir(tree.path("pub/incoming"))) == ["notes.txt"]
 
 
+def test_ls_recurse_enable(make_server, tree):
+    os.makedirs(tree.path("pub/sub/deeper"))
+    with open(tree.path("pub/sub/deeper/bottom.txt"), "wb") as f:
+        f.write(b"x")
+    os.symlink("/", tree.path("pub/sub/loop"))  # never followed
+    s = make_server({"ls_recurse_enable": "YES", "deny_file": "incoming"})
+    ftp = s.ftp()
+    lines = listing(ftp, "LIST -R pub")
+    headers = [l for l in lines if l.endswith(":")]
+    # Depth first in name order; the denied directory is not entered, the link not followed.
+    assert headers == ["pub:", "pub/sub:", "pub/sub/deeper:"], headers
+    assert any(l.endswith(" bottom.txt") for l in lines)
+    assert any(" loop -> /" in l for l in lines)
+    names = []
+    ftp.retrlines("NLST -R pub", names.append)
+    assert names[:1] == ["pub:"] and "bottom.txt" in names and "pub/sub/deeper:" in names
+    # Without the option, -R is ignored: one directory only.
+    plain = make_server()
+    assert [l for l in listing(plain.ftp(), "LIST -R pub") if l.endswith(":")] == []
+
+
 def test_cmds_allowed_and_denied(make_server):
     s = make_server({"cmds_allowed": "USER,PASS,QUIT,PWD,CWD,PASV,RETR,TYPE",
                      "cmds_denied": "CWD"})
