@@ -155,8 +155,7 @@ constexpr RefusedOption kRefusedOptions[] = {
 // Every other option of vsftpd 3.0.3 (vsftpd.conf(5) and parseconf.c) plus the ones
 // distributions added. Refused as "not supported yet", never as unknown. Sorted.
 constexpr std::string_view kNotSupportedYet[] = {
-    "connect_from_port_20", "ftp_data_port", "pasv_addr_resolve",
-    "reverse_lookup_enable", "run_as_launching_user", "session_support",
+    "pasv_addr_resolve", "reverse_lookup_enable", "run_as_launching_user", "session_support",
 };
 static_assert(std::is_sorted(std::begin(kNotSupportedYet), std::end(kNotSupportedYet)),
               "kNotSupportedYet must stay sorted");

@@ -917,9 +917,11 @@ void HandlePortConnect(Monitor& m, const Message& msg) {
       return AnswerData(m, UniqueFd(), "Illegal PORT command.");
     }
   }
-  // Connect from the control connection's local address, in its family.
+  // Connect from the control connection's local address, in its family; with
+  // connect_from_port_20, from ftp_data_port too (RFC 959's L-1), as some firewalls expect.
   SockAddr local = m.session->local;
-  local.set_port(0);
+  const bool fixed_port = m.config->connect_from_port_20;
+  local.set_port(fixed_port ? static_cast<std::uint16_t>(m.config->ftp_data_port) : 0);
   SockAddr dest = target;
   if (local.family() == AF_INET6 && target.family() == AF_INET) {
     std::uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0};
@@ -931,8 +933,21 @@ void HandlePortConnect(Monitor& m, const Message& msg) {
   int fd = socket(local.family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return AnswerData(m, UniqueFd(), "Failed to establish connection.");
   UniqueFd data(fd);
-  if (bind(data.get(), local.raw(), local.raw_len()) != 0 ||
-      (connect(data.get(), dest.raw(), dest.raw_len()) != 0 && errno != EINPROGRESS)) {
+  // Every session's active connections share that port: each has its own client address and
+  // port, so the connections differ, but bind() needs SO_REUSEADDR to allow it.
+  int one = 1;
+  if (fixed_port && setsockopt(data.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
+    return AnswerData(m, UniqueFd(), "Failed to establish connection.");
+  }
+  if (bind(data.get(), local.raw(), local.raw_len()) != 0) {
+    if (fixed_port) {
+      Log(kLogErr, "could not bind the active data connection to port " +
+                       std::to_string(m.config->ftp_data_port) + " (connect_from_port_20): " +
+                       std::strerror(errno));
+    }
+    return AnswerData(m, UniqueFd(), "Failed to establish connection.");
+  }
+  if (connect(data.get(), dest.raw(), dest.raw_len()) != 0 && errno != EINPROGRESS) {
     return AnswerData(m, UniqueFd(), "Failed to establish connection.");
   }
   pollfd p = {data.get(), POLLOUT, 0};
@@ -1126,6 +1141,10 @@ void TrimCapabilities(const Config& config) {
                 -1);
   // chown_uploads: kept for the session's monitor (see DropPrivileges).
   if (config.chown_uploads) capng_update(CAPNG_ADD, sets, CAP_CHOWN);
+  // connect_from_port_20 below 1024: the same.
+  if (config.connect_from_port_20 && config.ftp_data_port < 1024) {
+    capng_update(CAPNG_ADD, sets, CAP_NET_BIND_SERVICE);
+  }
   if (capng_apply(CAPNG_SELECT_BOTH) != 0) Fatal("monitor: could not trim its capabilities");
 }
 
@@ -1137,6 +1156,12 @@ void DropPrivileges(const Monitor& m) {
   if (m.config->chown_uploads && m.account.anonymous_login) {
     capng_update(CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED),
                  CAP_CHOWN);
+  }
+  // connect_from_port_20 with a port below 1024: active data connections are bound to it, which
+  // needs CAP_NET_BIND_SERVICE, and nothing else.
+  if (m.config->connect_from_port_20 && m.config->ftp_data_port < 1024) {
+    capng_update(CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED),
+                 CAP_NET_BIND_SERVICE);
   }
   int rc = capng_change_id(static_cast<int>(m.account.uid), static_cast<int>(m.account.gid),
                            static_cast<capng_flags_t>(CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING));

@@ -160,6 +160,46 @@ def test_ls_recurse_enable(make_server, tree):
     assert [l for l in listing(plain.ftp(), "LIST -R pub") if l.endswith(":")] == []
 
 
+def active_transfers_come_from(server, count=2):
+    """The local ports the server's active data connections came from."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    listener.settimeout(10)
+    port = listener.getsockname()[1]
+    c = server.raw().login()
+    sources = []
+    for _ in range(count):  # the second while the first is in TIME_WAIT
+        assert c.cmd(f"PORT 127,0,0,1,{port // 256},{port % 256}")[0] == 200
+        c.send("RETR pub/hello.txt\r\n")
+        d, peer = listener.accept()
+        sources.append(peer[1])
+        assert c.reply()[0] == 150
+        while d.recv(4096):
+            pass
+        d.close()
+        assert c.reply()[0] == 226
+    listener.close()
+    return c, sources
+
+
+def test_connect_from_port_20(make_server):
+    from test_privsep import process_chain, status
+    s = make_server({"connect_from_port_20": "YES"})
+    c, sources = active_transfers_come_from(s)
+    assert sources == [20, 20]
+    # The session's monitor keeps CAP_NET_BIND_SERVICE (10) for it, and nothing else.
+    keeper, session_monitor, session = process_chain(s, 3)
+    st = status(session_monitor)
+    assert int(st["CapEff"], 16) == 1 << 10 and int(st["CapPrm"], 16) == 1 << 10
+    assert int(st["CapBnd"], 16) == 0 and int(status(session)["CapEff"], 16) == 0
+    # Another port above 1024 needs no capability at all.
+    s = make_server({"connect_from_port_20": "YES", "ftp_data_port": "2020"})
+    c, sources = active_transfers_come_from(s)
+    assert sources == [2020, 2020]
+    assert int(status(process_chain(s, 3)[1])["CapEff"], 16) == 0
+
+
 def test_cmds_allowed_and_denied(make_server):
     s = make_server({"cmds_allowed": "USER,PASS,QUIT,PWD,CWD,PASV,RETR,TYPE",
                      "cmds_denied": "CWD"})
