@@ -111,6 +111,10 @@ constexpr AcceptedOption kAcceptedOptions[] = {
      "accepted and ignored: OpenSSL chooses the key exchange groups (X25519, P-256, P-384)"},
     {"no_log_lock", 'B',
      "accepted and ignored: keepftpd writes each log line with a single append, without a lock"},
+    {"reverse_lookup_enable", 'B',
+     "accepted and ignored: keepftpd never looks client addresses up in DNS (a privileged "
+     "process would read the answer); PAM and the logs get the numeric address, so pam_access "
+     "rules must name addresses or networks"},
     {"trans_chunk_size", 'U',
      "accepted and ignored: keepftpd chooses its transfer buffer sizes itself"},
     {"utf8_filesystem", 'B',
@@ -155,7 +159,7 @@ constexpr RefusedOption kRefusedOptions[] = {
 // Every other option of vsftpd 3.0.3 (vsftpd.conf(5) and parseconf.c) plus the ones
 // distributions added. Refused as "not supported yet", never as unknown. Sorted.
 constexpr std::string_view kNotSupportedYet[] = {
-    "pasv_addr_resolve", "reverse_lookup_enable", "run_as_launching_user", "session_support",
+    "run_as_launching_user", "session_support",
 };
 static_assert(std::is_sorted(std::begin(kNotSupportedYet), std::end(kNotSupportedYet)),
               "kNotSupportedYet must stay sorted");
@@ -367,11 +371,12 @@ std::string CheckString(const StrRow& row, std::string_view value) {
       return "'" + SanitizeForLog(value) + "' is not a user name";
     }
   } else if (name == "pasv_address") {
-    in_addr addr{};
-    const std::string text(value);
-    if (inet_pton(AF_INET, text.c_str(), &addr) != 1) {
-      return "expected a numeric IPv4 address like 192.0.2.1, got '" + SanitizeForLog(value) +
-             "'";
+    // A host name is allowed with pasv_addr_resolve (checked once the file is read).
+    if (value.size() > 253 ||
+        value.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                "0123456789.-") != std::string_view::npos) {
+      return "expected an IPv4 address like 192.0.2.1 (or, with pasv_addr_resolve, a host "
+             "name), got '" + SanitizeForLog(value) + "'";
     }
   } else if (name == "chroot_start_dir") {
     if (value.front() == '/' || value.find("..") != std::string_view::npos) {
@@ -500,6 +505,16 @@ void Parser::SetOption(unsigned line, std::string_view name, std::string_view va
 }
 
 void Parser::CheckCrossOptions() {
+  if (!config_.pasv_address.empty() && !config_.pasv_addr_resolve) {
+    in_addr addr{};
+    if (inet_pton(AF_INET, config_.pasv_address.c_str(), &addr) != 1) {
+      auto where = seen_.find("pasv_address");
+      Error(where != seen_.end() ? where->second : 0, "pasv_address",
+            "expected a numeric IPv4 address like 192.0.2.1, got '" +
+                SanitizeForLog(config_.pasv_address) +
+                "' (set pasv_addr_resolve=YES to give a host name)");
+    }
+  }
   const unsigned min = config_.pasv_min_port;
   const unsigned max = config_.pasv_max_port;
   if (min != 0 && max != 0 && min > max) {

@@ -53,7 +53,8 @@ enum class MsgType : std::uint16_t {
                      // still waiting; ignored if the DATA_RESULT had already gone
   // monitor -> jail answers
   kLoginResult = 101,       // {u8 ok, u8 close, str message}
-  kPasvListenResult = 102,  // {u8 ok, u16 port, str message}
+  kPasvListenResult = 102,  // {u8 ok, u16 port, str message, u8 resolved, bytes[4] address}:
+                            // resolved 1: pasv_addr_resolve gave this IPv4 address for PASV
   kDataResult = 103,        // {u8 ok, str message} + fd when ok
   kChownResult = 104,       // {u8 ok}
   kTlsWrapResult = 105,     // TLS jail -> monitor: {u8 ok, str message} + plaintext fd when ok

@@ -25,6 +25,7 @@
 #include <cap-ng.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pwd.h>
@@ -109,6 +110,8 @@ struct Monitor {
   std::int64_t bytes_in = 0, bytes_out = 0, files_in = 0, files_out = 0;
   long started_ms = 0;
   int tls_data_ends = 0;      // TLS_DATA_END reports not yet asked for by TLS_DATA_STATUS
+  bool pasv_resolved = false;         // pasv_addr_resolve: pasv_address looked up
+  std::uint8_t pasv_address[4] = {};
   std::uint8_t tls_last_flags = 0;
 };
 
@@ -797,11 +800,14 @@ void HandlePasvListen(Monitor& m, const Message& msg) {
   if (!msg.body.empty()) Fatal("malformed PASV_LISTEN request");
   m.pasv_listener.Reset();
   WireWriter w;
+  static const char kNoAddress[4] = {};
   auto fail = [&](const std::string& why) {
     Log(kLogWarning, "passive listener: " + why);
     w.PutU8(0);
     w.PutU16(0);
     w.PutString("Could not open a passive port.");
+    w.PutU8(0);
+    w.PutBytes(std::string_view(kNoAddress, 4));
     Answer(m, MsgType::kPasvListenResult, w.data());
   };
   if (!m.config->pasv_enable) return fail("pasv_enable=NO");
@@ -831,6 +837,25 @@ void HandlePasvListen(Monitor& m, const Message& msg) {
   w.PutU8(1);
   w.PutU16(where->port());
   w.PutString("");
+  // pasv_addr_resolve: the name is looked up here, by the session's monitor (the session
+  // user's uid, no capabilities), once per session; the jail has no resolver.
+  if (m.config->pasv_addr_resolve && !m.pasv_resolved) {
+    addrinfo hints = {};
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    int rc = getaddrinfo(m.config->pasv_address.c_str(), nullptr, &hints, &res);
+    if (rc == 0 && res != nullptr && res->ai_family == AF_INET) {
+      std::memcpy(m.pasv_address, &reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr, 4);
+      m.pasv_resolved = true;
+    } else {
+      Log(kLogErr, "pasv_addr_resolve: could not look up pasv_address=" +
+                       SanitizeForLog(m.config->pasv_address) + ": " + gai_strerror(rc));
+    }
+    if (res != nullptr) freeaddrinfo(res);
+  }
+  w.PutU8(m.pasv_resolved ? 1 : 0);
+  w.PutBytes(std::string_view(reinterpret_cast<const char*>(m.pasv_address), 4));
   Answer(m, MsgType::kPasvListenResult, w.data());
 }
 

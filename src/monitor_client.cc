@@ -81,8 +81,14 @@ PasvAnswer RequestPasvListen(int channel) {
   r.GetU8(&ok);
   r.GetU16(&out.port);
   r.GetString(kMaxAnswerText, &out.message);
-  if (!r.Finish()) Fatal("malformed PASV_LISTEN_RESULT");
+  std::uint8_t resolved = 0;
+  std::string_view address;
+  r.GetU8(&resolved);
+  r.GetBytes(4, &address);
+  if (!r.Finish() || resolved > 1) Fatal("malformed PASV_LISTEN_RESULT");
   out.ok = ok != 0;
+  out.resolved = resolved != 0;
+  std::memcpy(out.address, address.data(), 4);
   return out;
 }
 

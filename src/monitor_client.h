@@ -36,6 +36,8 @@ struct PasvAnswer {
   bool ok = false;
   std::uint16_t port = 0;
   std::string message;
+  bool resolved = false;  // pasv_addr_resolve: the monitor looked pasv_address up
+  std::uint8_t address[4] = {};
 };
 // Session jail: a new passive listener on the control connection's local address.
 PasvAnswer RequestPasvListen(int channel);

@@ -503,12 +503,16 @@ void Session::Pasv(const FtpCommand&) {
   if (local.family() != AF_INET) return (void)ctrl_.Reply(522, "PASV is for IPv4; use EPSV.");
   PasvAnswer a = RequestPasvListen(channel_);
   if (!a.ok) return (void)ctrl_.Reply(425, a.message);
-  data_mode_ = DataMode::kPasv;
   SockAddr shown = local;
-  if (!config_.pasv_address.empty()) {
+  if (config_.pasv_addr_resolve && !config_.pasv_address.empty()) {
+    // Looked up by the monitor; without an answer the reply would send NATed clients nowhere.
+    if (!a.resolved) return (void)ctrl_.Reply(425, "Could not look up pasv_address; use EPSV.");
+    shown = SockAddr::V4(a.address, 0);
+  } else if (!config_.pasv_address.empty()) {
     Result<SockAddr> p = SockAddr::FromHostString(config_.pasv_address, 0);
     if (p.ok()) shown = *p;
   }
+  data_mode_ = DataMode::kPasv;
   ctrl_.Reply(227, FormatPasvReply(shown, a.port));
 }
 

@@ -5,6 +5,7 @@ import io
 import os
 import re
 import socket
+import subprocess
 import time
 
 import pytest
@@ -198,6 +199,30 @@ def test_connect_from_port_20(make_server):
     c, sources = active_transfers_come_from(s)
     assert sources == [2020, 2020]
     assert int(status(process_chain(s, 3)[1])["CapEff"], 16) == 0
+
+
+def test_pasv_addr_resolve(make_server, tree):
+    # A name only this test's /etc/hosts knows (./dev test runs in a private mount namespace).
+    hosts = os.path.join(tree.base, "hosts")
+    with open("/etc/hosts") as f:
+        original = f.read()
+    with open(hosts, "w") as f:
+        f.write(original + "\n192.0.2.77 kftp-pasv.test\n")
+    subprocess.run(["mount", "--bind", hosts, "/etc/hosts"], check=True)
+    try:
+        s = make_server({"pasv_addr_resolve": "YES", "pasv_address": "kftp-pasv.test"})
+        c = s.raw().login()
+        code, lines = c.cmd("PASV")
+        assert code == 227 and "(192,0,2,77," in lines[0], lines
+        assert c.cmd("EPSV")[0] == 229
+        # A name that does not resolve: PASV says so, EPSV still works.
+        s = make_server({"pasv_addr_resolve": "YES", "pasv_address": "no-such-host.invalid"})
+        c = s.raw().login()
+        assert c.cmd("PASV")[0] == 425
+        assert c.cmd("EPSV")[0] == 229
+        assert "could not look up pasv_address=no-such-host.invalid" in s.output()
+    finally:
+        subprocess.run(["umount", "/etc/hosts"], check=True)
 
 
 def test_cmds_allowed_and_denied(make_server):

@@ -180,7 +180,10 @@ TEST_CASE("string options are validated") {
   CHECK(Contains(OnlyError("secure_chroot_dir=\n"), "must not be empty"));
   CHECK(Contains(OnlyError("ftp_username=\n"), "must not be empty"));
   CHECK(Contains(OnlyError("pasv_address=ftp.example.org\n"), "numeric IPv4 address"));
-  CHECK(Contains(OnlyError("pasv_address=2001:db8::1\n"), "numeric IPv4 address"));
+  CHECK(Contains(OnlyError("pasv_address=2001:db8::1\n"), "expected an IPv4 address"));
+  CHECK(Contains(OnlyError("pasv_address=ftp.example.org\n"), "pasv_addr_resolve=YES"));
+  CHECK(Parse("pasv_addr_resolve=YES\npasv_address=ftp.example.org\n").errors.empty());
+  CHECK(Parse("pasv_address=ftp.example.org\npasv_addr_resolve=YES\n").errors.empty());
   CHECK(Contains(OnlyError("cmds_allowed=USER, PASS\n"), "' PASS' is not an FTP command"));
   CHECK(Contains(OnlyError("cmds_denied=STOR,,DELE\n"), "empty entry"));
   CHECK(Contains(OnlyError("deny_file={*.mp3\n"), "unbalanced"));
@@ -255,7 +258,7 @@ TEST_CASE("per-daemon options are refused with their replacement") {
 
 TEST_CASE("other vsftpd options are 'not supported yet', never unknown") {
   for (const char* name :
-       {"session_support", "reverse_lookup_enable", "run_as_launching_user"}) {
+       {"session_support", "run_as_launching_user"}) {
     std::string e = OnlyError(std::string(name) + "=1\n");
     CHECK(e == std::string("test.conf:1: ") + name + ": " + name +
                    " is a vsftpd option that keepftpd does not implement: not supported yet");
