@@ -54,10 +54,41 @@ int Converse(int count, const pam_message** messages, pam_response** responses, 
   return PAM_SUCCESS;
 }
 
+// After authentication: messages are accepted, prompts are not answered.
+int ConverseWithoutSecrets(int count, const pam_message** messages, pam_response** responses,
+                           void*) {
+  if (count <= 0 || count > PAM_MAX_NUM_MSG) return PAM_CONV_ERR;
+  for (int i = 0; i < count; ++i) {
+    if (messages[i]->msg_style != PAM_ERROR_MSG && messages[i]->msg_style != PAM_TEXT_INFO) {
+      return PAM_CONV_ERR;
+    }
+  }
+  *responses = static_cast<pam_response*>(
+      std::calloc(static_cast<std::size_t>(count), sizeof(pam_response)));
+  return *responses == nullptr ? PAM_BUF_ERR : PAM_SUCCESS;
+}
+
+const pam_conv kNoSecrets = {ConverseWithoutSecrets, nullptr};
+
 }  // namespace
 
+bool PamOpenSession(pam_handle_t* pamh, std::string* reason) {
+  int rc = pam_open_session(pamh, 0);
+  if (rc != PAM_SUCCESS) *reason = std::string("pam_open_session: ") + pam_strerror(pamh, rc);
+  return rc == PAM_SUCCESS;
+}
+
+void PamCloseSession(pam_handle_t* pamh) {
+  int rc = pam_close_session(pamh, 0);
+  pam_setcred(pamh, PAM_DELETE_CRED);
+  pam_end(pamh, rc);
+}
+
+void PamEnd(pam_handle_t* pamh) { pam_end(pamh, PAM_SUCCESS); }
+
 PamResult PamLogin(const std::string& service, const std::string& user,
-                   const std::string& password, const std::string& rhost) {
+                   const std::string& password, const std::string& rhost,
+                   pam_handle_t** keep) {
   PamResult result;
   Credentials creds{&user, &password};
   pam_conv conv{Converse, &creds};
@@ -92,6 +123,11 @@ PamResult PamLogin(const std::string& service, const std::string& user,
     result.ok = true;
   } else {
     result.reason = std::string(step) + ": " + pam_strerror(pamh, rc);
+  }
+  if (keep != nullptr && result.ok &&
+      pam_set_item(pamh, PAM_CONV, &kNoSecrets) == PAM_SUCCESS) {
+    *keep = pamh;
+    return result;
   }
   pam_end(pamh, rc);
   return result;

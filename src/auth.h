@@ -5,6 +5,7 @@
 #ifndef KEEPFTPD_SRC_AUTH_H_
 #define KEEPFTPD_SRC_AUTH_H_
 
+#include <security/pam_appl.h>
 #include <sys/types.h>
 
 #include <string>
@@ -22,9 +23,19 @@ struct PamResult {
 };
 
 // pam_start(service) with PAM_RHOST and PAM_TTY "ftp", pam_authenticate, pam_acct_mgmt,
-// pam_setcred(PAM_ESTABLISH_CRED), pam_end.
+// pam_setcred(PAM_ESTABLISH_CRED), pam_end. With keep (session_support), a successful login's
+// handle is not ended but returned in *keep, its conversation no longer able to answer with the
+// password, for PamOpenSession.
 PamResult PamLogin(const std::string& service, const std::string& user,
-                   const std::string& password, const std::string& rhost);
+                   const std::string& password, const std::string& rhost,
+                   pam_handle_t** keep = nullptr);
+
+// session_support: pam_open_session on a kept handle (false, with *reason, when it fails), and
+// at the end pam_close_session, pam_setcred(PAM_DELETE_CRED) and pam_end. PamEnd alone ends a
+// kept handle whose session was never opened.
+bool PamOpenSession(pam_handle_t* pamh, std::string* reason);
+void PamCloseSession(pam_handle_t* pamh);
+void PamEnd(pam_handle_t* pamh);
 
 // True when name is one of the lines of list (exact match; blank lines and spaces ignored).
 bool InNameList(const std::vector<std::string>& list, std::string_view name);

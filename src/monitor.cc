@@ -61,6 +61,7 @@
 #include "prelogin.h"
 #include "strutil.h"
 #include "unique_fd.h"
+#include "uwtmp.h"
 #include "wire.h"
 
 namespace keepftpd {
@@ -110,6 +111,10 @@ struct Monitor {
   std::int64_t bytes_in = 0, bytes_out = 0, files_in = 0, files_out = 0;
   long started_ms = 0;
   int tls_data_ends = 0;      // TLS_DATA_END reports not yet asked for by TLS_DATA_STATUS
+  // session_support: the PAM handle of a local login, kept for its session, and whether the
+  // session's PAM session and utmp/wtmp records are open (closed by the keeper at the end).
+  pam_handle_t* pam = nullptr;
+  bool session_records = false;
   bool pasv_resolved = false;         // pasv_addr_resolve: pasv_address looked up
   std::uint8_t pasv_address[4] = {};
   std::uint8_t tls_last_flags = 0;
@@ -533,6 +538,7 @@ void AnswerLogin(Monitor& m, bool ok, bool close, std::string_view message) {
 // one address ban it, which ends this connection too.
 void RefuseLogin(Monitor& m, const std::string& user, const std::string& why,
                  std::string_view message) {
+  if (m.pam != nullptr) PamEnd(std::exchange(m.pam, nullptr));
   ++m.login_fails;
   const Config& config = *m.config;
   const std::string address = m.session->peer.HostString();
@@ -612,6 +618,16 @@ void RefuseBannedAddress(const Config& config, const SessionInfo& session) {
 }
 
 void AcceptLogin(Monitor& m) {
+  // session_support: the PAM session (local users) and the utmp/wtmp login record, opened
+  // before the 230, as root; the keeper closes them when the session ends.
+  if (m.base_config->session_support) {
+    std::string reason;
+    if (m.pam != nullptr && !PamOpenSession(m.pam, &reason)) {
+      return RefuseLogin(m, m.account.name, reason, "Login incorrect.");
+    }
+    UwtmpLogin(m.account.name, m.session->peer.HostString(), getpid());
+    m.session_records = true;
+  }
   MonitorLogContext().user = m.account.name;
   Sleep(m.config->delay_successful_login);
   AnswerLogin(m, true, false, "Login successful.");
@@ -628,7 +644,8 @@ bool LocalLogin(Monitor& m, const std::string& user, const std::string& password
     return false;
   }
   PamResult pam = PamLogin(config.pam_service_name, user, password,
-                           m.session->peer.HostString());
+                           m.session->peer.HostString(),
+                           m.base_config->session_support ? &m.pam : nullptr);
   if (!pam.ok) {
     RefuseLogin(m, user, pam.reason, "Login incorrect.");
     return false;
@@ -1208,6 +1225,8 @@ bool ForkSessionMonitor(Monitor& m, bool* is_keeper) {
   if (pid < 0) Fatal(Status::FromErrno(errno, "fork").message());
   if (pid == 0) {
     *is_keeper = false;
+    m.pam = nullptr;  // the keeper's to close
+    m.session_records = false;
     StartSession(m);
     DropPrivileges(m);
     m.privileged = false;
@@ -1223,6 +1242,12 @@ bool ForkSessionMonitor(Monitor& m, bool* is_keeper) {
   m.child = -1;
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  // session_support: the session is over (logged out, REIN, or gone).
+  if (m.session_records) {
+    if (m.pam != nullptr) PamCloseSession(std::exchange(m.pam, nullptr));
+    UwtmpLogout(getpid());
+    m.session_records = false;
   }
   return WIFEXITED(status) && WEXITSTATUS(status) == kReinExit;
 }

@@ -258,7 +258,7 @@ TEST_CASE("per-daemon options are refused with their replacement") {
 
 TEST_CASE("other vsftpd options are 'not supported yet', never unknown") {
   for (const char* name :
-       {"session_support", "run_as_launching_user"}) {
+       {"run_as_launching_user"}) {
     std::string e = OnlyError(std::string(name) + "=1\n");
     CHECK(e == std::string("test.conf:1: ") + name + ": " + name +
                    " is a vsftpd option that keepftpd does not implement: not supported yet");
