@@ -17,7 +17,8 @@ packages=(clang libclang-rt-14-dev)
 
 # The project's pure modules the targets link; never main/monitor/jail/sandbox (side effects,
 # libsystemd, PAM).
-lib_sources=(ftp_command sockaddr ftp_path listing config wire monitor_table ipc status strutil)
+lib_sources=(ftp_command sockaddr ftp_path listing config wire monitor_table ipc status strutil
+             proxy_protocol)
 
 # Target -> largest input worth trying.
 declare -A max_len=(
@@ -28,9 +29,10 @@ declare -A max_len=(
   [fuzz_monitor_request]=4098
   [fuzz_ascii]=8192
   [fuzz_listing]=8192
+  [fuzz_proxy_header]=2100
 )
 all_targets=(fuzz_command_line fuzz_port_args fuzz_path fuzz_config fuzz_monitor_request
-             fuzz_ascii fuzz_listing)
+             fuzz_ascii fuzz_listing fuzz_proxy_header)
 
 say() { printf '%s\n' "$*" >&2; }
 
