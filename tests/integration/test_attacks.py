@@ -751,6 +751,37 @@ def test_commands_below_max_command_rate_are_not_delayed(make_server):
     assert "max_command_rate" not in s.output()
 
 
+def test_a_1_mib_line_without_a_newline(server_inetd):
+    c = server_inetd.raw(timeout=60).login()
+    keeper, session_monitor, session = process_chain(server_inetd, 3)
+    c.sock.sendall(b"A" * (1 << 20))
+    # One 500 as soon as the line passes the limit; the rest is dropped as it comes, not kept,
+    # and gets no other reply.
+    assert c.reply()[0] == 500
+    c.sock.settimeout(1)
+    with pytest.raises(socket.timeout):
+        c.sock.recv(100)
+    c.sock.settimeout(60)
+    assert vmrss_kib(session) < 64 * 1024
+    c.send("\r\nNOOP\r\n")
+    assert c.reply()[0] == 200
+    assert process_chain(server_inetd, 3) == [keeper, session_monitor, session]
+
+
+def test_a_huge_directory_is_listed_up_to_the_limit(make_server, tree):
+    big = tree.path("pub/big")
+    os.mkdir(big)
+    for i in range(100_500):
+        os.close(os.open(os.path.join(big, f"f{i:06}"), os.O_CREAT | os.O_WRONLY, 0o644))
+    s = make_server()
+    ftp = s.ftp()
+    for cmd in ("LIST pub/big", "NLST pub/big", "MLSD pub/big"):
+        lines = []
+        ftp.retrlines(cmd, lines.append)
+        assert len(lines) == 100_000, (cmd, len(lines))  # kMaxListEntries, documented in LIMITS
+    assert ftp.sendcmd("NOOP").startswith("200")
+
+
 # ---- 6. telnet IAC floods and malformed sequences ------------------------------------------------
 
 @pytest.mark.parametrize("phase", ["prelogin", "session"])
