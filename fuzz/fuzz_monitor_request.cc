@@ -132,6 +132,21 @@ bool DecodeEvent(std::string_view body) {  // HandleEvent
   return r.Finish() && prio <= 7;
 }
 
+bool DecodeProxyInfo(std::string_view body) {  // PROXY_INFO, as HandleProxyInfo reads it
+  WireReader r(body);
+  std::uint8_t kind = 0, family = 0;
+  std::string_view src, dst;
+  std::uint16_t sport = 0, dport = 0;
+  r.GetU8(&kind);
+  r.GetU8(&family);
+  if (family != 4 && family != 6) return false;
+  r.GetBytes(family == 4 ? 4 : 16, &src);
+  r.GetU16(&sport);
+  r.GetBytes(family == 4 ? 4 : 16, &dst);
+  r.GetU16(&dport);
+  return r.Finish() && kind <= 1;
+}
+
 bool DecodeFlag(std::string_view body) {  // DATA_ACCEPT {u8 tls}
   WireReader r(body);
   std::uint8_t flag = 0;
@@ -156,6 +171,7 @@ int Decode(MsgType type, std::string_view body) {
     case MsgType::kTlsUploadEnd:
     case MsgType::kDataAccept: return DecodeFlag(body);
     case MsgType::kPortConnect: return DecodePortConnect(body);
+    case MsgType::kProxyInfo: return DecodeProxyInfo(body);
     case MsgType::kSeccompReport: return DecodeSeccompReport(body);
     case MsgType::kEvent: return DecodeEvent(body);
     default: return -1;

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sockaddr.h"
 #include "strutil.h"
 
 namespace keepftpd {
@@ -387,6 +388,9 @@ std::string CheckString(const StrRow& row, std::string_view value) {
     if (value.find('/') != std::string_view::npos) {
       return "expected a file name without '/', got '" + SanitizeForLog(value) + "'";
     }
+  } else if (name == "proxy_trusted_addresses") {
+    Result<std::vector<Network>> networks = ParseNetworkList(value);
+    if (!networks.ok()) return networks.status().message();
   } else if (name == "cmds_allowed" || name == "cmds_denied") {
     return CheckCommandList(value);
   } else if (name == "deny_file" || name == "hide_file" || name == "download_file" ||
@@ -505,6 +509,17 @@ void Parser::SetOption(unsigned line, std::string_view name, std::string_view va
 }
 
 void Parser::CheckCrossOptions() {
+  if (config_.proxy_protocol) {
+    auto where = seen_.find("proxy_protocol");
+    unsigned line = where != seen_.end() ? where->second : 0;
+    if (config_.proxy_trusted_addresses.empty()) {
+      Error(line, "proxy_protocol",
+            "needs proxy_trusted_addresses: the balancers' addresses or networks");
+    }
+    if (config_.implicit_ssl) {
+      Error(line, "proxy_protocol", "cannot be combined with implicit_ssl yet");
+    }
+  }
   if (!config_.pasv_address.empty() && !config_.pasv_addr_resolve) {
     in_addr addr{};
     if (inet_pton(AF_INET, config_.pasv_address.c_str(), &addr) != 1) {

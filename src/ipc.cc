@@ -29,6 +29,8 @@ const char* MsgTypeName(MsgType type) {
     case MsgType::kTlsDataEnd: return "TLS_DATA_END";
     case MsgType::kEvent: return "EVENT";
     case MsgType::kDataCancel: return "DATA_CANCEL";
+    case MsgType::kProxyInfo: return "PROXY_INFO";
+    case MsgType::kProxyInfoResult: return "PROXY_INFO_RESULT";
     case MsgType::kTlsUploadEndResult: return "TLS_UPLOAD_END_RESULT";
     case MsgType::kLoginResult: return "LOGIN_RESULT";
     case MsgType::kPasvListenResult: return "PASV_LISTEN_RESULT";

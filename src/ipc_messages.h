@@ -48,6 +48,10 @@ enum class MsgType : std::uint16_t {
                      // connection ended
   kEvent = 14,       // {u8 priority, str text, str command, str path, u64 bytes,
                      //  u64 duration_usec, str result, u8 transfer type} no answer (log.h)
+  kProxyInfo = 16,   // {u8 kind 0 LOCAL|1 PROXY, u8 family 4|6, bytes[4|16] source, u16 port,
+                     //  bytes[4|16] destination, u16 port} pre-login only, once, before any
+                     // other request (proxy_protocol): what the header said; answered by
+                     // kProxyInfoResult
   kDataCancel = 15,  // {} session only: stop waiting for the DATA_ACCEPT connection (the client
                      // sent ABOR or left); answered by kDataResult, not ok, if the monitor was
                      // still waiting; ignored if the DATA_RESULT had already gone
@@ -60,6 +64,8 @@ enum class MsgType : std::uint16_t {
   kTlsWrapResult = 105,     // TLS jail -> monitor: {u8 ok, str message} + plaintext fd when ok
   kStartTlsResult = 106,    // {u8 ok, str message}
   kTlsUploadEndResult = 107,  // {u8 clean}
+  kProxyInfoResult = 108,     // {u8 go_on, str reply}: without go_on the jail sends the reply
+                              // (if any) and ends the connection
 };
 
 // The message types a descriptor may ride with: kDataResult (monitor to jail) and kChownUpload

@@ -115,6 +115,7 @@ struct Monitor {
   // session's PAM session and utmp/wtmp records are open (closed by the keeper at the end).
   pam_handle_t* pam = nullptr;
   bool session_records = false;
+  bool proxy_seen = false;            // proxy_protocol: the one PROXY_INFO came
   bool pasv_resolved = false;         // pasv_addr_resolve: pasv_address looked up
   std::uint8_t pasv_address[4] = {};
   std::uint8_t tls_last_flags = 0;
@@ -591,30 +592,95 @@ void RefuseLogin(Monitor& m, const std::string& user, const std::string& why,
   AnswerLogin(m, false, close, message);
 }
 
-// A banned address gets 421 before the pre-login jail reads a byte from it.
-void RefuseBannedAddress(const Config& config, const SessionInfo& session) {
-  if (config.login_state_dir.empty()) return;
+constexpr std::string_view kBannedReply =
+    "421 Too many failed logins from your address; try again later.\r\n";
+
+// True (with the log record) when the client's address is banned.
+bool IsBanned(const Config& config, const SockAddr& peer) {
+  if (config.login_state_dir.empty()) return false;
   Result<LoginState> state = LoginState::Open(config.login_state_dir);
   Result<std::uint32_t> left =
-      state.ok() ? state->BannedFor(session.peer) : Result<std::uint32_t>(state.status());
+      state.ok() ? state->BannedFor(peer) : Result<std::uint32_t>(state.status());
   if (!left.ok()) {
     Log(kLogErr, left.status().message() + "; banned addresses are not refused");
-    return;
+    return false;
   }
-  if (*left == 0) return;
+  if (*left == 0) return false;
   LogEvent e;
   e.command = "CONNECT";
   e.result = "banned";
   LogEventRecord(kLogNotice,
-                 "connection from " + session.peer.HostString() + " refused: banned for " +
+                 "connection from " + peer.HostString() + " refused: banned for " +
                      std::to_string(*left) + " more seconds after too many failed logins",
                  e);
+  return true;
+}
+
+// A banned address gets 421 before the pre-login jail reads a byte from it.
+void RefuseBannedAddress(const Config& config, const SessionInfo& session) {
+  if (!IsBanned(config, session.peer)) return;
   if (!config.implicit_ssl) {  // implicit FTPS expects a handshake, not text: just close
-    std::string reply = "421 Too many failed logins from your address; try again later.\r\n";
-    send(session.control_fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+    send(session.control_fd, kBannedReply.data(), kBannedReply.size(), MSG_NOSIGNAL);
     shutdown(session.control_fd, SHUT_WR);
   }
   _exit(0);
+}
+
+// proxy_protocol: only the balancers in proxy_trusted_addresses may connect at all, whether or
+// not they would send a header; the connection is closed without a word.
+void RefuseUntrustedProxy(const Config& config, const SessionInfo& session) {
+  Result<std::vector<Network>> trusted = ParseNetworkList(config.proxy_trusted_addresses);
+  if (trusted.ok() && InNetworks(*trusted, session.peer)) return;
+  LogEvent e;
+  e.command = "CONNECT";
+  e.result = "refused";
+  LogEventRecord(kLogWarning,
+                 "connection from " + session.peer.HostString() +
+                     " refused: not in proxy_trusted_addresses (proxy_protocol=YES)",
+                 e);
+  _exit(0);
+}
+
+// PROXY_INFO: the client behind the balancer becomes the session's peer, for everything from
+// here on: logs, bans, PAM's rhost, the data connection checks.
+void HandleProxyInfo(Monitor& m, const Message& msg) {
+  WireReader r(msg.body);
+  std::uint8_t kind = 0, family = 0;
+  std::string_view src, dst;
+  std::uint16_t sport = 0, dport = 0;
+  r.GetU8(&kind);
+  r.GetU8(&family);
+  if (family != 4 && family != 6) Fatal("malformed PROXY_INFO request");
+  r.GetBytes(family == 4 ? 4 : 16, &src);
+  r.GetU16(&sport);
+  r.GetBytes(family == 4 ? 4 : 16, &dst);
+  r.GetU16(&dport);
+  if (!r.Finish() || kind > 1 || m.proxy_seen || !m.config->proxy_protocol) {
+    Fatal("malformed or unexpected PROXY_INFO request");
+  }
+  m.proxy_seen = true;
+  WireWriter w;
+  if (kind == 1) {
+    const auto* s = reinterpret_cast<const std::uint8_t*>(src.data());
+    SockAddr client = family == 4 ? SockAddr::V4(s, sport) : SockAddr::V6(s, sport);
+    client = client.Normalized();
+    Log(kLogInfo, "PROXY header: client " + client.HostString() + " port " +
+                      std::to_string(sport) + ", through " + m.session->peer.HostString());
+    m.mutable_session->peer = client;
+    MonitorLogContext().remote_addr = client.HostString();
+    MonitorLogContext().remote_port = std::to_string(sport);
+    if (IsBanned(*m.config, client)) {
+      w.PutU8(0);
+      w.PutString(kBannedReply);
+      return Answer(m, MsgType::kProxyInfoResult, w.data());
+    }
+  } else {
+    Log(kLogInfo, "PROXY header LOCAL from " + m.session->peer.HostString() +
+                      " (a health check): the banner only");
+  }
+  w.PutU8(1);
+  w.PutString("");
+  Answer(m, MsgType::kProxyInfoResult, w.data());
 }
 
 void AcceptLogin(Monitor& m) {
@@ -754,6 +820,7 @@ void HandleLogin(Monitor& m, const Message& msg) {
     Fatal("malformed LOGIN request");
   }
   m.prot_private = prot_private != 0;
+  if (m.base_config->proxy_protocol && !m.proxy_seen) Fatal("LOGIN before PROXY_INFO");
   m.config = m.base_config;  // a failed login's user_config_dir file does not stay
   struct Wipe {
     std::string& s;
@@ -1007,6 +1074,7 @@ void HandlePortConnect(Monitor& m, const Message& msg) {
 
 void HandleStartTls(Monitor& m, const Message& msg) {
   if (!msg.body.empty()) Fatal("malformed START_TLS request");
+  if (m.base_config->proxy_protocol && !m.proxy_seen) Fatal("START_TLS before PROXY_INFO");
   WireWriter w;
   if (!m.config->ssl_enable || m.tls_active) {
     w.PutU8(0);
@@ -1158,6 +1226,7 @@ void Dispatch(Monitor& m, Message& msg) {
     case MsgType::kPasvListen: return HandlePasvListen(m, msg);
     case MsgType::kDataAccept: return HandleDataAccept(m, msg);
     case MsgType::kDataCancel: return;  // too late: the DATA_RESULT had gone
+    case MsgType::kProxyInfo: return HandleProxyInfo(m, msg);
     case MsgType::kPortConnect: return HandlePortConnect(m, msg);
     case MsgType::kSeccompReport: return HandleSeccompReport(m, msg);
     case MsgType::kReinit: return HandleReinit(m, msg);
@@ -1273,7 +1342,11 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
     Log(kLogWarning, "seccomp_sandbox=NO: the jails run without system call filters; use this "
                      "for debugging only");
   }
-  RefuseBannedAddress(config, info);
+  if (config.proxy_protocol) {
+    RefuseUntrustedProxy(config, info);  // the client's own address is checked for bans later
+  } else {
+    RefuseBannedAddress(config, info);
+  }
   {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);

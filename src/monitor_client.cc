@@ -92,6 +92,34 @@ PasvAnswer RequestPasvListen(int channel) {
   return out;
 }
 
+bool RequestProxyInfo(int channel, const ProxyHeader& header, std::string* reply) {
+  WireWriter w;
+  const bool proxied = header.kind == ProxyHeader::Kind::kProxy;
+  w.PutU8(proxied ? 1 : 0);
+  const SockAddr src = header.source.Normalized(), dst = header.destination.Normalized();
+  const bool v4 = !proxied || src.family() == AF_INET;
+  w.PutU8(v4 ? 4 : 6);
+  auto put = [&](const SockAddr& a) {
+    std::uint8_t bytes[16] = {};
+    if (proxied && v4) {
+      a.GetV4Bytes(bytes);
+    } else if (proxied) {
+      std::memcpy(bytes, &reinterpret_cast<const sockaddr_in6*>(a.raw())->sin6_addr, 16);
+    }
+    w.PutBytes(std::string_view(reinterpret_cast<const char*>(bytes), v4 ? 4 : 16));
+    w.PutU16(proxied ? a.port() : 0);
+  };
+  put(src);
+  put(dst.family() == src.family() ? dst : src);
+  Message answer = Call(channel, MsgType::kProxyInfo, w.data(), MsgType::kProxyInfoResult);
+  WireReader r(answer.body);
+  std::uint8_t go_on = 0;
+  r.GetU8(&go_on);
+  r.GetString(kMaxAnswerText, reply);
+  if (!r.Finish() || go_on > 1) Fatal("malformed PROXY_INFO_RESULT");
+  return go_on == 1;
+}
+
 DataAnswer RequestDataAccept(int channel, bool tls, ControlConnection& ctrl) {
   WireWriter w;
   w.PutU8(tls ? 1 : 0);

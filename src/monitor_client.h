@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "cmdio.h"
+#include "proxy_protocol.h"
 #include "sockaddr.h"
 #include "unique_fd.h"
 
@@ -41,6 +42,10 @@ struct PasvAnswer {
 };
 // Session jail: a new passive listener on the control connection's local address.
 PasvAnswer RequestPasvListen(int channel);
+
+// Pre-login jail, proxy_protocol: what the balancer's header said. false: the connection ends,
+// after *reply (if not empty) is sent.
+bool RequestProxyInfo(int channel, const ProxyHeader& header, std::string* reply);
 
 struct DataAnswer {
   bool ok = false;

@@ -13,11 +13,13 @@ constexpr std::size_t kLoginMax = 2 + kMaxUserName + 2 + kMaxPassword + 1;
 constexpr std::size_t kLogMax = 1 + 2 + kMaxLogText;
 constexpr std::size_t kPortConnectMax = 1 + 16 + 2 + 1;
 constexpr std::size_t kSeccompReportMax = 4;
+constexpr std::size_t kProxyInfoMax = 1 + 1 + 16 + 2 + 16 + 2;
 constexpr std::size_t kEventMax = 1 + 2 + kMaxEventText + 2 + kMaxEventCommand + 2 +
                                   kMaxEventPath + 8 + 8 + 2 + kMaxEventResult + 1;
 
 constexpr MonitorRule kPreloginRules[] = {
     {MsgType::kLogin, kLoginMax, false},
+    {MsgType::kProxyInfo, kProxyInfoMax, false},
     {MsgType::kLog, kLogMax, false},
     {MsgType::kSeccompReport, kSeccompReportMax, false},
     {MsgType::kStartTls, 0, false},

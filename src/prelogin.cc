@@ -1,7 +1,11 @@
 // The pre-login FTP dialogue. Pre-login jail only (nopriv_user, empty chroot, seccomp).
 #include "prelogin.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -12,6 +16,7 @@
 #include "listing.h"
 #include "log.h"
 #include "monitor_client.h"
+#include "proxy_protocol.h"
 #include "strutil.h"
 #include "test_hooks.h"
 
@@ -101,6 +106,54 @@ bool CommandPermitted(const Config& config, std::string_view verb) {
   return true;
 }
 
+// proxy_protocol: the balancer's header comes before anything else, within
+// kProxyHeaderSeconds. It is looked at with MSG_PEEK and exactly its bytes are consumed, so
+// nothing after it is lost. A missing, late or malformed header ends the connection; the
+// monitor decides about the rest (a LOCAL header, used by health checks, gets the banner only).
+// Returns false for a LOCAL header (no client behind it).
+bool ReadProxyHeader(int fd, int channel, ControlConnection& ctrl) {
+  constexpr int kProxyHeaderSeconds = 5;
+  struct timespec start, now;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  std::string buf(kMaxProxyHeader, '\0');
+  std::size_t seen = 0;
+  ProxyHeader header;
+  std::string error = "no PROXY header within 5 seconds";
+  while (true) {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long left = kProxyHeaderSeconds * 1000L - ((now.tv_sec - start.tv_sec) * 1000L +
+                                               (now.tv_nsec - start.tv_nsec) / 1000000L);
+    if (left <= 0) break;
+    pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+    ssize_t n = recv(fd, buf.data(), buf.size(), MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) _exit(0);  // gone
+    if (n < 0) continue;
+    ProxyParse r = ParseProxyHeader(std::string_view(buf.data(), static_cast<std::size_t>(n)),
+                                    &header, &error);
+    if (r == ProxyParse::kBad) break;
+    if (r == ProxyParse::kOk) {
+      std::size_t got = 0;
+      while (got < header.length) {  // consume exactly the header
+        ssize_t m = recv(fd, buf.data(), header.length - got, 0);
+        if (m <= 0) _exit(0);
+        got += static_cast<std::size_t>(m);
+      }
+      std::string reply;
+      if (!RequestProxyInfo(channel, header, &reply)) {
+        if (!reply.empty()) ctrl.SendRaw(reply);
+        _exit(0);
+      }
+      return header.kind == ProxyHeader::Kind::kProxy;
+    }
+    // Part of a header: wait for the rest without spinning on the bytes already here.
+    if (static_cast<std::size_t>(n) == seen) poll(nullptr, 0, 10);
+    seen = static_cast<std::size_t>(n);
+  }
+  Log(kLogNotice, "connection refused: " + error + " (proxy_protocol)");
+  _exit(0);
+}
+
 void RunPrelogin(const Config& config, const SessionInfo& session, int channel,
                  PreloginGreeting greeting, bool tls) {
   ControlConnection ctrl(session.control_fd);
@@ -110,7 +163,9 @@ void RunPrelogin(const Config& config, const SessionInfo& session, int channel,
   if (greeting == PreloginGreeting::kReinit) {
     ctrl.Reply(220, "Ready for new user.");
   } else {
+    const bool client = !config.proxy_protocol || ReadProxyHeader(session.control_fd, channel, ctrl);
     SendBanner(ctrl, config, session);
+    if (!client) _exit(0);  // a balancer's health check: the banner, and nothing more
   }
   std::string user;
   bool user_given = false;

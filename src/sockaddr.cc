@@ -232,4 +232,67 @@ std::string FormatEpsvReply(std::uint16_t port) {
   return "Entering Extended Passive Mode (|||" + std::to_string(port) + "|)";
 }
 
+bool Network::Contains(const SockAddr& addr) const {
+  SockAddr a = addr.Normalized();
+  if (a.family() != base.family()) return false;
+  const std::uint8_t *x, *y;
+  if (a.family() == AF_INET) {
+    x = reinterpret_cast<const std::uint8_t*>(&reinterpret_cast<const sockaddr_in*>(a.raw())->sin_addr);
+    y = reinterpret_cast<const std::uint8_t*>(
+        &reinterpret_cast<const sockaddr_in*>(base.raw())->sin_addr);
+  } else {
+    x = reinterpret_cast<const std::uint8_t*>(&AsV6(*reinterpret_cast<const sockaddr_storage*>(a.raw()))->sin6_addr);
+    y = reinterpret_cast<const std::uint8_t*>(
+        &AsV6(*reinterpret_cast<const sockaddr_storage*>(base.raw()))->sin6_addr);
+  }
+  for (unsigned bit = 0; bit < prefix; bit += 8) {
+    const unsigned left = prefix - bit;
+    const std::uint8_t mask = left >= 8 ? 0xff : static_cast<std::uint8_t>(0xff << (8 - left));
+    if ((x[bit / 8] & mask) != (y[bit / 8] & mask)) return false;
+  }
+  return true;
+}
+
+Result<std::vector<Network>> ParseNetworkList(std::string_view text) {
+  std::vector<Network> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t comma = text.find(',', start);
+    if (comma == std::string_view::npos) comma = text.size();
+    std::string_view entry = text.substr(start, comma - start);
+    while (!entry.empty() && entry.front() == ' ') entry.remove_prefix(1);
+    while (!entry.empty() && entry.back() == ' ') entry.remove_suffix(1);
+    std::string_view host = entry;
+    std::size_t slash = entry.find('/');
+    Network n;
+    if (slash != std::string_view::npos) host = entry.substr(0, slash);
+    Result<SockAddr> a = SockAddr::FromHostString(host, 0);
+    if (!a.ok()) return ParseError("not an address or network", entry);
+    n.base = a->Normalized();
+    const unsigned max = n.base.family() == AF_INET ? 32 : 128;
+    n.prefix = max;
+    if (slash != std::string_view::npos) {
+      std::string_view bits = entry.substr(slash + 1);
+      unsigned v = 0;
+      if (bits.empty() || bits.size() > 3) return ParseError("bad prefix length", entry);
+      for (char c : bits) {
+        if (c < '0' || c > '9') return ParseError("bad prefix length", entry);
+        v = v * 10 + static_cast<unsigned>(c - '0');
+      }
+      if (v > max) return ParseError("bad prefix length", entry);
+      n.prefix = v;
+    }
+    out.push_back(n);
+    start = comma + 1;
+  }
+  return out;
+}
+
+bool InNetworks(const std::vector<Network>& networks, const SockAddr& addr) {
+  for (const Network& n : networks) {
+    if (n.Contains(addr)) return true;
+  }
+  return false;
+}
+
 }  // namespace keepftpd

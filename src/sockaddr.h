@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "status.h"
 
@@ -48,6 +49,16 @@ class SockAddr {
   sockaddr_storage storage_ = {};
   socklen_t len_ = 0;
 };
+
+// An address or a network: "192.0.2.1", "10.0.0.0/8", "2001:db8::/32" (proxy_trusted_addresses).
+struct Network {
+  SockAddr base;        // normalised
+  unsigned prefix = 0;  // bits that must match
+  bool Contains(const SockAddr& addr) const;
+};
+// A comma-separated list of networks (spaces around entries allowed); fails naming the entry.
+Result<std::vector<Network>> ParseNetworkList(std::string_view text);
+bool InNetworks(const std::vector<Network>& networks, const SockAddr& addr);
 
 // "h1,h2,h3,h4,p1,p2" (spaces around numbers tolerated, each 0..255) -> AF_INET address.
 Result<SockAddr> ParsePortArgument(std::string_view arg);

@@ -487,6 +487,18 @@ TEST_CASE("vsftpd options keepftpd already behaves like are accepted and ignored
   CHECK(Contains(OnlyError("dsa_cert_file=/etc/ssl/dsa.pem\n"), "use rsa_cert_file"));
 }
 
+TEST_CASE("proxy_protocol needs the balancers' addresses, and refuses implicit_ssl") {
+  std::vector<ConfigError> errors;
+  ParseConfig("proxy_protocol=YES\n", "test.conf", &errors);
+  CHECK(errors.size() == 1);
+  CHECK(Contains(errors[0].ToString(), "needs proxy_trusted_addresses"));
+  CHECK(Parse("proxy_protocol=YES\nproxy_trusted_addresses=10.0.0.5,192.0.2.0/24,::1\n")
+            .errors.empty());
+  CHECK(Contains(OnlyError("proxy_trusted_addresses=lb.example.org\n"),
+                 "not an address or network"));
+  CHECK(Contains(OnlyError("proxy_trusted_addresses=10.0.0.0/40\n"), "bad prefix length"));
+}
+
 TEST_CASE("download_file and upload_file are patterns like deny_file") {
   Parsed p = Parse("download_file={*.txt,*.iso}\nupload_file=*.txt\n");
   CHECK(p.errors.empty());
@@ -526,8 +538,8 @@ TEST_CASE("keepftpd's own options are exactly the tunables that are not vsftpd's
   // Adding an option of keepftpd's own? List it here, and in keepftpd.conf(5) as such.
   const std::vector<std::string_view> expected = {
       "atomic_uploads", "ban_max_login_fails", "ban_time", "ban_window", "chroot_start_dir",
-      "login_state_dir", "max_command_rate", "max_delay_failed_login", "seccomp_log_only",
-      "ssl_sni_hostname"};
+      "login_state_dir", "max_command_rate", "max_delay_failed_login", "proxy_protocol",
+      "proxy_trusted_addresses", "seccomp_log_only", "ssl_sni_hostname"};
   CHECK(own == expected);
 }
 

@@ -292,5 +292,30 @@ TEST_CASE("Constructing from a raw sockaddr and changing the port") {
   CHECK(b.port() == 444);
 }
 
+TEST_CASE("network lists: addresses and prefixes, both families") {
+  Result<std::vector<Network>> r = ParseNetworkList("127.0.0.1, 10.0.0.0/8,2001:db8::/32 ,::1");
+  CHECK_OK_OR_RETURN(r);
+  CHECK(r->size() == 4);
+  CHECK(InNetworks(*r, Host("127.0.0.1")));
+  CHECK(InNetworks(*r, Host("::ffff:127.0.0.1")));
+  CHECK_FALSE(InNetworks(*r, Host("127.0.0.2")));
+  CHECK(InNetworks(*r, Host("10.255.1.2")));
+  CHECK_FALSE(InNetworks(*r, Host("11.0.0.1")));
+  CHECK(InNetworks(*r, Host("2001:db8:ffff::9")));
+  CHECK_FALSE(InNetworks(*r, Host("2001:db9::1")));
+  CHECK(InNetworks(*r, Host("::1")));
+  Result<std::vector<Network>> odd = ParseNetworkList("192.0.2.128/25,0.0.0.0/0");
+  CHECK_OK_OR_RETURN(odd);
+  CHECK((*odd)[0].Contains(Host("192.0.2.200")));
+  CHECK_FALSE((*odd)[0].Contains(Host("192.0.2.100")));
+  CHECK((*odd)[1].Contains(Host("203.0.113.1")));
+  CHECK_FALSE((*odd)[1].Contains(Host("::2")));
+  for (const char* bad : {"", "127.0.0.1,", "host.example", "10.0.0.0/33", "::/129", "10.0.0.0/",
+                          "10.0.0.0/x", "1.2.3.4/8/9"}) {
+    INFO(bad);
+    CHECK_FALSE(ParseNetworkList(bad).ok());
+  }
+}
+
 }  // namespace
 }  // namespace keepftpd

@@ -1,0 +1,127 @@
+"""proxy_protocol: connections from a trusted load balancer start with a PROXY protocol header
+(v1 or v2), and the client's address in it is the session's: logs, bans, STAT, and the check
+that a passive data connection comes from the client. Untrusted peers, missing, late and
+malformed headers end the connection. (The multi-node test with a real HAProxy is the issue's
+next step.)"""
+
+import socket
+import struct
+import time
+
+import pytest
+
+from conftest import RawClient
+
+PROXY = {"proxy_protocol": "YES", "proxy_trusted_addresses": "127.0.0.1, 10.0.0.0/8"}
+
+
+def v1(src, sport, dst="127.0.0.1", dport=21):
+    return f"PROXY TCP4 {src} {dst} {sport} {dport}\r\n".encode()
+
+
+def v2(src=None, sport=0, local=False):
+    sig = b"\r\n\r\n\x00\r\nQUIT\n"
+    if local:
+        return sig + b"\x20\x00\x00\x00"
+    body = socket.inet_aton(src) + socket.inet_aton("127.0.0.1") + struct.pack("!HH", sport, 21)
+    return sig + b"\x21\x11" + struct.pack("!H", len(body)) + body
+
+
+def connect(server, header=b"", source=None):
+    c = RawClient(server.host, server.port, 10, source)
+    if header:
+        c.send(header)
+    return c
+
+
+def test_v1_header_makes_the_client_address_the_sessions(make_server):
+    s = make_server(PROXY)
+    c = connect(s, v1("127.0.0.3", 40000))
+    c.login()
+    code, lines = c.cmd("STAT")
+    assert code == 211 and any("Connected to 127.0.0.3" in l for l in lines), lines
+    # A passive data connection must come from the client's own address...
+    code, lines = c.cmd("PASV")
+    nums = lines[0].split("(")[1].split(")")[0].split(",")
+    port = int(nums[4]) * 256 + int(nums[5])
+    d = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=("127.0.0.3", 0))
+    assert c.cmd("RETR pub/hello.txt")[0] == 150
+    data = b""
+    while chunk := d.recv(4096):
+        data += chunk
+    assert data == b"Hello from keepftpd.\n"
+    assert c.reply()[0] == 226
+    # ... and the balancer's own address is not the client's.
+    code, lines = c.cmd("PASV")
+    nums = lines[0].split("(")[1].split(")")[0].split(",")
+    port = int(nums[4]) * 256 + int(nums[5])
+    d = socket.create_connection(("127.0.0.1", port), timeout=10)
+    assert c.cmd("RETR pub/hello.txt")[0] == 425
+    d.close()
+    out = s.output()
+    assert "PROXY header: client 127.0.0.3 port 40000, through 127.0.0.1" in out
+    assert "127.0.0.3:40000 monitor: anonymous login" in out
+
+
+def test_v2_header(make_server):
+    s = make_server(PROXY)
+    c = connect(s, v2("10.1.2.3", 5555))
+    c.login()
+    code, lines = c.cmd("STAT")
+    assert any("Connected to 10.1.2.3" in l for l in lines), lines
+
+
+def test_v2_local_health_check_gets_the_banner_only(make_server):
+    s = make_server(PROXY)
+    c = connect(s, v2(local=True))
+    assert c.reply()[0] == 220
+    assert c.closed()
+    assert "a health check" in s.output()
+
+
+def test_untrusted_peer_is_refused_with_or_without_a_header(make_server):
+    s = make_server({"proxy_protocol": "YES", "proxy_trusted_addresses": "127.0.0.9"})
+    for header in (b"", v1("127.0.0.3", 1000)):
+        c = connect(s, header)
+        assert c.closed() and c.buf == b""
+    assert s.output().count("refused: not in proxy_trusted_addresses") == 2
+
+
+@pytest.mark.parametrize("first, why", [
+    (b"USER anonymous\r\n", "not a PROXY protocol header"),
+    (b"PROXY TCP4 127.0.0.3 127.0.0.1 99999 21\r\n", "a bad port"),
+    (b"PROXY TCP4 127.0.0.3 127.0.0.1 1 21\n", "not printable ASCII"),
+])
+def test_malformed_headers_end_the_connection(make_server, first, why):
+    s = make_server(PROXY)
+    c = connect(s, first)
+    assert c.closed() and c.buf == b""  # not even a banner
+    assert why in s.output()
+
+
+def test_a_missing_header_times_out(make_server):
+    s = make_server(PROXY)
+    c = connect(s)
+    start = time.monotonic()
+    assert c.closed(timeout=10) and c.buf == b""
+    assert time.monotonic() - start >= 4
+    assert "no PROXY header within 5 seconds" in s.output()
+
+
+def test_bans_apply_to_the_client_behind_the_balancer(make_server, tree):
+    banned = tree.base + "/banned"
+    with open(banned, "w") as f:
+        f.write("bad@example.org\n")
+    s = make_server({**PROXY, "deny_email_enable": "YES", "banned_email_file": banned,
+                     "ban_max_login_fails": "1", "delay_failed_login": "0"})
+    c = connect(s, v1("127.0.0.3", 1000))
+    assert c.reply()[0] == 220
+    c.cmd("USER anonymous")
+    assert c.cmd("PASS bad@example.org")[0] == 530
+    c.close()
+    c = connect(s, v1("127.0.0.3", 1001))
+    code, lines = c.reply()
+    assert code == 421 and "Too many failed logins" in lines[0]
+    assert c.closed()
+    c = connect(s, v1("127.0.0.4", 1002))  # another client through the same balancer
+    assert c.reply()[0] == 220
