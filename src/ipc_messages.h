@@ -63,7 +63,7 @@ enum class MsgType : std::uint16_t {
   kChownResult = 104,       // {u8 ok}
   kTlsWrapResult = 105,     // TLS jail -> monitor: {u8 ok, str message} + plaintext fd when ok
   kStartTlsResult = 106,    // {u8 ok, str message}
-  kTlsUploadEndResult = 107,  // {u8 clean}
+  kTlsUploadEndResult = 107,  // {u8 clean, u8 close_notify}
   kProxyInfoResult = 108,     // {u8 go_on, str reply}: without go_on the jail sends the reply
                               // (if any) and ends the connection
 };

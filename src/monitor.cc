@@ -1167,6 +1167,7 @@ void HandleTlsUploadEnd(Monitor& m, const Message& msg) {
   m.tls_data_ends = 0;
   WireWriter w;
   w.PutU8(clean ? 1 : 0);
+  w.PutU8(close_notify ? 1 : 0);
   Answer(m, MsgType::kTlsUploadEndResult, w.data());
 }
 

@@ -166,14 +166,16 @@ DataAnswer RequestTlsData(int channel) {
   return DecodeDataAnswer(Call(channel, MsgType::kTlsData, {}, MsgType::kDataResult));
 }
 
-bool RequestTlsDataEnd(int channel, bool upload) {
+bool RequestTlsDataEnd(int channel, bool upload, bool* close_notify) {
   WireWriter w;
   w.PutU8(upload ? 1 : 0);
   Message answer = Call(channel, MsgType::kTlsUploadEnd, w.data(), MsgType::kTlsUploadEndResult);
   WireReader r(answer.body);
-  std::uint8_t clean = 0;
+  std::uint8_t clean = 0, notified = 0;
   r.GetU8(&clean);
-  if (!r.Finish()) Fatal("malformed TLS_UPLOAD_END_RESULT");
+  r.GetU8(&notified);
+  if (!r.Finish() || clean > 1 || notified > 1) Fatal("malformed TLS_UPLOAD_END_RESULT");
+  if (close_notify != nullptr) *close_notify = notified != 0;
   return clean != 0;
 }
 

@@ -101,6 +101,16 @@ class Session {
     return true;
   }
   bool Denied(const std::string& path) const { return deny_.MatchesAnyComponent(path); }
+  // Whether the client closes the control connection within ms milliseconds (waiting only
+  // while nothing is readable on it: a command waiting there means the client is alive).
+  bool ControlGoneWithin(int ms) {
+    pollfd p = {ctrl_.fd(), POLLIN | POLLRDHUP, 0};
+    if (poll(&p, 1, ms) <= 0) return false;
+    std::string line;
+    bool closed = false;
+    ctrl_.PeekLine(&line, &closed);
+    return closed;
+  }
   // anon_max_rate for sessions with anonymous rights, local_max_rate for the others, as vsftpd.
   std::uint64_t MaxRate() const {
     return user_.anonymous ? config_.anon_max_rate : config_.local_max_rate;
@@ -1100,8 +1110,16 @@ void Session::Upload(std::string_view arg, UploadKind kind) {
   if (r == TransferResult::kOk) CloseData(data);
   data.Reset();
   // The end of a TLS stream is only the end of the file if the client's side did not break.
-  if (r == TransferResult::kOk && over_tls && !RequestTlsDataEnd(channel_, true)) {
+  bool close_notify = false;
+  if (r == TransferResult::kOk && over_tls && !RequestTlsDataEnd(channel_, true, &close_notify)) {
     r = TransferResult::kDataError;
+  }
+  // Without close_notify (accepted unless strict_ssl_read_eof, as in vsftpd), the stream may
+  // have ended because the client died; its control connection then ends too, through the TLS
+  // jail a moment later. A short wait tells the two apart, so a dead client's partial upload
+  // never replaces the file. Clients that end uploads properly never wait.
+  if (r == TransferResult::kOk && over_tls && !close_notify && ControlGoneWithin(200)) {
+    r = TransferResult::kControlClosed;
   }
   if (r == TransferResult::kOk && fsync(file.get()) != 0) {
     err = errno;

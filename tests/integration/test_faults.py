@@ -43,13 +43,14 @@ def assert_recovered(server, local_users, directory=None, old=None):
 
 # ---- the client disappears in the middle of each command -----------------------------------------
 
-MOVES = ["pass-delay", "list", "retr", "stor", "accept-wait", "tls-handshake", "stor-tls"]
+MOVES = ["pass-delay", "list", "retr", "stor", "accept-wait", "tls-handshake", "stor-tls",
+         "stor-tls-killed"]
 
 
 @pytest.mark.parametrize("move", MOVES)
 def test_client_vanishes_mid_command(writer, local_users, cert, move):
     opts = {"delay_failed_login": "3"}
-    if move in ("tls-handshake", "stor-tls"):
+    if move in ("tls-handshake", "stor-tls", "stor-tls-killed"):
         opts.update({"ssl_enable": "YES", "force_local_logins_ssl": "NO",
                      "force_local_data_ssl": "NO", "require_ssl_reuse": "NO", **cert})
     s = writer(opts)
@@ -71,6 +72,18 @@ def test_client_vanishes_mid_command(writer, local_users, cert, move):
         c.send(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # the start of a ClientHello
         time.sleep(0.3)
         reset(c.sock)
+    elif move == "stor-tls-killed":
+        # A killed client: its kernel closes both connections (FIN, no TLS close_notify) at
+        # once. The data stream's end is not the file's end.
+        ftp = ftplib.FTP_TLS(context=client_context(), timeout=10)
+        ftp.connect(s.host, s.port)
+        ftp.login(ALICE, local_users.users[ALICE]["password"])
+        ftp.prot_p()
+        ftp.voidcmd("TYPE I")
+        conn = ftp.transfercmd("STOR old.bin")
+        conn.sendall(os.urandom(300000))
+        conn.close()
+        os.close(ftp.sock.detach())
     elif move == "stor-tls":
         ftp = ftplib.FTP_TLS(context=client_context(), timeout=10)
         ftp.connect(s.host, s.port)
