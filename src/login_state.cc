@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/sha.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -42,6 +41,24 @@ std::uint64_t LastsUntil(const unsigned char* slot, std::uint32_t window) {
   return w > b ? w : b;
 }
 
+// A 64-bit hash of the seed and the bytes (FNV-1a, then splitmix64's finaliser so every bit
+// of the input moves the low bits the slot index uses). Local and cheap: the table is looked at
+// at every connection, and this keeps OpenSSL's lazy start-up out of that path. With the
+// table's random salt as the seed, a client cannot aim its addresses at one record.
+std::uint64_t Mix(std::uint64_t seed, const unsigned char* data, std::size_t size) {
+  std::uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+  for (std::size_t i = 0; i < size; ++i) {
+    h ^= data[i];
+    h *= 0x100000001b3ULL;
+  }
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebULL;
+  h ^= h >> 31;
+  return h;
+}
+
 }  // namespace
 
 LoginKey AddressKey(const SockAddr& peer) {
@@ -64,9 +81,11 @@ LoginKey AddressKey(const SockAddr& peer) {
 LoginKey UserKey(std::string_view user) {
   LoginKey key;
   key.kind = kUserKey;
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(user.data()), user.size(), digest);
-  std::memcpy(key.bytes, digest, 16);
+  const auto* bytes = reinterpret_cast<const unsigned char*>(user.data());
+  const std::uint64_t a = Mix(0x6b65657066747064ULL, bytes, user.size());
+  const std::uint64_t b = Mix(0x75736572206e616dULL, bytes, user.size());
+  std::memcpy(key.bytes, &a, 8);
+  std::memcpy(key.bytes + 8, &b, 8);
   return key;
 }
 
@@ -85,11 +104,9 @@ std::size_t LoginTable::Home(const LoginKey& key) const {
   std::memcpy(in, data_ + kSaltOffset, 16);
   in[16] = key.kind;
   std::memcpy(in + 17, key.bytes, 16);
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(in, sizeof in, digest);
-  std::uint64_t h;
-  std::memcpy(&h, digest, sizeof h);
-  return static_cast<std::size_t>(h % kSlots);
+  std::uint64_t seed;
+  std::memcpy(&seed, data_ + kSaltOffset + 8, sizeof seed);
+  return static_cast<std::size_t>(Mix(seed, in, sizeof in) % kSlots);
 }
 
 unsigned char* LoginTable::Find(const LoginKey& key) const {

@@ -8,9 +8,9 @@
 // for ban_time seconds, and later connections from it get 421 before anything they send is read.
 //
 // The table has a fixed size, so no client can make it grow: when the records a key may use are
-// all taken, the stalest gives way. Keys are hashed with a random salt kept in the file, so a
-// client cannot pick addresses that fight over the same records. Every use holds flock(LOCK_EX)
-// on the file for a few microseconds. A user name is kept only as a salted hash.
+// all taken, the stalest gives way. Records are placed by a hash keyed with a random salt kept
+// in the file, so a client cannot pick addresses that fight over the same records. Every use holds flock(LOCK_EX)
+// on the file for a few microseconds. A user name is kept only as a hash.
 #ifndef KEEPFTPD_SRC_LOGIN_STATE_H_
 #define KEEPFTPD_SRC_LOGIN_STATE_H_
 
