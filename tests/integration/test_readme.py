@@ -95,7 +95,9 @@ def walk_through(tmp_path, steps):
     footprint = ("/usr/sbin/keepftpd", "/etc/keepftpd.conf", "/srv/ftp", "/usr/share/empty",
                  "/etc/xinetd.d/keepftpd")
     before = {p: os.path.lexists(p) for p in footprint}
-    r = subprocess.run(["unshare", "--mount", "--net", "--propagation", "private", "--",
+    # Its own PID namespace too: whatever the walkthrough started dies with it.
+    r = subprocess.run(["unshare", "--mount", "--net", "--pid", "--fork", "--mount-proc",
+                        "--propagation", "private", "--",
                         "bash", "-c", MACHINE + steps, "readme-walkthrough", str(work)],
                        capture_output=True, text=True, timeout=900,
                        env=dict(os.environ, JOURNALD=JOURNALD))
