@@ -72,9 +72,7 @@ def test_client_vanishes_mid_command(writer, local_users, cert, move):
         c.send(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # the start of a ClientHello
         time.sleep(0.3)
         reset(c.sock)
-    elif move == "stor-tls-killed":
-        # A killed client: its kernel closes both connections (FIN, no TLS close_notify) at
-        # once. The data stream's end is not the file's end.
+    elif move in ("stor-tls-killed", "stor-tls"):
         ftp = ftplib.FTP_TLS(context=client_context(), timeout=10)
         ftp.connect(s.host, s.port)
         ftp.login(ALICE, local_users.users[ALICE]["password"])
@@ -82,23 +80,19 @@ def test_client_vanishes_mid_command(writer, local_users, cert, move):
         ftp.voidcmd("TYPE I")
         conn = ftp.transfercmd("STOR old.bin")
         conn.sendall(os.urandom(300000))
+    if move == "stor-tls-killed":
+        # A killed client: its kernel closes both connections (FIN, no TLS close_notify) at
+        # once. The data stream's end is not the file's end.
         conn.close()
         os.close(ftp.sock.detach())
     elif move == "stor-tls":
-        ftp = ftplib.FTP_TLS(context=client_context(), timeout=10)
-        ftp.connect(s.host, s.port)
-        ftp.login(ALICE, local_users.users[ALICE]["password"])
-        ftp.prot_p()
-        ftp.voidcmd("TYPE I")
-        conn = ftp.transfercmd("STOR old.bin")
-        conn.sendall(os.urandom(300000))
         # The client dies: both connections are reset, the data one first (with TLS, a data
         # connection that merely closes without close_notify is a complete upload unless
         # strict_ssl_read_eof, as in vsftpd).
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         conn.close()
         reset(ftp.sock)
-    else:
+    elif move not in ("pass-delay", "tls-handshake"):
         ftp = login(s, ALICE, local_users)
         ftp.voidcmd("TYPE I")
         if move == "accept-wait":
