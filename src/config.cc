@@ -157,18 +157,6 @@ constexpr RefusedOption kRefusedOptions[] = {
      "or ECDSA key"},
 };
 
-// Every other option of vsftpd 3.0.3 (vsftpd.conf(5) and parseconf.c) plus the ones
-// distributions added. Refused as "not supported yet", never as unknown. Sorted.
-constexpr std::string_view kNotSupportedYet[] = {
-    "run_as_launching_user",
-};
-static_assert(std::is_sorted(std::begin(kNotSupportedYet), std::end(kNotSupportedYet)),
-              "kNotSupportedYet must stay sorted");
-
-bool IsNotSupportedYet(std::string_view name) {
-  return std::binary_search(std::begin(kNotSupportedYet), std::end(kNotSupportedYet), name);
-}
-
 const InertOption* FindInert(std::string_view name) {
   for (const InertOption& o : kInertOptions) {
     if (o.name == name) return &o;
@@ -193,8 +181,7 @@ const Row* FindRow(const Row (&rows)[N], std::string_view name) {
 
 bool IsKnownOption(std::string_view name) {
   return FindRow(kBoolRows, name) || FindRow(kUintRows, name) || FindRow(kStrRows, name) ||
-         FindInert(name) != nullptr || FindRefused(name) || FindAccepted(name) != nullptr ||
-         IsNotSupportedYet(name);
+         FindInert(name) != nullptr || FindRefused(name) || FindAccepted(name) != nullptr;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -234,7 +221,6 @@ std::string Suggestion(std::string_view name) {
   for (const InertOption& o : kInertOptions) consider(o.name);
   for (const RefusedOption& r : kRefusedOptions) consider(r.name);
   for (const AcceptedOption& a : kAcceptedOptions) consider(a.name);
-  for (std::string_view n : kNotSupportedYet) consider(n);
   const std::size_t limit = lower.size() >= 8 ? 2 : 1;
   if (best_distance > limit) return "";
   return std::string(best);
@@ -411,6 +397,7 @@ class Parser {
   void ParseLine(unsigned line_number, std::string_view line);
   void CheckCrossOptions();
   Config& config() { return config_; }
+  void CheckRootless();
 
  private:
   void Error(unsigned line, std::string_view option, std::string message) {
@@ -502,9 +489,34 @@ void Parser::SetOption(unsigned line, std::string_view name, std::string_view va
     }
   } else if (const RefusedOption* refused = FindRefused(name)) {
     Error(line, name, std::string(refused->message));
-  } else {
-    Error(line, name,
-          std::string(name) + " is a vsftpd option that keepftpd does not implement: not supported yet");
+  }
+}
+
+// run_as_launching_user: what needs root is refused, and the failed-login table moves to the
+// user's runtime directory unless login_state_dir says where.
+void Parser::CheckRootless() {
+  auto line_of = [&](std::string_view name) {
+    auto where = seen_.find(name);
+    return where != seen_.end() ? where->second : 0u;
+  };
+  auto refuse = [&](std::string_view name, const std::string& why) {
+    Error(line_of(name), name,
+          "cannot be used with run_as_launching_user=YES (line " +
+              std::to_string(line_of("run_as_launching_user")) + "): " + why);
+  };
+  if (config_.session_support) {
+    refuse("session_support", "PAM sessions and utmp/wtmp records need root; set it to NO");
+  }
+  if (config_.chown_uploads) {
+    refuse("chown_uploads", "giving files to another user needs root; set it to NO");
+  }
+  if (config_.connect_from_port_20 && config_.ftp_data_port < 1024) {
+    refuse(line_of("ftp_data_port") != 0 ? "ftp_data_port" : "connect_from_port_20",
+           "active data connections from port " + std::to_string(config_.ftp_data_port) +
+               " need root; set ftp_data_port to 1024 or above, or connect_from_port_20=NO");
+  }
+  if (line_of("login_state_dir") == 0 && config_.login_state_dir == Config().login_state_dir) {
+    config_.login_state_dir = "/run/user/" + std::to_string(getuid()) + "/keepftpd";
   }
 }
 
@@ -520,6 +532,7 @@ void Parser::CheckCrossOptions() {
       Error(line, "proxy_protocol", "cannot be combined with implicit_ssl yet");
     }
   }
+  if (config_.run_as_launching_user) CheckRootless();
   if (!config_.pasv_address.empty() && !config_.pasv_addr_resolve) {
     in_addr addr{};
     if (inet_pton(AF_INET, config_.pasv_address.c_str(), &addr) != 1) {
@@ -561,9 +574,16 @@ std::string DirName(const std::string& path) {
   return path.substr(0, slash);
 }
 
+// A file or directory not owned by root: an error unless the configuration turns out to be a
+// rootless one (run_as_launching_user=YES) and the owner is the user running keepftpd.
+struct OwnerProblem {
+  ConfigError error;
+  uid_t owner;
+};
+
 // Appends an error when dir is not owned by root or is writable by group or others.
 void CheckDirectory(const std::string& file, const std::string& dir,
-                    std::vector<ConfigError>* errors) {
+                    std::vector<ConfigError>* errors, std::vector<OwnerProblem>* owners) {
   struct stat st{};
   if (stat(dir.c_str(), &st) != 0) {
     errors->push_back({file, 0, "",
@@ -572,9 +592,10 @@ void CheckDirectory(const std::string& file, const std::string& dir,
     return;
   }
   if (st.st_uid != 0) {
-    errors->push_back({file, 0, "",
-                       "directory " + SanitizeForLog(dir) + " is not owned by root (owner uid " +
-                           std::to_string(st.st_uid) + "); anyone owning it can replace the file"});
+    owners->push_back({{file, 0, "",
+                        "directory " + SanitizeForLog(dir) + " is not owned by root (owner uid " +
+                            std::to_string(st.st_uid) + "); anyone owning it can replace the file"},
+                       st.st_uid});
   }
   if ((st.st_mode & 022) != 0) {
     errors->push_back({file, 0, "",
@@ -587,7 +608,7 @@ void CheckDirectory(const std::string& file, const std::string& dir,
 // problems are reported but the text is still returned, so that every error gets listed). False
 // when there is no text to parse.
 bool ReadConfigFile(const std::string& path, std::string* text,
-                    std::vector<ConfigError>* errors) {
+                    std::vector<ConfigError>* errors, std::vector<OwnerProblem>* owners) {
   int fd;
   do {
     fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -609,9 +630,10 @@ bool ReadConfigFile(const std::string& path, std::string* text,
     return false;
   }
   if (st.st_uid != 0) {
-    errors->push_back({path, 0, "",
-                       "not owned by root (owner uid " + std::to_string(st.st_uid) +
-                           "); run chown root: on it"});
+    owners->push_back({{path, 0, "",
+                        "not owned by root (owner uid " + std::to_string(st.st_uid) +
+                            "); run chown root: on it"},
+                       st.st_uid});
   }
   if ((st.st_mode & 022) != 0) {
     errors->push_back({path, 0, "",
@@ -665,6 +687,11 @@ constexpr MappedNote kMappedNotes[] = {
     {"ssl_tlsv1", "accepted and ignored: keepftpd negotiates only TLS 1.2 and 1.3"},
     {"ssl_tlsv1_1", "accepted and ignored: keepftpd negotiates only TLS 1.2 and 1.3"},
     {"ssl_tlsv1_2", "accepted and ignored: TLS 1.2 and 1.3 are always on"},
+    {"run_as_launching_user",
+     "YES is keepftpd's rootless mode: started by a normal user (never root), every process runs "
+     "as that user, and the jails still chroot, inside unprivileged user namespaces (vsftpd's "
+     "could not); only that user may log in besides anonymous, and options that need root are "
+     "refused"},
 };
 
 std::string VsftpdNote(std::string_view name, std::string_view vsftpd_default) {
@@ -710,7 +737,6 @@ const char* VsftpdStatusName(VsftpdStatus status) {
     case VsftpdStatus::kImplemented: return "implemented";
     case VsftpdStatus::kMapped: return "mapped";
     case VsftpdStatus::kRefused: return "refused";
-    case VsftpdStatus::kNotYet: return "not supported yet";
   }
   return "unknown";
 }
@@ -734,8 +760,6 @@ const std::vector<VsftpdOption>& VsftpdOptions() {
       } else if (const RefusedOption* refused = FindRefused(o.name)) {
         o.status = VsftpdStatus::kRefused;
         o.note = std::string(refused->message);
-      } else if (IsNotSupportedYet(o.name)) {
-        o.status = VsftpdStatus::kNotYet;
       } else {
         bool mapped = false;
         for (const MappedNote& m : kMappedNotes) mapped = mapped || m.name == o.name;
@@ -780,16 +804,33 @@ Config ParseConfig(std::string_view text, std::string_view file_name,
 Config LoadConfigFile(const std::string& path, std::vector<ConfigError>* errors,
                       const Config& base) {
   std::string text;
-  const bool read_ok = ReadConfigFile(path, &text, errors);
-  CheckDirectory(path, DirName(path), errors);
+  std::vector<OwnerProblem> owners;
+  const bool read_ok = ReadConfigFile(path, &text, errors, &owners);
+  CheckDirectory(path, DirName(path), errors, &owners);
   // A symlinked file (common under /etc) must also sit in a safe directory where it really is.
   if (char* real = realpath(path.c_str(), nullptr)) {
     std::string real_dir = DirName(real);
     std::free(real);
-    if (real_dir != DirName(path)) CheckDirectory(path, real_dir, errors);
+    if (real_dir != DirName(path)) CheckDirectory(path, real_dir, errors, &owners);
   }
-  if (!read_ok) return base;
-  return ParseConfig(text, path, errors, base);
+  Config config = read_ok ? ParseConfig(text, path, errors, base) : base;
+  // Rootless, the launching user's own files are as trusted as root's: only they and root can
+  // change them.
+  const bool rootless = read_ok && config.run_as_launching_user && geteuid() != 0;
+  for (OwnerProblem& p : owners) {
+    if (rootless && p.owner == geteuid()) continue;
+    if (rootless) {
+      std::string& m = p.error.message;
+      const std::string_view kRoot = "not owned by root";
+      std::size_t at = m.find(kRoot);
+      if (at != std::string::npos) {
+        m.replace(at, kRoot.size(),
+                  "not owned by root or by you (uid " + std::to_string(geteuid()) + ")");
+      }
+    }
+    errors->push_back(std::move(p.error));
+  }
+  return config;
 }
 
 }  // namespace keepftpd

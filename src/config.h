@@ -41,7 +41,8 @@ Config ParseConfig(std::string_view text, std::string_view file_name,
 
 // Reads and parses the file at path. Refuses (as an error on line 0) a file that is not a regular
 // file, is larger than kMaxConfigBytes, or where the file or its directory is not owned by root or
-// is writable by group or others. Cross-option checks (pasv_min_port <= pasv_max_port, ...) are
+// is writable by group or others (with run_as_launching_user=YES, owned by the user running
+// keepftpd is allowed too). Cross-option checks (pasv_min_port <= pasv_max_port, ...) are
 // done here too.
 Config LoadConfigFile(const std::string& path, std::vector<ConfigError>* errors,
                       const Config& base = Config());
@@ -49,15 +50,14 @@ Config LoadConfigFile(const std::string& path, std::vector<ConfigError>* errors,
 // How keepftpd takes each vsftpd option (vsftpd_options.def):
 //  kImplemented: the same option (note: where keepftpd's default differs);
 //  kMapped: accepted, with a difference the note explains;
-//  kRefused: refused whatever its value; the note names the replacement;
-//  kNotYet: refused as not supported yet.
-enum class VsftpdStatus { kImplemented, kMapped, kRefused, kNotYet };
+//  kRefused: refused whatever its value; the note names the replacement.
+enum class VsftpdStatus { kImplemented, kMapped, kRefused };
 struct VsftpdOption {
   std::string_view name;
   char type = 'B';                  // 'B' (YES/NO), 'U' (number) or 'S' (string)
   std::string_view vsftpd_default;  // upstream vsftpd's; "" when unset
   std::string_view sample;          // a non-default value ("@FILE", "@DIR": any file, directory)
-  VsftpdStatus status = VsftpdStatus::kNotYet;
+  VsftpdStatus status = VsftpdStatus::kImplemented;
   std::string note;
 };
 const std::vector<VsftpdOption>& VsftpdOptions();  // sorted by name

@@ -1,9 +1,12 @@
-// Jail construction. Called in a forked child of the monitor, as root, once.
+// Jail construction. Called in a forked child of the monitor, as root (rootless: in a new user
+// namespace), once.
 #include "jail.h"
 
 #include <cap-ng.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 namespace keepftpd {
@@ -40,30 +44,113 @@ Status SetLimit(int resource, rlim_t value, const char* name) {
   return Status::Ok();
 }
 
+// True when this thread holds any capability: effective, permitted, inheritable or bounding.
+bool HasCapabilities() {
+  __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &header, data) != 0) return true;
+  for (const auto& d : data) {
+    if (d.effective != 0 || d.permitted != 0 || d.inheritable != 0) return true;
+  }
+  for (int cap = 0;; ++cap) {
+    int r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+    if (r < 0) return false;  // past the last capability
+    if (r > 0) return true;
+  }
+}
+
+Status WriteProcSelf(const char* file, const std::string& text) {
+  std::string path = std::string("/proc/self/") + file;
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno(errno, path);
+  ssize_t n = write(fd, text.data(), text.size());
+  int saved = errno;
+  close(fd);
+  if (n != static_cast<ssize_t>(text.size())) return Status::FromErrno(saved, "writing " + path);
+  return Status::Ok();
+}
+
+// Rootless: the launching user's uid and gid, mapped to themselves, are the only ids of the
+// new user namespace. setgroups is denied in it first (the kernel's rule for an unprivileged
+// gid map), so the supplementary groups stay the launching user's.
+Status MapOwnIds(const JailSpec& spec) {
+  // The monitor is not dumpable, nor is this copy of it, and the /proc files of a process that
+  // is not dumpable belong to root: writable by this process only while it is dumpable. (Only
+  // processes of the launching user could trace it meanwhile, and it holds nothing of theirs.)
+  if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) return Status::FromErrno(errno, "PR_SET_DUMPABLE");
+  Status s = WriteProcSelf("setgroups", "deny");
+  if (s.ok()) s = WriteProcSelf("uid_map", std::to_string(spec.uid) + " " +
+                                               std::to_string(spec.uid) + " 1\n");
+  if (s.ok()) s = WriteProcSelf("gid_map", std::to_string(spec.gid) + " " +
+                                               std::to_string(spec.gid) + " 1\n");
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 && s.ok()) {
+    s = Status::FromErrno(errno, "PR_SET_DUMPABLE");
+  }
+  if (!s.ok()) return Status::Error(std::string(spec.name) + ": mapping ids in the user namespace: " +
+                                    s.message());
+  return Status::Ok();
+}
+
 }  // namespace
+
+std::string UserNamespaceRefused(int errno_value) {
+  return std::string("run_as_launching_user=YES: the kernel refused an unprivileged user "
+                     "namespace (") + std::strerror(errno_value) +
+         "), and keepftpd does not serve without one: its jails could not chroot. Allow them "
+         "(sysctl user.max_user_namespaces above 0; kernel.unprivileged_userns_clone=1 where it "
+         "exists; kernel.apparmor_restrict_unprivileged_userns=0 or an AppArmor profile for "
+         "keepftpd where AppArmor restricts them; in a container, a seccomp profile that allows "
+         "clone with CLONE_NEWUSER), or run keepftpd as root with run_as_launching_user=NO";
+}
 
 Status EnterJail(const JailSpec& spec, std::initializer_list<int> keep_fds) {
   if (spec.uid == 0) return Status::Error(std::string(spec.name) + ": refusing to run as root");
   CloseAllBut(keep_fds);
+  if (spec.rootless) {
+    Status s = MapOwnIds(spec);
+    if (!s.ok()) return s;
+    if (getuid() != spec.uid || getgid() != spec.gid) {
+      return Status::Error(std::string(spec.name) + ": rootless jail started with other ids");
+    }
+  }
   if (chroot(spec.root.c_str()) != 0) {
     return Status::FromErrno(errno, "chroot to " + spec.root);
   }
   if (chdir("/") != 0) return Status::FromErrno(errno, "chdir / in " + spec.root);
 
-  // Become the jail's user: its supplementary groups (looked up by the monitor: there is no NSS
-  // in the chroot) or none, no capabilities in any set, bounding set cleared (libcap-ng does
-  // setresgid and setresuid in the right order).
-  int flags = CAPNG_CLEAR_BOUNDING;
-  if (spec.groups.empty()) {
-    flags |= CAPNG_DROP_SUPP_GRP;
-  } else if (setgroups(spec.groups.size(), spec.groups.data()) != 0) {
-    return Status::FromErrno(errno, "setgroups");
+  if (spec.rootless) {
+    // Already the jail's user: give up the user namespace's capabilities, bounding set first.
+    // (Directly: libcap-ng keeps the pid it first saw, and this process came from a clone(),
+    // which runs no fork handlers.)
+    for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; ++cap) {
+      if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+        return Status::FromErrno(errno, std::string(spec.name) + ": PR_CAPBSET_DROP");
+      }
+    }
+    __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct none[2] = {};
+    if (syscall(SYS_capset, &header, none) != 0) {
+      return Status::FromErrno(errno, std::string(spec.name) + ": capset");
+    }
+  } else {
+    // Become the jail's user: its supplementary groups (looked up by the monitor: there is no
+    // NSS in the chroot) or none, no capabilities in any set, bounding set cleared (libcap-ng
+    // does setresgid and setresuid in the right order).
+    int flags = CAPNG_CLEAR_BOUNDING;
+    if (spec.groups.empty()) {
+      flags |= CAPNG_DROP_SUPP_GRP;
+    } else if (setgroups(spec.groups.size(), spec.groups.data()) != 0) {
+      return Status::FromErrno(errno, "setgroups");
+    }
+    capng_clear(CAPNG_SELECT_ALL);
+    int rc = capng_change_id(static_cast<int>(spec.uid), static_cast<int>(spec.gid),
+                             static_cast<capng_flags_t>(flags));
+    if (rc != 0) return Status::Error(std::string(spec.name) + ": capng_change_id failed (" +
+                                      std::to_string(rc) + ")");
   }
-  capng_clear(CAPNG_SELECT_ALL);
-  int rc = capng_change_id(static_cast<int>(spec.uid), static_cast<int>(spec.gid),
-                           static_cast<capng_flags_t>(flags));
-  if (rc != 0) return Status::Error(std::string(spec.name) + ": capng_change_id failed (" +
-                                    std::to_string(rc) + ")");
+  if (HasCapabilities()) {
+    return Status::Error(std::string(spec.name) + ": capabilities left after dropping them");
+  }
   // Prove the drop: getting root back must fail.
   if (setuid(0) == 0 || seteuid(0) == 0 || setgid(0) == 0) {
     return Status::Error(std::string(spec.name) + ": could regain root after dropping it");

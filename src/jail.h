@@ -1,7 +1,8 @@
 // Building a jail in a freshly forked child of the monitor: keep only the granted descriptors,
 // chroot, become the jail's user with no capabilities (proved by trying to undo it), die with the
 // monitor, bounded rlimits (no processes, no core, few files, bounded address space),
-// no_new_privs, seccomp. Called in the child only, as root, once.
+// no_new_privs, seccomp. Called in the child only, as root (or, rootless, as the launching user
+// in a new user namespace), once.
 #ifndef KEEPFTPD_SRC_JAIL_H_
 #define KEEPFTPD_SRC_JAIL_H_
 
@@ -37,7 +38,15 @@ struct JailSpec {
   unsigned max_open_files = 32;
   unsigned long max_address_space = 256ul << 20;  // RLIMIT_AS, bytes
   int channel = -1;              // to the monitor: seccomp reports, and the monitor-alive check
+  // run_as_launching_user: the process is the only one of a user namespace it was cloned into
+  // (CLONE_NEWUSER), not root; it maps its own uid and gid there (uid and gid above), which
+  // gives it the capabilities to chroot, then drops them all. It keeps its ids.
+  bool rootless = false;
 };
+
+// Why the jails cannot start rootless, for the log and --check-config: errno_value from
+// clone(CLONE_NEWUSER) or unshare(CLONE_NEWUSER), with what to change.
+std::string UserNamespaceRefused(int errno_value);
 
 // Returns only when the calling process is inside the jail. On failure the process is in an
 // undefined half-dropped state: the caller reports and exits.

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <sched.h>
+#include <sys/wait.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <netinet/tcp.h>
@@ -31,6 +33,7 @@
 #include "tls.h"
 #include "proctitle.h"
 #include "hash.h"
+#include "jail.h"
 #include "listing.h"
 #include "prelogin.h"
 
@@ -173,9 +176,35 @@ int PrintFeatures(const Options& options) {
   return 0;
 }
 
+constexpr const char* kNeedsRoot =
+    "keepftpd must be started as root (it needs to chroot and change user), or set "
+    "run_as_launching_user=YES for the rootless mode";
+constexpr const char* kRootlessAsRoot =
+    "run_as_launching_user=YES, but keepftpd was started as root: the rootless mode is for "
+    "normal users (start it as the user whose files it serves), or set run_as_launching_user=NO";
+
+// 0 when this process may create a user namespace, else the errno it got (in a child).
+int TryUserNamespace() {
+  pid_t pid = fork();
+  if (pid < 0) return errno;
+  if (pid == 0) _exit(unshare(CLONE_NEWUSER) == 0 ? 0 : (errno & 0x7f));
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : EPERM;
+}
+
 int CheckConfig(const Options& options) {
   std::vector<ConfigError> errors;
   Config config = LoadConfigFile(options.config_path, &errors);
+  if (errors.empty() && config.run_as_launching_user) {
+    // The rootless mode needs an unprivileged user namespace: try one, as the jails will.
+    if (geteuid() == 0) {
+      errors.push_back({options.config_path, 0, "run_as_launching_user", kRootlessAsRoot});
+    } else if (int refused = TryUserNamespace(); refused != 0) {
+      errors.push_back({options.config_path, 0, "", UserNamespaceRefused(refused)});
+    }
+  }
   if (errors.empty() && config.ssl_enable) {
     // The certificate and key as a client's AUTH TLS would load them.
     std::string problem = CheckTlsFiles(config);
@@ -216,18 +245,38 @@ bool LookUpAccount(const std::string& name, const char* option, Account* out,
   return true;
 }
 
-// secure_chroot_dir must be an empty directory owned by root and writable by nobody else.
-void CheckSecureChroot(const std::string& dir, std::vector<std::string>* errors) {
+// Rootless: the user who started keepftpd, who every process stays.
+void LookUpLauncher(Account* out, std::vector<std::string>* errors) {
+  passwd* pw = getpwuid(getuid());
+  out->uid = getuid();
+  out->gid = getgid();
+  if (pw == nullptr) {
+    errors->push_back("run_as_launching_user=YES: uid " + std::to_string(getuid()) +
+                      " is not in the passwd database");
+    return;
+  }
+  out->name = pw->pw_name;
+  out->home = pw->pw_dir != nullptr ? pw->pw_dir : "";
+}
+
+// secure_chroot_dir must be an empty directory owned by root (rootless: or by the launching
+// user) and writable by nobody else.
+void CheckSecureChroot(const std::string& dir, bool rootless, std::vector<std::string>* errors) {
   struct stat st;
-  std::string fix = " (create it with: mkdir -p " + dir + " && chown root:root " + dir +
-                    " && chmod 755 " + dir + ")";
+  std::string fix = rootless ? " (create it with: mkdir -p " + dir + " && chmod 555 " + dir + ")"
+                             : " (create it with: mkdir -p " + dir + " && chown root:root " + dir +
+                                   " && chmod 755 " + dir + ")";
   if (stat(dir.c_str(), &st) != 0) {
     errors->push_back("secure_chroot_dir=" + dir + ": " + std::strerror(errno) + fix);
     return;
   }
-  if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+  const bool owner_ok = st.st_uid == 0 || (rootless && st.st_uid == getuid());
+  if (!S_ISDIR(st.st_mode) || !owner_ok || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
     errors->push_back("secure_chroot_dir=" + dir +
-                      ": must be a directory owned by root and not writable by group or others" +
+                      (rootless ? ": must be a directory owned by root or by you and not "
+                                  "writable by group or others"
+                                : ": must be a directory owned by root and not writable by group "
+                                  "or others") +
                       fix);
     return;
   }
@@ -362,27 +411,42 @@ int Main(int argc, char** argv) {
   ctx.remote_addr = session.peer.HostString();
   ctx.remote_port = std::to_string(session.peer.port());
 
-  if (geteuid() != 0) {
-    Refuse(conn, {"keepftpd must be started as root (it needs to chroot and change user)"});
-  }
-
   std::vector<ConfigError> config_errors;
   Config config = LoadConfigFile(options.config_path, &config_errors);
   EnableProcTitle(config_errors.empty() && config.setproctitle_enable);
   if (!config_errors.empty()) {
     std::vector<std::string> reasons;
     for (const ConfigError& e : config_errors) reasons.push_back(e.ToString());
+    if (geteuid() != 0) reasons.push_back(kNeedsRoot);
     reasons.push_back("refusing to serve with a broken configuration; check it with keepftpd "
                       "--check-config --config " + options.config_path);
     Refuse(conn, reasons);
   }
+  session.rootless = config.run_as_launching_user;
+  if (!session.rootless && geteuid() != 0) Refuse(conn, {kNeedsRoot});
+  if (session.rootless && geteuid() == 0) Refuse(conn, {kRootlessAsRoot});
 
   if (config.syslog_enable) UseSyslog();
   std::vector<std::string> errors;
-  LookUpAccount(config.nopriv_user, "nopriv_user", &session.nopriv, &errors);
-  if (config.anonymous_enable &&
-      LookUpAccount(config.ftp_username, "ftp_username", &session.anonymous, &errors)) {
-    session.anon_root = config.anon_root.empty() ? session.anonymous.home : config.anon_root;
+  if (session.rootless) {
+    // Every process is the launching user; the jails' chroots come from user namespaces.
+    LookUpLauncher(&session.nopriv, &errors);
+    session.anonymous = session.nopriv;
+    session.anonymous.name = config.ftp_username;
+    if (config.anonymous_enable) {
+      Account ftp;
+      if (!config.anon_root.empty()) {
+        session.anon_root = config.anon_root;
+      } else if (LookUpAccount(config.ftp_username, "ftp_username", &ftp, &errors)) {
+        session.anon_root = ftp.home;
+      }
+    }
+  } else {
+    LookUpAccount(config.nopriv_user, "nopriv_user", &session.nopriv, &errors);
+    if (config.anonymous_enable &&
+        LookUpAccount(config.ftp_username, "ftp_username", &session.anonymous, &errors)) {
+      session.anon_root = config.anon_root.empty() ? session.anonymous.home : config.anon_root;
+    }
   }
   // The lists are read now, like the banner: the pre-login jail checks the user list at USER
   // (and the monitor again at login); neither can open files later.
@@ -412,7 +476,7 @@ int Main(int argc, char** argv) {
       session.chown_owner.gid = pw->pw_gid;
     }
   }
-  CheckSecureChroot(config.secure_chroot_dir, &errors);
+  CheckSecureChroot(config.secure_chroot_dir, session.rootless, &errors);
   if (config.ssl_enable) {
     // A missing or unreadable certificate or key refuses the connection at once, as vsftpd
     // refuses to start. (Parsing them waits for AUTH TLS: most connections never ask.)

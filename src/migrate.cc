@@ -125,13 +125,6 @@ Migration MigrateVsftpdConfig(std::string_view text, std::string_view input_name
                          " is neither a vsftpd nor a keepftpd option; left out");
       continue;
     }
-    if (v != nullptr && v->status == VsftpdStatus::kNotYet) {
-      out += "# [not supported yet] " + shown + "\n";
-      m.decide.push_back(At(number) + shown +
-                         ": keepftpd does not support this option yet; left out (keepftpd.conf(5), "
-                         "VSFTPD OPTIONS)");
-      continue;
-    }
     if (v != nullptr && v->status == VsftpdStatus::kRefused) {
       out += "# [refused] " + shown + "\n";
       m.decide.push_back(At(number) + shown + ": " + v->note + "; left out");

@@ -144,28 +144,45 @@ void KillChildOnFatal() {
 // fork(), into new namespaces where the kernel allows it. The pre-login jail needs no network
 // of its own (its control socket is inherited), no System V IPC and no view of other processes.
 // Where the kernel refuses (inside some containers), each namespace is given up with a log line.
-pid_t ForkIsolated(const Config& config, bool reinit) {
+// Rootless (run_as_launching_user), every jail is cloned into a new user namespace, where it
+// may chroot (EnterJail), and into the others as well: they cost no privilege there, and they
+// keep a jail of the launching user's uid away from that user's other processes and sockets.
+// A user namespace is never given up: without one there is no chroot, and no jail.
+pid_t ForkJail(const Monitor& m, bool isolate, bool reinit) {
+  const Config& config = *m.config;
+  const bool rootless = m.session->rootless;
   unsigned long flags = 0;
-  if (config.isolate_network) flags |= CLONE_NEWNET;
-  if (config.isolate) flags |= CLONE_NEWPID | CLONE_NEWIPC;
-  if (reinit && flags != 0) {
+  if (isolate || rootless) {
+    if (config.isolate_network) flags |= CLONE_NEWNET;
+    if (config.isolate) flags |= CLONE_NEWPID | CLONE_NEWIPC;
+  }
+  if (reinit && flags != 0 && !rootless) {
     // The keeper gave up CAP_SYS_ADMIN with the rest before the first login.
     Log(kLogInfo, "REIN: the new pre-login jail runs without new namespaces");
     flags = 0;
   }
-  while (flags != 0) {
-    long pid = syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, 0);
+  const unsigned long always = rootless ? CLONE_NEWUSER : 0;
+  while (true) {
+    if ((flags | always) == 0) return fork();
+    long pid = syscall(SYS_clone, flags | always | SIGCHLD, nullptr, nullptr, nullptr, 0);
     if (pid >= 0) return static_cast<pid_t>(pid);
-    if (errno != EPERM && errno != EINVAL && errno != ENOSPC && errno != EUSERS) break;
+    const int err = errno;
+    if ((err != EPERM && err != EINVAL && err != ENOSPC && err != EUSERS) || flags == 0) {
+      if (rootless) {
+        JailSetupFailed(*m.session, Status::Error(UserNamespaceRefused(err)));
+      }
+      errno = err;
+      return -1;
+    }
     // Drop the namespace most likely to be refused, say so, and try again.
     unsigned long give_up = (flags & CLONE_NEWNET) != 0 ? CLONE_NEWNET : flags;
     Log(kLogWarning, std::string("the kernel refused new ") +
                          ((give_up & CLONE_NEWNET) != 0 ? "network" : "PID and IPC") +
-                         " namespaces for the pre-login jail (" + std::strerror(errno) +
+                         " namespaces for the " + (isolate ? "pre-login" : "session or TLS") +
+                         " jail (" + std::strerror(err) +
                          "); it runs without them");
     flags &= ~give_up;
   }
-  return fork();
 }
 
 void StartPrelogin(Monitor& m, PreloginGreeting greeting) {
@@ -173,7 +190,7 @@ void StartPrelogin(Monitor& m, PreloginGreeting greeting) {
   UniqueFd mine, theirs;
   Status s = MakeChannel(&mine, &theirs);
   if (!s.ok()) Fatal(s.message());
-  pid_t pid = ForkIsolated(*m.config, reinit);
+  pid_t pid = ForkJail(m, true, reinit);
   if (pid < 0) Fatal(Status::FromErrno(errno, "fork").message());
   if (pid == 0) {
     mine.Reset();
@@ -181,6 +198,7 @@ void StartPrelogin(Monitor& m, PreloginGreeting greeting) {
     SetProcTitle(m.session->peer.HostString() + ": not logged in");
     JailSpec spec;
     spec.name = "prelogin";
+    spec.rootless = m.session->rootless;
     spec.uid = m.session->nopriv.uid;
     spec.gid = m.session->nopriv.gid;
     spec.root = m.config->secure_chroot_dir;
@@ -222,7 +240,7 @@ void StartSession(Monitor& m) {
   UniqueFd mine, theirs;
   Status s = MakeChannel(&mine, &theirs);
   if (!s.ok()) Fatal(s.message());
-  pid_t pid = fork();
+  pid_t pid = ForkJail(m, false, false);
   if (pid < 0) Fatal(Status::FromErrno(errno, "fork").message());
   if (pid == 0) {
     mine.Reset();
@@ -243,12 +261,15 @@ void StartSession(Monitor& m) {
     if (m.config->text_userdb_names || m.config->tilde_user_enable) LoadUserDb(&user.userdb);
     JailSpec spec;
     spec.name = "session";
+    spec.rootless = m.session->rootless;
     spec.uid = m.account.uid;
     spec.gid = m.account.gid;
     spec.groups = m.account.groups;
     spec.root = m.account.root;
-    spec.refuse_writable_root = m.account.check_writable_root;
-    if (m.account.check_writable_root && m.config->local_enable) {
+    // Rootless, the jail holds nothing a writable root could be used against (the rule is for
+    // chroots entered with root's powers): the launching user's own tree is served as it is.
+    spec.refuse_writable_root = m.account.check_writable_root && !m.session->rootless;
+    if (spec.refuse_writable_root && m.config->local_enable) {
       spec.writable_root_hint =
           "with chroot_start_dir naming a writable directory inside it, or set "
           "allow_writeable_chroot=YES";
@@ -354,7 +375,7 @@ void StartTlsJail(Monitor& m) {
   Status s = MakeChannel(&mine, &theirs);
   if (!s.ok()) Fatal(s.message());
   const int raw = m.session->control_fd;
-  pid_t pid = fork();
+  pid_t pid = ForkJail(m, false, false);
   if (pid < 0) Fatal(Status::FromErrno(errno, "fork").message());
   if (pid == 0) {
     mine.Reset();
@@ -364,6 +385,7 @@ void StartTlsJail(Monitor& m) {
     SetProcTitle(m.session->peer.HostString() + ": tls");
     JailSpec spec;
     spec.name = "tls";
+    spec.rootless = m.session->rootless;
     spec.uid = m.session->nopriv.uid;
     spec.gid = m.session->nopriv.gid;
     spec.root = m.config->secure_chroot_dir;
@@ -709,6 +731,13 @@ bool LocalLogin(Monitor& m, const std::string& user, const std::string& password
     RefuseLogin(m, user, "refused by userlist_file", "Permission denied.");
     return false;
   }
+  if (m.session->rootless && !config.guest_enable && user != m.session->nopriv.name) {
+    // Every session would run as the launching user: no other account may log in.
+    RefuseLogin(m, user,
+                "run_as_launching_user=YES: only " + m.session->nopriv.name + " may log in",
+                "Login incorrect.");
+    return false;
+  }
   PamResult pam = PamLogin(config.pam_service_name, user, password,
                            m.session->peer.HostString(),
                            m.base_config->session_support ? &m.pam : nullptr);
@@ -730,6 +759,10 @@ bool LocalLogin(Monitor& m, const std::string& user, const std::string& password
     if (lstat(path.c_str(), &st) == 0) {
       std::vector<ConfigError> errors;
       m.user_config = LoadConfigFile(path, &errors, config);
+      if (m.user_config.run_as_launching_user != config.run_as_launching_user) {
+        errors.push_back({path, 0, "run_as_launching_user",
+                          "only the main configuration may set it"});
+      }
       if (!errors.empty()) {
         for (const ConfigError& e : errors) Log(kLogErr, e.ToString());
         RefuseLogin(m, user, "its user_config_dir file is broken", "Login incorrect.");
@@ -778,6 +811,12 @@ bool LocalSession(Monitor& m, const std::string& user, const PamResult& pam) {
     if (getgrouplist(unix_name.c_str(), a.gid, a.groups.data(), &count) < 0) count = 0;
   }
   a.groups.resize(static_cast<std::size_t>(count));
+  if (m.session->rootless) {
+    // The launching user, whoever PAM accepted (a virtual user): the only ids the jail can have.
+    a.uid = m.session->nopriv.uid;
+    a.gid = m.session->nopriv.gid;
+    a.groups.clear();
+  }
   JailPlace place = PlaceLocalUser(config, m.session->chroot_list, a.name, home);
   a.root = place.root;
   a.start = place.start;
@@ -1245,7 +1284,15 @@ void Dispatch(Monitor& m, Message& msg) {
 // (CAP_SETUID, CAP_SETGID), its chroot (CAP_SYS_CHROOT), emptying its bounding set and later our
 // own (CAP_SETPCAP), ending a jail of another uid that does not leave (CAP_KILL), and with
 // chown_uploads, CAP_CHOWN.
-void TrimCapabilities(const Config& config) {
+void TrimCapabilities(const Config& config, bool rootless) {
+  if (rootless) {
+    // Started without root: there must be nothing to trim.
+    if (capng_get_caps_process() != 0 || capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE) {
+      Fatal("run_as_launching_user=YES: keepftpd was started with capabilities; start it as a "
+            "normal user without any");
+    }
+    return;
+  }
   capng_clear(CAPNG_SELECT_BOTH);
   const auto sets = static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED |
                                               CAPNG_BOUNDING_SET);
@@ -1263,6 +1310,13 @@ void TrimCapabilities(const Config& config) {
 // Session: nothing privileged can be asked for any more, so give everything up for good and
 // become the session's user (see the top of this file for why not nopriv_user).
 void DropPrivileges(const Monitor& m) {
+  if (m.session->rootless) {
+    // Already the launching user, without capabilities (TrimCapabilities checked).
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+      Fatal("monitor: prctl failed");
+    }
+    return;
+  }
   capng_clear(CAPNG_SELECT_BOTH);
   // chown_uploads for an anonymous session: CHOWN_UPLOAD needs CAP_CHOWN, and nothing else.
   if (m.config->chown_uploads && m.account.anonymous_login) {
@@ -1366,7 +1420,7 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
   }
   SetProcTitle(session.peer.HostString() + ": monitor");
   StartPrelogin(m, PreloginGreeting::kBanner);
-  TrimCapabilities(config);
+  TrimCapabilities(config, info.rootless);
   while (true) {
     // The TLS jail's log records, and the jail's next request.
     pollfd p[2] = {{m.channel.get(), POLLIN, 0}, {m.tls_channel.get(), POLLIN, 0}};

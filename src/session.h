@@ -23,11 +23,12 @@ struct Account {
 
 struct SessionInfo {
   int control_fd = -1;       // the client's control connection
+  bool rootless = false;     // run_as_launching_user: every process is the launching user's
   SockAddr peer;             // its remote end
   SockAddr local;            // its local end (PASV listens here)
   std::string session_id;    // 32 hex digits, FTP_SESSION in logs
   std::string banner_text;   // banner_file contents, read before any jail
-  Account nopriv;            // nopriv_user: runs the pre-login jail
+  Account nopriv;            // nopriv_user: runs the pre-login jail (rootless: the launching user)
   Account anonymous;         // ftp_username: runs anonymous sessions
   Account chown_owner;       // chown_username (may be root), with chown_uploads
   std::string anon_root;     // anon_root, or the ftp user's home

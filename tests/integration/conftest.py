@@ -90,7 +90,8 @@ class Tree:
 class Server:
     """keepftpd under systemd-socket-activate on a loopback port."""
 
-    def __init__(self, tree, options=None, mode="inetd", raw_config=None, env=None):
+    def __init__(self, tree, options=None, mode="inetd", raw_config=None, env=None, user=None):
+        """user: (uid, gid) to start systemd-socket-activate and keepftpd as, not root."""
         self.tree = tree
         self.mode = mode
         self.port = free_port()
@@ -114,6 +115,8 @@ class Server:
             f.write(raw_config)
         os.chmod(self.config_path, 0o644)
         cmd = ["systemd-socket-activate", "-l", f"{self.host}:{self.port}", "-a"]
+        if user is not None:
+            cmd = ["setpriv", f"--reuid={user[0]}", f"--regid={user[1]}", "--clear-groups"] + cmd
         if mode == "inetd":
             cmd.append("--inetd")
         for k, v in (env or {}).items():

@@ -31,7 +31,7 @@ def test_check_config_lists_every_error(tree):
                                   "listen=YES\n"
                                   "hide_ids=YES\n"
                                   "hide_ids=NO\n"
-                                  "run_as_launching_user=YES\n"
+                                  "one_process_model=YES\n"
                                   "no equals sign\n")
     assert code != 0
     lines = out.strip().splitlines()
@@ -42,7 +42,7 @@ def test_check_config_lists_every_error(tree):
     assert any(l.startswith(f"{path}:5: max_clients:") and "MaxConnections" in l for l in lines)
     assert any(l.startswith(f"{path}:6: listen:") and "ftp.socket" in l for l in lines), out
     assert any(l.startswith(f"{path}:8: hide_ids:") and "7" in l for l in lines), out
-    assert any(l.startswith(f"{path}:9: run_as_launching_user:") and "not supported yet" in l
+    assert any(l.startswith(f"{path}:9: one_process_model:") and "privilege separation" in l
                for l in lines), out
     assert any(l.startswith(f"{path}:10:") for l in lines), out
     assert "OK" not in lines

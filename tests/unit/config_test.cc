@@ -256,13 +256,31 @@ TEST_CASE("per-daemon options are refused with their replacement") {
   CHECK(Contains(OnlyError("one_process_model=YES\n"), "privilege separation"));
 }
 
-TEST_CASE("other vsftpd options are 'not supported yet', never unknown") {
-  for (const char* name :
-       {"run_as_launching_user"}) {
-    std::string e = OnlyError(std::string(name) + "=1\n");
-    CHECK(e == std::string("test.conf:1: ") + name + ": " + name +
-                   " is a vsftpd option that keepftpd does not implement: not supported yet");
-  }
+TEST_CASE("run_as_launching_user refuses what needs root, naming the option and the line") {
+  CHECK(Parse("run_as_launching_user=YES\n").errors.empty());
+  CHECK(OnlyError("run_as_launching_user=YES\nsession_support=YES\n") ==
+        "test.conf:2: session_support: cannot be used with run_as_launching_user=YES (line 1): "
+        "PAM sessions and utmp/wtmp records need root; set it to NO");
+  CHECK(Contains(OnlyError("chown_uploads=YES\nrun_as_launching_user=YES\n"),
+                 "test.conf:1: chown_uploads: cannot be used with run_as_launching_user=YES (line 2)"));
+  CHECK(Contains(OnlyError("run_as_launching_user=YES\nconnect_from_port_20=YES\n"),
+                 "test.conf:2: connect_from_port_20: cannot be used with run_as_launching_user=YES "
+                 "(line 1): active data connections from port 20 need root"));
+  CHECK(Contains(OnlyError("run_as_launching_user=YES\nconnect_from_port_20=YES\nftp_data_port=1000\n"),
+                 "test.conf:3: ftp_data_port: "));
+  CHECK(Parse("run_as_launching_user=YES\nconnect_from_port_20=YES\nftp_data_port=2020\n")
+            .errors.empty());
+  // Without it, the same options are fine.
+  CHECK(Parse("session_support=YES\nchown_uploads=YES\nconnect_from_port_20=YES\n").errors.empty());
+}
+
+TEST_CASE("run_as_launching_user keeps failed logins in the user's runtime directory") {
+  CHECK(Parse("run_as_launching_user=YES\n").config.login_state_dir ==
+        "/run/user/" + std::to_string(getuid()) + "/keepftpd");
+  CHECK(Parse("run_as_launching_user=YES\nlogin_state_dir=/tmp/x\n").config.login_state_dir ==
+        "/tmp/x");
+  CHECK(Parse("run_as_launching_user=YES\nlogin_state_dir=\n").config.login_state_dir.empty());
+  CHECK(Parse("anonymous_enable=YES\n").config.login_state_dir == "/run/keepftpd");
 }
 
 TEST_CASE("every error is reported, parsing goes on") {
@@ -520,7 +538,7 @@ TEST_CASE("every vsftpd option is known, sorted, and has a status that matches t
     bool unknown = false;
     for (const ConfigError& e : p.errors) unknown = unknown || e.message.find("unknown") == 0;
     CHECK_FALSE(unknown);
-    if (o.status == VsftpdStatus::kRefused || o.status == VsftpdStatus::kNotYet) {
+    if (o.status == VsftpdStatus::kRefused) {
       CHECK_FALSE(Parse(std::string(o.name) + "=" + std::string(o.sample) + "\n").errors.empty());
       const bool refused_without_reason = o.status == VsftpdStatus::kRefused && o.note.empty();
       CHECK_FALSE(refused_without_reason);
