@@ -247,7 +247,7 @@ void StartSession(Monitor& m) {
     UseJailLogSink(theirs.get());
     if (m.config->use_localtime) tzset();  // read /etc/localtime before the chroot hides it
     SetProcTitle(m.session->peer.HostString() + ": " + m.account.name + ": IDLE");
-    PrepareHashes();                        // OpenSSL's digests, before the chroot and seccomp
+    // (HASH starts OpenSSL's digests at its first use, inside the jail.)
     SessionUser user;
     user.anonymous = m.account.anonymous;
     user.anonymous_login = m.account.anonymous_login;
