@@ -127,6 +127,28 @@ def test_readme_systemd_walkthrough(tmp_path):
     assert re.search(r"keepftpd\[[0-9]+\]: RETR /pub/hello\.txt: 6 bytes", out), out[-3000:]
 
 
+# The rootless walkthrough's user, made in the throwaway machine (its /etc is an overlay, its
+# /srv a tmpfs). curl retries a refused connection: the server the walkthrough starts in the
+# background may not listen yet, where a person would have taken a moment to type the next line.
+AS_A_NORMAL_USER = """
+useradd --create-home --home-dir /srv/walker --shell /bin/bash readme-walker
+cat > /srv/walker/steps.sh <<'STEPS'
+set -eux
+curl() { command curl --retry 20 --retry-delay 1 --retry-connrefused "$@"; }
+%s
+STEPS
+runuser -u readme-walker -- env HOME=/srv/walker bash /srv/walker/steps.sh
+"""
+
+
+@SKIP_SANITIZED
+def test_readme_rootless_walkthrough(tmp_path):
+    systemd = readme_block("## Install and run with systemd")
+    step_1 = systemd[:systemd.index("# 2.")]
+    out = walk_through(tmp_path, step_1 + AS_A_NORMAL_USER % readme_block("## Rootless mode"))
+    assert "OK" in out
+
+
 @SKIP_SANITIZED
 def test_readme_xinetd_walkthrough(tmp_path):
     systemd = readme_block("## Install and run with systemd")
