@@ -25,6 +25,10 @@ struct SessionInfo {
   int control_fd = -1;       // the client's control connection
   SockAddr peer;             // its remote end
   SockAddr local;            // its local end (PASV listens here)
+  // proxy_protocol: the balancer that relayed the connection (its original remote end, one of
+  // proxy_trusted_addresses) once its PROXY header made peer the client's address; unset
+  // (AF_UNSPEC) otherwise. Passive data connections forwarded by it come from this address.
+  SockAddr proxy;
   std::string session_id;    // 32 hex digits, FTP_SESSION in logs
   std::string banner_text;   // banner_file contents, read before any jail
   Account nopriv;            // nopriv_user: runs the pre-login jail
