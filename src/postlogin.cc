@@ -514,7 +514,13 @@ void Session::Pasv(const FtpCommand&) {
   PasvAnswer a = RequestPasvListen(channel_);
   if (!a.ok) return (void)ctrl_.Reply(425, a.message);
   SockAddr shown = local;
-  if (config_.pasv_addr_resolve && !config_.pasv_address.empty()) {
+  // pasv_address_map: the client's network (the PROXY header's client with proxy_protocol)
+  // chooses; pasv_address is for the others.
+  Result<std::vector<PasvAddressRule>> rules = ParsePasvAddressMap(config_.pasv_address_map);
+  const SockAddr* mapped = rules.ok() ? PasvAddressFor(*rules, info_.peer) : nullptr;
+  if (mapped != nullptr) {
+    shown = *mapped;
+  } else if (config_.pasv_addr_resolve && !config_.pasv_address.empty()) {
     // Looked up by the monitor; without an answer the reply would send NATed clients nowhere.
     if (!a.resolved) return (void)ctrl_.Reply(425, "Could not look up pasv_address; use EPSV.");
     shown = SockAddr::V4(a.address, 0);

@@ -92,6 +92,25 @@ def test_pasv_address(make_server):
     assert "(192,0,2,7," in ftp.sendcmd("PASV")
 
 
+def test_pasv_address_map(make_server):
+    # 127.0.0.2 stands for the LAN: it is told an address it can reach (the server's own,
+    # 127.0.0.1); any other client gets pasv_address, the "public" one.
+    s = make_server({"pasv_address": "192.0.2.7",
+                     "pasv_address_map": "10.0.0.0/8=10.0.0.5, 127.0.0.2/32=127.0.0.1"})
+    lan = ftplib.FTP(timeout=10, source_address=("127.0.0.2", 0))
+    lan.trust_server_pasv_ipv4_address = True  # connect where PASV says, not where ftplib likes
+    lan.connect(s.host, s.port)
+    lan.login()
+    assert "(127,0,0,1," in lan.sendcmd("PASV")
+    assert retr(lan, "pub/hello.txt") == b"Hello from keepftpd.\n"
+    assert "(192,0,2,7," in s.ftp().sendcmd("PASV")
+    assert s.ftp().sendcmd("EPSV").startswith("229 ")
+    # Without pasv_address, the others get the control connection's local address.
+    s = make_server({"pasv_address_map": "127.0.0.2=192.0.2.9"})
+    assert "(192,0,2,9," in s.raw(source="127.0.0.2").login().cmd("PASV")[1][0]
+    assert "(127,0,0,1," in s.ftp().sendcmd("PASV")
+
+
 def test_hide_ids(make_server):
     s = make_server({"hide_ids": "YES"})
     for line in listing(s.ftp()):

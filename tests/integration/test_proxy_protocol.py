@@ -77,6 +77,15 @@ def test_v2_header(make_server):
     assert any("Connected to 10.1.2.3" in l for l in lines), lines
 
 
+def test_pasv_address_map_follows_the_client_behind_the_balancer(make_server):
+    s = make_server({**PROXY, "pasv_address": "192.0.2.7",
+                     "pasv_address_map": "10.0.0.0/8=10.0.0.5"})
+    c = connect(s, v2("10.1.2.3", 5555)).login()
+    assert "(10,0,0,5," in c.cmd("PASV")[1][0]
+    c = connect(s, v1("127.0.0.3", 5555)).login()
+    assert "(192,0,2,7," in c.cmd("PASV")[1][0]
+
+
 def test_v2_local_health_check_gets_the_banner_only(make_server):
     s = make_server(PROXY)
     c = connect(s, v2(local=True))
