@@ -1011,6 +1011,21 @@ bool SyncDirectory(const std::string& dir) {
   return ok;
 }
 
+// Puts a complete upload in place: renameat2, with RENAME_NOREPLACE where the client may not
+// overwrite. NFS and CephFS refuse every renameat2 flag (EINVAL); there link(2), which fails
+// when the name exists, gives the new name atomically, and the temporary one is removed.
+// Returns 0 or an errno.
+int PutUploadInPlace(const std::string& temp, const std::string& target, bool replace) {
+  if (renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, target.c_str(),
+                replace ? 0 : RENAME_NOREPLACE) == 0) {
+    return 0;
+  }
+  if (replace || errno != EINVAL) return errno;
+  if (linkat(AT_FDCWD, temp.c_str(), AT_FDCWD, target.c_str(), 0) != 0) return errno;
+  unlinkat(AT_FDCWD, temp.c_str(), 0);
+  return 0;
+}
+
 }  // namespace
 
 void Session::Upload(std::string_view arg, UploadKind kind) {
@@ -1138,9 +1153,8 @@ void Session::Upload(std::string_view arg, UploadKind kind) {
   if (r == TransferResult::kOk && !in_place) {
     // Without overwriting where the client may not overwrite (and for STOU, whose name was
     // free a moment ago).
-    unsigned flags = create_only || kind == UploadKind::kUnique ? RENAME_NOREPLACE : 0;
-    if (renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, target.c_str(), flags) != 0) {
-      err = errno;
+    err = PutUploadInPlace(temp, target, !create_only && kind != UploadKind::kUnique);
+    if (err != 0) {
       r = TransferResult::kFileError;
     } else {
       SyncDirectory(dir);
