@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -39,6 +40,7 @@ NODES = {"node1": ("10.89.1.11", 40000, 40009, "send-proxy"),
 HAPROXY_CFG = """\
 global
     maxconn 200
+    stats socket {stats} mode 600 level admin
 
 defaults
     mode tcp
@@ -49,10 +51,18 @@ defaults
 # The control port: one node per connection, in turn, each told the client's address.
 frontend ftp
     bind {front}:21
+    # Per-client limits live here now: the nodes see every connection come from the balancer.
+    stick-table type ip size 100k expire 10m store conn_cur
+    tcp-request connection track-sc0 src
+    tcp-request connection reject if {{ sc0_conn_cur gt 8 }}
     default_backend ftp_nodes
 
 backend ftp_nodes
     balance roundrobin
+    # A node is up while it greets: the check's PROXY header (v1 UNKNOWN, v2 LOCAL) gets
+    # keepftpd's banner and nothing more.
+    option tcp-check
+    tcp-check expect rstring ^220
 {servers}
 {passive}"""
 
@@ -175,19 +185,32 @@ class Site:
                      KEEPFTPD, "--config", config], addr, 21)
 
     def _balancer(self):
-        servers = "\n".join(f"    server {name} {addr}:21 {proxy}"
+        servers = "\n".join(f"    server {name} {addr}:21 {proxy} check inter 2s"
                             for name, (addr, _, _, proxy) in NODES.items())
         passive = "".join(PASSIVE_CFG.format(name=name, front=BALANCER_FRONT, lo=lo, hi=hi,
                                              addr=addr)
                           for name, (addr, lo, hi, _) in NODES.items())
+        self.stats = os.path.join(self.base, "haproxy.sock")
         self.haproxy_cfg = HAPROXY_CFG.format(front=BALANCER_FRONT, servers=servers,
-                                              passive=passive)
+                                              passive=passive, stats=self.stats)
         cfg = os.path.join(self.base, "haproxy.cfg")
         with open(cfg, "w") as f:
             f.write(self.haproxy_cfg)
         subprocess.run([require("haproxy"), "-c", "-q", "-f", cfg], check=True)
         self._start("haproxy", ["ip", "netns", "exec", self.ns["balancer"]], ["haproxy", "-db", "-f", cfg],
                     BALANCER_FRONT, 21)
+
+    def server_states(self):
+        """HAProxy's view of the control port's nodes: {name: "UP" or "DOWN" ...}."""
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(self.stats)
+            s.sendall(b"show stat\n")
+            text = b""
+            while chunk := s.recv(65536):
+                text += chunk
+        rows = [line.split(",") for line in text.decode().splitlines() if line]
+        status = rows[0].index("status")  # the header: "# pxname,svname,...,status,..."
+        return {r[1]: r[status] for r in rows[1:] if r[0] == "ftp_nodes" and r[1] in NODES}
 
     def output(self, key):
         log = self.logs[key]
@@ -364,11 +387,20 @@ print(json.dumps(result))
         logins = [r for r in records if r.get("FTP_COMMAND") == "PASS"]
         transfers = [r for r in records if r.get("FTP_COMMAND") in ("STOR", "RETR")]
         assert logins and transfers, messages
-        for r in records:
-            if r.get("MESSAGE") == "session start" or "PROXY header" in r.get("MESSAGE"):
-                assert r["REMOTE_ADDR"] == BALANCER_BACK, r
-            else:
-                assert r["REMOTE_ADDR"] == CLIENT, r
+        for session in {r["FTP_SESSION"] for r in logins}:
+            seen_header = False
+            for r in records:
+                if r.get("FTP_SESSION") != session:
+                    continue
+                assert r["REMOTE_ADDR"] == (CLIENT if seen_header else BALANCER_BACK), r
+                seen_header = seen_header or "PROXY header: client" in r["MESSAGE"]
+    # HAProxy's health checks get keepftpd's banner: with send-proxy the check's header names
+    # the balancer itself, with send-proxy-v2 it is a LOCAL one; both nodes stay up.
+    checks = {"node1": f"PROXY header: client {BALANCER_BACK} port ",
+              "node2": f"PROXY header LOCAL from {BALANCER_BACK} (a health check)"}
+    assert wait_for(lambda: all(any(checks[name] in r.get("MESSAGE", "")
+                                    for r in site.journal(name)) for name in NODES))
+    assert site.server_states() == {"node1": "UP", "node2": "UP"}
 
 
 def test_a_forged_proxy_header_from_an_untrusted_peer_is_refused(make_site):
