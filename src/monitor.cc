@@ -900,6 +900,13 @@ void HandlePasvListen(Monitor& m, const Message& msg) {
   int fd = socket(local.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return fail(std::strerror(errno));
   UniqueFd listener(fd);
+  // A port whose last data connection is in TIME_WAIT (a minute after each download) is free
+  // for a new listener: without SO_REUSEADDR, each download would take its port out of the
+  // pasv_min_port..pasv_max_port range for that long. Two listeners still never share a port.
+  int one = 1;
+  if (setsockopt(listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
+    return fail(std::strerror(errno));
+  }
   unsigned lo = m.config->pasv_min_port, hi = m.config->pasv_max_port;
   bool any = lo == 0 && hi == 0;
   if (lo < 1024) lo = 1024;

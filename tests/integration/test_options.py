@@ -86,6 +86,22 @@ def test_pasv_port_range(make_server):
     assert retr(ftp, "pub/hello.txt") == b"Hello from keepftpd.\n"
 
 
+def test_a_passive_port_range_of_one_port_serves_one_transfer_after_another(make_server):
+    # The port of a finished download lingers in TIME_WAIT for a minute; the next PASV may
+    # still listen on it.
+    s = make_server({"pasv_min_port": "41234", "pasv_max_port": "41234"})
+    ftp = s.ftp()
+    for _ in range(3):
+        assert ftp.sendcmd("PASV").endswith(",161,18).")  # 41234 = 161 * 256 + 18
+        ftp.sendcmd("ABOR")  # forget the listener
+        assert retr(ftp, "pub/hello.txt") == b"Hello from keepftpd.\n"
+    # Two sessions never share the port: the second waits for the first's listener to close.
+    other = s.ftp()
+    ftp.sendcmd("PASV")
+    with pytest.raises(ftplib.error_temp, match="^425 Could not open a passive port"):
+        other.sendcmd("PASV")
+
+
 def test_pasv_address(make_server):
     s = make_server({"pasv_address": "192.0.2.7"})
     ftp = s.ftp()
