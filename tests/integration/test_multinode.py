@@ -45,8 +45,9 @@ global
 defaults
     mode tcp
     timeout connect 5s
-    timeout client 1m
-    timeout server 1m
+    # The control connection is silent while a file is transferred: longer than any transfer.
+    timeout client 30m
+    timeout server 30m
 
 # The control port: one node per connection, in turn, each told the client's address.
 frontend ftp
