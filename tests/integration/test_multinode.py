@@ -60,8 +60,7 @@ frontend ftp
 
 backend ftp_nodes
     balance roundrobin
-    # A node is up while it greets: the check's PROXY header (v1 UNKNOWN, v2 LOCAL) gets
-    # keepftpd's banner and nothing more.
+    # A node is up while it greets: the check's PROXY header gets keepftpd's banner.
     option tcp-check
     tcp-check expect rstring ^220
 {servers}
