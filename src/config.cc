@@ -377,6 +377,9 @@ std::string CheckString(const StrRow& row, std::string_view value) {
   } else if (name == "proxy_trusted_addresses") {
     Result<std::vector<Network>> networks = ParseNetworkList(value);
     if (!networks.ok()) return networks.status().message();
+  } else if (name == "pasv_address_map") {
+    Result<std::vector<PasvAddressRule>> rules = ParsePasvAddressMap(value);
+    if (!rules.ok()) return rules.status().message();
   } else if (name == "cmds_allowed" || name == "cmds_denied") {
     return CheckCommandList(value);
   } else if (name == "deny_file" || name == "hide_file" || name == "download_file" ||

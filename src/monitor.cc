@@ -688,6 +688,7 @@ void HandleProxyInfo(Monitor& m, const Message& msg) {
     client = client.Normalized();
     Log(kLogInfo, "PROXY header: client " + client.HostString() + " port " +
                       std::to_string(sport) + ", through " + m.session->peer.HostString());
+    m.mutable_session->proxy = m.session->peer;
     m.mutable_session->peer = client;
     MonitorLogContext().remote_addr = client.HostString();
     MonitorLogContext().remote_port = std::to_string(sport);
@@ -938,6 +939,13 @@ void HandlePasvListen(Monitor& m, const Message& msg) {
   int fd = socket(local.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return fail(std::strerror(errno));
   UniqueFd listener(fd);
+  // A port whose last data connection is in TIME_WAIT (a minute after each download) is free
+  // for a new listener: without SO_REUSEADDR, each download would take its port out of the
+  // pasv_min_port..pasv_max_port range for that long. Two listeners still never share a port.
+  int one = 1;
+  if (setsockopt(listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
+    return fail(std::strerror(errno));
+  }
   unsigned lo = m.config->pasv_min_port, hi = m.config->pasv_max_port;
   bool any = lo == 0 && hi == 0;
   if (lo < 1024) lo = 1024;
@@ -996,6 +1004,16 @@ void GiveData(Monitor& m, UniqueFd data, bool tls) {
   Answer(m, MsgType::kDataResult, w.data());
 }
 
+// Where a passive data connection may come from (unless pasv_promiscuous): the client's own
+// address, or, with proxy_protocol, the balancer that relayed this session's control
+// connection, which forwards the passive ports without a PROXY header (README, "Running
+// several nodes"). That balancer was in proxy_trusted_addresses when it connected; any other
+// trusted address is still refused.
+bool FromClientOrItsBalancer(const SessionInfo& session, const SockAddr& peer) {
+  if (peer.SameHost(session.peer)) return true;
+  return session.proxy.family() != AF_UNSPEC && peer.SameHost(session.proxy);
+}
+
 void HandleDataAccept(Monitor& m, const Message& msg) {
   WireReader rd(msg.body);
   std::uint8_t tls = 0;
@@ -1030,9 +1048,11 @@ void HandleDataAccept(Monitor& m, const Message& msg) {
   UniqueFd data(fd);
   Result<SockAddr> peer = SockAddr::FromPeer(data.get());
   if (!peer.ok()) return AnswerData(m, UniqueFd(), "Failed to establish connection.");
-  if (!m.config->pasv_promiscuous && !peer->SameHost(m.session->peer)) {
+  if (!m.config->pasv_promiscuous && !FromClientOrItsBalancer(*m.session, *peer)) {
     Log(kLogWarning, "refused a passive data connection from " + peer->HostString() +
-                         ": it is not the control connection's address");
+                         (m.session->proxy.family() == AF_UNSPEC
+                              ? ": it is not the control connection's address"
+                              : ": it is neither the client's address nor its balancer's"));
     return AnswerData(m, UniqueFd(), "Security: Bad IP connecting.");
   }
   GiveData(m, std::move(data), tls != 0);

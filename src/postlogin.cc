@@ -514,7 +514,13 @@ void Session::Pasv(const FtpCommand&) {
   PasvAnswer a = RequestPasvListen(channel_);
   if (!a.ok) return (void)ctrl_.Reply(425, a.message);
   SockAddr shown = local;
-  if (config_.pasv_addr_resolve && !config_.pasv_address.empty()) {
+  // pasv_address_map: the client's network (the PROXY header's client with proxy_protocol)
+  // chooses; pasv_address is for the others.
+  Result<std::vector<PasvAddressRule>> rules = ParsePasvAddressMap(config_.pasv_address_map);
+  const SockAddr* mapped = rules.ok() ? PasvAddressFor(*rules, info_.peer) : nullptr;
+  if (mapped != nullptr) {
+    shown = *mapped;
+  } else if (config_.pasv_addr_resolve && !config_.pasv_address.empty()) {
     // Looked up by the monitor; without an answer the reply would send NATed clients nowhere.
     if (!a.resolved) return (void)ctrl_.Reply(425, "Could not look up pasv_address; use EPSV.");
     shown = SockAddr::V4(a.address, 0);
@@ -1005,6 +1011,21 @@ bool SyncDirectory(const std::string& dir) {
   return ok;
 }
 
+// Puts a complete upload in place: renameat2, with RENAME_NOREPLACE where the client may not
+// overwrite. NFS and CephFS refuse every renameat2 flag (EINVAL); there link(2), which fails
+// when the name exists, gives the new name atomically, and the temporary one is removed.
+// Returns 0 or an errno.
+int PutUploadInPlace(const std::string& temp, const std::string& target, bool replace) {
+  if (renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, target.c_str(),
+                replace ? 0 : RENAME_NOREPLACE) == 0) {
+    return 0;
+  }
+  if (replace || errno != EINVAL) return errno;
+  if (linkat(AT_FDCWD, temp.c_str(), AT_FDCWD, target.c_str(), 0) != 0) return errno;
+  unlinkat(AT_FDCWD, temp.c_str(), 0);
+  return 0;
+}
+
 }  // namespace
 
 void Session::Upload(std::string_view arg, UploadKind kind) {
@@ -1132,9 +1153,8 @@ void Session::Upload(std::string_view arg, UploadKind kind) {
   if (r == TransferResult::kOk && !in_place) {
     // Without overwriting where the client may not overwrite (and for STOU, whose name was
     // free a moment ago).
-    unsigned flags = create_only || kind == UploadKind::kUnique ? RENAME_NOREPLACE : 0;
-    if (renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, target.c_str(), flags) != 0) {
-      err = errno;
+    err = PutUploadInPlace(temp, target, !create_only && kind != UploadKind::kUnique);
+    if (err != 0) {
       r = TransferResult::kFileError;
     } else {
       SyncDirectory(dir);

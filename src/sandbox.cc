@@ -166,6 +166,7 @@ Status InstallSandbox(SandboxKind kind, int report_fd, bool log_only) {
     f.Allow(SCMP_SYS(mkdirat));         // MKD
     f.Allow(SCMP_SYS(renameat2));       // an upload put in place without overwriting
     f.Allow(SCMP_SYS(renameat));        // RNFR/RNTO, an upload put in place (glibc: renameat2, flags 0)
+    f.Allow(SCMP_SYS(linkat), SCMP_A4(SCMP_CMP_EQ, 0));  // the same on NFS, CephFS (no flags)
     f.Allow(SCMP_SYS(fchmodat));        // SITE CHMOD
     f.Allow(SCMP_SYS(fsync));           // an upload is on disk before its 226
     f.Allow(SCMP_SYS(ftruncate));       // STOR in place: truncate once the write lock is held

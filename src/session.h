@@ -26,6 +26,10 @@ struct SessionInfo {
   bool rootless = false;     // run_as_launching_user: every process is the launching user's
   SockAddr peer;             // its remote end
   SockAddr local;            // its local end (PASV listens here)
+  // proxy_protocol: the balancer that relayed the connection (its original remote end, one of
+  // proxy_trusted_addresses) once its PROXY header made peer the client's address; unset
+  // (AF_UNSPEC) otherwise. Passive data connections forwarded by it come from this address.
+  SockAddr proxy;
   std::string session_id;    // 32 hex digits, FTP_SESSION in logs
   std::string banner_text;   // banner_file contents, read before any jail
   Account nopriv;            // nopriv_user: runs the pre-login jail (rootless: the launching user)

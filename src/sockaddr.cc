@@ -253,8 +253,11 @@ bool Network::Contains(const SockAddr& addr) const {
   return true;
 }
 
-Result<std::vector<Network>> ParseNetworkList(std::string_view text) {
-  std::vector<Network> out;
+namespace {
+
+// Calls f on each comma-separated entry of text, trimmed of spaces; stops at f's first error.
+template <typename F>
+Status ForEachListEntry(std::string_view text, F f) {
   std::size_t start = 0;
   while (start <= text.size()) {
     std::size_t comma = text.find(',', start);
@@ -262,30 +265,79 @@ Result<std::vector<Network>> ParseNetworkList(std::string_view text) {
     std::string_view entry = text.substr(start, comma - start);
     while (!entry.empty() && entry.front() == ' ') entry.remove_prefix(1);
     while (!entry.empty() && entry.back() == ' ') entry.remove_suffix(1);
-    std::string_view host = entry;
-    std::size_t slash = entry.find('/');
-    Network n;
-    if (slash != std::string_view::npos) host = entry.substr(0, slash);
-    Result<SockAddr> a = SockAddr::FromHostString(host, 0);
-    if (!a.ok()) return ParseError("not an address or network", entry);
-    n.base = a->Normalized();
-    const unsigned max = n.base.family() == AF_INET ? 32 : 128;
-    n.prefix = max;
-    if (slash != std::string_view::npos) {
-      std::string_view bits = entry.substr(slash + 1);
-      unsigned v = 0;
-      if (bits.empty() || bits.size() > 3) return ParseError("bad prefix length", entry);
-      for (char c : bits) {
-        if (c < '0' || c > '9') return ParseError("bad prefix length", entry);
-        v = v * 10 + static_cast<unsigned>(c - '0');
-      }
-      if (v > max) return ParseError("bad prefix length", entry);
-      n.prefix = v;
-    }
-    out.push_back(n);
+    Status s = f(entry);
+    if (!s.ok()) return s;
     start = comma + 1;
   }
+  return Status::Ok();
+}
+
+Result<Network> ParseNetwork(std::string_view entry) {
+  std::string_view host = entry;
+  std::size_t slash = entry.find('/');
+  Network n;
+  if (slash != std::string_view::npos) host = entry.substr(0, slash);
+  Result<SockAddr> a = SockAddr::FromHostString(host, 0);
+  if (!a.ok()) return ParseError("not an address or network", entry);
+  n.base = a->Normalized();
+  const unsigned max = n.base.family() == AF_INET ? 32 : 128;
+  n.prefix = max;
+  if (slash != std::string_view::npos) {
+    std::string_view bits = entry.substr(slash + 1);
+    unsigned v = 0;
+    if (bits.empty() || bits.size() > 3) return ParseError("bad prefix length", entry);
+    for (char c : bits) {
+      if (c < '0' || c > '9') return ParseError("bad prefix length", entry);
+      v = v * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (v > max) return ParseError("bad prefix length", entry);
+    n.prefix = v;
+  }
+  return n;
+}
+
+}  // namespace
+
+Result<std::vector<Network>> ParseNetworkList(std::string_view text) {
+  std::vector<Network> out;
+  Status s = ForEachListEntry(text, [&](std::string_view entry) {
+    Result<Network> n = ParseNetwork(entry);
+    if (!n.ok()) return n.status();
+    out.push_back(*n);
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
   return out;
+}
+
+Result<std::vector<PasvAddressRule>> ParsePasvAddressMap(std::string_view text) {
+  std::vector<PasvAddressRule> out;
+  if (text.empty()) return out;  // unset: no rules
+  Status s = ForEachListEntry(text, [&](std::string_view entry) {
+    std::size_t eq = entry.find('=');
+    if (eq == std::string_view::npos) {
+      return ParseError("expected NETWORK=ADDRESS, like 10.0.0.0/8=10.0.0.5", entry);
+    }
+    Result<Network> n = ParseNetwork(entry.substr(0, eq));
+    if (!n.ok()) return n.status();
+    std::string_view host = entry.substr(eq + 1);
+    Result<SockAddr> a = SockAddr::FromHostString(host, 0);
+    if (!a.ok() || a->Normalized().family() != AF_INET) {
+      return ParseError("not an IPv4 address (PASV can announce no other)", host);
+    }
+    out.push_back(PasvAddressRule{*n, a->Normalized()});
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+const SockAddr* PasvAddressFor(const std::vector<PasvAddressRule>& rules,
+                               const SockAddr& client) {
+  for (const PasvAddressRule& rule : rules) {
+    if (rule.network.Contains(client)) return &rule.address;
+  }
+  return nullptr;
 }
 
 bool InNetworks(const std::vector<Network>& networks, const SockAddr& addr) {

@@ -60,6 +60,16 @@ struct Network {
 Result<std::vector<Network>> ParseNetworkList(std::string_view text);
 bool InNetworks(const std::vector<Network>& networks, const SockAddr& addr);
 
+// pasv_address_map: "10.0.0.0/8=10.0.0.5, 192.168.0.0/16=192.168.1.5", the IPv4 address PASV
+// announces to clients in each network; fails naming the entry. An empty text has no rules.
+struct PasvAddressRule {
+  Network network;
+  SockAddr address;  // AF_INET
+};
+Result<std::vector<PasvAddressRule>> ParsePasvAddressMap(std::string_view text);
+// The first rule's address whose network holds client, or nullptr.
+const SockAddr* PasvAddressFor(const std::vector<PasvAddressRule>& rules, const SockAddr& client);
+
 // "h1,h2,h3,h4,p1,p2" (spaces around numbers tolerated, each 0..255) -> AF_INET address.
 Result<SockAddr> ParsePortArgument(std::string_view arg);
 

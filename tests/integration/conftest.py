@@ -154,14 +154,21 @@ class Server:
         return RawClient(self.host, self.port, timeout, source)
 
     def stop(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        end_process_group(self.proc, wait=5)
         self.log.close()
+
+
+def end_process_group(proc, sig=signal.SIGTERM, wait=10):
+    """Ends a process started with start_new_session=True, and its group: sig, then SIGKILL
+    if it is still there after wait seconds."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, sig)
+    try:
+        proc.wait(wait)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 class RawClient:

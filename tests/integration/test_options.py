@@ -86,10 +86,45 @@ def test_pasv_port_range(make_server):
     assert retr(ftp, "pub/hello.txt") == b"Hello from keepftpd.\n"
 
 
+def test_a_passive_port_range_of_one_port_serves_one_transfer_after_another(make_server):
+    # The port of a finished download lingers in TIME_WAIT for a minute; the next PASV may
+    # still listen on it.
+    s = make_server({"pasv_min_port": "41234", "pasv_max_port": "41234"})
+    ftp = s.ftp()
+    for _ in range(3):
+        assert ftp.sendcmd("PASV").endswith(",161,18).")  # 41234 = 161 * 256 + 18
+        ftp.sendcmd("ABOR")  # forget the listener
+        assert retr(ftp, "pub/hello.txt") == b"Hello from keepftpd.\n"
+    # Two sessions never share the port: the second waits for the first's listener to close.
+    other = s.ftp()
+    ftp.sendcmd("PASV")
+    with pytest.raises(ftplib.error_temp, match="^425 Could not open a passive port"):
+        other.sendcmd("PASV")
+
+
 def test_pasv_address(make_server):
     s = make_server({"pasv_address": "192.0.2.7"})
     ftp = s.ftp()
     assert "(192,0,2,7," in ftp.sendcmd("PASV")
+
+
+def test_pasv_address_map(make_server):
+    # 127.0.0.2 stands for the LAN: it is told an address it can reach (the server's own,
+    # 127.0.0.1); any other client gets pasv_address, the "public" one.
+    s = make_server({"pasv_address": "192.0.2.7",
+                     "pasv_address_map": "10.0.0.0/8=10.0.0.5, 127.0.0.2/32=127.0.0.1"})
+    lan = ftplib.FTP(timeout=10, source_address=("127.0.0.2", 0))
+    lan.trust_server_pasv_ipv4_address = True  # connect where PASV says, not where ftplib likes
+    lan.connect(s.host, s.port)
+    lan.login()
+    assert "(127,0,0,1," in lan.sendcmd("PASV")
+    assert retr(lan, "pub/hello.txt") == b"Hello from keepftpd.\n"
+    assert "(192,0,2,7," in s.ftp().sendcmd("PASV")
+    assert s.ftp().sendcmd("EPSV").startswith("229 ")
+    # Without pasv_address, the others get the control connection's local address.
+    s = make_server({"pasv_address_map": "127.0.0.2=192.0.2.9"})
+    assert "(192,0,2,9," in s.raw(source="127.0.0.2").login().cmd("PASV")[1][0]
+    assert "(127,0,0,1," in s.ftp().sendcmd("PASV")
 
 
 def test_hide_ids(make_server):

@@ -1,8 +1,8 @@
 """proxy_protocol: connections from a trusted load balancer start with a PROXY protocol header
 (v1 or v2), and the client's address in it is the session's: logs, bans, STAT, and the check
-that a passive data connection comes from the client. Untrusted peers, missing, late and
-malformed headers end the connection. (The multi-node test with a real HAProxy is the issue's
-next step.)"""
+that a passive data connection comes from the client (or the balancer relaying it). Untrusted
+peers, missing, late and malformed headers end the connection. (test_multinode.py puts a real
+HAProxy in front of two nodes.)"""
 
 import socket
 import struct
@@ -40,27 +40,33 @@ def test_v1_header_makes_the_client_address_the_sessions(make_server):
     c.login()
     code, lines = c.cmd("STAT")
     assert code == 211 and any("Connected to 127.0.0.3" in l for l in lines), lines
-    # A passive data connection must come from the client's own address...
-    code, lines = c.cmd("PASV")
-    nums = lines[0].split("(")[1].split(")")[0].split(",")
-    port = int(nums[4]) * 256 + int(nums[5])
-    d = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=("127.0.0.3", 0))
-    assert c.cmd("RETR pub/hello.txt")[0] == 150
-    data = b""
-    while chunk := d.recv(4096):
-        data += chunk
-    assert data == b"Hello from keepftpd.\n"
-    assert c.reply()[0] == 226
-    # ... and the balancer's own address is not the client's.
-    code, lines = c.cmd("PASV")
-    nums = lines[0].split("(")[1].split(")")[0].split(",")
-    port = int(nums[4]) * 256 + int(nums[5])
-    d = socket.create_connection(("127.0.0.1", port), timeout=10)
-    assert c.cmd("RETR pub/hello.txt")[0] == 425
-    d.close()
+    # A passive data connection must come from the client's own address, or from the
+    # balancer that relays the control connection (forwarding the passive ports without a
+    # header), and from no other address.
+    assert fetch_passive(c, "127.0.0.3") == (150, b"Hello from keepftpd.\n")
+    assert fetch_passive(c, "127.0.0.1") == (150, b"Hello from keepftpd.\n")
+    assert fetch_passive(c, "127.0.0.4")[0] == 425
     out = s.output()
     assert "PROXY header: client 127.0.0.3 port 40000, through 127.0.0.1" in out
     assert "127.0.0.3:40000 monitor: anonymous login" in out
+    assert ("refused a passive data connection from 127.0.0.4: it is neither the client's "
+            "address nor its balancer's") in out
+
+
+def fetch_passive(c, source):
+    """RETR pub/hello.txt over a passive data connection made from source: (code, data)."""
+    code, lines = c.cmd("PASV")
+    nums = lines[0].split("(")[1].split(")")[0].split(",")
+    port = int(nums[4]) * 256 + int(nums[5])
+    d = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
+    code = c.cmd("RETR pub/hello.txt")[0]
+    data = b""
+    if code == 150:
+        while chunk := d.recv(4096):
+            data += chunk
+        assert c.reply()[0] == 226
+    d.close()
+    return code, data
 
 
 def test_v2_header(make_server):
@@ -69,6 +75,15 @@ def test_v2_header(make_server):
     c.login()
     code, lines = c.cmd("STAT")
     assert any("Connected to 10.1.2.3" in l for l in lines), lines
+
+
+def test_pasv_address_map_follows_the_client_behind_the_balancer(make_server):
+    s = make_server({**PROXY, "pasv_address": "192.0.2.7",
+                     "pasv_address_map": "10.0.0.0/8=10.0.0.5"})
+    c = connect(s, v2("10.1.2.3", 5555)).login()
+    assert "(10,0,0,5," in c.cmd("PASV")[1][0]
+    c = connect(s, v1("127.0.0.3", 5555)).login()
+    assert "(192,0,2,7," in c.cmd("PASV")[1][0]
 
 
 def test_v2_local_health_check_gets_the_banner_only(make_server):

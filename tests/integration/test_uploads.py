@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import sha256_file
+from conftest import sha256_file, uid_of
 from test_privsep import children, connection_processes, process_chain, wait_for
 from test_local_users import ALICE, login
 
@@ -569,9 +569,25 @@ def test_chown_uploads(make_server, tree):
     ftp2.quit()
 
 
-def test_quota_exceeded_gets_552_and_keeps_the_old_file(writer, local_users, tmp_path):
+@contextlib.contextmanager
+def quotafs(backing, mnt, budget, no_rename_flags=False):
+    """tests/tools/quotafs over backing, mounted on mnt for the duration."""
     from conftest import REPO
-    quotafs = os.path.join(REPO, "build", "tests", "tools", "quotafs")
+    program = os.path.join(REPO, "build", "tests", "tools", "quotafs")
+    os.makedirs(mnt, exist_ok=True)
+    env = dict(os.environ, QUOTAFS_NO_RENAME_FLAGS="1" if no_rename_flags else "0")
+    fs = subprocess.Popen([program, str(backing), str(budget), mnt, "-f", "-o",
+                           "allow_other,default_permissions"], env=env)
+    try:
+        assert wait_for(lambda: os.path.ismount(mnt))
+        yield
+    finally:
+        # A session that just ended may hold the mount a moment longer.
+        wait_for(lambda: subprocess.run(["umount", mnt], capture_output=True).returncode == 0)
+        fs.wait(10)
+
+
+def test_quota_exceeded_gets_552_and_keeps_the_old_file(writer, local_users, tmp_path):
     backing = tmp_path / "backing"
     backing.mkdir()
     uid = local_users.users[ALICE]["uid"]
@@ -580,11 +596,7 @@ def test_quota_exceeded_gets_552_and_keeps_the_old_file(writer, local_users, tmp
     os.chown(backing, uid, uid)
     os.chown(backing / "old.bin", uid, uid)
     mnt = os.path.join(home(local_users), "quota")
-    os.makedirs(mnt, exist_ok=True)
-    fs = subprocess.Popen([quotafs, str(backing), "65536", mnt, "-f", "-o",
-                           "allow_other,default_permissions"])
-    try:
-        assert wait_for(lambda: os.path.ismount(mnt))
+    with quotafs(backing, mnt, 65536):
         s = writer()
         ftp = login(s, ALICE, local_users)
         put(ftp, "quota/small.bin", b"fits")
@@ -600,6 +612,33 @@ def test_quota_exceeded_gets_552_and_keeps_the_old_file(writer, local_users, tmp
         assert open(os.path.join(mnt, "old.bin"), "rb").read() == b"old"
         assert leftovers(mnt) == []
         assert ftp.sendcmd("NOOP").startswith("200")
-    finally:
-        subprocess.run(["umount", mnt])
-        fs.wait(10)
+
+
+def test_uploads_that_may_not_overwrite_on_a_file_system_without_rename_flags(
+        make_server, tree, tmp_path):
+    # NFS and CephFS refuse renameat2's RENAME_NOREPLACE: an anonymous upload (which may not
+    # overwrite) and STOU are put in place with link(2) there, still never over another file.
+    backing = tmp_path / "backing"
+    backing.mkdir()
+    ftp_uid = uid_of("ftp")
+    os.chown(backing, ftp_uid, ftp_uid)
+    mnt = tree.path("pub/incoming")
+    with quotafs(backing, mnt, 1 << 30, no_rename_flags=True):
+        s = make_server(dict(ANON_UP, anon_umask="022"))
+        ftp = s.ftp()
+        data = os.urandom(1024 * 1024)
+        assert put(ftp, "pub/incoming/up.bin", data).startswith("226")
+        with pytest.raises(ftplib.error_perm, match="^553"):
+            put(ftp, "pub/incoming/up.bin", b"again")
+        ftp.cwd("pub/incoming")
+        ftp.voidcmd("TYPE I")
+        for expected in ("up.bin.1", "up.bin.2"):
+            conn = ftp.transfercmd("STOU up.bin")
+            conn.sendall(expected.encode())
+            conn.close()
+            assert ftp.voidresp().startswith("226")
+        assert sorted(os.listdir(backing)) == ["up.bin", "up.bin.1", "up.bin.2"]
+        assert open(backing / "up.bin", "rb").read() == data
+        assert open(backing / "up.bin.2", "rb").read() == b"up.bin.2"
+        assert os.stat(backing / "up.bin").st_nlink == 1
+        ftp.quit()

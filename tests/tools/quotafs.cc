@@ -1,6 +1,8 @@
 // quotafs: a FUSE pass-through file system over a directory that refuses writes with EDQUOT
 // once a byte budget is used up, as a user's disk quota would. For the upload tests only
-// (this kernel has no quota support for tmpfs or ext4 to test with).
+// (this kernel has no quota support for tmpfs or ext4 to test with). With
+// QUOTAFS_NO_RENAME_FLAGS=1 in its environment it also refuses every renameat2 flag with
+// EINVAL, as NFS and CephFS do.
 //   quotafs BACKING_DIR BUDGET_BYTES MOUNTPOINT [fuse options]
 #define FUSE_USE_VERSION 31
 #include <dirent.h>
@@ -23,6 +25,7 @@ namespace {
 std::string g_backing;
 long long g_budget = 0;
 std::atomic<long long> g_written{0};
+bool g_no_rename_flags = false;
 
 std::string Real(const char* path) { return g_backing + path; }
 int Err(int rc) { return rc < 0 ? -errno : rc; }
@@ -83,7 +86,11 @@ int Mkdir(const char* path, mode_t mode) {
   return Err(rc);
 }
 int Rename(const char* from, const char* to, unsigned flags) {
+  if (flags != 0 && g_no_rename_flags) return -EINVAL;
   return Err(renameat2(AT_FDCWD, Real(from).c_str(), AT_FDCWD, Real(to).c_str(), flags));
+}
+int Link(const char* from, const char* to) {
+  return Err(link(Real(from).c_str(), Real(to).c_str()));
 }
 int Chmod(const char* path, mode_t mode, fuse_file_info*) {
   return Err(chmod(Real(path).c_str(), mode));
@@ -108,6 +115,8 @@ int main(int argc, char** argv) {
   }
   g_backing = argv[1];
   g_budget = std::atoll(argv[2]);
+  const char* no_flags = std::getenv("QUOTAFS_NO_RENAME_FLAGS");
+  g_no_rename_flags = no_flags != nullptr && std::string(no_flags) == "1";
   static fuse_operations ops = {};
   ops.getattr = GetAttr;
   ops.readdir = ReadDir;
@@ -121,6 +130,7 @@ int main(int argc, char** argv) {
   ops.rmdir = Rmdir;
   ops.mkdir = Mkdir;
   ops.rename = Rename;
+  ops.link = Link;
   ops.chmod = Chmod;
   ops.chown = Chown;
   ops.truncate = Truncate;

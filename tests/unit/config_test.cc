@@ -517,6 +517,22 @@ TEST_CASE("proxy_protocol needs the balancers' addresses, and refuses implicit_s
   CHECK(Contains(OnlyError("proxy_trusted_addresses=10.0.0.0/40\n"), "bad prefix length"));
 }
 
+TEST_CASE("pasv_address_map: NETWORK=ADDRESS entries, a bad one named with file, line and option") {
+  Parsed p = Parse("pasv_address=198.51.100.7\n"
+                   "pasv_address_map=10.0.0.0/8=10.0.0.5, 192.168.0.0/16=192.168.1.5\n");
+  CHECK(p.errors.empty());
+  CHECK(p.config.pasv_address_map == "10.0.0.0/8=10.0.0.5, 192.168.0.0/16=192.168.1.5");
+  CHECK(Parse("pasv_address_map=\n").errors.empty());  // unset
+  CHECK(OnlyError("# LAN clients\npasv_address_map=10.0.0.0/8\n") ==
+        "test.conf:2: pasv_address_map: expected NETWORK=ADDRESS, like 10.0.0.0/8=10.0.0.5: "
+        "\"10.0.0.0/8\"");
+  CHECK(OnlyError("pasv_address_map=10.0.0.0/8=lan.example.org\n") ==
+        "test.conf:1: pasv_address_map: not an IPv4 address (PASV can announce no other): "
+        "\"lan.example.org\"");
+  CHECK(Contains(OnlyError("pasv_address_map=10.0.0.0/8=10.0.0.5,lan=10.0.0.6\n"),
+                 "not an address or network: \"lan\""));
+}
+
 TEST_CASE("download_file and upload_file are patterns like deny_file") {
   Parsed p = Parse("download_file={*.txt,*.iso}\nupload_file=*.txt\n");
   CHECK(p.errors.empty());
@@ -556,8 +572,8 @@ TEST_CASE("keepftpd's own options are exactly the tunables that are not vsftpd's
   // Adding an option of keepftpd's own? List it here, and in keepftpd.conf(5) as such.
   const std::vector<std::string_view> expected = {
       "atomic_uploads", "ban_max_login_fails", "ban_time", "ban_window", "chroot_start_dir",
-      "login_state_dir", "max_command_rate", "max_delay_failed_login", "proxy_protocol",
-      "proxy_trusted_addresses", "seccomp_log_only", "ssl_sni_hostname"};
+      "login_state_dir", "max_command_rate", "max_delay_failed_login", "pasv_address_map",
+      "proxy_protocol", "proxy_trusted_addresses", "seccomp_log_only", "ssl_sni_hostname"};
   CHECK(own == expected);
 }
 

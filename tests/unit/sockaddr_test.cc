@@ -317,5 +317,34 @@ TEST_CASE("network lists: addresses and prefixes, both families") {
   }
 }
 
+TEST_CASE("pasv_address_map: the first network holding the client gives PASV's address") {
+  Result<std::vector<PasvAddressRule>> r =
+      ParsePasvAddressMap("10.0.0.0/8=10.0.0.5, 192.168.0.0/16=192.168.1.5 ,10.1.0.0/16=10.1.0.9,"
+                          "2001:db8::/32=192.0.2.7,127.0.0.2=127.0.0.22");
+  CHECK_OK_OR_RETURN(r);
+  CHECK(r->size() == 5);
+  auto shown = [&](const char* client) {
+    const SockAddr* a = PasvAddressFor(*r, Host(client));
+    return a == nullptr ? std::string("none") : a->HostString();
+  };
+  CHECK(shown("10.200.0.1") == "10.0.0.5");
+  CHECK(shown("10.1.2.3") == "10.0.0.5");  // the first match, not the narrowest
+  CHECK(shown("::ffff:192.168.7.7") == "192.168.1.5");
+  CHECK(shown("2001:db8::1") == "192.0.2.7");  // an IPv6 client (behind a balancer)
+  CHECK(shown("127.0.0.2") == "127.0.0.22");
+  CHECK(shown("127.0.0.1") == "none");
+  CHECK(shown("203.0.113.1") == "none");
+  Result<std::vector<PasvAddressRule>> none = ParsePasvAddressMap("");
+  CHECK_OK_OR_RETURN(none);
+  CHECK(none->empty());
+  for (const char* bad : {"10.0.0.0/8", "10.0.0.0/8=", "=10.0.0.5", "10.0.0.0/8=host.example",
+                          "10.0.0.0/8=2001:db8::1", "10.0.0.0/33=10.0.0.5",
+                          "10.0.0.0/8=10.0.0.5,", "10.0.0.0/8=10.0.0.5=10.0.0.6",
+                          "10.0.0.0/8=10.0.0.5/32", "lan=10.0.0.5"}) {
+    INFO(bad);
+    CHECK_FALSE(ParsePasvAddressMap(bad).ok());
+  }
+}
+
 }  // namespace
 }  // namespace keepftpd
