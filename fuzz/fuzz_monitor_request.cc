@@ -147,7 +147,7 @@ bool DecodeProxyInfo(std::string_view body) {  // PROXY_INFO, as HandleProxyInfo
   return r.Finish() && kind <= 1;
 }
 
-bool DecodeFlag(std::string_view body) {  // DATA_ACCEPT {u8 tls}
+bool DecodeFlag(std::string_view body) {  // DATA_ACCEPT {u8 tls}, HASH_FILE {u8 algorithm}
   WireReader r(body);
   std::uint8_t flag = 0;
   r.GetU8(&flag);
@@ -169,6 +169,7 @@ int Decode(MsgType type, std::string_view body) {
     case MsgType::kDataCancel:
     case MsgType::kChownUpload: return DecodeEmpty(body);
     case MsgType::kTlsUploadEnd:
+    case MsgType::kHashFile:
     case MsgType::kDataAccept: return DecodeFlag(body);
     case MsgType::kPortConnect: return DecodePortConnect(body);
     case MsgType::kProxyInfo: return DecodeProxyInfo(body);
@@ -191,9 +192,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   bool allowed_somewhere = false;
   for (Phase phase : {Phase::kPrelogin, Phase::kSession, Phase::kClosing}) {
     (void)keepftpd::PhaseName(phase);
-    // Only CHOWN_UPLOAD, in the session, may pass a descriptor to the monitor.
+    // Only CHOWN_UPLOAD and HASH_FILE, in the session, may pass a descriptor to the monitor.
     if (keepftpd::ValidateRequest(phase, type, body.size(), true).ok()) {
-      FUZZ_CHECK(phase == Phase::kSession && type == MsgType::kChownUpload);
+      FUZZ_CHECK(phase == Phase::kSession &&
+                 (type == MsgType::kChownUpload || type == MsgType::kHashFile));
     }
     const keepftpd::Status v = keepftpd::ValidateRequest(phase, type, body.size(), false);
     if (!v.ok()) {

@@ -1,4 +1,4 @@
-// HASH command checksums. Session jail (PrepareHashes before the jail is entered).
+// HASH command checksums. Names: session jail; HashFile: the session's monitor (HASH_FILE).
 #include "hash.h"
 
 #include <errno.h>
@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "openssl_library.h"
 #include "strutil.h"
 
 namespace keepftpd {
@@ -74,20 +75,15 @@ std::string HashFeatString(HashAlgorithm selected) {
   return out;
 }
 
-void PrepareHashes() {
-  OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr);
-  // Fetch every digest once: their first use loads the provider.
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  for (HashAlgorithm a : kAll) {
-    if (const EVP_MD* md = Digest(a)) EVP_Digest("", 0, out, &len, md, nullptr);
-  }
-}
-
 Result<std::string> HashFile(int fd, HashAlgorithm algorithm, std::uint64_t* size) {
-  static const bool prepared = (PrepareHashes(), true);
-  (void)prepared;
   *size = 0;
+  if (algorithm != HashAlgorithm::kCrc32) {
+    Status loaded = LoadOpenSsl();
+    if (!loaded.ok()) return loaded;
+    static const bool initialised =
+        OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr) == 1;  // no openssl.cnf
+    (void)initialised;
+  }
   std::string buf(1 << 16, '\0');
   const EVP_MD* md = Digest(algorithm);
   std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);

@@ -1,6 +1,6 @@
 // Whole-file checksums for the HASH command (draft-bryan-ftpext-hash): SHA-256, SHA-512, SHA-1
-// and MD5 through OpenSSL, CRC32 through zlib. Session jail: PrepareHashes() runs before the
-// chroot and seccomp, so that OpenSSL never needs a file or a system call afterwards.
+// and MD5 through OpenSSL, CRC32 through zlib. The session jail parses HASH and opens the file;
+// the session's monitor computes the digest (HASH_FILE), loading OpenSSL at the first one.
 #ifndef KEEPFTPD_SRC_HASH_H_
 #define KEEPFTPD_SRC_HASH_H_
 
@@ -21,10 +21,7 @@ bool ParseHashName(std::string_view name, HashAlgorithm* out);
 // The FEAT line's argument: "SHA-256*;SHA-512;SHA-1;MD5;CRC32" with '*' on the selected one.
 std::string HashFeatString(HashAlgorithm selected);
 
-// Loads OpenSSL's digests; call once before the jail is entered.
-void PrepareHashes();
-
-// Reads fd from its start to its end; lower-case hex digest.
+// Reads fd from its start to its end (pread: its offset does not move); lower-case hex digest.
 Result<std::string> HashFile(int fd, HashAlgorithm algorithm, std::uint64_t* size);
 
 }  // namespace keepftpd

@@ -52,6 +52,9 @@ enum class MsgType : std::uint16_t {
                      //  bytes[4|16] destination, u16 port} pre-login only, once, before any
                      // other request (proxy_protocol): what the header said; answered by
                      // kProxyInfoResult
+  kHashFile = 17,    // {u8 algorithm} + fd of a regular file the jail opened for HASH, session
+                     // only: the session's monitor computes the digest (the jail has no OpenSSL:
+                     // see openssl_library.h); answered by kHashResult
   kDataCancel = 15,  // {} session only: stop waiting for the DATA_ACCEPT connection (the client
                      // sent ABOR or left); answered by kDataResult, not ok, if the monitor was
                      // still waiting; ignored if the DATA_RESULT had already gone
@@ -66,12 +69,14 @@ enum class MsgType : std::uint16_t {
   kTlsUploadEndResult = 107,  // {u8 clean, u8 close_notify}
   kProxyInfoResult = 108,     // {u8 go_on, str reply}: without go_on the jail sends the reply
                               // (if any) and ends the connection
+  kHashResult = 109,          // {u8 ok, u64 size, str lower-case hex digest}
 };
 
-// The message types a descriptor may ride with: kDataResult (monitor to jail) and kChownUpload
-// (jail to monitor, the file to chown).
+// The message types a descriptor may ride with: kDataResult (monitor to jail), kChownUpload and
+// kHashFile (jail to monitor, the file to chown or to hash), and the TLS jail's.
 constexpr bool MessageCarriesFd(MsgType type) {
   return type == MsgType::kDataResult || type == MsgType::kChownUpload ||
+         type == MsgType::kHashFile ||
          type == MsgType::kTlsWrap || type == MsgType::kTlsWrapResult ||
          type == MsgType::kStartTlsResult;
 }

@@ -27,6 +27,7 @@
 #include "config.h"
 #include "log.h"
 #include "migrate.h"
+#include "openssl_library.h"
 #include "monitor.h"
 #include "session.h"
 #include "strutil.h"
@@ -165,7 +166,9 @@ int PrintFeatures(const Options& options) {
     first = false;
   }
   out += "\n  ]";
-  out += ",\n  \"build\": {\n    \"openssl\": " + JsonString(OpenSSL_version(OPENSSL_VERSION)) +
+  const std::string openssl =
+      LoadOpenSsl().ok() ? OpenSSL_version(OPENSSL_VERSION) : "not loadable";
+  out += ",\n  \"build\": {\n    \"openssl\": " + JsonString(openssl) +
          ",\n    \"libseccomp\": " +
          JsonString(std::to_string(seccomp_version()->major) + "." +
                     std::to_string(seccomp_version()->minor) + "." +

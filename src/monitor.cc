@@ -247,7 +247,6 @@ void StartSession(Monitor& m) {
     UseJailLogSink(theirs.get());
     if (m.config->use_localtime) tzset();  // read /etc/localtime before the chroot hides it
     SetProcTitle(m.session->peer.HostString() + ": " + m.account.name + ": IDLE");
-    // (HASH starts OpenSSL's digests at its first use, inside the jail.)
     SessionUser user;
     user.anonymous = m.account.anonymous;
     user.anonymous_login = m.account.anonymous_login;
@@ -1263,6 +1262,83 @@ void HandleChownUpload(Monitor& m, Message& msg) {
   Answer(m, MsgType::kChownResult, w.data());
 }
 
+// The one capability the session's monitor may keep (see DropPrivileges): CAP_CHOWN for
+// chown_uploads in an anonymous session, CAP_NET_BIND_SERVICE for connect_from_port_20 below
+// port 1024.
+bool SessionMonitorKeepsCapability(const Monitor& m) {
+  return (m.config->chown_uploads && m.account.anonymous_login) ||
+         (m.config->connect_from_port_20 && m.config->ftp_data_port < 1024);
+}
+
+// The digest of file, by this process when it holds no capability, else by a child that gives
+// up the capability first: the bytes were uploaded by clients.
+Result<std::string> DigestWithoutCapabilities(const Monitor& m, int file, HashAlgorithm algorithm,
+                                              std::uint64_t* size) {
+  if (!SessionMonitorKeepsCapability(m)) return HashFile(file, algorithm, size);
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
+  UniqueFd in(p[0]), out(p[1]);
+  pid_t pid = fork();
+  if (pid < 0) return Status::FromErrno(errno, "fork");
+  if (pid == 0) {
+    in.Reset();
+    capng_clear(CAPNG_SELECT_CAPS);
+    if (capng_apply(CAPNG_SELECT_CAPS) != 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) _exit(1);
+    std::uint64_t n = 0;
+    Result<std::string> digest = HashFile(file, algorithm, &n);
+    WireWriter w;
+    w.PutU8(digest.ok() ? 1 : 0);
+    w.PutU64(n);
+    w.PutString(digest.ok() ? *digest : digest.status().message());
+    _exit(write(out.get(), w.data().data(), w.data().size()) ==
+                  static_cast<ssize_t>(w.data().size()) ? 0 : 1);
+  }
+  out.Reset();
+  char buf[512];
+  ssize_t got = 0, n;
+  while ((n = read(in.get(), buf + got, sizeof(buf) - static_cast<std::size_t>(got))) != 0) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 || (got += n) == static_cast<ssize_t>(sizeof(buf))) break;
+  }
+  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  WireReader r(std::string_view(buf, static_cast<std::size_t>(std::max<ssize_t>(got, 0))));
+  std::uint8_t ok = 0;
+  std::string text;
+  r.GetU8(&ok);
+  r.GetU64(size);
+  r.GetString(sizeof(buf), &text);
+  if (!r.Finish()) return Status::Error("the digest's process failed");
+  if (ok == 0) return Status::Error(text);
+  return text;
+}
+
+// HASH: the session jail opened the file (with its own rights and checks); the digest is
+// computed here because the jail cannot load OpenSSL (openssl_library.h). This process has the
+// session user's uid; it only reads the file, from its start.
+void HandleHashFile(Monitor& m, Message& msg) {
+  WireReader r(msg.body);
+  std::uint8_t algorithm = 0;
+  r.GetU8(&algorithm);
+  if (!r.Finish() || !msg.fd.valid() ||
+      algorithm > static_cast<std::uint8_t>(HashAlgorithm::kCrc32)) {
+    Fatal("malformed HASH_FILE request");
+  }
+  UniqueFd file = std::move(msg.fd);
+  struct stat st;
+  Result<std::string> digest = Status::Error("not a regular file");
+  std::uint64_t size = 0;
+  if (fstat(file.get(), &st) == 0 && S_ISREG(st.st_mode)) {
+    digest = DigestWithoutCapabilities(m, file.get(), static_cast<HashAlgorithm>(algorithm), &size);
+  }
+  if (!digest.ok()) Log(kLogWarning, "HASH: " + digest.status().message());
+  WireWriter w;
+  w.PutU8(digest.ok() ? 1 : 0);
+  w.PutU64(size);
+  w.PutString(digest.ok() ? *digest : std::string());
+  Answer(m, MsgType::kHashResult, w.data());
+}
+
 // Sent by a jail's SIGSYS handler (sandbox.cc) just before it exits; logged when it is reaped,
 // with its exit status as the proof. Nothing else changes: the jail is gone either way.
 void HandleSeccompReport(Monitor& m, const Message& msg) {
@@ -1291,6 +1367,7 @@ void Dispatch(Monitor& m, Message& msg) {
     case MsgType::kSeccompReport: return HandleSeccompReport(m, msg);
     case MsgType::kReinit: return HandleReinit(m, msg);
     case MsgType::kChownUpload: return HandleChownUpload(m, msg);
+    case MsgType::kHashFile: return HandleHashFile(m, msg);
     case MsgType::kStartTls: return HandleStartTls(m, msg);
     case MsgType::kTlsData: return HandleTlsData(m, msg);
     case MsgType::kTlsUploadEnd: return HandleTlsUploadEnd(m, msg);
@@ -1338,7 +1415,8 @@ void DropPrivileges(const Monitor& m) {
     return;
   }
   capng_clear(CAPNG_SELECT_BOTH);
-  // chown_uploads for an anonymous session: CHOWN_UPLOAD needs CAP_CHOWN, and nothing else.
+  // chown_uploads for an anonymous session: CHOWN_UPLOAD needs CAP_CHOWN, and nothing else
+  // (SessionMonitorKeepsCapability says the same).
   if (m.config->chown_uploads && m.account.anonymous_login) {
     capng_update(CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED),
                  CAP_CHOWN);

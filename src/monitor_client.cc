@@ -227,6 +227,28 @@ bool RequestChownUpload(int channel, int fd) {
   return ok != 0;
 }
 
+Result<HashAnswer> RequestHashFile(int channel, int fd, HashAlgorithm algorithm) {
+  WireWriter w;
+  w.PutU8(static_cast<std::uint8_t>(algorithm));
+  Status s = SendMessage(channel, MsgType::kHashFile, w.data(), fd);
+  if (!s.ok()) Fatal("HASH_FILE: " + s.message());
+  Message answer;
+  std::string error;
+  if (ReceiveMessage(channel, &answer, &error) != ReceiveOutcome::kMessage ||
+      answer.type != MsgType::kHashResult || answer.fd.valid()) {
+    Fatal("bad answer to HASH_FILE");
+  }
+  WireReader r(answer.body);
+  std::uint8_t ok = 0;
+  HashAnswer a;
+  r.GetU8(&ok);
+  r.GetU64(&a.size);
+  r.GetString(2 * 64, &a.digest);
+  if (!r.Finish()) Fatal("malformed HASH_RESULT");
+  if (ok == 0) return Status::Error("the file could not be read");
+  return a;
+}
+
 void RequestReinit(int channel) {
   Status s = SendMessage(channel, MsgType::kReinit, {});
   if (!s.ok()) Fatal("REINIT: " + s.message());

@@ -899,11 +899,10 @@ void Session::Hash(const FtpCommand& c) {
       (user_.anonymous && config_.anon_world_readable_only && (st.st_mode & S_IROTH) == 0)) {
     return (void)ctrl_.Reply(550, "Failed to open file.");
   }
-  std::uint64_t size = 0;
-  Result<std::string> digest = HashFile(fd, hash_, &size);
-  if (!digest.ok()) return (void)ctrl_.Reply(451, "Failure reading local file.");
-  std::string range = size == 0 ? "0-0" : "0-" + std::to_string(size - 1);
-  ctrl_.Reply(213, std::string(HashName(hash_)) + " " + range + " " + *digest + " " +
+  Result<HashAnswer> hash = RequestHashFile(channel_, fd, hash_);
+  if (!hash.ok()) return (void)ctrl_.Reply(451, "Failure reading local file.");
+  std::string range = hash->size == 0 ? "0-0" : "0-" + std::to_string(hash->size - 1);
+  ctrl_.Reply(213, std::string(HashName(hash_)) + " " + range + " " + hash->digest + " " +
                        SanitizeForLog(c.arg));
 }
 

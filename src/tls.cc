@@ -18,6 +18,7 @@
 #include "ipc.h"
 #include "ipc_messages.h"
 #include "log.h"
+#include "openssl_library.h"
 #include "strutil.h"
 #include "unique_fd.h"
 #include "wire.h"
@@ -288,6 +289,8 @@ std::string CheckTlsFiles(const Config& config) {
 }
 
 Result<SSL_CTX*> MakeServerContext(const Config& config) {
+  Status loaded = LoadOpenSsl();
+  if (!loaded.ok()) return loaded;
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (ctx == nullptr) return Status::Error("SSL_CTX_new: " + OpenSslError());
   auto fail = [ctx](std::string message) -> Result<SSL_CTX*> {

@@ -2,6 +2,7 @@
 exactly the privileges that phase needs; a forbidden system call ends the session and is logged;
 and no process outlives another."""
 
+import hashlib
 import os
 import re
 import signal
@@ -275,3 +276,35 @@ def test_setproctitle_shows_roles_and_never_a_password(make_server):
     c2.reply()
     monitor2, jail2 = connection_processes(s2)
     assert "--config" in open(f"/proc/{jail2}/cmdline").read()
+
+
+def maps_openssl(pid):
+    with open(f"/proc/{pid}/maps") as f:
+        return any("/libssl.so" in line or "/libcrypto.so" in line for line in f)
+
+
+@pytest.mark.parametrize("keeps_capability", [False, True])
+def test_openssl_is_loaded_only_by_the_process_that_needs_it(make_server, keeps_capability):
+    """A plain session maps no OpenSSL at all; the first HASH loads libcrypto into the session's
+    monitor, which computes the digest, and nowhere else (openssl_library.h). Where that monitor
+    keeps a capability (chown_uploads), a child without it computes the digest instead."""
+    options = {}
+    if keeps_capability:
+        options = {"write_enable": "YES", "anon_upload_enable": "YES", "chown_uploads": "YES",
+                   "chown_username": "kftp-nopriv"}
+    server = make_server(options)
+    c = server.raw()
+    assert c.reply()[0] == 220
+    for pid in connection_processes(server):
+        assert not maps_openssl(pid)
+    assert c.cmd("USER anonymous")[0] == 331
+    assert c.cmd("PASS x@y")[0] == 230
+    keeper, session_monitor, session = process_chain(server, 3)
+    assert not any(maps_openssl(pid) for pid in (keeper, session_monitor, session))
+    code, text = c.cmd("HASH pub/hello.txt")
+    assert code == 213
+    assert hashlib.sha256(b"Hello from keepftpd.\n").hexdigest() in " ".join(text).split()
+    assert maps_openssl(session_monitor) != keeps_capability
+    assert (int(status(session_monitor)["CapEff"], 16) != 0) == keeps_capability
+    assert not maps_openssl(keeper) and not maps_openssl(session)
+    assert children(session_monitor) == [session]  # the digest's child is gone

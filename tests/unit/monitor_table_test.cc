@@ -24,6 +24,7 @@ constexpr MsgType kAllTypes[] = {
     MsgType::kTlsWrapResult, MsgType::kStartTlsResult, MsgType::kTlsUploadEnd,
     MsgType::kTlsDataEnd,    MsgType::kTlsUploadEndResult, MsgType::kEvent,
     MsgType::kDataCancel,    MsgType::kProxyInfo,   MsgType::kProxyInfoResult,
+    MsgType::kHashFile,      MsgType::kHashResult,
 };
 
 // The documented policy, written out independently of the table.
@@ -59,6 +60,7 @@ constexpr Expected kAllowed[] = {
     {Phase::kSession, MsgType::kPortConnect, kPortConnectMax},
     {Phase::kSession, MsgType::kReinit, 0},
     {Phase::kSession, MsgType::kChownUpload, 0},
+    {Phase::kSession, MsgType::kHashFile, 1},
     {Phase::kSession, MsgType::kLog, kLogMax},
     {Phase::kSession, MsgType::kSeccompReport, kSeccompReportMax},
     {Phase::kClosing, MsgType::kLog, kLogMax},
@@ -95,11 +97,12 @@ TEST_CASE("Each request is refused when its body is one byte too long") {
   }
 }
 
-TEST_CASE("Only CHOWN_UPLOAD, in the session, may carry a descriptor to the monitor") {
+TEST_CASE("Only CHOWN_UPLOAD and HASH_FILE, in the session, may carry a descriptor to the monitor") {
   for (Phase phase : kAllPhases) {
     for (MsgType type : kAllTypes) {
       CAPTURE(Describe(phase, type));
-      bool allowed = phase == Phase::kSession && type == MsgType::kChownUpload;
+      bool allowed = phase == Phase::kSession &&
+                     (type == MsgType::kChownUpload || type == MsgType::kHashFile);
       CHECK(ValidateRequest(phase, type, 0, true).ok() == allowed);
     }
   }
@@ -117,8 +120,8 @@ TEST_CASE("Every request is refused in every phase it is not listed for") {
       ++refused;
     }
   }
-  // 3 phases x 21 types, 17 allowed.
-  CHECK(refused == 3 * 24 - 19);
+  // 3 phases x 26 types, 20 allowed.
+  CHECK(refused == 3 * 26 - 20);
 }
 
 TEST_CASE("Specific refusals a jail could attempt") {
@@ -156,7 +159,8 @@ TEST_CASE("The rule tables match the documented policy") {
       const Expected* e = FindAllowed(phase, rule.type);
       CHECK(e != nullptr);
       if (e != nullptr) CHECK(rule.max_body == e->max_body);
-      CHECK(rule.fd_allowed == (rule.type == MsgType::kChownUpload));
+      CHECK(rule.fd_allowed ==
+            (rule.type == MsgType::kChownUpload || rule.type == MsgType::kHashFile));
       CHECK(rule.max_body <= kMaxMessageBody);
       if (rule.fd_allowed) CHECK(MessageCarriesFd(rule.type));
       for (MsgType t : seen) CHECK(t != rule.type);  // each type listed once per phase

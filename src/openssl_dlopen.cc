@@ -1,0 +1,134 @@
+// LoadOpenSsl for the keepftpd binary, which is not linked with OpenSSL: libssl (and with it
+// libcrypto) is loaded with dlopen, and each OpenSSL function keepftpd calls is defined here, by
+// its own name and prototype (the compiler checks them against OpenSSL's headers), calling the
+// library's through a pointer. The binary exports none of these names, so OpenSSL's own calls
+// stay within OpenSSL. Monitor processes only (jails inherit the loaded library).
+#include "openssl_library.h"
+
+#include <dlfcn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/opensslv.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+// Every OpenSSL function keepftpd uses: return type, name, parameters, arguments.
+#define KEEPFTPD_OPENSSL_FUNCTIONS(X)                                                          \
+  X(void, ERR_clear_error, (void), ())                                                          \
+  X(void, ERR_error_string_n, (unsigned long e, char* buf, size_t len), (e, buf, len))         \
+  X(unsigned long, ERR_get_error, (void), ())                                                   \
+  X(unsigned long, ERR_peek_error, (void), ())                                                  \
+  X(unsigned long, ERR_peek_last_error, (void), ())                                             \
+  X(const char*, OpenSSL_version, (int type), (type))                                           \
+  X(int, OPENSSL_init_crypto, (uint64_t opts, const OPENSSL_INIT_SETTINGS* s), (opts, s))       \
+  X(EVP_MD_CTX*, EVP_MD_CTX_new, (void), ())                                                    \
+  X(void, EVP_MD_CTX_free, (EVP_MD_CTX * ctx), (ctx))                                           \
+  X(int, EVP_DigestInit_ex, (EVP_MD_CTX * ctx, const EVP_MD* type, ENGINE* impl),               \
+    (ctx, type, impl))                                                                          \
+  X(int, EVP_DigestUpdate, (EVP_MD_CTX * ctx, const void* d, size_t cnt), (ctx, d, cnt))        \
+  X(int, EVP_DigestFinal_ex, (EVP_MD_CTX * ctx, unsigned char* md, unsigned int* s),            \
+    (ctx, md, s))                                                                               \
+  X(const EVP_MD*, EVP_sha256, (void), ())                                                      \
+  X(const EVP_MD*, EVP_sha512, (void), ())                                                      \
+  X(const EVP_MD*, EVP_sha1, (void), ())                                                        \
+  X(const EVP_MD*, EVP_md5, (void), ())                                                         \
+  X(const char*, SSL_CIPHER_get_name, (const SSL_CIPHER* c), (c))                               \
+  X(long, SSL_CTX_callback_ctrl, (SSL_CTX * ctx, int cmd, void (*fp)(void)), (ctx, cmd, fp))    \
+  X(int, SSL_CTX_check_private_key, (const SSL_CTX* ctx), (ctx))                                \
+  X(long, SSL_CTX_ctrl, (SSL_CTX * ctx, int cmd, long larg, void* parg),                        \
+    (ctx, cmd, larg, parg))                                                                     \
+  X(void, SSL_CTX_free, (SSL_CTX * ctx), (ctx))                                                 \
+  X(int, SSL_CTX_load_verify_locations, (SSL_CTX * ctx, const char* file, const char* path),    \
+    (ctx, file, path))                                                                          \
+  X(SSL_CTX*, SSL_CTX_new, (const SSL_METHOD* meth), (meth))                                    \
+  X(void, SSL_CTX_set_alpn_select_cb, (SSL_CTX * ctx, SSL_CTX_alpn_select_cb_func cb, void* arg), \
+    (ctx, cb, arg))                                                                             \
+  X(int, SSL_CTX_set_cipher_list, (SSL_CTX * ctx, const char* str), (ctx, str))                 \
+  X(void, SSL_CTX_set_client_CA_list, (SSL_CTX * ctx, STACK_OF(X509_NAME) * list), (ctx, list)) \
+  X(void, SSL_CTX_set_info_callback,                                                            \
+    (SSL_CTX * ctx, void (*cb)(const SSL* ssl, int type, int val)), (ctx, cb))                  \
+  X(uint64_t, SSL_CTX_set_options, (SSL_CTX * ctx, uint64_t op), (ctx, op))                     \
+  X(int, SSL_CTX_set_session_id_context,                                                        \
+    (SSL_CTX * ctx, const unsigned char* sid, unsigned int len), (ctx, sid, len))               \
+  X(void, SSL_CTX_set_verify, (SSL_CTX * ctx, int mode, SSL_verify_cb cb), (ctx, mode, cb))     \
+  X(int, SSL_CTX_use_PrivateKey_file, (SSL_CTX * ctx, const char* file, int type),              \
+    (ctx, file, type))                                                                          \
+  X(int, SSL_CTX_use_certificate_chain_file, (SSL_CTX * ctx, const char* file), (ctx, file))    \
+  X(int, SSL_accept, (SSL * ssl), (ssl))                                                        \
+  X(const char*, SSL_alert_desc_string_long, (int value), (value))                              \
+  X(const char*, SSL_alert_type_string_long, (int value), (value))                              \
+  X(void, SSL_free, (SSL * ssl), (ssl))                                                         \
+  X(void, SSL_get0_alpn_selected, (const SSL* ssl, const unsigned char** data, unsigned* len),  \
+    (ssl, data, len))                                                                           \
+  X(X509*, SSL_get1_peer_certificate, (const SSL* s), (s))                                      \
+  X(const SSL_CIPHER*, SSL_get_current_cipher, (const SSL* s), (s))                             \
+  X(int, SSL_get_error, (const SSL* s, int ret), (s, ret))                                      \
+  X(const char*, SSL_get_servername, (const SSL* s, const int type), (s, type))                 \
+  X(const char*, SSL_get_version, (const SSL* s), (s))                                          \
+  X(STACK_OF(X509_NAME)*, SSL_load_client_CA_file, (const char* file), (file))                  \
+  X(SSL*, SSL_new, (SSL_CTX * ctx), (ctx))                                                      \
+  X(int, SSL_read, (SSL * ssl, void* buf, int num), (ssl, buf, num))                            \
+  X(int, SSL_session_reused, (const SSL* s), (s))                                               \
+  X(int, SSL_set_fd, (SSL * s, int fd), (s, fd))                                                \
+  X(int, SSL_set_num_tickets, (SSL * s, size_t n), (s, n))                                      \
+  X(int, SSL_shutdown, (SSL * s), (s))                                                          \
+  X(int, SSL_write, (SSL * ssl, const void* buf, int num), (ssl, buf, num))                     \
+  X(const SSL_METHOD*, TLS_server_method, (void), ())                                           \
+  X(char*, X509_NAME_oneline, (const X509_NAME* a, char* buf, int size), (a, buf, size))        \
+  X(void, X509_free, (X509 * a), (a))                                                           \
+  X(X509_NAME*, X509_get_subject_name, (const X509* a), (a))
+
+namespace {
+
+struct Functions {
+#define KEEPFTPD_POINTER(ret, name, params, args) decltype(&::name) name = nullptr;
+  KEEPFTPD_OPENSSL_FUNCTIONS(KEEPFTPD_POINTER)
+#undef KEEPFTPD_POINTER
+};
+Functions g_openssl;
+
+// A call before LoadOpenSsl succeeded is a bug in keepftpd: say which, and stop.
+template <typename F>
+F Get(F f, const char* name) {
+  if (f == nullptr) {
+    std::fprintf(stderr, "keepftpd: %s called before OpenSSL was loaded\n", name);
+    std::abort();
+  }
+  return f;
+}
+
+}  // namespace
+
+#define KEEPFTPD_DEFINE(ret, name, params, args) \
+  extern "C" ret name params { return Get(g_openssl.name, #name) args; }
+KEEPFTPD_OPENSSL_FUNCTIONS(KEEPFTPD_DEFINE)
+#undef KEEPFTPD_DEFINE
+
+namespace keepftpd {
+
+Status LoadOpenSsl() {
+  static const Status loaded = [] {
+#define KEEPFTPD_STRINGIFY2(x) #x
+#define KEEPFTPD_STRINGIFY(x) KEEPFTPD_STRINGIFY2(x)
+    const char* file = "libssl.so." KEEPFTPD_STRINGIFY(OPENSSL_VERSION_MAJOR);
+    void* lib = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) return Status::Error(std::string("cannot load OpenSSL: ") + dlerror());
+    Functions f;
+#define KEEPFTPD_RESOLVE(ret, name, params, args)                                          \
+    f.name = reinterpret_cast<decltype(f.name)>(dlsym(lib, #name));                        \
+    if (f.name == nullptr) {                                                                \
+      return Status::Error(std::string("OpenSSL's ") + file + " has no " + #name);          \
+    }
+    KEEPFTPD_OPENSSL_FUNCTIONS(KEEPFTPD_RESOLVE)
+#undef KEEPFTPD_RESOLVE
+    g_openssl = f;
+    return Status::Ok();
+  }();
+  return loaded;
+}
+
+}  // namespace keepftpd

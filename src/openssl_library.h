@@ -1,0 +1,21 @@
+// OpenSSL's libssl and libcrypto are not linked into keepftpd: each connection execs keepftpd
+// afresh, and the dynamic loader's work on them was about half of a plain session's instructions
+// (bench/README.md, profiles), though most sessions never use TLS or HASH. The process that
+// first needs them loads them: the monitor at AUTH TLS (or at the start, with implicit_ssl),
+// before the TLS jail is forked; the session's monitor at the first HASH. Jails never load
+// anything: they inherit what their monitor loaded.
+#ifndef KEEPFTPD_SRC_OPENSSL_LIBRARY_H_
+#define KEEPFTPD_SRC_OPENSSL_LIBRARY_H_
+
+#include "status.h"
+
+namespace keepftpd {
+
+// Loads them once (later calls only return the first result). The binary's build resolves
+// OpenSSL's functions through it (openssl_dlopen.cc); the test programs link OpenSSL and get a
+// version that does nothing (openssl_linked.cc).
+Status LoadOpenSsl();
+
+}  // namespace keepftpd
+
+#endif  // KEEPFTPD_SRC_OPENSSL_LIBRARY_H_
