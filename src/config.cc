@@ -531,9 +531,6 @@ void Parser::CheckCrossOptions() {
       Error(line, "proxy_protocol",
             "needs proxy_trusted_addresses: the balancers' addresses or networks");
     }
-    if (config_.implicit_ssl) {
-      Error(line, "proxy_protocol", "cannot be combined with implicit_ssl yet");
-    }
   }
   if (config_.run_as_launching_user) CheckRootless();
   if (!config_.pasv_address.empty() && !config_.pasv_addr_resolve) {

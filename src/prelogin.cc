@@ -112,46 +112,21 @@ bool CommandPermitted(const Config& config, std::string_view verb) {
 // monitor decides about the rest (a LOCAL header, used by health checks, gets the banner only).
 // Returns false for a LOCAL header (no client behind it).
 bool ReadProxyHeader(int fd, int channel, ControlConnection& ctrl) {
-  constexpr int kProxyHeaderSeconds = 5;
-  struct timespec start, now;
-  clock_gettime(CLOCK_MONOTONIC, &start);
-  std::string buf(kMaxProxyHeader, '\0');
-  std::size_t seen = 0;
   ProxyHeader header;
-  std::string error = "no PROXY header within 5 seconds";
-  while (true) {
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long left = kProxyHeaderSeconds * 1000L - ((now.tv_sec - start.tv_sec) * 1000L +
-                                               (now.tv_nsec - start.tv_nsec) / 1000000L);
-    if (left <= 0) break;
-    pollfd p = {fd, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
-    ssize_t n = recv(fd, buf.data(), buf.size(), MSG_PEEK | MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) _exit(0);  // gone
-    if (n < 0) continue;
-    ProxyParse r = ParseProxyHeader(std::string_view(buf.data(), static_cast<std::size_t>(n)),
-                                    &header, &error);
-    if (r == ProxyParse::kBad) break;
-    if (r == ProxyParse::kOk) {
-      std::size_t got = 0;
-      while (got < header.length) {  // consume exactly the header
-        ssize_t m = recv(fd, buf.data(), header.length - got, 0);
-        if (m <= 0) _exit(0);
-        got += static_cast<std::size_t>(m);
-      }
-      std::string reply;
-      if (!RequestProxyInfo(channel, header, &reply)) {
-        if (!reply.empty()) ctrl.SendRaw(reply);
-        _exit(0);
-      }
-      return header.kind == ProxyHeader::Kind::kProxy;
-    }
-    // Part of a header: wait for the rest without spinning on the bytes already here.
-    if (static_cast<std::size_t>(n) == seen) poll(nullptr, 0, 10);
-    seen = static_cast<std::size_t>(n);
+  std::string bytes, error;
+  switch (ReceiveProxyHeader(fd, &header, &bytes, &error)) {
+    case ProxyParse::kNeedMore: _exit(0);  // gone
+    case ProxyParse::kBad:
+      Log(kLogNotice, "connection refused: " + error + " (proxy_protocol)");
+      _exit(0);
+    case ProxyParse::kOk: break;
   }
-  Log(kLogNotice, "connection refused: " + error + " (proxy_protocol)");
-  _exit(0);
+  std::string reply;
+  if (!RequestProxyInfo(channel, header, &reply)) {
+    if (!reply.empty()) ctrl.SendRaw(reply);
+    _exit(0);
+  }
+  return header.kind == ProxyHeader::Kind::kProxy;
 }
 
 void RunPrelogin(const Config& config, const SessionInfo& session, int channel,

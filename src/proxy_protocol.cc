@@ -1,5 +1,10 @@
 #include "proxy_protocol.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -133,6 +138,41 @@ ProxyParse ParseProxyHeader(std::string_view data, ProxyHeader* out, std::string
     return data.size() < kV2Signature.size() ? ProxyParse::kNeedMore : ParseV2(data, out, error);
   }
   return Bad(error, "not a PROXY protocol header");
+}
+
+ProxyParse ReceiveProxyHeader(int fd, ProxyHeader* out, std::string* bytes, std::string* error) {
+  struct timespec start, now;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  std::string buf(kMaxProxyHeader, '\0');
+  std::size_t seen = 0;
+  *error = "no PROXY header within " + std::to_string(kProxyHeaderSeconds) + " seconds";
+  while (true) {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long left = kProxyHeaderSeconds * 1000L - ((now.tv_sec - start.tv_sec) * 1000L +
+                                               (now.tv_nsec - start.tv_nsec) / 1000000L);
+    if (left <= 0) return ProxyParse::kBad;
+    pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+    ssize_t n = recv(fd, buf.data(), buf.size(), MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return ProxyParse::kNeedMore;
+    if (n < 0) continue;
+    ProxyParse r = ParseProxyHeader(std::string_view(buf.data(), static_cast<std::size_t>(n)),
+                                    out, error);
+    if (r == ProxyParse::kBad) return r;
+    if (r == ProxyParse::kOk) {
+      bytes->clear();
+      while (bytes->size() < out->length) {  // consume exactly the header
+        ssize_t m = recv(fd, buf.data(), out->length - bytes->size(), 0);
+        if (m < 0 && errno == EINTR) continue;
+        if (m <= 0) return ProxyParse::kNeedMore;
+        bytes->append(buf.data(), static_cast<std::size_t>(m));
+      }
+      return r;
+    }
+    // Part of a header: wait for the rest without spinning on the bytes already here.
+    if (static_cast<std::size_t>(n) == seen) poll(nullptr, 0, 10);
+    seen = static_cast<std::size_t>(n);
+  }
 }
 
 }  // namespace keepftpd

@@ -39,6 +39,13 @@ enum class ProxyParse { kNeedMore, kOk, kBad };
 // kOk with *out filled once a whole header is there (bytes after out->length are not looked at).
 ProxyParse ParseProxyHeader(std::string_view data, ProxyHeader* out, std::string* error);
 
+// Reads one header from the socket fd within kProxyHeaderSeconds, consuming exactly its bytes
+// (copied to *bytes) and nothing after them: kOk with *out; kBad with *error (malformed, or
+// none in time); kNeedMore when the peer left first. The pre-login jail reads the header this
+// way; with implicit_ssl the TLS jail does, before the handshake, and passes the bytes on.
+inline constexpr int kProxyHeaderSeconds = 5;
+ProxyParse ReceiveProxyHeader(int fd, ProxyHeader* out, std::string* bytes, std::string* error);
+
 }  // namespace keepftpd
 
 #endif  // KEEPFTPD_SRC_PROXY_PROTOCOL_H_

@@ -19,6 +19,7 @@
 #include "ipc_messages.h"
 #include "log.h"
 #include "openssl_library.h"
+#include "proxy_protocol.h"
 #include "strutil.h"
 #include "unique_fd.h"
 #include "wire.h"
@@ -352,6 +353,25 @@ void RunTlsJail(const Config& config, SSL_CTX* ctx, int raw_control, int plain_c
   control.net = raw_control;
   control.plain = plain_control;
   SSL_set_fd(control.ssl, raw_control);
+  if (config.implicit_ssl && config.proxy_protocol) {
+    // Behind a balancer the PROXY header comes before the ClientHello. This jail only finds
+    // where it ends; the pre-login jail reads it from the plaintext end, as on a plain
+    // connection, and the monitor checks what it says.
+    ProxyHeader header;
+    std::string bytes, error;
+    switch (ReceiveProxyHeader(raw_control, &header, &bytes, &error)) {
+      case ProxyParse::kNeedMore: _exit(0);  // gone
+      case ProxyParse::kBad:
+        Log(kLogNotice, "connection refused: " + error + " (proxy_protocol)");
+        _exit(0);
+      case ProxyParse::kOk: break;
+    }
+    // (At most kMaxProxyHeader bytes: the empty socket pair takes them at once.)
+    if (send(plain_control, bytes.data(), bytes.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(bytes.size())) {
+      _exit(0);
+    }
+  }
   std::string why;
   if (!Handshake(control.ssl, raw_control, static_cast<int>(config.idle_session_timeout) * 1000,
                  &why)) {

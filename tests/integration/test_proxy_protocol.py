@@ -5,12 +5,14 @@ peers, missing, late and malformed headers end the connection. (test_multinode.p
 HAProxy in front of two nodes.)"""
 
 import socket
+import ssl
 import struct
 import time
 
 import pytest
 
 from conftest import RawClient
+from test_ftps import cert, client_context  # noqa: F401 (cert: a fixture)
 
 PROXY = {"proxy_protocol": "YES", "proxy_trusted_addresses": "127.0.0.1, 10.0.0.0/8"}
 
@@ -140,3 +142,61 @@ def test_bans_apply_to_the_client_behind_the_balancer(make_server, tree):
     assert c.closed()
     c = connect(s, v1("127.0.0.4", 1002))  # another client through the same balancer
     assert c.reply()[0] == 220
+
+
+class ImplicitTlsClient:
+    """A control connection for implicit FTPS behind a balancer: the PROXY header in clear, then
+    the TLS handshake, then FTP inside it."""
+
+    def __init__(self, server, header):
+        self.raw = socket.create_connection((server.host, server.port), timeout=10)
+        self.raw.sendall(header)
+        self.tls = client_context().wrap_socket(self.raw)
+        self.lines = self.tls.makefile("rb")
+
+    def reply(self):
+        """(code, lines) of one reply; (None, []) at the end of the stream."""
+        lines = []
+        while True:
+            line = self.lines.readline().decode().rstrip("\r\n")
+            if not line:
+                return None, lines
+            lines.append(line)
+            if len(line) >= 4 and line[:3].isdigit() and line[3] == " ":
+                return int(line[:3]), lines
+
+    def cmd(self, text):
+        self.tls.sendall(text.encode() + b"\r\n")
+        return self.reply()
+
+
+@pytest.fixture
+def implicit_tls_proxy(make_server, cert):
+    return make_server(dict(PROXY, ssl_enable="YES", implicit_ssl="YES", allow_anon_ssl="YES",
+                            **cert))
+
+
+def test_implicit_tls_behind_a_balancer_takes_the_header_before_the_handshake(
+        implicit_tls_proxy):
+    s = implicit_tls_proxy
+    for header in (v1("127.0.0.3", 40000), v2("127.0.0.3", 40000)):
+        c = ImplicitTlsClient(s, header)
+        assert c.reply()[0] == 220
+        assert c.cmd("USER anonymous")[0] == 331
+        assert c.cmd("PASS x@y")[0] == 230
+        code, lines = c.cmd("STAT")
+        assert code == 211 and any("Connected to 127.0.0.3" in l for l in lines), lines
+        assert c.cmd("QUIT")[0] == 221
+    assert s.output().count("PROXY header: client 127.0.0.3 port 40000, through 127.0.0.1") == 2
+
+
+def test_implicit_tls_health_check_and_bad_header(implicit_tls_proxy):
+    s = implicit_tls_proxy
+    c = ImplicitTlsClient(s, v2(local=True))
+    assert c.reply()[0] == 220
+    assert c.reply() == (None, [])
+    # No header: the bytes of the ClientHello are not one, and no handshake starts.
+    raw = socket.create_connection((s.host, s.port), timeout=10)
+    with pytest.raises((ssl.SSLError, OSError)):
+        client_context().wrap_socket(raw)
+    assert "not a PROXY protocol header" in s.output()
