@@ -10,26 +10,37 @@
 // session was not resumed. TLS is capped at 1.2 with ECDHE-RSA-AES256-GCM-SHA384, so both
 // servers negotiate the same thing; certificates are not verified.
 //
-//   client sessions HOST PORT N PARALLEL ftp|tls|banner
+//   client sessions HOST PORT N PARALLEL ftp|tls|banner|login [USER PASS]
 //       N sessions in total, PARALLEL at a time. ftp: connect, 220, USER anonymous, PASS x@y,
-//       PWD, QUIT, wait for close. tls: the same with AUTH TLS after the 220. banner:
-//       connect, read the 220 line, wait for close.
-//   client retr HOST PORT PATH [tls]      one binary passive RETR of PATH
+//       PWD, QUIT, wait for close. tls: the same with AUTH TLS after the 220. login: as ftp,
+//       with USER and PASS given (a local user). banner: connect, read the 220 line, wait for
+//       close.
+//   client retr HOST PORT PATH [tls|ascii]
+//                                         one passive RETR of PATH, binary (TYPE I), or over
+//                                         TLS, or in ASCII mode (TYPE A)
 //   client stor HOST PORT PATH LOCAL [tls]
 //                                         one binary passive STOR of the file LOCAL (read
 //                                         into memory before timing) to PATH
 //   client retrmany HOST PORT DIR COUNT NFILES
 //                                         COUNT RETRs in one session of DIR/fNNNN, cycling
 //                                         over NFILES files
-//   client list HOST PORT DIR             one passive LIST of DIR
+//   client list HOST PORT DIR [LIST|NLST|MLSD]
+//                                         one passive listing of DIR (LIST by default)
 //   client hold HOST PORT N               log N sessions in, print "ready", wait until stdin
 //                                         closes, then QUIT them all
+//   client many HOST PORT N PARALLEL      log N sessions in, PARALLEL at a time, and keep them
+//                                         all open (timed: the first connect to the last 230);
+//                                         then send NOOP on every one and read the replies
+//                                         (timed; counts the 200s); print "ready ...", wait
+//                                         until stdin closes, then QUIT them all. Raises its
+//                                         own RLIMIT_NOFILE to fit N connections
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -266,11 +277,12 @@ class Control {
   }
 
   // 220, then (with tls) AUTH TLS, USER, PASS; with tls also PBSZ 0 and PROT P if protect.
-  void Login(bool tls = false, bool protect = true) {
+  void Login(bool tls = false, bool protect = true, const std::string& user = "anonymous",
+             const std::string& pass = "x@y") {
     ExpectReply(220, "banner");
     if (tls) StartTls();
-    int code = Cmd("USER anonymous");
-    if (code == 331) code = Cmd("PASS x@y");
+    int code = Cmd("USER " + user);
+    if (code == 331) code = Cmd("PASS " + pass);
     if (code != 230) Die("login failed: " + last_);
     if (tls && protect) ProtectData();
   }
@@ -387,7 +399,8 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(i, v.size() - 1)];
 }
 
-int Sessions(int n, int parallel, bool ftp, bool tls) {
+int Sessions(int n, int parallel, bool ftp, bool tls, const std::string& user,
+             const std::string& pass) {
   std::atomic<int> next{0};
   std::vector<std::vector<double>> lat(static_cast<size_t>(parallel));
   auto worker = [&](size_t me) {
@@ -396,7 +409,7 @@ int Sessions(int n, int parallel, bool ftp, bool tls) {
       auto t0 = Clock::now();
       Control c(Connect(g_host, g_port));
       if (ftp) {
-        c.Login(tls, /*protect=*/false);
+        c.Login(tls, /*protect=*/false, user, pass);
         c.Expect("PWD", 257);
         c.Expect("QUIT", 221);
       } else {
@@ -419,10 +432,10 @@ int Sessions(int n, int parallel, bool ftp, bool tls) {
   return 0;
 }
 
-int Retr(const std::string& path, bool tls) {
+int Retr(const std::string& path, bool tls, bool ascii) {
   Control c(Connect(g_host, g_port));
   c.Login(tls);
-  c.Expect("TYPE I", 200);
+  c.Expect(ascii ? "TYPE A" : "TYPE I", 200);
   std::vector<char> buf(kReadBuf);
   auto t0 = Clock::now();
   size_t bytes = Transfer(c, "RETR " + path, buf);
@@ -480,13 +493,13 @@ int RetrMany(const std::string& dir, int count, int nfiles) {
   return 0;
 }
 
-int List(const std::string& dir) {
+int List(const std::string& dir, const std::string& command) {
   Control c(Connect(g_host, g_port));
   c.Login();
   std::vector<char> buf(kReadBuf);
   size_t lines = 0;
   auto t0 = Clock::now();
-  size_t bytes = Transfer(c, "LIST " + dir, buf, &lines);
+  size_t bytes = Transfer(c, command + " " + dir, buf, &lines);
   double secs = Seconds(t0, Clock::now());
   c.Expect("QUIT", 221);
   std::printf("bytes=%zu lines=%zu seconds=%.6f\n", bytes, lines, secs);
@@ -513,6 +526,58 @@ int Hold(int n) {
   return 0;
 }
 
+// Room for n connections (and the few other descriptors): soft RLIMIT_NOFILE up to the hard
+// one, and the hard one raised too if it is lower (root may).
+void RaiseFileLimit(size_t n) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) Die(std::string("getrlimit: ") + strerror(errno));
+  rlim_t want = static_cast<rlim_t>(n) + 64;
+  if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) rl.rlim_max = want;
+  if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur < want) rl.rlim_cur = rl.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+    Die("setrlimit(RLIMIT_NOFILE, " + std::to_string(want) + "): " + strerror(errno));
+}
+
+int Many(int n, int parallel) {
+  RaiseFileLimit(static_cast<size_t>(n));
+  std::atomic<int> next{0};
+  std::vector<std::vector<std::unique_ptr<Control>>> held(static_cast<size_t>(parallel));
+  auto worker = [&](size_t me) {
+    while (next.fetch_add(1) < n) {
+      held[me].push_back(std::make_unique<Control>(Connect(g_host, g_port)));
+      held[me].back()->Login();
+    }
+  };
+  auto t0 = Clock::now();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < parallel; ++i) threads.emplace_back(worker, static_cast<size_t>(i));
+  for (auto& t : threads) t.join();
+  double login_secs = Seconds(t0, Clock::now());
+  std::vector<std::unique_ptr<Control>> conns;
+  for (auto& v : held)
+    for (auto& c : v) conns.push_back(std::move(c));
+  // Every session at once: NOOP on all of them, then the replies.
+  auto t1 = Clock::now();
+  for (auto& c : conns) c->Send("NOOP");
+  int ok = 0;
+  for (auto& c : conns)
+    if (c->Reply() == 200) ++ok;
+  double noop_secs = Seconds(t1, Clock::now());
+  std::printf("ready sessions=%zu login_seconds=%.6f noop_ok=%d noop_seconds=%.6f\n",
+              conns.size(), login_secs, ok, noop_secs);
+  std::fflush(stdout);
+  char tmp[64];
+  while (read(0, tmp, sizeof tmp) > 0) {
+  }
+  for (auto& c : conns) c->Send("QUIT");
+  for (auto& c : conns) {
+    if (c->Reply() != 221) Die("QUIT: " + c->last());
+    c->WaitClose();
+  }
+  std::printf("done sessions=%zu\n", conns.size());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -527,14 +592,19 @@ int main(int argc, char** argv) {
   const std::string& mode = a[0];
   if (mode == "sessions" && a.size() == 6 && (a[5] == "ftp" || a[5] == "tls" || a[5] == "banner"))
     return Sessions(std::atoi(a[3].c_str()), std::atoi(a[4].c_str()), a[5] != "banner",
-                    a[5] == "tls");
-  if (mode == "retr" && (a.size() == 4 || (a.size() == 5 && a[4] == "tls")))
-    return Retr(a[3], a.size() == 5);
+                    a[5] == "tls", "anonymous", "x@y");
+  if (mode == "sessions" && a.size() == 8 && a[5] == "login")
+    return Sessions(std::atoi(a[3].c_str()), std::atoi(a[4].c_str()), true, false, a[6], a[7]);
+  if (mode == "retr" && (a.size() == 4 || (a.size() == 5 && (a[4] == "tls" || a[4] == "ascii"))))
+    return Retr(a[3], a.size() == 5 && a[4] == "tls", a.size() == 5 && a[4] == "ascii");
   if (mode == "stor" && (a.size() == 5 || (a.size() == 6 && a[5] == "tls")))
     return Stor(a[3], a[4], a.size() == 6);
   if (mode == "retrmany" && a.size() == 6)
     return RetrMany(a[3], std::atoi(a[4].c_str()), std::atoi(a[5].c_str()));
-  if (mode == "list" && a.size() == 4) return List(a[3]);
+  if (mode == "list" && a.size() == 4) return List(a[3], "LIST");
+  if (mode == "list" && a.size() == 5 && (a[4] == "LIST" || a[4] == "NLST" || a[4] == "MLSD"))
+    return List(a[3], a[4]);
+  if (mode == "many" && a.size() == 5) return Many(std::atoi(a[3].c_str()), std::atoi(a[4].c_str()));
   if (mode == "hold" && a.size() == 4) return Hold(std::atoi(a[3].c_str()));
   return usage();
 }
