@@ -4,8 +4,10 @@ per-connection server under systemd-socket-activate --inetd, runs the workloads 
 (keepftpd, vsftpd, keepftpd, vsftpd, ...) with the C++ client and prints medians, min-max and
 keepftpd/vsftpd ratios, then the physical limits.
 
-Runs as root inside run.sh's private mount namespace, where the accounts ftp (61001) and
-kftp-nopriv (61002) exist. Exits 1 if a server fails to serve; speed is never judged.
+Runs as root inside run.sh's private mount namespace, where the accounts ftp (61001),
+kftp-nopriv (61002) and the local user named by BENCH_LOCAL_USER (61003, password
+BENCH_LOCAL_PASS) exist, and /etc/pam.d/keepftpd is the repository's. Exits 1 if a server
+fails to serve; speed is never judged.
 """
 
 import argparse
@@ -35,6 +37,11 @@ RETR_SMALL_COUNT = knob("RETR_SMALL_COUNT", 200, 100)
 RETR_MID_COUNT = knob("RETR_MID_COUNT", 50, 20)
 LIST_ENTRIES = knob("LIST_ENTRIES", 20000, 20000)
 HOLD_SESSIONS = knob("HOLD_SESSIONS", 50, 50)
+# Sessions logged in and held open at once (the "many sessions" rows), and rounds of that row
+# (one by default: a round of 4,000 sessions per server takes a minute or more).
+MANY_SESSIONS = knob("MANY_SESSIONS", 4000, 500)
+MANY_ROUNDS = knob("MANY_ROUNDS", 1, 1)
+MANY_PARALLEL = 32  # logins in flight at once while the many sessions are logged in
 SMALL_FILES = 100  # distinct 1 KiB files the RETR-many workload cycles over
 # FTPS: TLS 1.2 only (the client caps itself there; keepftpd always allows TLS 1.3 too) with
 # this one cipher on both servers, so that both do the same work.
@@ -121,9 +128,7 @@ class Bench:
     def make_tree(self):
         t = self.tmp
         self.anon = os.path.join(t, "ftp")
-        for d in ("ftp", "ftp/small", "ftp/mid", "ftp/many", "empty-keepftpd", "empty-vsftpd",
-                  "empty-keepftpd-ssl", "empty-vsftpd-ssl", "empty-keepftpd-ftps",
-                  "empty-vsftpd-ftps"):
+        for d in ("ftp", "ftp/small", "ftp/mid", "ftp/many"):
             os.makedirs(os.path.join(t, d))
         with open(os.path.join(self.anon, "file-1K.bin"), "wb") as f:
             f.write(os.urandom(1024))
@@ -155,23 +160,43 @@ class Bench:
         os.mkdir(self.upload)
         os.chown(self.upload, 61001, 61001)
         os.chmod(self.upload, 0o755)
-        # Both servers read the same big file: have it in the page cache before timing.
+        # Both servers read the same big file: have it in the page cache before timing. Count
+        # its LFs on the way: an ASCII-mode RETR sends each LF as CRLF, so it delivers the size
+        # plus the LFs (vsftpd), or plus the LFs not already preceded by a CR (keepftpd).
+        lf = crlf = 0
+        last = b""
         with open(big, "rb") as f:
-            while f.read(1 << 24):
-                pass
+            while chunk := f.read(1 << 24):
+                lf += chunk.count(b"\n")
+                crlf += chunk.count(b"\r\n") + (last == b"\r" and chunk[:1] == b"\n")
+                last = chunk[-1:]
+        self.ascii_sizes = {self.big_size + lf, self.big_size + lf - crlf}
 
     def write_configs(self):
         t = self.tmp
         cert, key = self.opts.cert, self.opts.key
 
+        def empty_dir(name):
+            path = os.path.join(t, f"empty-{name}")
+            os.makedirs(path, exist_ok=True)
+            os.chown(path, 0, 0)
+            os.chmod(path, 0o755)
+            return path
+
+        def merged(base, extra):
+            # One line per option: an option in extra replaces the base's.
+            options = dict(l.split("=", 1) for l in base.splitlines() if l)
+            options.update(dict(l.split("=", 1) for l in extra.splitlines() if l))
+            return "".join(f"{k}={v}\n" for k, v in options.items())
+
         def keepftpd(name, extra=""):
             path = os.path.join(t, f"{name}.conf")
             with open(path, "w") as f:
-                f.write(f"anonymous_enable=YES\n"
-                        f"anon_root={self.anon}\n"
-                        f"nopriv_user=kftp-nopriv\n"
-                        f"secure_chroot_dir={t}/empty-{name}\n"
-                        f"no_anon_password=NO\n" + extra)
+                f.write(merged(f"anonymous_enable=YES\n"
+                               f"anon_root={self.anon}\n"
+                               f"nopriv_user=kftp-nopriv\n"
+                               f"secure_chroot_dir={empty_dir(name)}\n"
+                               f"no_anon_password=NO\n", extra))
             os.chmod(path, 0o644)
             subprocess.run([self.opts.keepftpd, "--check-config", "--config", path],
                            check=True, stdout=subprocess.DEVNULL)
@@ -180,22 +205,22 @@ class Bench:
         def vsftpd(name, extra=""):
             path = os.path.join(t, f"{name}.conf")
             with open(path, "w") as f:
-                f.write(f"listen=NO\n"
-                        f"listen_ipv6=NO\n"
-                        f"anonymous_enable=YES\n"
-                        f"anon_root={self.anon}\n"
-                        f"ftp_username=ftp\n"
-                        f"nopriv_user=kftp-nopriv\n"
-                        f"secure_chroot_dir={t}/empty-{name}\n"
-                        f"seccomp_sandbox=NO\n"
-                        f"pasv_enable=YES\n"
-                        f"use_sendfile=YES\n"
-                        f"local_enable=NO\n"
-                        f"xferlog_enable=NO\n"
-                        f"run_as_launching_user=NO\n"
-                        f"background=NO\n"
-                        f"check_shell=NO\n"
-                        f"pam_service_name=vsftpd\n" + extra)
+                f.write(merged(f"listen=NO\n"
+                               f"listen_ipv6=NO\n"
+                               f"anonymous_enable=YES\n"
+                               f"anon_root={self.anon}\n"
+                               f"ftp_username=ftp\n"
+                               f"nopriv_user=kftp-nopriv\n"
+                               f"secure_chroot_dir={empty_dir(name)}\n"
+                               f"seccomp_sandbox=NO\n"
+                               f"pasv_enable=YES\n"
+                               f"use_sendfile=YES\n"
+                               f"local_enable=NO\n"
+                               f"xferlog_enable=NO\n"
+                               f"run_as_launching_user=NO\n"
+                               f"background=NO\n"
+                               f"check_shell=NO\n"
+                               f"pam_service_name=vsftpd\n", extra))
             # vsftpd refuses a config file that is not owned by root (or is writable by others).
             os.chown(path, 0, 0)
             os.chmod(path, 0o600)
@@ -222,9 +247,28 @@ class Bench:
                 f"force_anon_data_ssl=YES\n"
                 f"write_enable=YES\n"
                 f"anon_upload_enable=YES\n")
+        # Local users (the PAM row): both servers authenticate through the same PAM service,
+        # the repository's pam.d/keepftpd (run.sh installs it in its private /etc/pam.d), and
+        # chroot the user into its home, the served tree (root-owned, so vsftpd accepts it).
+        local = (f"local_enable=YES\n"
+                 f"chroot_local_user=YES\n"
+                 f"pam_service_name=keepftpd\n")
+        # Plain uploads (the STOR row): anonymous users may upload new files into upload/.
+        # keepftpd keeps its default atomic_uploads=YES (a hidden file, fsync, rename, then
+        # 226); keepftpd-upload-inplace writes in place and does not fsync, as vsftpd does.
+        upload = (f"write_enable=YES\n"
+                  f"anon_upload_enable=YES\n")
+        # ascii_download_enable: TYPE A downloads convert LF to CRLF (the ASCII RETR row);
+        # it changes nothing for TYPE I transfers or listings.
         self.confs = {
-            "keepftpd": keepftpd("keepftpd"),
-            "vsftpd": vsftpd("vsftpd", "write_enable=NO\n"),
+            "keepftpd": keepftpd("keepftpd", "ascii_download_enable=YES\n"),
+            "vsftpd": vsftpd("vsftpd", "write_enable=NO\nascii_download_enable=YES\n"),
+            "keepftpd-local": keepftpd("keepftpd-local", local),
+            "vsftpd-local": vsftpd("vsftpd-local", local + "write_enable=NO\n"),
+            "keepftpd-upload": keepftpd("keepftpd-upload", upload),
+            "keepftpd-upload-inplace": keepftpd("keepftpd-upload-inplace",
+                                                upload + "atomic_uploads=NO\n"),
+            "vsftpd-upload": vsftpd("vsftpd-upload", upload),
             "keepftpd-ssl": keepftpd("keepftpd-ssl", keep_ssl),
             "vsftpd-ssl": vsftpd("vsftpd-ssl", vs_ssl + "write_enable=NO\n"),
             "keepftpd-ftps": keepftpd("keepftpd-ftps", keep_ssl + ftps +
@@ -263,10 +307,13 @@ class Bench:
         self.results.setdefault((row, target), []).append(value)
 
     def sessions(self, target, n, parallel, label, flavour="", mode="ftp"):
-        # flavour: which instance of the server ("", "-ssl", "-ftps"); mode: the client's.
+        # flavour: which instance of the server ("", "-ssl", "-ftps", "-local"); mode: the
+        # client's ("login" logs the local user in).
         if target == "trivial":
             mode = "banner"
-        kv = self.run_client(target + flavour, "sessions", n, parallel, mode)
+        creds = ([os.environ["BENCH_LOCAL_USER"], os.environ["BENCH_LOCAL_PASS"]]
+                 if mode == "login" else [])
+        kv = self.run_client(target + flavour, "sessions", n, parallel, mode, *creds)
         if int(kv["sessions"]) != n:
             raise Failure(f"{target}: {kv['sessions']} of {n} sessions completed")
         self.record(f"sessions/s {label}", target, kv["rate"])
@@ -286,6 +333,40 @@ class Bench:
             raise Failure(f"{target}: RETR big.bin gave {kv['bytes']} of {self.big_size} bytes")
         self.record(f"RETR {self.big_size >> 20} MiB (MB/s)", target, kv["mbps"])
 
+    def retr_big_ascii(self, target):
+        kv = self.run_client(target, "retr", "/big.bin", "ascii")
+        if int(kv["bytes"]) not in self.ascii_sizes:
+            raise Failure(f"{target}: ASCII RETR big.bin gave {kv['bytes']} bytes, not one of "
+                          f"{sorted(self.ascii_sizes)}")
+        self.record(self.row_retr_ascii(), target, kv["mbps"])
+
+    def row_retr(self):
+        return f"RETR {self.big_size >> 20} MiB (MB/s)"
+
+    def row_retr_ascii(self):
+        return f"RETR {self.big_size >> 20} MiB, ASCII mode (MB/s)"
+
+    def row_stor(self):
+        return f"STOR {self.big_size >> 20} MiB (MB/s)"
+
+    def row_stor_inplace(self):
+        return f"STOR {self.big_size >> 20} MiB, keepftpd atomic_uploads=NO (MB/s)"
+
+    def stor_big(self, target):
+        # keepftpd: its default atomic uploads (fsync before the 226); vsftpd; then keepftpd
+        # writing in place without fsync, as vsftpd does. vsftpd's numbers are recorded in both
+        # rows (the same measurement), so each row has its ratio.
+        server = {"keepftpd": "keepftpd-upload", "vsftpd": "vsftpd-upload",
+                  "keepftpd-inplace": "keepftpd-upload-inplace"}[target]
+        kv = self.store(target, server, "STOR")
+        if target == "keepftpd":
+            self.record(self.row_stor(), "keepftpd", kv["mbps"])
+        elif target == "vsftpd":
+            self.record(self.row_stor(), "vsftpd", kv["mbps"])
+            self.record(self.row_stor_inplace(), "vsftpd", kv["mbps"])
+        else:
+            self.record(self.row_stor_inplace(), "keepftpd", kv["mbps"])
+
     def ftps_retr_big(self, target):
         row = f"FTPS RETR {self.big_size >> 20} MiB (MB/s)"
         if target == "aesgcm":
@@ -304,21 +385,28 @@ class Bench:
                           f"bytes")
         self.record(row, target, kv["mbps"])
 
-    def ftps_stor_big(self, target):
+    def store(self, target, server, what, *tls):
+        # One timed STOR of the big file as a new file in upload/ (anonymous users may not
+        # overwrite), compared with the original byte for byte, then deleted.
         self.stor_count = getattr(self, "stor_count", 0) + 1
         name = f"{target}-{self.stor_count}.bin"
         stored = os.path.join(self.upload, name)
         try:
-            kv = self.run_client(target + "-ftps", "stor", f"/upload/{name}", self.opts.big,
-                                 "tls")
+            kv = self.run_client(server, "stor", f"/upload/{name}", self.opts.big, *tls)
             if int(kv["bytes"]) != self.big_size or not filecmp.cmp(self.opts.big, stored,
                                                                    shallow=False):
                 size = os.path.getsize(stored) if os.path.exists(stored) else "no"
-                raise Failure(f"{target}: FTPS STOR stored {size} bytes, not the "
+                raise Failure(f"{target}: {what} stored {size} bytes, not the "
                               f"{self.big_size} sent")
         finally:
             if os.path.exists(stored):
                 os.unlink(stored)
+            # No writeback of this upload left to compete with the next one (untimed).
+            os.sync()
+        return kv
+
+    def ftps_stor_big(self, target):
+        kv = self.store(target, target + "-ftps", "FTPS STOR", "tls")
         self.record(f"FTPS STOR {self.big_size >> 20} MiB (MB/s)", target, kv["mbps"])
 
     def retr_mid(self, target):
@@ -334,11 +422,19 @@ class Bench:
             raise Failure(f"{target}: RETR 1 KiB gave {kv['bytes']} bytes")
         self.record(f"RETR 1 KiB x{RETR_SMALL_COUNT}, one session (files/s)", target, kv["rate"])
 
-    def list_many(self, target):
-        kv = self.run_client(target, "list", "/many")
-        if int(kv["lines"]) < LIST_ENTRIES:
-            raise Failure(f"{target}: LIST gave {int(kv['lines'])} of {LIST_ENTRIES} lines")
-        self.record(f"LIST {LIST_ENTRIES} entries (s)", target, kv["seconds"])
+    def row_listing(self, command):
+        if command == "MLSD":
+            return f"MLSD {LIST_ENTRIES} entries (s), keepftpd only"
+        return f"{command} {LIST_ENTRIES} entries (s)"
+
+    def listings(self, target):
+        # LIST and NLST on both; MLSD on keepftpd only (vsftpd 3.0.3 has no MLSD).
+        for command in ("LIST", "NLST") + (("MLSD",) if target == "keepftpd" else ()):
+            kv = self.run_client(target, "list", "/many", command)
+            if int(kv["lines"]) < LIST_ENTRIES:
+                raise Failure(f"{target}: {command} gave {int(kv['lines'])} of {LIST_ENTRIES} "
+                              f"lines")
+            self.record(self.row_listing(command), target, kv["seconds"])
 
     def descendants(self, root):
         children = {}
@@ -359,35 +455,82 @@ class Bench:
                 todo.append(c)
         return out
 
-    def memory(self, target):
+    def pss(self, srv):
+        # Sum of Pss over every process under the server's activator (not the activator).
+        pss_kib, procs = 0, 0
+        for pid in self.descendants(srv.proc.pid):
+            try:
+                with open(f"/proc/{pid}/smaps_rollup") as f:
+                    for l in f:
+                        if l.startswith("Pss:"):
+                            pss_kib += int(l.split()[1])
+                            procs += 1
+                            break
+            except OSError:
+                pass
+        return pss_kib, procs
+
+    def check_room(self, processes):
+        # The many-sessions row needs that many more processes (keepftpd: three per session):
+        # pid_max and threads-max must leave room for them besides what already runs.
+        with open("/proc/loadavg") as f:
+            tasks = int(f.read().split()[3].split("/")[1])
+        for knob_path in ("/proc/sys/kernel/pid_max", "/proc/sys/kernel/threads-max"):
+            with open(knob_path) as f:
+                limit = int(f.read())
+            if limit - tasks < processes + 1000:
+                raise Failure(f"{knob_path} is {limit} and {tasks} tasks run already: no room "
+                              f"for the {processes} processes of {MANY_SESSIONS} sessions "
+                              f"(raise it, or lower MANY_SESSIONS)")
+
+    def wait_idle(self, srv, timeout=120):
+        # Until every session process under the activator has exited (untimed), so that one
+        # server's teardown does not overlap the next server's logins.
+        deadline = time.time() + timeout
+        while self.descendants(srv.proc.pid) and time.time() < deadline:
+            time.sleep(0.2)
+
+    def hold(self, target, mode, n, *args, timeout=60):
+        # The client logs n sessions in and prints "ready ..."; the run then sums their PSS,
+        # closes the client's stdin, and the client QUITs them all. Returns the ready line's
+        # values, the PSS (KiB) and the process count.
         srv = self.servers[target]
-        cmd = [self.client, "hold", "127.0.0.1", str(srv.port), str(HOLD_SESSIONS)]
+        cmd = [self.client, mode, "127.0.0.1", str(srv.port), str(n)] + [str(a) for a in args]
         p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         try:
             line = p.stdout.readline()
             if not line.startswith("ready"):
                 p.stdin.close()
-                p.wait(30)
-                raise Failure(f"{target} failed to hold {HOLD_SESSIONS} sessions: "
+                p.wait(timeout)
+                raise Failure(f"{target} failed to hold {n} sessions: "
                               f"{p.stderr.read().strip()}\nserver output: {srv.output()}")
             time.sleep(0.5)  # let every connection settle into its logged-in shape
-            pss_kib, procs = 0, 0
-            for pid in self.descendants(srv.proc.pid):
-                try:
-                    with open(f"/proc/{pid}/smaps_rollup") as f:
-                        for l in f:
-                            if l.startswith("Pss:"):
-                                pss_kib += int(l.split()[1])
-                                procs += 1
-                                break
-                except OSError:
-                    pass
+            pss_kib, procs = self.pss(srv)
         finally:
             if p.stdin and not p.stdin.closed:
                 p.stdin.close()
-        if p.wait(60) != 0:
+        if p.wait(timeout) != 0:
             raise Failure(f"{target}: idle sessions ended badly: {p.stderr.read().strip()}")
+        return parse_kv(line), pss_kib, procs
+
+    def many(self, target):
+        self.check_room(3 * MANY_SESSIONS)
+        kv, pss_kib, procs = self.hold(target, "many", MANY_SESSIONS, MANY_PARALLEL,
+                                       timeout=600)
+        self.wait_idle(self.servers[target])
+        n = MANY_SESSIONS
+        self.record(f"many sessions: time to log {n} in, {MANY_PARALLEL} at a time (s)", target,
+                    kv["login_seconds"])
+        self.record(f"many sessions: of {n} held, answering NOOP", target, kv["noop_ok"])
+        self.record(f"many sessions: NOOP on all {n}, replies read (s)", target,
+                    kv["noop_seconds"])
+        self.record(f"many sessions: total PSS of {n} (MiB)", target, pss_kib / 1024)
+        self.record(f"many sessions: PSS per session (MiB)", target, pss_kib / 1024 / n)
+        self.record(f"many sessions: processes per session", target, procs / n)
+
+    def memory(self, target):
+        _, pss_kib, procs = self.hold(target, "hold", HOLD_SESSIONS)
         self.record(f"memory: PSS per idle logged-in session (MiB)", target,
                     pss_kib / 1024 / HOLD_SESSIONS)
         self.record(f"memory: processes per idle session", target, procs / HOLD_SESSIONS)
@@ -398,11 +541,17 @@ class Bench:
             ("sequential sessions", ab + ["trivial"], lambda t: self.sessions(t, SEQ_SESSIONS, 1, "sequential")),
             ("8 parallel clients", ab + ["trivial"], lambda t: self.sessions(t, PAR_SESSIONS, 8, "8 parallel")),
             ("32 parallel clients", ab + ["trivial"], lambda t: self.sessions(t, PAR_SESSIONS, 32, "32 parallel")),
+            ("sequential local-user sessions (PAM)", ab,
+             lambda t: self.sessions(t, SEQ_SESSIONS, 1, "sequential, local user (PAM)",
+                                     "-local", "login")),
             ("RETR big file", ab + ["sendfile"], self.retr_big),
+            ("RETR big file, ASCII mode", ab, self.retr_big_ascii),
             ("RETR 1 MiB files", ab, self.retr_mid),
             ("RETR 1 KiB files", ab, self.retr_small),
-            ("LIST", ab, self.list_many),
+            ("STOR big file", ab + ["keepftpd-inplace"], self.stor_big),
+            ("LIST, NLST and MLSD", ab, self.listings),
             ("idle sessions memory", ab, self.memory),
+            (f"{MANY_SESSIONS} sessions held at once", ab, self.many, MANY_ROUNDS),
             ("sequential sessions, TLS configured but not used", ab,
              lambda t: self.sessions(t, SEQ_SESSIONS, 1, "sequential, TLS configured but not used",
                                      "-ssl")),
@@ -412,14 +561,16 @@ class Bench:
             ("FTPS STOR big file", ab, self.ftps_stor_big),
         ]
         only = os.environ.get("ONLY", "")
-        for title, targets, fn in plan:
+        for title, targets, fn, *rounds in plan:
             if only and only.lower() not in title.lower():
                 continue
+            rounds = rounds[0] if rounds else ROUNDS
             t0 = time.time()
-            for r in range(ROUNDS):
+            for r in range(rounds):
                 for target in targets:
                     fn(target)
-            say(f"bench: {title}: {ROUNDS} rounds in {time.time() - t0:.1f} s")
+            say(f"bench: {title}: {rounds} round{'s' * (rounds != 1)} in "
+                f"{time.time() - t0:.1f} s")
 
     # ---- report ------------------------------------------------------------------------
 
@@ -436,7 +587,7 @@ class Bench:
                 rows.append(row)
 
         def fmt(x):
-            if x >= 1000:
+            if x >= 1000 or (x >= 100 and x == int(x)):
                 return f"{x:.0f}"
             if x >= 100:
                 return f"{x:.1f}"
@@ -463,6 +614,24 @@ class Bench:
                 if s:
                     limits.append((f"{row}, {what}", cell(s)))
 
+        # Ratios within one server (medians of the same run): the issue's goals that compare a
+        # server with itself.
+        own = [("same-server ratio (medians)", "keepftpd", "vsftpd")]
+        for label, num, den, targets in (
+                ("ASCII RETR / binary RETR, MB/s (goal >= 0.5)", self.row_retr_ascii(),
+                 self.row_retr(), ("keepftpd", "vsftpd")),
+                ("MLSD time / LIST time (goal <= 1)", self.row_listing("MLSD"),
+                 self.row_listing("LIST"), ("keepftpd",)),
+                ("STOR atomic_uploads=YES / NO, MB/s", self.row_stor(), self.row_stor_inplace(),
+                 ("keepftpd",))):
+            cells = []
+            for target in ("keepftpd", "vsftpd"):
+                a, b = self.stats(num, target), self.stats(den, target)
+                cells.append(f"{a[0] / b[0]:.2f}" if target in targets and a and b and b[0]
+                             else "-")
+            if cells != ["-", "-"]:
+                own.append((label, *cells))
+
         def show(t):
             widths = [max(len(r[i]) for r in t) for i in range(len(t[0]))]
             for i, r in enumerate(t):
@@ -475,11 +644,15 @@ class Bench:
               f"{' (QUICK)' if QUICK else ''}; {os.cpu_count()} CPUs, kernel {platform.release()}, "
               f"load average {' '.join(self.load0)} -> {' '.join(load)}")
         print(f"sessions: {SEQ_SESSIONS} per round sequential, {PAR_SESSIONS} per round in parallel; "
-              f"memory: {HOLD_SESSIONS} idle sessions; ratio = keepftpd median / vsftpd median")
+              f"memory: {HOLD_SESSIONS} idle sessions; many sessions: {MANY_SESSIONS}; ratio = keepftpd median / vsftpd median")
         print()
         show(table)
-        print()
-        show(limits)
+        if len(own) > 1:
+            print()
+            show(own)
+        if len(limits) > 1:
+            print()
+            show(limits)
 
     def main(self):
         self.load0 = open("/proc/loadavg").read().split()[:3]
