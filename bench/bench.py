@@ -1,6 +1,6 @@
 """Orchestration for bench/run.sh: makes the served tree and the configurations, starts
-keepftpd, vsftpd (each plain, with TLS configured, and as FTPS servers) and the trivial
-per-connection server under systemd-socket-activate --inetd, runs the workloads round by round
+keepftpd, vsftpd (each plain, with TLS configured, as FTPS servers, for local users and for
+uploads) and the trivial per-connection server under systemd-socket-activate --inetd, runs the workloads round by round
 (keepftpd, vsftpd, keepftpd, vsftpd, ...) with the C++ client and prints medians, min-max and
 keepftpd/vsftpd ratios, then the physical limits.
 
@@ -352,10 +352,35 @@ class Bench:
     def row_stor_inplace(self):
         return f"STOR {self.big_size >> 20} MiB, keepftpd atomic_uploads=NO (MB/s)"
 
+    def write_fsync(self):
+        # The durable-upload ceiling: write() the big file's bytes (in memory) into upload/ in
+        # 256 KiB pieces and fsync() it, as a server that keeps the durability promise must,
+        # without any network or FTP. Timed from open to the end of fsync.
+        if not hasattr(self, "big_bytes"):
+            with open(self.opts.big, "rb") as f:
+                self.big_bytes = memoryview(f.read())
+        path = os.path.join(self.upload, "write-fsync.bin")
+        t0 = time.perf_counter()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            for i in range(0, len(self.big_bytes), 256 << 10):
+                os.write(fd, self.big_bytes[i:i + (256 << 10)])
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        seconds = time.perf_counter() - t0
+        os.unlink(path)
+        os.sync()
+        self.record(self.row_stor(), "fsync", len(self.big_bytes) / seconds / 1e6)
+
     def stor_big(self, target):
-        # keepftpd: its default atomic uploads (fsync before the 226); vsftpd; then keepftpd
-        # writing in place without fsync, as vsftpd does. vsftpd's numbers are recorded in both
-        # rows (the same measurement), so each row has its ratio.
+        # keepftpd with its default atomic_uploads=YES (a hidden file, fsync, rename, fsync of
+        # the directory, then 226); vsftpd (no fsync); keepftpd with atomic_uploads=NO (in
+        # place, still fsync before the 226: keepftpd fsyncs every upload); the write+fsync
+        # ceiling. vsftpd's numbers are recorded in both keepftpd rows (the same measurement),
+        # so each row has its ratio.
+        if target == "fsync":
+            return self.write_fsync()
         server = {"keepftpd": "keepftpd-upload", "vsftpd": "vsftpd-upload",
                   "keepftpd-inplace": "keepftpd-upload-inplace"}[target]
         kv = self.store(target, server, "STOR")
@@ -548,7 +573,7 @@ class Bench:
             ("RETR big file, ASCII mode", ab, self.retr_big_ascii),
             ("RETR 1 MiB files", ab, self.retr_mid),
             ("RETR 1 KiB files", ab, self.retr_small),
-            ("STOR big file", ab + ["keepftpd-inplace"], self.stor_big),
+            ("STOR big file", ab + ["keepftpd-inplace", "fsync"], self.stor_big),
             ("LIST, NLST and MLSD", ab, self.listings),
             ("idle sessions memory", ab, self.memory),
             (f"{MANY_SESSIONS} sessions held at once", ab, self.many, MANY_ROUNDS),
@@ -609,7 +634,8 @@ class Bench:
         for row in rows:
             for target, what in (("trivial", "trivial 220-and-exit server"),
                                  ("sendfile", "raw sendfile pair"),
-                                 ("aesgcm", "openssl speed -evp aes-256-gcm, 16 KiB, one core")):
+                                 ("aesgcm", "openssl speed -evp aes-256-gcm, 16 KiB, one core"),
+                                 ("fsync", "write() and fsync() of the same bytes, no network")):
                 s = self.stats(row, target)
                 if s:
                     limits.append((f"{row}, {what}", cell(s)))

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # keepftpd vs vsftpd, side by side, both started per connection by systemd-socket-activate
 # --inetd on loopback, driven by the same C++ client (bench/client.cc). Run as root on Debian 12:
-#   bench/run.sh            full run (a few minutes)
-#   QUICK=1 bench/run.sh    smoke run (about a minute)
+#   bench/run.sh            full run (about 7 minutes)
+#   QUICK=1 bench/run.sh    smoke run (about 2 minutes)
 # Knobs (environment): ROUNDS, SEQ_SESSIONS, PAR_SESSIONS, RETR_SMALL_COUNT, RETR_MID_COUNT,
-# LIST_ENTRIES, HOLD_SESSIONS, BIG_MIB, ONLY; see bench/README.md for what each row means.
+# LIST_ENTRIES, HOLD_SESSIONS, MANY_SESSIONS, MANY_ROUNDS, BIG_MIB, ONLY; see bench/README.md
+# for what each row means.
 # Exits non-zero only if a server (or the harness) fails to serve; speed is never judged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
