@@ -1,8 +1,9 @@
 """Orchestration for bench/run.sh: makes the served tree and the configurations, starts
 keepftpd, vsftpd (each plain, with TLS configured, as FTPS servers, for local users and for
-uploads) and the trivial per-connection server under systemd-socket-activate --inetd, runs the workloads round by round
-(keepftpd, vsftpd, keepftpd, vsftpd, ...) with the C++ client and prints medians, min-max and
-keepftpd/vsftpd ratios, then the physical limits.
+uploads) and the trivial per-connection server under systemd-socket-activate --inetd, runs the
+workloads round by round (keepftpd, vsftpd, keepftpd, vsftpd, ...) with the C++ client and
+prints medians, min-max and keepftpd/vsftpd ratios, same-server ratios, then the physical
+limits.
 
 Runs as root inside run.sh's private mount namespace, where the accounts ftp (61001),
 kftp-nopriv (61002) and the local user named by BENCH_LOCAL_USER (61003, password
@@ -670,7 +671,8 @@ class Bench:
               f"{' (QUICK)' if QUICK else ''}; {os.cpu_count()} CPUs, kernel {platform.release()}, "
               f"load average {' '.join(self.load0)} -> {' '.join(load)}")
         print(f"sessions: {SEQ_SESSIONS} per round sequential, {PAR_SESSIONS} per round in parallel; "
-              f"memory: {HOLD_SESSIONS} idle sessions; many sessions: {MANY_SESSIONS}; ratio = keepftpd median / vsftpd median")
+              f"memory: {HOLD_SESSIONS} idle sessions; many sessions: {MANY_SESSIONS} held at once; "
+              f"ratio = keepftpd median / vsftpd median")
         print()
         show(table)
         if len(own) > 1:

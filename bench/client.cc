@@ -604,7 +604,8 @@ int main(int argc, char** argv) {
   if (mode == "list" && a.size() == 4) return List(a[3], "LIST");
   if (mode == "list" && a.size() == 5 && (a[4] == "LIST" || a[4] == "NLST" || a[4] == "MLSD"))
     return List(a[3], a[4]);
-  if (mode == "many" && a.size() == 5) return Many(std::atoi(a[3].c_str()), std::atoi(a[4].c_str()));
+  if (mode == "many" && a.size() == 5)
+    return Many(std::atoi(a[3].c_str()), std::atoi(a[4].c_str()));
   if (mode == "hold" && a.size() == 4) return Hold(std::atoi(a[3].c_str()));
   return usage();
 }

@@ -2,7 +2,7 @@
 # keepftpd vs vsftpd, side by side, both started per connection by systemd-socket-activate
 # --inetd on loopback, driven by the same C++ client (bench/client.cc). Run as root on Debian 12:
 #   bench/run.sh            full run (about 7 minutes)
-#   QUICK=1 bench/run.sh    smoke run (about 2 minutes)
+#   QUICK=1 bench/run.sh    smoke run (about a minute and a half)
 # Knobs (environment): ROUNDS, SEQ_SESSIONS, PAR_SESSIONS, RETR_SMALL_COUNT, RETR_MID_COUNT,
 # LIST_ENTRIES, HOLD_SESSIONS, MANY_SESSIONS, MANY_ROUNDS, BIG_MIB, ONLY; see bench/README.md
 # for what each row means.
