@@ -290,6 +290,11 @@ Status ReadDirectory(const std::string& path, const ReadDirOptions& options,
     if (options.hide != nullptr && options.hide->Matches(name)) continue;
 
     ListEntry entry;
+    if (options.names_only) {
+      entry.name.assign(name);
+      out->push_back(std::move(entry));
+      continue;
+    }
     if (fstatat(fd, de->d_name, &entry.st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // vanished
     if (S_ISLNK(entry.st.st_mode)) {
       char target[kMaxPathLength + 1];

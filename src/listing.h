@@ -82,10 +82,11 @@ struct ReadDirOptions {
   bool show_dot_dirs = false;   // "." and ".." themselves (LIST -a)
   std::string_view pattern;     // if non-empty, only names matching this wildcard pattern
   const NameFilter* hide = nullptr;  // hide_file: matching names are left out
+  bool names_only = false;      // NLST: names alone, no lstat or readlink (st stays zeroed)
 };
 
-// Reads the directory at path (lstat of every entry, readlink for symlinks), sorted by name
-// (byte order). Fails with a Status when the directory cannot be opened. Stops at
+// Reads the directory at path (lstat of every entry, readlink for symlinks, unless
+// names_only), sorted by name (byte order). Fails with a Status when the directory cannot be opened. Stops at
 // kMaxListEntries entries.
 Status ReadDirectory(const std::string& path, const ReadDirOptions& options,
                      std::vector<ListEntry>* out);

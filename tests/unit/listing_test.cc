@@ -334,6 +334,27 @@ TEST_CASE("ReadDirectory lists, filters and sorts a real directory") {
   CHECK(Names(entries)[2] == "Z.txt");
 }
 
+TEST_CASE("ReadDirectory with names_only (NLST) gives the same names and stats nothing") {
+  TempDir tmp;
+  CHECK_FALSE(tmp.path().empty());
+  if (tmp.path().empty()) return;
+  CHECK(tmp.File("b.txt", "bb"));
+  CHECK(tmp.File(".hidden", "h"));
+  CHECK(tmp.Dir("sub"));
+  CHECK(tmp.Symlink("b.txt", "link"));
+  ReadDirOptions opts;
+  std::vector<ListEntry> full, names;
+  CHECK(ReadDirectory(tmp.path(), opts, &full).ok());
+  opts.names_only = true;
+  CHECK(ReadDirectory(tmp.path(), opts, &names).ok());
+  CHECK(Names(names) == Names(full));
+  CHECK(Names(names) == NameList{"b.txt", "link", "sub"});
+  for (const ListEntry& e : names) {
+    CHECK(e.st.st_mode == 0);
+    CHECK(e.link_target.empty());
+  }
+}
+
 TEST_CASE("ReadDirectory applies a wildcard pattern and a hide filter") {
   TempDir tmp;
   CHECK_FALSE(tmp.path().empty());
