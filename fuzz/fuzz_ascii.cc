@@ -67,6 +67,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) ++bare_lf;
   }
   FUZZ_CHECK(encoded.size() == text.size() + bare_lf);
+  // ... and exactly what the plain byte-by-byte rule gives.
+  std::string expected;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) expected += '\r';
+    expected += text[i];
+  }
+  FUZZ_CHECK(encoded == expected);
 
   // Decoder: the same output however the text is cut, never longer than its input.
   const std::string decoded = DecodeInPieces(text, cuts);
