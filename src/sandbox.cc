@@ -169,6 +169,7 @@ Status InstallSandbox(SandboxKind kind, int report_fd, bool log_only) {
     f.Allow(SCMP_SYS(linkat), SCMP_A4(SCMP_CMP_EQ, 0));  // the same on NFS, CephFS (no flags)
     f.Allow(SCMP_SYS(fchmodat));        // SITE CHMOD
     f.Allow(SCMP_SYS(fsync));           // an upload is on disk before its 226
+    f.Allow(SCMP_SYS(sync_file_range)); // an upload's writeback starts during the transfer
     f.Allow(SCMP_SYS(ftruncate));       // STOR in place: truncate once the write lock is held
     f.Allow(SCMP_SYS(flock));           // upload files in use are not stale
     f.Allow(SCMP_SYS(umask));           // SITE UMASK
