@@ -271,8 +271,12 @@ Status ReadDirectory(const std::string& path, const ReadDirOptions& options,
     close(fd);
     return Status::FromErrno(err, "fdopendir " + SanitizeForLog(path));
   }
+  // The names first, sorted; then one entry each, in order, into a vector of the right size
+  // (a ListEntry is a few hundred bytes: growing and sorting a vector of them cost more than
+  // reading the directory).
+  std::vector<std::string> names;
   Status status;
-  while (out->size() < kMaxListEntries) {
+  while (names.size() < kMaxListEntries) {
     errno = 0;
     struct dirent* de = readdir(dir);
     if (de == nullptr) {
@@ -288,30 +292,29 @@ Status ReadDirectory(const std::string& path, const ReadDirOptions& options,
     }
     if (!options.pattern.empty() && !WildcardMatch(options.pattern, name)) continue;
     if (options.hide != nullptr && options.hide->Matches(name)) continue;
-
+    names.emplace_back(name);
+  }
+  if (!status.ok()) {
+    closedir(dir);
+    return status;
+  }
+  std::sort(names.begin(), names.end());
+  out->reserve(names.size());
+  for (std::string& name : names) {
     ListEntry entry;
-    if (options.names_only) {
-      entry.name.assign(name);
-      out->push_back(std::move(entry));
-      continue;
+    if (!options.names_only) {
+      if (fstatat(fd, name.c_str(), &entry.st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // vanished
+      if (S_ISLNK(entry.st.st_mode)) {
+        char target[kMaxPathLength + 1];
+        ssize_t len = readlinkat(fd, name.c_str(), target, sizeof(target) - 1);
+        if (len >= 0) entry.link_target.assign(target, static_cast<std::size_t>(len));
+        entry.target_ok = fstatat(fd, name.c_str(), &entry.target_st, 0) == 0;
+      }
     }
-    if (fstatat(fd, de->d_name, &entry.st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // vanished
-    if (S_ISLNK(entry.st.st_mode)) {
-      char target[kMaxPathLength + 1];
-      ssize_t len = readlinkat(fd, de->d_name, target, sizeof(target) - 1);
-      if (len >= 0) entry.link_target.assign(target, static_cast<std::size_t>(len));
-      entry.target_ok = fstatat(fd, de->d_name, &entry.target_st, 0) == 0;
-    }
-    entry.name.assign(name);
+    entry.name = std::move(name);
     out->push_back(std::move(entry));
   }
   closedir(dir);  // also closes fd
-  if (!status.ok()) {
-    out->clear();
-    return status;
-  }
-  std::sort(out->begin(), out->end(),
-            [](const ListEntry& a, const ListEntry& b) { return a.name < b.name; });
   return Status::Ok();
 }
 
