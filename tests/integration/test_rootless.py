@@ -4,6 +4,7 @@ chrooted inside its own user namespace and under seccomp; only that user may log
 anonymous; it refuses to start as root, and says why when the kernel refuses user namespaces."""
 
 import ftplib
+import hashlib
 import io
 import os
 import subprocess
@@ -53,6 +54,9 @@ def test_anonymous_download_and_upload_as_the_launching_user(own_tree):
         data = io.BytesIO()
         c.retrbinary("RETR pub/hello.txt", data.write)
         assert data.getvalue() == b"Hello from keepftpd.\n"
+        # HASH: the session's monitor, the user's own process, loads OpenSSL for the digest.
+        digest = hashlib.sha256(b"Hello from keepftpd.\n").hexdigest()
+        assert digest in c.sendcmd("HASH pub/hello.txt").split()
         c.storbinary("STOR pub/incoming/up.txt", io.BytesIO(b"uploaded rootless\n"))
         c.quit()
         path = own_tree.path("pub/incoming/up.txt")
