@@ -25,25 +25,24 @@ constexpr std::size_t kReceiveChunk = 256 << 10;
 // on (sync_file_range), so that the fsync before the 226 finds little left to write.
 constexpr off_t kWritebackStep = 8 << 20;
 
-// Starts writing back what an upload wrote since the last step, without waiting for it.
+// Starts writing back what an upload wrote since the last step, without waiting for it. The
+// range ends at the file's position after the writes (with O_APPEND, APPE, that is the end).
 class Writeback {
  public:
-  explicit Writeback(int fd) : fd_(fd), start_(lseek(fd, 0, SEEK_CUR)), done_(start_) {}
+  explicit Writeback(int fd) : fd_(fd) {}
 
   void Wrote(std::size_t n) {
-    if (start_ < 0) return;  // not a seekable file: nothing to do
-    written_ += static_cast<off_t>(n);
-    if (start_ + written_ - done_ < kWritebackStep) return;
+    pending_ += static_cast<off_t>(n);
+    if (pending_ < kWritebackStep) return;
     // Errors are left to the fsync: this is only a head start.
-    sync_file_range(fd_, done_, start_ + written_ - done_, SYNC_FILE_RANGE_WRITE);
-    done_ = start_ + written_;
+    off_t end = lseek(fd_, 0, SEEK_CUR);
+    if (end >= pending_) sync_file_range(fd_, end - pending_, pending_, SYNC_FILE_RANGE_WRITE);
+    pending_ = 0;
   }
 
  private:
   int fd_;
-  off_t start_;
-  off_t done_;
-  off_t written_ = 0;
+  off_t pending_ = 0;  // written since the last step
 };
 
 // Waits until the data socket can take more bytes (or, for uploads, has more to read),

@@ -1262,19 +1262,18 @@ void HandleChownUpload(Monitor& m, Message& msg) {
   Answer(m, MsgType::kChownResult, w.data());
 }
 
-// The one capability the session's monitor may keep (see DropPrivileges): CAP_CHOWN for
-// chown_uploads in an anonymous session, CAP_NET_BIND_SERVICE for connect_from_port_20 below
-// port 1024.
-bool SessionMonitorKeepsCapability(const Monitor& m) {
-  return (m.config->chown_uploads && m.account.anonymous_login) ||
-         (m.config->connect_from_port_20 && m.config->ftp_data_port < 1024);
+// Whether this process holds a capability: the session's monitor may keep one (CAP_CHOWN for
+// chown_uploads, CAP_NET_BIND_SERVICE for connect_from_port_20 below port 1024: see
+// DropPrivileges).
+bool HoldsCapability() {
+  return capng_get_caps_process() != 0 || capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE;
 }
 
 // The digest of file, by this process when it holds no capability, else by a child that gives
 // up the capability first: the bytes were uploaded by clients.
-Result<std::string> DigestWithoutCapabilities(const Monitor& m, int file, HashAlgorithm algorithm,
+Result<std::string> DigestWithoutCapabilities(int file, HashAlgorithm algorithm,
                                               std::uint64_t* size) {
-  if (!SessionMonitorKeepsCapability(m)) return HashFile(file, algorithm, size);
+  if (!HoldsCapability()) return HashFile(file, algorithm, size);
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
   UniqueFd in(p[0]), out(p[1]);
@@ -1329,7 +1328,7 @@ void HandleHashFile(Monitor& m, Message& msg) {
   Result<std::string> digest = Status::Error("not a regular file");
   std::uint64_t size = 0;
   if (fstat(file.get(), &st) == 0 && S_ISREG(st.st_mode)) {
-    digest = DigestWithoutCapabilities(m, file.get(), static_cast<HashAlgorithm>(algorithm), &size);
+    digest = DigestWithoutCapabilities(file.get(), static_cast<HashAlgorithm>(algorithm), &size);
   }
   if (!digest.ok()) Log(kLogWarning, "HASH: " + digest.status().message());
   WireWriter w;
@@ -1384,7 +1383,7 @@ void Dispatch(Monitor& m, Message& msg) {
 void TrimCapabilities(const Config& config, bool rootless) {
   if (rootless) {
     // Started without root: there must be nothing to trim.
-    if (capng_get_caps_process() != 0 || capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE) {
+    if (HoldsCapability()) {
       Fatal("run_as_launching_user=YES: keepftpd was started with capabilities; start it as a "
             "normal user without any");
     }
@@ -1415,8 +1414,7 @@ void DropPrivileges(const Monitor& m) {
     return;
   }
   capng_clear(CAPNG_SELECT_BOTH);
-  // chown_uploads for an anonymous session: CHOWN_UPLOAD needs CAP_CHOWN, and nothing else
-  // (SessionMonitorKeepsCapability says the same).
+  // chown_uploads for an anonymous session: CHOWN_UPLOAD needs CAP_CHOWN, and nothing else.
   if (m.config->chown_uploads && m.account.anonymous_login) {
     capng_update(CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED),
                  CAP_CHOWN);

@@ -19,8 +19,9 @@ namespace {
 constexpr std::size_t kMaxAnswerText = 512;
 
 // Sends a request and receives the answer, which must be of type expected.
-Message Call(int channel, MsgType request, std::string_view body, MsgType expected) {
-  Status s = SendMessage(channel, request, body);
+Message Call(int channel, MsgType request, std::string_view body, MsgType expected,
+             int pass_fd = -1) {
+  Status s = SendMessage(channel, request, body, pass_fd);
   if (!s.ok()) Fatal("monitor request " + std::string(MsgTypeName(request)) + ": " + s.message());
   Message answer;
   std::string error;
@@ -212,14 +213,7 @@ DataAnswer RequestPortConnect(int channel, const SockAddr& target, bool tls) {
 }
 
 bool RequestChownUpload(int channel, int fd) {
-  Status s = SendMessage(channel, MsgType::kChownUpload, {}, fd);
-  if (!s.ok()) Fatal("CHOWN_UPLOAD: " + s.message());
-  Message answer;
-  std::string error;
-  if (ReceiveMessage(channel, &answer, &error) != ReceiveOutcome::kMessage ||
-      answer.type != MsgType::kChownResult || answer.fd.valid()) {
-    Fatal("bad answer to CHOWN_UPLOAD");
-  }
+  Message answer = Call(channel, MsgType::kChownUpload, {}, MsgType::kChownResult, fd);
   WireReader r(answer.body);
   std::uint8_t ok = 0;
   r.GetU8(&ok);
@@ -230,14 +224,7 @@ bool RequestChownUpload(int channel, int fd) {
 Result<HashAnswer> RequestHashFile(int channel, int fd, HashAlgorithm algorithm) {
   WireWriter w;
   w.PutU8(static_cast<std::uint8_t>(algorithm));
-  Status s = SendMessage(channel, MsgType::kHashFile, w.data(), fd);
-  if (!s.ok()) Fatal("HASH_FILE: " + s.message());
-  Message answer;
-  std::string error;
-  if (ReceiveMessage(channel, &answer, &error) != ReceiveOutcome::kMessage ||
-      answer.type != MsgType::kHashResult || answer.fd.valid()) {
-    Fatal("bad answer to HASH_FILE");
-  }
+  Message answer = Call(channel, MsgType::kHashFile, w.data(), MsgType::kHashResult, fd);
   WireReader r(answer.body);
   std::uint8_t ok = 0;
   HashAnswer a;

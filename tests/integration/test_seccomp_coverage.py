@@ -40,6 +40,12 @@ def every_command(ftp, writable, directory="."):
     if writable:
         ftp.storbinary(f"STOR {name}", io.BytesIO(b"line one\nline two\n" * 1000))
         ftp.storbinary(f"APPE {name}", io.BytesIO(b"appended\n"))
+        # Past an upload's writeback step (8 MiB, sync_file_range), by STOR and by APPE.
+        big = os.urandom(9 << 20)
+        ftp.storbinary("STOR big.bin", io.BytesIO(big))
+        ftp.storbinary("APPE big.bin", io.BytesIO(big))
+        assert ftp.size("big.bin") == 2 * len(big)
+        cmd("DELE big.bin")
         ftp.storbinary(f"STOR {name}", io.BytesIO(b"resumed\n"), rest=10)
         ftp.storlines(f"STOR text.txt", io.BytesIO(b"ascii\nupload\n"))
         ftp.sendcmd("TYPE I")
