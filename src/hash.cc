@@ -86,7 +86,9 @@ Result<std::string> HashFile(int fd, HashAlgorithm algorithm, std::uint64_t* siz
   }
   std::string buf(1 << 16, '\0');
   const EVP_MD* md = Digest(algorithm);
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  // CRC32 is zlib's: no OpenSSL object for it (OpenSSL may not be loaded).
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(md != nullptr ? EVP_MD_CTX_new() : nullptr,
+                                                         EVP_MD_CTX_free);
   uLong crc = crc32(0L, Z_NULL, 0);
   if (md != nullptr && (ctx == nullptr || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1)) {
     return Status::Error("digest initialisation failed");

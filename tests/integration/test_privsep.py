@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import time
+import zlib
 
 import pytest
 
@@ -308,3 +309,16 @@ def test_openssl_is_loaded_only_by_the_process_that_needs_it(make_server, keeps_
     assert (int(status(session_monitor)["CapEff"], 16) != 0) == keeps_capability
     assert not maps_openssl(keeper) and not maps_openssl(session)
     assert children(session_monitor) == [session]  # the digest's child is gone
+
+
+def test_a_crc32_hash_needs_no_openssl(server):
+    """CRC32 is zlib's: a session whose only HASH is CRC32 loads no OpenSSL anywhere."""
+    c = server.raw()
+    c.login()
+    keeper, session_monitor, session = process_chain(server, 3)
+    assert c.cmd("OPTS HASH CRC32")[0] == 200
+    code, text = c.cmd("HASH pub/hello.txt")
+    assert code == 213
+    crc = format(zlib.crc32(b"Hello from keepftpd.\n"), "08x")
+    assert crc in " ".join(text).split()
+    assert not any(maps_openssl(pid) for pid in (keeper, session_monitor, session))
