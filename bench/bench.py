@@ -15,6 +15,7 @@ import argparse
 import filecmp
 import os
 import platform
+import pwd
 import shutil
 import signal
 import socket
@@ -287,6 +288,14 @@ class Bench:
             self.servers[name] = Activated(name, argv, logs)
         self.servers["trivial"] = Activated(
             "trivial", [os.path.join(self.opts.tools, "trivial220")], logs)
+        # keepftpd's process shape and nothing else (bench/shape_floor.cc), for the session rows.
+        empty = os.path.join(self.tmp, "empty-shape")
+        os.makedirs(empty, exist_ok=True)
+        ftp = pwd.getpwnam("ftp")
+        for name, tool in (("shape", "shape_floor"), ("shape-libs", "shape_floor_libs")):
+            self.servers[name] = Activated(
+                name, [os.path.join(self.opts.tools, tool), empty, self.anon,
+                       str(ftp.pw_uid), str(ftp.pw_gid)], logs)
 
     def stop(self):
         for s in self.servers.values():
@@ -551,6 +560,8 @@ class Bench:
         self.record(f"many sessions: of {n} held, answering NOOP", target, kv["noop_ok"])
         self.record(f"many sessions: NOOP on all {n}, replies read (s)", target,
                     kv["noop_seconds"])
+        if target == "shape-libs":
+            return  # a floor for the time to log them in; its memory is not keepftpd's
         self.record(f"many sessions: total PSS of {n} (MiB)", target, pss_kib / 1024)
         self.record(f"many sessions: PSS per session (MiB)", target, pss_kib / 1024 / n)
         self.record(f"many sessions: processes per session", target, procs / n)
@@ -564,9 +575,9 @@ class Bench:
     def run(self):
         ab = ["keepftpd", "vsftpd"]
         plan = [
-            ("sequential sessions", ab + ["trivial"], lambda t: self.sessions(t, SEQ_SESSIONS, 1, "sequential")),
-            ("8 parallel clients", ab + ["trivial"], lambda t: self.sessions(t, PAR_SESSIONS, 8, "8 parallel")),
-            ("32 parallel clients", ab + ["trivial"], lambda t: self.sessions(t, PAR_SESSIONS, 32, "32 parallel")),
+            ("sequential sessions", ab + ["trivial", "shape", "shape-libs"], lambda t: self.sessions(t, SEQ_SESSIONS, 1, "sequential")),
+            ("8 parallel clients", ab + ["trivial", "shape", "shape-libs"], lambda t: self.sessions(t, PAR_SESSIONS, 8, "8 parallel")),
+            ("32 parallel clients", ab + ["trivial", "shape", "shape-libs"], lambda t: self.sessions(t, PAR_SESSIONS, 32, "32 parallel")),
             ("sequential local-user sessions (PAM)", ab,
              lambda t: self.sessions(t, SEQ_SESSIONS, 1, "sequential, local user (PAM)",
                                      "-local", "login")),
@@ -577,7 +588,7 @@ class Bench:
             ("STOR big file", ab + ["keepftpd-inplace", "fsync"], self.stor_big),
             ("LIST, NLST and MLSD", ab, self.listings),
             ("idle sessions memory", ab, self.memory),
-            (f"{MANY_SESSIONS} sessions held at once", ab, self.many, MANY_ROUNDS),
+            (f"{MANY_SESSIONS} sessions held at once", ab + ["shape-libs"], self.many, MANY_ROUNDS),
             ("sequential sessions, TLS configured but not used", ab,
              lambda t: self.sessions(t, SEQ_SESSIONS, 1, "sequential, TLS configured but not used",
                                      "-ssl")),
@@ -634,6 +645,8 @@ class Bench:
         limits = [("physical limit (same run)", "median (min–max)")]
         for row in rows:
             for target, what in (("trivial", "trivial 220-and-exit server"),
+                                 ("shape", "keepftpd's process shape, static (shape_floor)"),
+                                 ("shape-libs", "the same with keepftpd's shared libraries"),
                                  ("sendfile", "raw sendfile pair"),
                                  ("aesgcm", "openssl speed -evp aes-256-gcm, 16 KiB, one core"),
                                  ("fsync", "write() and fsync() of the same bytes, no network")):

@@ -38,6 +38,12 @@ for t in client trivial220 sendfile_pair; do
     g++ -std=c++20 -O2 -Wall -Wextra -pthread -o "$tools/$t" "bench/$t.cc" -lssl -lcrypto
   fi
 done
+# The process-shape floor, static (the kernel's part alone) and linked against the shared
+# libraries keepftpd's release binary names (what loading them adds in this shape).
+g++ -std=c++20 -O2 -Wall -Wextra -static -o "$tools/shape_floor" bench/shape_floor.cc
+mapfile -t needed < <(readelf -d build-bench/src/keepftpd | sed -n 's/.*(NEEDED).*\[\(.*\)\]/-l:\1/p')
+g++ -std=c++20 -O2 -Wall -Wextra -static-libstdc++ -static-libgcc -o "$tools/shape_floor_libs" \
+  bench/shape_floor.cc -Wl,--no-as-needed "${needed[@]}"
 
 # One self-signed RSA 2048 certificate for both servers' FTPS, made once and kept.
 cert=build-bench/bench-data/cert.pem
