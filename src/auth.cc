@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "pam_library.h"
 #include "strutil.h"
 #include "unique_fd.h"
 
@@ -90,6 +91,10 @@ PamResult PamLogin(const std::string& service, const std::string& user,
                    const std::string& password, const std::string& rhost,
                    pam_handle_t** keep) {
   PamResult result;
+  if (Status loaded = LoadPam(); !loaded.ok()) {
+    result.reason = loaded.message();
+    return result;
+  }
   Credentials creds{&user, &password};
   pam_conv conv{Converse, &creds};
   pam_handle_t* pamh = nullptr;

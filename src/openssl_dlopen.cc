@@ -1,20 +1,16 @@
 // LoadOpenSsl for the keepftpd binary, which is not linked with OpenSSL: libssl (and with it
 // libcrypto) is loaded with dlopen, and each OpenSSL function keepftpd calls is defined here, by
-// its own name and prototype (the compiler checks them against OpenSSL's headers), calling the
-// library's through a pointer. The binary exports none of these names, so OpenSSL's own calls
-// stay within OpenSSL. Monitor processes only (jails inherit the loaded library).
+// its own name and prototype (the compiler checks them against OpenSSL's headers), as
+// dynamic_library.h says. Monitor processes only (jails inherit the loaded library).
 #include "openssl_library.h"
 
-#include <dlfcn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/opensslv.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include <cstdio>
-#include <cstdlib>
-#include <string>
+#include "dynamic_library.h"
 
 // Every OpenSSL function keepftpd uses: return type, name, parameters, arguments.
 #define KEEPFTPD_OPENSSL_FUNCTIONS(X)                                                          \
@@ -85,49 +81,31 @@
 namespace {
 
 struct Functions {
-#define KEEPFTPD_POINTER(ret, name, params, args) decltype(&::name) name = nullptr;
-  KEEPFTPD_OPENSSL_FUNCTIONS(KEEPFTPD_POINTER)
-#undef KEEPFTPD_POINTER
+  KEEPFTPD_OPENSSL_FUNCTIONS(KEEPFTPD_DYNAMIC_POINTER)
 };
 Functions g_openssl;
 
-// A call before LoadOpenSsl succeeded is a bug in keepftpd: say which, and stop.
-template <typename F>
-F Get(F f, const char* name) {
-  if (f == nullptr) {
-    std::fprintf(stderr, "keepftpd: %s called before OpenSSL was loaded\n", name);
-    std::abort();
-  }
-  return f;
-}
-
 }  // namespace
 
-#define KEEPFTPD_DEFINE(ret, name, params, args) \
-  extern "C" ret name params { return Get(g_openssl.name, #name) args; }
+#define KEEPFTPD_DEFINE(ret, name, params, args)                                    \
+  extern "C" ret name params {                                                      \
+    return keepftpd::dynamic::Loaded(g_openssl.name, "OpenSSL", #name) args;        \
+  }
 KEEPFTPD_OPENSSL_FUNCTIONS(KEEPFTPD_DEFINE)
 #undef KEEPFTPD_DEFINE
 
 namespace keepftpd {
 
 Status LoadOpenSsl() {
-  static const Status loaded = [] {
 #define KEEPFTPD_STRINGIFY2(x) #x
 #define KEEPFTPD_STRINGIFY(x) KEEPFTPD_STRINGIFY2(x)
-    const char* file = "libssl.so." KEEPFTPD_STRINGIFY(OPENSSL_VERSION_MAJOR);
-    void* lib = dlopen(file, RTLD_NOW | RTLD_LOCAL);
-    if (lib == nullptr) return Status::Error(std::string("cannot load OpenSSL: ") + dlerror());
-    Functions f;
-#define KEEPFTPD_RESOLVE(ret, name, params, args)                                          \
-    f.name = reinterpret_cast<decltype(f.name)>(dlsym(lib, #name));                        \
-    if (f.name == nullptr) {                                                                \
-      return Status::Error(std::string("OpenSSL's ") + file + " has no " + #name);          \
-    }
-    KEEPFTPD_OPENSSL_FUNCTIONS(KEEPFTPD_RESOLVE)
-#undef KEEPFTPD_RESOLVE
-    g_openssl = f;
-    return Status::Ok();
-  }();
+  static const Status loaded = dynamic::Load(
+      "libssl.so." KEEPFTPD_STRINGIFY(OPENSSL_VERSION_MAJOR), "OpenSSL", &g_openssl,
+      [](void* handle, const char* file, Functions& table) {
+        Status s = Status::Ok();
+        KEEPFTPD_OPENSSL_FUNCTIONS(KEEPFTPD_DYNAMIC_RESOLVE)
+        return s;
+      });
   return loaded;
 }
 

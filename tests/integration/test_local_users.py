@@ -270,3 +270,28 @@ def test_user_config_dir(local_server, local_users, tree):
     os.chmod(os.path.join(d, ALICE), 0o666)
     with pytest.raises(ftplib.error_perm, match="^530"):
         login(s2, ALICE, local_users)
+
+
+def maps_libpam(pid):
+    with open(f"/proc/{pid}/maps") as f:
+        return any("/libpam.so" in line for line in f)
+
+
+def test_libpam_is_loaded_only_for_a_login_that_uses_it(local_server, local_users):
+    """keepftpd is not linked with libpam (pam_library.h): an anonymous session maps it in no
+    process; the monitor loads it at a local user's PASS, and that session's processes have it."""
+    from test_privsep import process_chain
+    s = local_server({"anonymous_enable": "YES"})
+    c = s.raw()
+    assert c.reply()[0] == 220
+    assert not any(maps_libpam(pid) for pid in connection_processes(s))
+    assert c.cmd("USER anonymous")[0] == 331
+    assert c.cmd("PASS x@y")[0] == 230
+    assert not any(maps_libpam(pid) for pid in process_chain(s, 3))
+    assert c.cmd("QUIT")[0] == 221
+    assert wait_for(lambda: not children(s.proc.pid))
+    ftp = login(s, ALICE, local_users)
+    keeper, session_monitor, session = process_chain(s, 3)
+    assert maps_libpam(keeper) and maps_libpam(session_monitor)
+    assert retr(ftp, "readme.txt") == b"kftp-alice's file\n"
+    ftp.quit()
