@@ -745,9 +745,13 @@ bool Session::CollectListing(std::string_view raw_arg, ListKind kind, bool stat_
   }
   for (const ListEntry& e : entries) {
     switch (kind) {
-      case ListKind::kList: *out += FormatListLine(e, format); break;
-      case ListKind::kNlst: *out += ListingName(prefix + e.name) + "\r\n"; break;
-      case ListKind::kMlsd: *out += FormatMlsdLine(e, mlst_, uid_, gid_); break;
+      case ListKind::kList: AppendListLine(e, format, out); break;
+      case ListKind::kNlst:
+        AppendListingName(prefix, out);
+        AppendListingName(e.name, out);
+        out->append("\r\n");
+        break;
+      case ListKind::kMlsd: AppendMlsdLine(e, mlst_, uid_, gid_, out); break;
     }
   }
   return true;
@@ -783,7 +787,12 @@ void Session::AppendRecursive(const std::string& top, const std::string& top_nam
     std::vector<Pending> subdirs;
     for (const ListEntry& e : entries) {
       if (listed++ >= kMaxListEntries) break;
-      *out += kind == ListKind::kNlst ? ListingName(e.name) + "\r\n" : FormatListLine(e, format);
+      if (kind == ListKind::kNlst) {
+        AppendListingName(e.name, out);
+        out->append("\r\n");
+      } else {
+        AppendListLine(e, format, out);
+      }
       std::string child = (dir.path == "/" ? "" : dir.path) + "/" + e.name;
       if (S_ISDIR(e.st.st_mode) && e.name != "." && e.name != ".." &&
           dir.depth + 1 < kMaxListDepth && !Denied(child)) {
