@@ -10,6 +10,7 @@
 #include <charconv>
 #include <cerrno>
 #include <cstdint>
+#include <functional>
 #include <utility>
 
 #include "strutil.h"
@@ -382,9 +383,69 @@ std::string FormatMlsdLine(const ListEntry& entry, const MlstFacts& facts, uid_t
   return line;
 }
 
-Status ReadDirectory(const std::string& path, const ReadDirOptions& options,
-                     std::vector<ListEntry>* out) {
-  out->clear();
+namespace {
+
+// A name in SortedNames' buffer, with its sort key: the first eight bytes after the prefix that
+// every name shares, big-endian, zero-padded (no name holds a NUL, so a name that ends sorts
+// before any that goes on). Equal keys are rare and fall back to comparing the names.
+struct NameRef {
+  std::uint64_t key;
+  std::uint32_t offset;
+  std::uint32_t size;
+};
+
+// A directory's names, filtered, in one buffer (each followed by a NUL), sorted in byte order.
+// Sorting 20,000 std::strings took as long as reading them from the kernel; these sort in a
+// tenth of that.
+class SortedNames {
+ public:
+  void Add(std::string_view name) {
+    refs_.push_back({0, static_cast<std::uint32_t>(buffer_.size()),
+                     static_cast<std::uint32_t>(name.size())});
+    buffer_.append(name);
+    buffer_.push_back('\0');
+  }
+
+  void Sort() {
+    if (refs_.empty()) return;
+    std::size_t shared = refs_[0].size;
+    for (const NameRef& r : refs_) {
+      std::string_view first = Name(refs_[0]), name = Name(r);
+      std::size_t n = std::min(shared, name.size());
+      shared = static_cast<std::size_t>(
+          std::mismatch(name.begin(), name.begin() + static_cast<std::ptrdiff_t>(n), first.begin())
+              .first - name.begin());
+    }
+    for (NameRef& r : refs_) {
+      std::string_view name = Name(r);
+      r.key = 0;
+      for (std::size_t i = shared; i < shared + 8; ++i) {
+        r.key = (r.key << 8) | (i < name.size() ? static_cast<unsigned char>(name[i]) : 0u);
+      }
+    }
+    std::sort(refs_.begin(), refs_.end(), [this](const NameRef& a, const NameRef& b) {
+      return a.key != b.key ? a.key < b.key : Name(a) < Name(b);
+    });
+  }
+
+  std::size_t size() const { return refs_.size(); }
+  std::string_view Name(std::size_t i) const { return Name(refs_[i]); }
+  // NUL-terminated, for the *at() calls.
+  const char* CName(std::size_t i) const { return buffer_.data() + refs_[i].offset; }
+
+ private:
+  std::string_view Name(const NameRef& r) const {
+    return std::string_view(buffer_.data() + r.offset, r.size);
+  }
+
+  std::string buffer_;
+  std::vector<NameRef> refs_;
+};
+
+}  // namespace
+
+Status VisitDirectory(const std::string& path, const ReadDirOptions& options,
+                      const std::function<void(const ListEntry&)>& visit) {
   int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno(errno, "open directory " + SanitizeForLog(path));
   DIR* dir = fdopendir(fd);
@@ -393,16 +454,19 @@ Status ReadDirectory(const std::string& path, const ReadDirOptions& options,
     close(fd);
     return Status::FromErrno(err, "fdopendir " + SanitizeForLog(path));
   }
-  // The names first, sorted; then one entry each, in order, into a vector of the right size
-  // (a ListEntry is a few hundred bytes: growing and sorting a vector of them cost more than
-  // reading the directory).
-  std::vector<std::string> names;
-  Status status;
+  // The names first, sorted; then each entry is stat'ed and handed over in order, one at a
+  // time in the same ListEntry (holding them all, a few hundred bytes each, cost more page
+  // faults than the formatting).
+  SortedNames names;
   while (names.size() < kMaxListEntries) {
     errno = 0;
     struct dirent* de = readdir(dir);
     if (de == nullptr) {
-      if (errno != 0) status = Status::FromErrno(errno, "readdir " + SanitizeForLog(path));
+      if (errno != 0) {
+        Status status = Status::FromErrno(errno, "readdir " + SanitizeForLog(path));
+        closedir(dir);
+        return status;
+      }
       break;
     }
     std::string_view name(de->d_name);
@@ -414,30 +478,35 @@ Status ReadDirectory(const std::string& path, const ReadDirOptions& options,
     }
     if (!options.pattern.empty() && !WildcardMatch(options.pattern, name)) continue;
     if (options.hide != nullptr && options.hide->Matches(name)) continue;
-    names.emplace_back(name);
+    names.Add(name);
   }
-  if (!status.ok()) {
-    closedir(dir);
-    return status;
-  }
-  std::sort(names.begin(), names.end());
-  out->reserve(names.size());
-  for (std::string& name : names) {
-    ListEntry entry;
+  names.Sort();
+  ListEntry entry;
+  for (std::size_t i = 0; i < names.size(); ++i) {
     if (!options.names_only) {
-      if (fstatat(fd, name.c_str(), &entry.st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // vanished
+      const char* name = names.CName(i);
+      if (fstatat(fd, name, &entry.st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // vanished
+      entry.link_target.clear();
+      entry.target_ok = false;
+      entry.target_st = {};
       if (S_ISLNK(entry.st.st_mode)) {
         char target[kMaxPathLength + 1];
-        ssize_t len = readlinkat(fd, name.c_str(), target, sizeof(target) - 1);
+        ssize_t len = readlinkat(fd, name, target, sizeof(target) - 1);
         if (len >= 0) entry.link_target.assign(target, static_cast<std::size_t>(len));
-        entry.target_ok = fstatat(fd, name.c_str(), &entry.target_st, 0) == 0;
+        entry.target_ok = fstatat(fd, name, &entry.target_st, 0) == 0;
       }
     }
-    entry.name = std::move(name);
-    out->push_back(std::move(entry));
+    entry.name.assign(names.Name(i));
+    visit(entry);
   }
   closedir(dir);  // also closes fd
   return Status::Ok();
+}
+
+Status ReadDirectory(const std::string& path, const ReadDirOptions& options,
+                     std::vector<ListEntry>* out) {
+  out->clear();
+  return VisitDirectory(path, options, [out](const ListEntry& e) { out->push_back(e); });
 }
 
 }  // namespace keepftpd

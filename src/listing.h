@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -92,9 +93,15 @@ struct ReadDirOptions {
   bool names_only = false;      // NLST: names alone, no lstat or readlink (st stays zeroed)
 };
 
-// Reads the directory at path (lstat of every entry, readlink for symlinks, unless
-// names_only), sorted by name (byte order). Fails with a Status when the directory cannot be opened. Stops at
-// kMaxListEntries entries.
+// Reads the directory at path: its names (at most kMaxListEntries), sorted by name (byte
+// order), then, in that order, lstat and (for symlinks) readlink and stat of each entry, unless
+// names_only, and visit(entry) right after. Entries that vanished in between are left out.
+// `entry` is the same object at every call, overwritten: a listing formats it and moves on.
+// Fails with a Status, before any visit, when the directory cannot be opened or read.
+Status VisitDirectory(const std::string& path, const ReadDirOptions& options,
+                      const std::function<void(const ListEntry&)>& visit);
+
+// The same entries, collected into *out (LIST -R needs them all to find the directories).
 Status ReadDirectory(const std::string& path, const ReadDirOptions& options,
                      std::vector<ListEntry>* out);
 
