@@ -45,6 +45,13 @@ void AppendPadded(std::string* out, unsigned long long value, std::size_t width,
   out->append(buf, n);
 }
 
+// A value from 0 to 99 as two digits (dates' fields).
+void AppendTwoDigits(std::string* out, int value) {
+  const char digits[2] = {static_cast<char>('0' + value / 10 % 10),
+                          static_cast<char>('0' + value % 10)};
+  out->append(digits, 2);
+}
+
 // text left-aligned in width, padded with spaces (printf's "%-*s"; longer text is not cut).
 void AppendLeftAligned(std::string* out, std::string_view text, std::size_t width) {
   out->append(text);
@@ -156,12 +163,12 @@ void AppendListDate(time_t mtime, const ListFormat& format, std::string* out) {
                 age <= kRecentSeconds;
   out->append(kMonths[d.mon], 3);
   out->push_back(' ');
-  AppendPadded(out, static_cast<unsigned long long>(d.mday), 2);
+  AppendTwoDigits(out, d.mday);
   out->push_back(' ');
   if (recent) {
-    AppendPadded(out, static_cast<unsigned long long>(d.hour), 2);
+    AppendTwoDigits(out, d.hour);
     out->push_back(':');
-    AppendPadded(out, static_cast<unsigned long long>(d.min), 2);
+    AppendTwoDigits(out, d.min);
   } else {
     out->push_back(' ');
     if (d.year < 0) out->push_back('-');
@@ -319,9 +326,7 @@ void AppendMlsxFacts(const ListEntry& entry, const MlstFacts& facts, uid_t uid, 
     const long long year = t.year;
     if (year < 0) *out += '-';
     AppendPadded(out, static_cast<unsigned long long>(year < 0 ? -year : year), year < 0 ? 3 : 4);
-    for (int part : {t.mon + 1, t.mday, t.hour, t.min, t.sec}) {
-      AppendPadded(out, static_cast<unsigned long long>(part), 2);
-    }
+    for (int part : {t.mon + 1, t.mday, t.hour, t.min, t.sec}) AppendTwoDigits(out, part);
     *out += ';';
   }
   if (facts.perm) {
