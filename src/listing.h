@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -43,13 +44,18 @@ struct ListFormat {
 // A file name (or symlink target) as it may appear in a listing line: CR and LF become '?',
 // so that a hostile name cannot end its line and forge another entry.
 std::string ListingName(std::string_view name);
+void AppendListingName(std::string_view name, std::string* out);
 
 // One `ls -l` line as vsftpd prints it, ending in "\r\n":
 // "drwxr-xr-x    2 0        0            4096 Nov 22 07:40 pub"
 // perms(10) ' ' nlink right-aligned in 4, ' ' owner left-aligned in 8, ' ' group left-aligned
 // in 8, ' ' size right-aligned in 8, ' ' date, ' ' name [" -> " target]. Date: "%b %d %H:%M" when
 // recent, "%b %d  %Y" otherwise. Type letters d - l c b p s; setuid/setgid/sticky as ls prints.
+// The part before the name is cut at 159 bytes (as snprintf into 160 bytes did), which only
+// long names from text_userdb_names can reach.
 std::string FormatListLine(const ListEntry& entry, const ListFormat& format);
+// The same line appended to *out (no temporaries: what a listing of many entries uses).
+void AppendListLine(const ListEntry& entry, const ListFormat& format, std::string* out);
 
 // The MLST facts a client can select with OPTS MLST.
 struct MlstFacts {
@@ -76,6 +82,8 @@ std::string FormatMlsxFacts(const ListEntry& entry, const MlstFacts& facts, uid_
 
 // "facts name\r\n" for MLSD.
 std::string FormatMlsdLine(const ListEntry& entry, const MlstFacts& facts, uid_t uid, gid_t gid);
+void AppendMlsdLine(const ListEntry& entry, const MlstFacts& facts, uid_t uid, gid_t gid,
+                    std::string* out);
 
 struct ReadDirOptions {
   bool show_dot_files = false;  // names starting with '.', except "." and ".."
@@ -85,9 +93,15 @@ struct ReadDirOptions {
   bool names_only = false;      // NLST: names alone, no lstat or readlink (st stays zeroed)
 };
 
-// Reads the directory at path (lstat of every entry, readlink for symlinks, unless
-// names_only), sorted by name (byte order). Fails with a Status when the directory cannot be opened. Stops at
-// kMaxListEntries entries.
+// Reads the directory at path: its names (at most kMaxListEntries), sorted by name (byte
+// order), then, in that order, lstat and (for symlinks) readlink and stat of each entry, unless
+// names_only, and visit(entry) right after. Entries that vanished in between are left out.
+// `entry` is the same object at every call, overwritten: a listing formats it and moves on.
+// Fails with a Status, before any visit, when the directory cannot be opened or read.
+Status VisitDirectory(const std::string& path, const ReadDirOptions& options,
+                      const std::function<void(const ListEntry&)>& visit);
+
+// The same entries, collected into *out (LIST -R needs them all to find the directories).
 Status ReadDirectory(const std::string& path, const ReadDirOptions& options,
                      std::vector<ListEntry>* out);
 

@@ -731,24 +731,33 @@ bool Session::CollectListing(std::string_view raw_arg, ListKind kind, bool stat_
     prefix = std::string(arg);
     if (prefix.back() != '/') prefix += '/';
   }
-  std::vector<ListEntry> entries;
-  Status s = ReadDirectory(dir, options, &entries);
+  Status s;
+  if (recursive && pattern.empty()) {
+    std::vector<ListEntry> entries;
+    s = ReadDirectory(dir, options, &entries);
+    if (s.ok()) {
+      AppendRecursive(dir, arg.empty() ? "." : std::string(arg), kind, options,
+                      std::move(entries), out);
+    }
+  } else {
+    // Each line is appended as its entry is stat'ed, straight into *out.
+    const ListFormat format = Format();
+    s = VisitDirectory(dir, options, [&](const ListEntry& e) {
+      switch (kind) {
+        case ListKind::kList: AppendListLine(e, format, out); break;
+        case ListKind::kNlst:
+          AppendListingName(prefix, out);
+          AppendListingName(e.name, out);
+          out->append("\r\n");
+          break;
+        case ListKind::kMlsd: AppendMlsdLine(e, mlst_, uid_, gid_, out); break;
+      }
+    });
+  }
   if (!s.ok()) {
     *fail_code = 550;
     *fail_text = "Failed to open directory.";
     return false;
-  }
-  ListFormat format = Format();
-  if (recursive && pattern.empty()) {
-    AppendRecursive(dir, arg.empty() ? "." : std::string(arg), kind, options, entries, out);
-    return true;
-  }
-  for (const ListEntry& e : entries) {
-    switch (kind) {
-      case ListKind::kList: *out += FormatListLine(e, format); break;
-      case ListKind::kNlst: *out += ListingName(prefix + e.name) + "\r\n"; break;
-      case ListKind::kMlsd: *out += FormatMlsdLine(e, mlst_, uid_, gid_); break;
-    }
   }
   return true;
 }
@@ -783,7 +792,12 @@ void Session::AppendRecursive(const std::string& top, const std::string& top_nam
     std::vector<Pending> subdirs;
     for (const ListEntry& e : entries) {
       if (listed++ >= kMaxListEntries) break;
-      *out += kind == ListKind::kNlst ? ListingName(e.name) + "\r\n" : FormatListLine(e, format);
+      if (kind == ListKind::kNlst) {
+        AppendListingName(e.name, out);
+        out->append("\r\n");
+      } else {
+        AppendListLine(e, format, out);
+      }
       std::string child = (dir.path == "/" ? "" : dir.path) + "/" + e.name;
       if (S_ISDIR(e.st.st_mode) && e.name != "." && e.name != ".." &&
           dir.depth + 1 < kMaxListDepth && !Denied(child)) {

@@ -392,6 +392,43 @@ TEST_CASE("ReadDirectory applies a wildcard pattern and a hide filter") {
   CHECK(entries.empty());
 }
 
+TEST_CASE("ReadDirectory sorts in byte order names that share a long prefix or end early") {
+  // The sort compares eight bytes after the prefix every name shares, then whole names.
+  TempDir tmp;
+  CHECK_FALSE(tmp.path().empty());
+  if (tmp.path().empty()) return;
+  const NameList names = {"entry-00000000",  "entry-000000000", "entry-00000000a", "entry-0000000",
+                          "entry-00000000\xff", "entry-00000001", "entry-0000000\x01", "entry-"};
+  for (const std::string& name : names) CHECK(tmp.File(name, ""));
+  std::vector<ListEntry> entries;
+  CHECK(ReadDirectory(tmp.path(), ReadDirOptions(), &entries).ok());
+  CHECK(Names(entries) == NameList{"entry-", "entry-0000000", "entry-0000000\x01",
+                                  "entry-00000000", "entry-000000000", "entry-00000000a",
+                                  "entry-00000000\xff", "entry-00000001"});
+}
+
+TEST_CASE("VisitDirectory hands over each entry in order, stat'ed, and reports a missing "
+          "directory before any") {
+  TempDir tmp;
+  CHECK_FALSE(tmp.path().empty());
+  if (tmp.path().empty()) return;
+  CHECK(tmp.Symlink("b.txt", "0-link"));
+  CHECK(tmp.File("b.txt", "bb"));
+  CHECK(tmp.File("a.txt", "a"));
+  std::vector<std::string> seen;
+  CHECK(VisitDirectory(tmp.path(), ReadDirOptions(), [&seen](const ListEntry& e) {
+          seen.push_back(e.name + ":" + std::to_string(e.st.st_size) + ":" + e.link_target +
+                         (e.target_ok ? ":ok" : ""));
+        }).ok());
+  // The link's own size is its target's length; the files after it have no target left over.
+  CHECK(seen == NameList{"0-link:5:b.txt:ok", "a.txt:1:", "b.txt:2:"});
+  bool called = false;
+  CHECK_FALSE(VisitDirectory(tmp.path() + "/missing", ReadDirOptions(),
+                             [&called](const ListEntry&) { called = true; })
+                  .ok());
+  CHECK_FALSE(called);
+}
+
 TEST_CASE("ReadDirectory fails on a missing directory or a plain file") {
   TempDir tmp;
   CHECK_FALSE(tmp.path().empty());
