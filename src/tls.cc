@@ -282,6 +282,13 @@ void AnswerWrap(int channel, bool ok, std::string_view message, int fd) {
 
 }  // namespace
 
+void SendTlsReady(int channel, std::string_view error) {
+  WireWriter w;
+  w.PutU8(error.empty() ? 1 : 0);
+  w.PutString(error.substr(0, kMaxLogText));
+  if (!SendMessage(channel, MsgType::kTlsReady, w.data()).ok()) _exit(1);
+}
+
 std::string CheckTlsFiles(const Config& config) {
   Result<SSL_CTX*> ctx = MakeServerContext(config);
   if (!ctx.ok()) return ctx.status().message();
@@ -348,6 +355,17 @@ Result<SSL_CTX*> MakeServerContext(const Config& config) {
 
 void RunTlsJail(const Config& config, SSL_CTX* ctx, int raw_control, int plain_control,
                 int channel) {
+  SendTlsReady(channel, "");
+  {
+    Message msg;
+    std::string error;
+    ReceiveOutcome r = ReceiveMessage(channel, &msg, &error);
+    if (r == ReceiveOutcome::kClosed) _exit(0);  // the session ended without AUTH TLS
+    if (r != ReceiveOutcome::kMessage || msg.type != MsgType::kTlsStart || msg.fd.valid() ||
+        !msg.body.empty()) {
+      Fatal("bad request from the monitor");
+    }
+  }
   Link control;
   control.ssl = SSL_new(ctx);
   control.net = raw_control;
