@@ -2,10 +2,13 @@
 // libcrypto) is loaded with dlopen, and each OpenSSL function keepftpd calls is defined here, by
 // its own name and prototype (the compiler checks them against OpenSSL's headers), calling the
 // library's through a pointer. The binary exports none of these names, so OpenSSL's own calls
-// stay within OpenSSL. Monitor processes only (jails inherit the loaded library).
+// stay within OpenSSL. Loaded outside any jail: by the TLS jail's process before it enters its
+// jail, by the session's monitor for HASH, by --check-config.
 #include "openssl_library.h"
 
 #include <dlfcn.h>
+#include <openssl/bio.h>
+#include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/opensslv.h>
@@ -18,11 +21,23 @@
 
 // Every OpenSSL function keepftpd uses: return type, name, parameters, arguments.
 #define KEEPFTPD_OPENSSL_FUNCTIONS(X)                                                          \
+  X(long, BIO_ctrl, (BIO * bp, int cmd, long larg, void* parg), (bp, cmd, larg, parg))          \
+  X(int, BIO_free, (BIO * a), (a))                                                              \
+  X(BIO*, BIO_new_file, (const char* filename, const char* mode), (filename, mode))             \
   X(void, ERR_clear_error, (void), ())                                                          \
   X(void, ERR_error_string_n, (unsigned long e, char* buf, size_t len), (e, buf, len))         \
   X(unsigned long, ERR_get_error, (void), ())                                                   \
   X(unsigned long, ERR_peek_error, (void), ())                                                  \
   X(unsigned long, ERR_peek_last_error, (void), ())                                             \
+  X(int, ERR_pop_to_mark, (void), ())                                                           \
+  X(int, ERR_set_mark, (void), ())                                                              \
+  X(void, EVP_PKEY_free, (EVP_PKEY * key), (key))                                               \
+  X(OSSL_DECODER_CTX*, OSSL_DECODER_CTX_new_for_pkey,                                           \
+    (EVP_PKEY * *pkey, const char* input_type, const char* input_struct, const char* keytype,   \
+     int selection, OSSL_LIB_CTX* libctx, const char* propquery),                               \
+    (pkey, input_type, input_struct, keytype, selection, libctx, propquery))                    \
+  X(void, OSSL_DECODER_CTX_free, (OSSL_DECODER_CTX * ctx), (ctx))                               \
+  X(int, OSSL_DECODER_from_bio, (OSSL_DECODER_CTX * ctx, BIO* in), (ctx, in))                   \
   X(const char*, OpenSSL_version, (int type), (type))                                           \
   X(int, OPENSSL_init_crypto, (uint64_t opts, const OPENSSL_INIT_SETTINGS* s), (opts, s))       \
   X(EVP_MD_CTX*, EVP_MD_CTX_new, (void), ())                                                    \
@@ -55,6 +70,7 @@
   X(int, SSL_CTX_set_session_id_context,                                                        \
     (SSL_CTX * ctx, const unsigned char* sid, unsigned int len), (ctx, sid, len))               \
   X(void, SSL_CTX_set_verify, (SSL_CTX * ctx, int mode, SSL_verify_cb cb), (ctx, mode, cb))     \
+  X(int, SSL_CTX_use_PrivateKey, (SSL_CTX * ctx, EVP_PKEY* pkey), (ctx, pkey))                  \
   X(int, SSL_CTX_use_PrivateKey_file, (SSL_CTX * ctx, const char* file, int type),              \
     (ctx, file, type))                                                                          \
   X(int, SSL_CTX_use_certificate_chain_file, (SSL_CTX * ctx, const char* file), (ctx, file))    \
