@@ -22,8 +22,14 @@
 // Every OpenSSL function keepftpd uses: return type, name, parameters, arguments.
 #define KEEPFTPD_OPENSSL_FUNCTIONS(X)                                                          \
   X(long, BIO_ctrl, (BIO * bp, int cmd, long larg, void* parg), (bp, cmd, larg, parg))          \
+  X(const BIO_METHOD*, BIO_f_buffer, (void), ())                                                \
   X(int, BIO_free, (BIO * a), (a))                                                              \
+  X(long, BIO_int_ctrl, (BIO * bp, int cmd, long larg, int iarg), (bp, cmd, larg, iarg))        \
+  X(BIO*, BIO_new, (const BIO_METHOD* type), (type))                                            \
   X(BIO*, BIO_new_file, (const char* filename, const char* mode), (filename, mode))             \
+  X(BIO*, BIO_push, (BIO * b, BIO* append), (b, append))                                        \
+  X(int, BIO_test_flags, (const BIO* b, int flags), (b, flags))                                 \
+  X(int, BIO_up_ref, (BIO * a), (a))                                                            \
   X(void, ERR_clear_error, (void), ())                                                          \
   X(void, ERR_error_string_n, (unsigned long e, char* buf, size_t len), (e, buf, len))         \
   X(unsigned long, ERR_get_error, (void), ())                                                   \
@@ -83,6 +89,8 @@
   X(X509*, SSL_get1_peer_certificate, (const SSL* s), (s))                                      \
   X(const SSL_CIPHER*, SSL_get_current_cipher, (const SSL* s), (s))                             \
   X(int, SSL_get_error, (const SSL* s, int ret), (s, ret))                                      \
+  X(BIO*, SSL_get_wbio, (const SSL* s), (s))                                                    \
+  X(int, SSL_has_pending, (const SSL* s), (s))                                                  \
   X(const char*, SSL_get_servername, (const SSL* s, const int type), (s, type))                 \
   X(const char*, SSL_get_version, (const SSL* s), (s))                                          \
   X(STACK_OF(X509_NAME)*, SSL_load_client_CA_file, (const char* file), (file))                  \
@@ -90,7 +98,9 @@
   X(int, SSL_read, (SSL * ssl, void* buf, int num), (ssl, buf, num))                            \
   X(int, SSL_session_reused, (const SSL* s), (s))                                               \
   X(int, SSL_set_fd, (SSL * s, int fd), (s, fd))                                                \
+  X(void, SSL_set0_wbio, (SSL * s, BIO* wbio), (s, wbio))                                       \
   X(int, SSL_set_num_tickets, (SSL * s, size_t n), (s, n))                                      \
+  X(void, SSL_set_read_ahead, (SSL * s, int yes), (s, yes))                                     \
   X(int, SSL_shutdown, (SSL * s), (s))                                                          \
   X(int, SSL_write, (SSL * ssl, const void* buf, int num), (ssl, buf, num))                     \
   X(const SSL_METHOD*, TLS_server_method, (void), ())                                           \
