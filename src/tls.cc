@@ -38,6 +38,7 @@ constexpr std::size_t kControlPending = 64 << 10;  // bytes held per direction: 
 constexpr std::size_t kDataPending = 256 << 10;    // ... data connections
 constexpr std::size_t kRecord = 16 << 10;      // plaintext per SSL_write (one full record)
 constexpr int kNetWrite = 128 << 10;           // records gathered per write() to the client
+constexpr int kPlainBuffer = 1 << 20;          // send buffer of a data connection's socket pair
 constexpr int kCloseWaitMs = 5000;            // how long a closing data connection may linger
 
 std::string OpenSslError() {
@@ -607,6 +608,10 @@ void RunTlsJail(const Config& config, SSL_CTX* ctx, int raw_control, int plain_c
       continue;
     }
     link->plain = pair[0];
+    for (int end : pair) {
+      int size = kPlainBuffer;
+      setsockopt(end, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+    }
     link->BufferWrites();
     SetNonBlocking(link->net);
     SetNonBlocking(link->plain);
