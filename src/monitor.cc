@@ -367,8 +367,8 @@ void ReapChild(Monitor& m, int timeout_ms) {
 // ---- The TLS jail ----
 
 // Forks the TLS jail for the raw control connection. It loads OpenSSL and reads the certificate
-// and key (as root, before its jail: the monitor never parses them), enters its jail, says
-// TLS_READY and waits for TLS_START before it reads the client's handshake. The monitor
+// and key (as root, before its jail: the monitor never parses them), says TLS_READY, enters its
+// jail and waits for TLS_START before it reads the client's handshake. The monitor
 // holds no OpenSSL state, so the processes it forks later start small.
 void StartTlsJail(Monitor& m) {
   int pair[2];
@@ -389,10 +389,12 @@ void StartTlsJail(Monitor& m) {
     tzset();  // X.509 checks of client certificates read the time zone: before the chroot
     SetProcTitle(m.session->peer.HostString() + ": tls");
     Result<SSL_CTX*> ctx = MakeServerContext(*m.config);
-    if (!ctx.ok()) {
-      SendTlsReady(theirs.get(), ctx.status().message());
-      _exit(0);
-    }
+    // Said before entering the jail, which takes a while (its filter, its capabilities): the
+    // monitor may answer AUTH TLS meanwhile. The client's connection is touched only after
+    // TLS_START, which the jail reads once it is in its jail; if entering fails, it exits and
+    // the connection ends.
+    SendTlsReady(theirs.get(), ctx.ok() ? "" : ctx.status().message());
+    if (!ctx.ok()) _exit(0);
     JailSpec spec;
     spec.name = "tls";
     spec.rootless = m.session->rootless;

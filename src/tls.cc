@@ -471,7 +471,6 @@ Result<SSL_CTX*> MakeServerContext(const Config& config) {
 
 void RunTlsJail(const Config& config, SSL_CTX* ctx, int raw_control, int plain_control,
                 int channel) {
-  SendTlsReady(channel, "");
   {
     Message msg;
     std::string error;

@@ -31,8 +31,8 @@ std::string CheckTlsFiles(const Config& config);
 // or why it could not be.
 void SendTlsReady(int channel, std::string_view error);
 
-// The TLS jail's loop. Says TLS_READY, then waits for the monitor's TLS_START before it touches
-// raw_control: the client's control socket (the handshake is the next thing on it after
+// The TLS jail's loop, once its process has said TLS_READY and entered its jail. Waits for the
+// monitor's TLS_START before it touches raw_control: the client's control socket (the handshake is the next thing on it after
 // TLS_START); plain_control: our end of the plaintext control stream; channel: requests from
 // the monitor (TLS_WRAP: a raw data connection to handshake and relay). Returns never; exits
 // when the control connection ends, or when the monitor goes before TLS_START.
