@@ -1575,11 +1575,16 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
     // Implicit FTPS: the TLS handshake comes first, then the banner inside it.
     Status s = ActivateTls(m);
     if (!s.ok()) Fatal(s.message());
+  } else if (EveryLoginNeedsTls(config)) {
+    // Before the pre-login jail: building the TLS context is the longest step before the 234,
+    // and the pre-login jail's new namespaces take its parent about a millisecond. (Like the
+    // implicit_ssl path, this fork comes before the monitor trims its capabilities; the TLS
+    // jail's process reads only the configured files before it drops them all.)
+    StartTlsJail(m);
   }
   SetProcTitle(session.peer.HostString() + ": monitor");
   StartPrelogin(m, PreloginGreeting::kBanner);
   TrimCapabilities(config, info.rootless);
-  if (EveryLoginNeedsTls(config)) StartTlsJail(m);
   while (true) {
     // The TLS jail's log records, and the jail's next request.
     pollfd p[2] = {{m.channel.get(), POLLIN, 0}, {m.tls_channel.get(), POLLIN, 0}};
