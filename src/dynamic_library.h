@@ -1,7 +1,8 @@
 // Libraries keepftpd loads at run time (OpenSSL, Linux-PAM) instead of linking: the binary defines
 // each function it calls by the library's own name and prototype, calling the library's through a
 // pointer resolved with dlsym. The binary exports none of these names, so the library's own calls
-// stay within the library. Monitor processes only: jails inherit what their monitor loaded.
+// stay within the library. Loaded only outside jails (the file names where); a jail never loads
+// code, it can only inherit what was loaded before it entered its jail.
 #ifndef KEEPFTPD_SRC_DYNAMIC_LIBRARY_H_
 #define KEEPFTPD_SRC_DYNAMIC_LIBRARY_H_
 
@@ -25,8 +26,8 @@ F Loaded(F f, const char* library, const char* name) {
   return f;
 }
 
-inline Status Open(const char* file, const char* library, void** handle) {
-  *handle = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+inline Status Open(const char* file, const char* library, int flags, void** handle) {
+  *handle = dlopen(file, RTLD_NOW | RTLD_LOCAL | flags);
   if (*handle == nullptr) return Status::Error(std::string("cannot load ") + library + ": " + dlerror());
   return Status::Ok();
 }
@@ -42,12 +43,12 @@ Status Resolve(void* handle, const char* file, const char* name, F* out) {
 
 namespace keepftpd::dynamic {
 
-// Opens `file` and fills a table of pointers with fill(handle, file, table); *out gets the table
-// only if every function was found.
+// Opens `file` (RTLD_NOW | RTLD_LOCAL | flags) and fills a table of pointers with
+// fill(handle, file, table); *out gets the table only if every function was found.
 template <typename Table, typename Fill>
-Status Load(const char* file, const char* library, Table* out, Fill fill) {
+Status Load(const char* file, const char* library, int flags, Table* out, Fill fill) {
   void* handle = nullptr;
-  Status s = Open(file, library, &handle);
+  Status s = Open(file, library, flags, &handle);
   Table table;
   if (s.ok()) s = fill(handle, file, table);
   if (s.ok()) *out = table;

@@ -27,6 +27,8 @@ const char* MsgTypeName(MsgType type) {
     case MsgType::kStartTlsResult: return "START_TLS_RESULT";
     case MsgType::kTlsUploadEnd: return "TLS_UPLOAD_END";
     case MsgType::kTlsDataEnd: return "TLS_DATA_END";
+    case MsgType::kTlsReady: return "TLS_READY";
+    case MsgType::kTlsStart: return "TLS_START";
     case MsgType::kEvent: return "EVENT";
     case MsgType::kDataCancel: return "DATA_CANCEL";
     case MsgType::kProxyInfo: return "PROXY_INFO";

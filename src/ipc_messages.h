@@ -55,6 +55,10 @@ enum class MsgType : std::uint16_t {
   kHashFile = 17,    // {u8 algorithm} + fd of a regular file the jail opened for HASH, session
                      // only: the session's monitor computes the digest (the jail has no OpenSSL:
                      // see openssl_library.h); answered by kHashResult
+  kTlsReady = 18,    // TLS jail -> monitor, once: {u8 ok, str why not} its context is built (from
+                     // the certificate and key, before its jail) or could not be
+  kTlsStart = 19,    // monitor -> TLS jail: {} the client was told to start its handshake (or
+                     // implicit FTPS): take the control connection
   kDataCancel = 15,  // {} session only: stop waiting for the DATA_ACCEPT connection (the client
                      // sent ABOR or left); answered by kDataResult, not ok, if the monitor was
                      // still waiting; ignored if the DATA_RESULT had already gone

@@ -102,7 +102,11 @@ struct Monitor {
   // connection kept for the next TLS_DATA.
   SessionInfo* mutable_session = nullptr;  // control_fd becomes the plaintext end after AUTH
   bool tls_active = false;
-  SSL_CTX* tls_ctx = nullptr;
+  // The TLS jail builds its context before it enters its jail and says whether it could
+  // (TLS_READY); it touches the client's connection only after TLS_START.
+  enum class TlsJail { kNone, kStarting, kReady, kFailed } tls_jail = TlsJail::kNone;
+  std::string tls_error;       // why the TLS jail could not start (kFailed)
+  UniqueFd tls_plain;          // the plaintext end for the protocol jails, until TLS_START
   pid_t tls_pid = -1;
   UniqueFd tls_channel;
   UniqueFd pending_data;
@@ -362,8 +366,10 @@ void ReapChild(Monitor& m, int timeout_ms) {
 
 // ---- The TLS jail ----
 
-// Starts the TLS jail on the raw control connection; the jails that follow get the plaintext
-// end. The monitor keeps no copy of the raw socket: the TLS jail alone speaks to the client.
+// Forks the TLS jail for the raw control connection. It loads OpenSSL and reads the certificate
+// and key (as root, before its jail: the monitor never parses them), says TLS_READY, enters its
+// jail and waits for TLS_START before it reads the client's handshake. The monitor
+// holds no OpenSSL state, so the processes it forks later start small.
 void StartTlsJail(Monitor& m) {
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
@@ -382,6 +388,13 @@ void StartTlsJail(Monitor& m) {
     UseJailLogSink(theirs.get());
     tzset();  // X.509 checks of client certificates read the time zone: before the chroot
     SetProcTitle(m.session->peer.HostString() + ": tls");
+    Result<SSL_CTX*> ctx = MakeServerContext(*m.config);
+    // Said before entering the jail, which takes a while (its filter, its capabilities): the
+    // monitor may answer AUTH TLS meanwhile. The client's connection is touched only after
+    // TLS_START, which the jail reads once it is in its jail; if entering fails, it exits and
+    // the connection ends.
+    SendTlsReady(theirs.get(), ctx.ok() ? "" : ctx.status().message());
+    if (!ctx.ok()) _exit(0);
     JailSpec spec;
     spec.name = "tls";
     spec.rootless = m.session->rootless;
@@ -399,13 +412,12 @@ void StartTlsJail(Monitor& m) {
       Log(kLogErr, s.message());
       _exit(1);
     }
-    RunTlsJail(*m.config, m.tls_ctx, raw, plain_jail.get(), theirs.get());
+    RunTlsJail(*m.config, *ctx, raw, plain_jail.get(), theirs.get());
   }
   m.tls_pid = pid;
   m.tls_channel = std::move(mine);
-  m.tls_active = true;
-  close(raw);
-  m.mutable_session->control_fd = plain_protocol.Release();
+  m.tls_plain = std::move(plain_protocol);
+  m.tls_jail = Monitor::TlsJail::kStarting;
 }
 
 // Log records the TLS jail sent; a seccomp report ends the connection.
@@ -426,6 +438,16 @@ void DrainTlsChannel(Monitor& m) {
       r.GetU8(&prio);
       r.GetString(kMaxLogText, &text);
       if (r.Finish() && prio <= kLogDebug) LogFromJail(prio, "tls", text);
+    } else if (msg.type == MsgType::kTlsReady) {
+      std::uint8_t ok = 0;
+      std::string why;
+      r.GetU8(&ok);
+      r.GetString(kMaxLogText, &why);
+      if (!r.Finish() || ok > 1 || m.tls_jail != Monitor::TlsJail::kStarting) {
+        Fatal("malformed or unexpected TLS_READY");
+      }
+      m.tls_jail = ok == 1 ? Monitor::TlsJail::kReady : Monitor::TlsJail::kFailed;
+      m.tls_error = SanitizeForLog(why);
     } else if (msg.type == MsgType::kTlsDataEnd) {
       std::uint8_t flags = 0;
       r.GetU8(&flags);
@@ -444,6 +466,50 @@ void DrainTlsChannel(Monitor& m) {
       Fatal("unexpected message from the tls jail");
     }
   }
+}
+
+// Ends a TLS jail that was never given the control connection.
+void StopTlsJail(Monitor& m) {
+  m.tls_channel.Reset();
+  m.tls_plain.Reset();
+  if (m.tls_pid > 0) {
+    kill(m.tls_pid, SIGKILL);
+    waitpid(m.tls_pid, nullptr, 0);
+    m.tls_pid = -1;
+  }
+  m.tls_jail = Monitor::TlsJail::kNone;
+}
+
+// Waits for the TLS jail's TLS_READY (starting the jail first if it is not running), then lets
+// it take the control connection: the jails that follow get the plaintext end. The monitor
+// keeps no copy of the raw socket: the TLS jail alone speaks to the client. An error says why
+// TLS cannot be used; the jail is gone then.
+Status ActivateTls(Monitor& m) {
+  if (m.tls_jail == Monitor::TlsJail::kNone) StartTlsJail(m);
+  while (m.tls_jail == Monitor::TlsJail::kStarting && m.tls_channel.valid()) {
+    pollfd p = {m.tls_channel.get(), POLLIN, 0};
+    if (poll(&p, 1, -1) < 0 && errno != EINTR) Fatal(Status::FromErrno(errno, "poll").message());
+    DrainTlsChannel(m);
+  }
+  if (m.tls_jail != Monitor::TlsJail::kReady || !m.tls_channel.valid() ||
+      !SendMessage(m.tls_channel.get(), MsgType::kTlsStart, {}).ok()) {
+    if (m.tls_jail != Monitor::TlsJail::kFailed) m.tls_error = "the TLS jail ended before TLS_START";
+    StopTlsJail(m);
+    m.tls_jail = Monitor::TlsJail::kFailed;
+    return Status::Error(m.tls_error);
+  }
+  m.tls_active = true;
+  close(m.session->control_fd);
+  m.mutable_session->control_fd = m.tls_plain.Release();
+  return Status::Ok();
+}
+
+// Every login this configuration accepts must come over TLS (force_local_logins_ssl, and
+// anonymous logins off or forced onto TLS too): a session that gets anywhere will send AUTH
+// TLS, so the TLS jail may prepare while the pre-login jail greets the client.
+bool EveryLoginNeedsTls(const Config& config) {
+  return config.ssl_enable && !config.implicit_ssl && config.force_local_logins_ssl &&
+         (!config.anonymous_enable || (config.allow_anon_ssl && config.force_anon_logins_ssl));
 }
 
 // Leaving: with TLS, the TLS jail must flush the last replies and send its close_notify before
@@ -1139,17 +1205,15 @@ void HandleStartTls(Monitor& m, const Message& msg) {
     w.PutString("TLS is not available.");
     return Answer(m, MsgType::kStartTlsResult, w.data());
   }
-  Result<SSL_CTX*> ctx = MakeServerContext(*m.config);
-  if (!ctx.ok()) {
-    Log(kLogErr, ctx.status().message());
+  Status s = ActivateTls(m);
+  if (!s.ok()) {
+    Log(kLogErr, s.message());
     w.PutU8(0);
     w.PutString("TLS is not available: the server's certificate could not be loaded.");
     return Answer(m, MsgType::kStartTlsResult, w.data());
   }
-  m.tls_ctx = *ctx;
   // The TLS jail waits for the client's handshake, which comes after the pre-login jail's 234;
   // the pre-login jail then swaps its control connection for the plaintext end.
-  StartTlsJail(m);
   w.PutU8(1);
   w.PutString("");
   Answer(m, MsgType::kStartTlsResult, w.data(), m.session->control_fd);
@@ -1509,9 +1573,13 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
   }
   if (config.implicit_ssl) {
     // Implicit FTPS: the TLS handshake comes first, then the banner inside it.
-    Result<SSL_CTX*> ctx = MakeServerContext(config);
-    if (!ctx.ok()) Fatal(ctx.status().message());
-    m.tls_ctx = *ctx;
+    Status s = ActivateTls(m);
+    if (!s.ok()) Fatal(s.message());
+  } else if (EveryLoginNeedsTls(config)) {
+    // Before the pre-login jail: building the TLS context is the longest step before the 234,
+    // and the pre-login jail's new namespaces take its parent about a millisecond. (Like the
+    // implicit_ssl path, this fork comes before the monitor trims its capabilities; the TLS
+    // jail's process reads only the configured files before it drops them all.)
     StartTlsJail(m);
   }
   SetProcTitle(session.peer.HostString() + ": monitor");
@@ -1539,6 +1607,7 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
     if (m.child > 0) continue;
     Monitor::Next next = std::exchange(m.next, Monitor::Next::kEnd);
     if (next == Monitor::Next::kSession && m.privileged) {
+      if (!m.tls_active && m.tls_pid > 0) StopTlsJail(m);  // prepared for a login without TLS
       bool is_keeper = false;
       bool rein = ForkSessionMonitor(m, &is_keeper);
       if (!is_keeper) {

@@ -1,9 +1,9 @@
 // OpenSSL's libssl and libcrypto are not linked into keepftpd: each connection execs keepftpd
 // afresh, and the dynamic loader's work on them was about half of a plain session's instructions
 // (bench/README.md, profiles), though most sessions never use TLS or HASH. The process that
-// first needs them loads them: the monitor at AUTH TLS (or at the start, with implicit_ssl),
-// before the TLS jail is forked; the session's monitor at the first HASH. Jails never load
-// anything: they inherit what their monitor loaded.
+// first needs them loads them: the TLS jail's process before it enters its jail (it builds its
+// context there, from the certificate and key), the session's monitor at the first HASH. No
+// process loads anything once it is in its jail.
 #ifndef KEEPFTPD_SRC_OPENSSL_LIBRARY_H_
 #define KEEPFTPD_SRC_OPENSSL_LIBRARY_H_
 

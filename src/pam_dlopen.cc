@@ -44,7 +44,7 @@ namespace keepftpd {
 
 Status LoadPam() {
   static const Status loaded = dynamic::Load(
-      "libpam.so.0", "Linux-PAM", &g_pam, [](void* handle, const char* file, Functions& table) {
+      "libpam.so.0", "Linux-PAM", 0, &g_pam, [](void* handle, const char* file, Functions& table) {
         Status s = Status::Ok();
         KEEPFTPD_PAM_FUNCTIONS(KEEPFTPD_DYNAMIC_RESOLVE)
         return s;

@@ -148,6 +148,8 @@ Status InstallSandbox(SandboxKind kind, int report_fd, bool log_only) {
   if (kind == SandboxKind::kTls) {
     f.Allow(SCMP_SYS(socketpair), SCMP_A0(SCMP_CMP_EQ, AF_UNIX));  // plaintext data streams
     f.Allow(SCMP_SYS(shutdown));        // the end of a stream, passed on
+    f.Allow(SCMP_SYS(setsockopt), SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
+            SCMP_A2(SCMP_CMP_EQ, SO_SNDBUF));  // data socket pairs' buffers
     f.Allow(SCMP_SYS(fcntl), SCMP_A1(SCMP_CMP_EQ, F_GETFL));  // non-blocking sockets
     f.Allow(SCMP_SYS(fcntl), SCMP_A1(SCMP_CMP_EQ, F_SETFL));
     f.Allow(SCMP_SYS(getrandom));       // OpenSSL: keys, nonces, padding

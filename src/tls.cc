@@ -1,9 +1,12 @@
 // The TLS jail: handshakes and relays for the control connection and the data connections.
-// TLS jail only, except MakeServerContext and CheckTlsFiles (the monitor, before the fork).
+// TLS jail only; MakeServerContext runs in its process before it enters the jail, CheckTlsFiles
+// for --check-config.
 #include "tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/bio.h>
+#include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <poll.h>
@@ -11,7 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -28,8 +34,11 @@ namespace keepftpd {
 
 namespace {
 
-constexpr std::size_t kMaxPending = 64 << 10;  // bytes buffered per direction
+constexpr std::size_t kControlPending = 64 << 10;  // bytes held per direction: control
+constexpr std::size_t kDataPending = 256 << 10;    // ... data connections
 constexpr std::size_t kRecord = 16 << 10;      // plaintext per SSL_write (one full record)
+constexpr int kNetWrite = 128 << 10;           // records gathered per write() to the client
+constexpr int kPlainBuffer = 1 << 20;          // send buffer of a data connection's socket pair
 constexpr int kCloseWaitMs = 5000;            // how long a closing data connection may linger
 
 std::string OpenSslError() {
@@ -112,20 +121,55 @@ long NowMs() {
   return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
 }
 
+// Bytes on their way through the TLS jail: filled at the end, drained from the front; what it
+// holds moves to the front only when that is little (a record at most), so that a byte is
+// hardly ever copied twice. Its memory is touched only as it is used.
+class Buffer {
+ public:
+  explicit Buffer(std::size_t capacity) : data_(new char[capacity]), capacity_(capacity) {}
+
+  std::size_t size() const { return end_ - begin_; }
+  bool empty() const { return begin_ == end_; }
+  const char* data() const { return data_.get() + begin_; }
+  // Where the next bytes go (empty when full, or until little is left to move).
+  std::span<char> Room() {
+    if (end_ == capacity_ && begin_ > 0 && end_ - begin_ <= kRecord) {
+      std::memmove(data_.get(), data_.get() + begin_, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
+    }
+    return {data_.get() + end_, capacity_ - end_};
+  }
+  void Added(std::size_t n) { end_ += n; }
+  void Consume(std::size_t n) {
+    begin_ += n;
+    if (begin_ == end_) begin_ = end_ = 0;
+  }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  std::size_t capacity_;
+  std::size_t begin_ = 0, end_ = 0;
+};
+
 // One TLS connection and the plaintext socket it is relayed to.
 struct Link {
+  // capacity: bytes held per direction.
+  explicit Link(std::size_t capacity) : to_net(capacity), to_plain(capacity) {}
   SSL* ssl = nullptr;
   int net = -1;
   int plain = -1;
   bool data = false;
-  std::string to_net, to_plain;
+  Buffer to_net, to_plain;
   bool net_eof = false;      // the client sent close_notify or closed
   bool clean_eof = false;    // ... with close_notify
   bool plain_eof = false;    // the jail side sends no more
   bool plain_shut = false;   // we told the jail side there is no more
-  bool notify_sent = false;  // our close_notify went out
+  bool notify_sent = false;  // our close_notify was made (Flushed() says when it went out)
   bool failed = false;
   bool net_error = false;    // the client's side broke (reset), rather than ended
+  bool net_readable = true;  // no read has said EAGAIN since poll last said readable
+  bool plain_readable = true;
   long closing_since = 0;
   short net_events = 0, plain_events = 0;
 
@@ -134,6 +178,30 @@ struct Link {
     if (net >= 0) close(net);
     if (plain >= 0) close(plain);
   }
+
+  // After the handshake: records are gathered in a buffer of kNetWrite bytes and go out in one
+  // write() when it is full or when there is nothing more to send for now (Flush), instead of
+  // one write() per record.
+  void BufferWrites() {
+    BIO* socket = SSL_get_wbio(ssl);
+    BIO* buffer = BIO_new(BIO_f_buffer());
+    if (buffer == nullptr || BIO_set_write_buffer_size(buffer, kNetWrite) != 1) {
+      BIO_free(buffer);  // unbuffered then
+      return;
+    }
+    // The socket BIO is the read side too: the chain takes a reference of its own.
+    BIO_up_ref(socket);
+    SSL_set0_wbio(ssl, BIO_push(buffer, socket));
+  }
+
+  // What poll said about the two sockets.
+  void Polled(short net_revents, short plain_revents) {
+    if ((net_revents & (POLLIN | POLLHUP | POLLERR)) != 0) net_readable = true;
+    if ((plain_revents & (POLLIN | POLLHUP | POLLERR)) != 0) plain_readable = true;
+  }
+
+  // Every record made has gone to the kernel.
+  bool Flushed() { return BIO_wpending(SSL_get_wbio(ssl)) == 0; }
 
   // Records what the last SSL call is waiting for; false on a real error.
   bool Wait(int ret) {
@@ -144,18 +212,19 @@ struct Link {
     }
   }
 
-  // Moves bytes as far as they go without blocking.
+  // Moves bytes as far as they go without blocking. A socket is read only when poll said it
+  // was readable and no read has said EAGAIN since (or OpenSSL holds bytes read ahead).
   void Pump() {
     net_events = plain_events = 0;
     bool progress = true;
     while (progress && !failed) {
       progress = false;
       // client -> jail
-      if (!net_eof && to_plain.size() < kMaxPending) {
-        char buf[kRecord];
-        int n = SSL_read(ssl, buf, sizeof(buf));
+      std::span<char> room = to_plain.Room();
+      if (!net_eof && !room.empty() && (net_readable || SSL_has_pending(ssl) == 1)) {
+        int n = SSL_read(ssl, room.data(), static_cast<int>(room.size()));
         if (n > 0) {
-          to_plain.append(buf, static_cast<std::size_t>(n));
+          to_plain.Added(static_cast<std::size_t>(n));
           progress = true;
         } else {
           int err = SSL_get_error(ssl, n);
@@ -173,6 +242,7 @@ struct Link {
             net_eof = true;
             progress = true;
           } else {
+            if (err == SSL_ERROR_WANT_READ) net_readable = false;
             Wait(n);
           }
         }
@@ -180,7 +250,7 @@ struct Link {
       if (!to_plain.empty()) {
         ssize_t n = send(plain, to_plain.data(), to_plain.size(), MSG_NOSIGNAL);
         if (n > 0) {
-          to_plain.erase(0, static_cast<std::size_t>(n));
+          to_plain.Consume(static_cast<std::size_t>(n));
           progress = true;
         } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
           plain_events |= POLLOUT;
@@ -194,32 +264,31 @@ struct Link {
         progress = true;
       }
       // jail -> client
-      if (!plain_eof && to_net.size() < kMaxPending) {
-        char buf[kRecord];
-        ssize_t n = recv(plain, buf, sizeof(buf), 0);
+      room = to_net.Room();
+      if (!plain_eof && !room.empty() && plain_readable) {
+        ssize_t n = recv(plain, room.data(), room.size(), 0);
         if (n > 0) {
-          to_net.append(buf, static_cast<std::size_t>(n));
+          to_net.Added(static_cast<std::size_t>(n));
           progress = true;
         } else if (n == 0) {
           plain_eof = true;
           progress = true;
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          plain_events |= POLLIN;
+          plain_readable = false;
         } else if (errno != EINTR) {
           plain_eof = true;
           progress = true;
         }
       }
-      if (!to_net.empty() && !net_eof_write_failed_) {
+      if (!to_net.empty() && !write_failed_) {
         int len = static_cast<int>(std::min(to_net.size(), kRecord));
         int n = SSL_write(ssl, to_net.data(), len);
         if (n > 0) {
-          to_net.erase(0, static_cast<std::size_t>(n));
+          to_net.Consume(static_cast<std::size_t>(n));
           progress = true;
         } else if (!Wait(n)) {
           ERR_clear_error();
-          net_eof_write_failed_ = true;
-          failed = true;
+          write_failed_ = failed = true;
         }
       }
       if (plain_eof && to_net.empty() && !notify_sent) {
@@ -231,20 +300,32 @@ struct Link {
           progress = true;
         }
       }
+      // Nothing more to add for now: send what was gathered.
+      if (to_net.empty() && !write_failed_ && !Flushed()) {
+        if (BIO_flush(SSL_get_wbio(ssl)) == 1) {
+          progress = true;
+        } else if (BIO_should_retry(SSL_get_wbio(ssl))) {
+          net_events |= POLLOUT;
+        } else {
+          write_failed_ = failed = true;
+        }
+      }
     }
-    if (!net_eof && to_plain.size() < kMaxPending) net_events |= POLLIN;
-    if (!plain_eof && to_net.size() < kMaxPending) plain_events |= POLLIN;
+    // (Readable is worth hearing only when there is room to read into.)
+    if (!net_eof && !to_plain.Room().empty()) net_events |= POLLIN;
+    if (!plain_eof && !to_net.Room().empty()) plain_events |= POLLIN;
   }
 
   // A data connection is over when both directions are, or when it failed.
-  bool Done() const {
+  bool Done() {
     if (failed) return true;
-    if (notify_sent && (net_eof || NowMs() - closing_since > kCloseWaitMs)) return true;
-    return net_eof && plain_shut && plain_eof && to_net.empty();
+    if (notify_sent && NowMs() - closing_since > kCloseWaitMs) return true;
+    if (!Flushed()) return false;
+    return (notify_sent && net_eof) || (net_eof && plain_shut && plain_eof && to_net.empty());
   }
 
  private:
-  bool net_eof_write_failed_ = false;
+  bool write_failed_ = false;
 };
 
 // Completes a handshake on a blocking-by-poll basis, at most timeout_ms.
@@ -280,7 +361,49 @@ void AnswerWrap(int channel, bool ok, std::string_view message, int fd) {
   if (!s.ok()) _exit(1);
 }
 
+// An RSA private key from a PEM file (PKCS#8 or PKCS#1; other PEM blocks before it, such as the
+// certificate, are skipped), or null if the file holds none. A decoder told the key type does
+// about a third of the work of one that tries every decoder OpenSSL has, as
+// SSL_CTX_use_PrivateKey_file's does (bench/README.md): 1.6M instructions against 4.6M.
+EVP_PKEY* ReadRsaPrivateKey(const std::string& path) {
+  BIO* bio = BIO_new_file(path.c_str(), "r");
+  if (bio == nullptr) return nullptr;
+  EVP_PKEY* key = nullptr;
+  OSSL_DECODER_CTX* decoder = OSSL_DECODER_CTX_new_for_pkey(&key, "PEM", nullptr, "RSA",
+                                                            EVP_PKEY_KEYPAIR, nullptr, nullptr);
+  if (decoder != nullptr) {
+    for (long pos = BIO_tell(bio); key == nullptr;) {
+      if (OSSL_DECODER_from_bio(decoder, bio) == 1 && key != nullptr) break;
+      long next = BIO_tell(bio);
+      if (BIO_eof(bio) != 0 || next <= pos) break;
+      pos = next;
+    }
+    OSSL_DECODER_CTX_free(decoder);
+  }
+  BIO_free(bio);
+  return key;
+}
+
+// The private key into ctx: an RSA key the quick way, anything else (or an RSA key that way
+// cannot read) as OpenSSL reads keys in general, whose errors are the ones reported.
+int UsePrivateKeyFile(SSL_CTX* ctx, const std::string& path) {
+  ERR_set_mark();
+  EVP_PKEY* rsa = ReadRsaPrivateKey(path);
+  ERR_pop_to_mark();
+  if (rsa == nullptr) return SSL_CTX_use_PrivateKey_file(ctx, path.c_str(), SSL_FILETYPE_PEM);
+  int ok = SSL_CTX_use_PrivateKey(ctx, rsa);
+  EVP_PKEY_free(rsa);
+  return ok;
+}
+
 }  // namespace
+
+void SendTlsReady(int channel, std::string_view error) {
+  WireWriter w;
+  w.PutU8(error.empty() ? 1 : 0);
+  w.PutString(error.substr(0, kMaxLogText));
+  if (!SendMessage(channel, MsgType::kTlsReady, w.data()).ok()) _exit(1);
+}
 
 std::string CheckTlsFiles(const Config& config) {
   Result<SSL_CTX*> ctx = MakeServerContext(config);
@@ -307,7 +430,7 @@ Result<SSL_CTX*> MakeServerContext(const Config& config) {
   if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1) {
     return fail("rsa_cert_file=" + cert + ": cannot use the certificate: " + OpenSslError());
   }
-  if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+  if (UsePrivateKeyFile(ctx, key) != 1) {
     const std::string option = config.rsa_private_key_file.empty() ? "rsa_cert_file="
                                                                    : "rsa_private_key_file=";
     unsigned long e = ERR_peek_last_error();
@@ -348,8 +471,19 @@ Result<SSL_CTX*> MakeServerContext(const Config& config) {
 
 void RunTlsJail(const Config& config, SSL_CTX* ctx, int raw_control, int plain_control,
                 int channel) {
-  Link control;
+  {
+    Message msg;
+    std::string error;
+    ReceiveOutcome r = ReceiveMessage(channel, &msg, &error);
+    if (r == ReceiveOutcome::kClosed) _exit(0);  // the session ended without AUTH TLS
+    if (r != ReceiveOutcome::kMessage || msg.type != MsgType::kTlsStart || msg.fd.valid() ||
+        !msg.body.empty()) {
+      Fatal("bad request from the monitor");
+    }
+  }
+  Link control(kControlPending);
   control.ssl = SSL_new(ctx);
+  SSL_set_read_ahead(control.ssl, 1);
   control.net = raw_control;
   control.plain = plain_control;
   SSL_set_fd(control.ssl, raw_control);
@@ -381,13 +515,15 @@ void RunTlsJail(const Config& config, SSL_CTX* ctx, int raw_control, int plain_c
   Log(kLogInfo, std::string("TLS on the control connection: ") + SSL_get_version(control.ssl) +
                     ", " + SSL_get_cipher_name(control.ssl));
   if (config.debug_ssl) LogTlsDetails(control.ssl, "control");
+  control.BufferWrites();
   SetNonBlocking(raw_control);
   SetNonBlocking(plain_control);
 
   std::vector<Link*> data;  // at most one live data connection, plus closing ones
   while (true) {
     control.Pump();
-    if (control.failed || (control.plain_eof && control.notify_sent && control.to_net.empty()) ||
+    if (control.failed ||
+        (control.plain_eof && control.notify_sent && control.to_net.empty() && control.Flushed()) ||
         (control.net_eof && control.plain_shut)) {
       _exit(0);  // the connection is over
     }
@@ -416,6 +552,10 @@ void RunTlsJail(const Config& config, SSL_CTX* ctx, int raw_control, int plain_c
     }
     int timeout = data.empty() ? -1 : 1000;
     if (poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) _exit(1);
+    control.Polled(fds[0].revents, fds[1].revents);
+    for (std::size_t i = 0; i < data.size(); ++i) {
+      data[i]->Polled(fds[3 + 2 * i].revents, fds[4 + 2 * i].revents);
+    }
     if ((fds[2].revents & (POLLHUP | POLLERR)) != 0 && (fds[2].revents & POLLIN) == 0) _exit(0);
     if ((fds[2].revents & POLLIN) == 0) continue;
 
@@ -431,10 +571,11 @@ void RunTlsJail(const Config& config, SSL_CTX* ctx, int raw_control, int plain_c
     // The session sent its 150 before asking for this connection, and clients start the data
     // handshake only after reading it: pass it on first.
     control.Pump();
-    auto* link = new Link;
+    auto* link = new Link(kDataPending);
     link->data = true;
     link->net = msg.fd.Release();
     link->ssl = SSL_new(ctx);
+    SSL_set_read_ahead(link->ssl, 1);
     // No session tickets on data connections: a client that only sends (an upload) never
     // reads them, and closing with them unread makes its kernel reset the connection.
     SSL_set_num_tickets(link->ssl, 0);
@@ -466,6 +607,11 @@ void RunTlsJail(const Config& config, SSL_CTX* ctx, int raw_control, int plain_c
       continue;
     }
     link->plain = pair[0];
+    for (int end : pair) {
+      int size = kPlainBuffer;
+      setsockopt(end, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+    }
+    link->BufferWrites();
     SetNonBlocking(link->net);
     SetNonBlocking(link->plain);
     data.push_back(link);

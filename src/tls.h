@@ -2,13 +2,15 @@
 // the control connection and of every data connection, and relays plaintext to the protocol
 // jails over socket pairs; they never see a TLS byte. It runs as nopriv_user, chrooted into
 // secure_chroot_dir, with its own seccomp allowlist; the certificate and key are read before the
-// jail is entered. TLS jail (and, for MakeServerContext, the monitor before the fork).
+// jail is entered. TLS jail (MakeServerContext in its process before it enters the jail;
+// CheckTlsFiles for --check-config).
 #ifndef KEEPFTPD_SRC_TLS_H_
 #define KEEPFTPD_SRC_TLS_H_
 
 #include <openssl/ssl.h>
 
 #include <string>
+#include <string_view>
 
 #include "config.h"
 #include "status.h"
@@ -25,10 +27,15 @@ Result<SSL_CTX*> MakeServerContext(const Config& config);
 // refusing to serve. Empty when fine.
 std::string CheckTlsFiles(const Config& config);
 
-// The TLS jail's loop. raw_control: the client's control socket (the handshake is the next
-// thing on it); plain_control: our end of the plaintext control stream; channel: requests from
+// Tells the monitor over channel (TLS_READY) that the TLS jail's context is built (error empty)
+// or why it could not be.
+void SendTlsReady(int channel, std::string_view error);
+
+// The TLS jail's loop, once its process has said TLS_READY and entered its jail. Waits for the
+// monitor's TLS_START before it touches raw_control: the client's control socket (the handshake is the next thing on it after
+// TLS_START); plain_control: our end of the plaintext control stream; channel: requests from
 // the monitor (TLS_WRAP: a raw data connection to handshake and relay). Returns never; exits
-// when the control connection ends.
+// when the control connection ends, or when the monitor goes before TLS_START.
 [[noreturn]] void RunTlsJail(const Config& config, SSL_CTX* ctx, int raw_control,
                              int plain_control, int channel);
 

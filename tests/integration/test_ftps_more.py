@@ -13,8 +13,9 @@ import time
 
 import pytest
 
-from conftest import RANDOM_SIZE, sha256_file
+from conftest import RANDOM_SIZE, sha256_file, uid_of
 from test_ftps import cert, tls_server, client_context  # noqa: F401 (fixtures)
+from test_privsep import children
 
 
 def openssl(*args, **kw):
@@ -372,3 +373,97 @@ def test_old_tls_versions_are_refused(tls_server):
     c = tls_login(s, versioned_context(ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_3))
     assert c.sock.version() == "TLSv1.3"
     c.close()
+
+
+# ---- 8. which process holds OpenSSL, and key files in each PEM form --------------------------
+
+def process_tree(pid):
+    """pid and every process below it."""
+    out = [pid]
+    for kid in children(pid):
+        out += process_tree(kid)
+    return out
+
+
+def maps_openssl(pid):
+    with open(f"/proc/{pid}/maps") as f:
+        return any("/libssl.so" in line or "/libcrypto.so" in line for line in f)
+
+
+def openssl_processes(s):
+    """(processes of the connection, those that map OpenSSL), once the tree is steady."""
+    (monitor,) = wait_for(lambda: children(s.proc.pid))
+    procs = process_tree(monitor)
+    return procs, [p for p in procs if maps_openssl(p)]
+
+
+def test_only_the_tls_jail_holds_openssl(tls_server):
+    # The TLS jail's process loads OpenSSL and reads the key before it enters its jail; the
+    # monitor, the session's monitor and the session jail never map it.
+    s = tls_server()
+    c = tls_login(s, client_context())
+    procs, with_openssl = openssl_processes(s)
+    assert len(procs) == 4, procs  # keeper, TLS jail, session monitor, session jail
+    assert len(with_openssl) == 1, (procs, with_openssl)
+    tls_jail = with_openssl[0]
+    assert tls_jail in children(procs[0])
+    with open(f"/proc/{tls_jail}/status") as f:
+        assert f"Uid:\t{uid_of('kftp-nopriv')}\t" in f.read()
+    assert c.cmd("QUIT")[0] == 221
+
+
+FORCED = {"force_anon_logins_ssl": "YES"}  # with force_local_logins_ssl (default): every login
+
+
+def test_tls_jail_prepares_when_every_login_needs_tls(tls_server):
+    s = tls_server(FORCED)
+    c = s.raw()
+    assert c.reply()[0] == 220
+    # Before AUTH TLS: the pre-login jail, and the TLS jail with its context built.
+    procs = wait_for(lambda: len(openssl_processes(s)[1]) == 1 and openssl_processes(s)[0])
+    assert len(procs) == 3, procs
+    assert c.cmd("USER anonymous")[0] == 530  # not over TLS
+    assert c.cmd("QUIT")[0] == 221
+    assert wait_for(lambda: not children(s.proc.pid)), "the prepared TLS jail stayed"
+    tls_login(s, client_context())
+
+
+def test_tls_jail_not_prepared_when_a_login_may_be_plain(tls_server):
+    s = tls_server()  # anonymous logins without TLS are allowed
+    c = s.raw()
+    assert c.reply()[0] == 220
+    time.sleep(0.2)
+    procs, with_openssl = openssl_processes(s)
+    assert len(procs) == 2 and not with_openssl, (procs, with_openssl)
+
+
+def test_prepared_tls_jail_with_a_bad_key(tls_server, tree):
+    junk = os.path.join(tree.base, "junk-key.pem")
+    with open(junk, "w") as f:
+        f.write("not a key\n")
+    s = tls_server(dict(FORCED, rsa_private_key_file=junk))
+    c = s.raw()
+    c.reply()
+    assert c.cmd("AUTH TLS")[0] == 431
+    assert "rsa_private_key_file=" + junk in s.output()
+    assert c.cmd("AUTH TLS")[0] == 431  # said again, not retried
+
+
+@pytest.mark.parametrize("form", ["pkcs8", "pkcs1", "with the certificate", "ec"])
+def test_private_key_forms(tls_server, cert, ec_cert, tree, form):
+    # RSA keys are read with a decoder told the key type; the rest the general way.
+    key = os.path.join(tree.base, "form-key.pem")
+    options = {"rsa_private_key_file": key}
+    if form == "pkcs1":
+        openssl("rsa", "-in", cert["rsa_private_key_file"], "-traditional", "-out", key)
+        assert "BEGIN RSA PRIVATE KEY" in open(key).read()
+    elif form == "with the certificate":
+        with open(key, "w") as f:
+            f.write(open(cert["rsa_cert_file"]).read() + open(cert["rsa_private_key_file"]).read())
+        options = {"rsa_cert_file": key, "rsa_private_key_file": ""}
+    elif form == "ec":
+        options = ec_cert
+    else:
+        options = {}
+    s = tls_server(options)
+    tls_login(s, client_context()).cmd("QUIT")

@@ -116,7 +116,9 @@ SETUPS = {
     "local-tls": ({"local_enable": "YES", "write_enable": "YES", "chroot_local_user": "YES",
                    "allow_writeable_chroot": "YES", "text_userdb_names": "YES",
                    "use_localtime": "YES", "ssl_enable": "YES", "require_ssl_reuse": "NO",
-                   "ascii_upload_enable": "YES", "ascii_download_enable": "YES"}, True),
+                   "ascii_upload_enable": "YES", "ascii_download_enable": "YES",
+                   # Every login needs TLS: the TLS jail is prepared while the client is greeted.
+                   "anonymous_enable": "NO"}, True),
     "local-in-place": ({"local_enable": "YES", "write_enable": "YES", "atomic_uploads": "NO",
                         "use_sendfile": "NO", "tilde_user_enable": "YES",
                         "lock_upload_files": "YES", "delete_failed_uploads": "YES",
