@@ -391,6 +391,14 @@ class Bench:
         # so each row has its ratio.
         if target == "fsync":
             return self.write_fsync()
+        if target in ("durable", "cached"):
+            # bench/receive_pair.cc: the same bytes over loopback into upload/, with keepftpd's
+            # steps before its 226 or with none (as vsftpd).
+            r = subprocess.run([os.path.join(self.opts.tools, "receive_pair"), self.opts.big,
+                                self.upload, target], capture_output=True, text=True, timeout=600)
+            if r.returncode != 0:
+                raise Failure(f"receive_pair {target} failed: {r.stderr.strip()}")
+            return self.record(self.row_stor(), target, parse_kv(r.stdout)["mbps"])
         server = {"keepftpd": "keepftpd-upload", "vsftpd": "vsftpd-upload",
                   "keepftpd-inplace": "keepftpd-upload-inplace"}[target]
         kv = self.store(target, server, "STOR")
@@ -585,7 +593,8 @@ class Bench:
             ("RETR big file, ASCII mode", ab, self.retr_big_ascii),
             ("RETR 1 MiB files", ab, self.retr_mid),
             ("RETR 1 KiB files", ab, self.retr_small),
-            ("STOR big file", ab + ["keepftpd-inplace", "fsync"], self.stor_big),
+            ("STOR big file", ab + ["keepftpd-inplace", "fsync", "durable", "cached"],
+             self.stor_big),
             ("LIST, NLST and MLSD", ab, self.listings),
             ("idle sessions memory", ab, self.memory),
             ("sequential sessions, TLS configured but not used", ab,
@@ -651,7 +660,10 @@ class Bench:
                                  ("shape-libs", "the same with keepftpd's shared libraries"),
                                  ("sendfile", "raw sendfile pair"),
                                  ("aesgcm", "openssl speed -evp aes-256-gcm, 16 KiB, one core"),
-                                 ("fsync", "write() and fsync() of the same bytes, no network")):
+                                 ("fsync", "write() and fsync() of the same bytes, no network"),
+                                 ("durable", "received over loopback, written and made durable "
+                                             "as keepftpd does"),
+                                 ("cached", "received over loopback and written, no fsync")):
                 s = self.stats(row, target)
                 if s:
                     limits.append((f"{row}, {what}", cell(s)))

@@ -33,7 +33,7 @@ ninja -C build-bench src/keepftpd >&2
 # The benchmark's own programs.
 tools=build-bench/bench-tools
 mkdir -p "$tools"
-for t in client trivial220 sendfile_pair; do
+for t in client trivial220 sendfile_pair receive_pair; do
   if [ ! -x "$tools/$t" ] || [ "bench/$t.cc" -nt "$tools/$t" ]; then
     g++ -std=c++20 -O2 -Wall -Wextra -pthread -o "$tools/$t" "bench/$t.cc" -lssl -lcrypto
   fi

@@ -16,10 +16,7 @@
 #include <cstdlib>
 #include <vector>
 
-static void Die(const char* what) {
-  std::perror(what);
-  std::exit(1);
-}
+#include "loopback_pair.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) {
@@ -30,19 +27,10 @@ int main(int argc, char** argv) {
   if (file < 0) Die("open");
   struct stat st;
   if (fstat(file, &st) != 0) Die("fstat");
-  int lis = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof sa;
-  if (bind(lis, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) Die("bind");
-  if (listen(lis, 1) != 0) Die("listen");
-  if (getsockname(lis, reinterpret_cast<sockaddr*>(&sa), &len) != 0) Die("getsockname");
-  pid_t pid = fork();
-  if (pid < 0) Die("fork");
+  sockaddr_in sa;
+  int c = -1;
+  pid_t pid = ForkLoopbackPair(&sa, &c);
   if (pid == 0) {
-    int c = accept(lis, nullptr, nullptr);
-    if (c < 0) Die("accept");
     off_t pos = 0;
     while (pos < st.st_size) {
       ssize_t n = sendfile(c, file, &pos, static_cast<size_t>(st.st_size - pos));
@@ -51,7 +39,6 @@ int main(int argc, char** argv) {
     close(c);
     _exit(0);
   }
-  close(lis);
   std::vector<char> buf(256 * 1024);
   auto t0 = std::chrono::steady_clock::now();
   int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
