@@ -472,7 +472,8 @@ class SortedNames {
 }  // namespace
 
 Status VisitDirectory(const std::string& path, const ReadDirOptions& options,
-                      const std::function<void(const ListEntry&)>& visit) {
+                      const std::function<bool(const ListEntry&)>& visit,
+                      const std::function<bool()>& ready) {
   int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno(errno, "open directory " + SanitizeForLog(path));
   DIR* dir = fdopendir(fd);
@@ -509,7 +510,8 @@ Status VisitDirectory(const std::string& path, const ReadDirOptions& options,
   }
   names.Sort();
   ListEntry entry;
-  for (std::size_t i = 0; i < names.size(); ++i) {
+  const bool go = !ready || ready();
+  for (std::size_t i = 0; go && i < names.size(); ++i) {
     if (!options.names_only) {
       const char* name = names.CName(i);
       if (fstatat(fd, name, &entry.st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // vanished
@@ -524,7 +526,7 @@ Status VisitDirectory(const std::string& path, const ReadDirOptions& options,
       }
     }
     entry.name.assign(names.Name(i));
-    visit(entry);
+    if (!visit(entry)) break;
   }
   closedir(dir);  // also closes fd
   return Status::Ok();
@@ -533,7 +535,10 @@ Status VisitDirectory(const std::string& path, const ReadDirOptions& options,
 Status ReadDirectory(const std::string& path, const ReadDirOptions& options,
                      std::vector<ListEntry>* out) {
   out->clear();
-  return VisitDirectory(path, options, [out](const ListEntry& e) { out->push_back(e); });
+  return VisitDirectory(path, options, [out](const ListEntry& e) {
+    out->push_back(e);
+    return true;
+  });
 }
 
 }  // namespace keepftpd

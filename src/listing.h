@@ -98,8 +98,12 @@ struct ReadDirOptions {
 // names_only, and visit(entry) right after. Entries that vanished in between are left out.
 // `entry` is the same object at every call, overwritten: a listing formats it and moves on.
 // Fails with a Status, before any visit, when the directory cannot be opened or read.
+// ready, if given, is called once the names are read and sorted, before the first stat: after
+// it, nothing fails (a listing opens its data connection there). When ready or visit returns
+// false, the walk stops there, and the result is still Ok.
 Status VisitDirectory(const std::string& path, const ReadDirOptions& options,
-                      const std::function<void(const ListEntry&)>& visit);
+                      const std::function<bool(const ListEntry&)>& visit,
+                      const std::function<bool()>& ready = nullptr);
 
 // The same entries, collected into *out (LIST -R needs them all to find the directories).
 Status ReadDirectory(const std::string& path, const ReadDirOptions& options,

@@ -168,12 +168,27 @@ class Session {
   void ShowDirMessage(const std::string& dir, std::vector<std::string>* lines);
   bool ChangeDir(std::string_view arg);
   enum class ListKind { kList, kNlst, kMlsd };
+  // Where a listing's lines go. STAT keeps them all in text. LIST, NLST and MLSD open their
+  // data connection (start) once nothing is left that fails with a reply of its own, then send
+  // text whenever it holds kListingPiece bytes, so that the client takes in the first lines
+  // while the rest of the directory is still being stat'ed; a piece that cannot go (ABOR, a
+  // closed data connection) stops the listing.
+  struct ListingSink {
+    std::string text;
+    std::function<bool()> start;  // null for STAT
+    std::function<bool()> send;   // sends text and clears it
+    bool Start() { return !start || start(); }
+    bool Wrote() { return !send || text.size() < kListingPiece || send(); }
+  };
+  static constexpr std::size_t kListingPiece = 128 << 10;
   void DoList(const FtpCommand& cmd, ListKind kind);
   void AppendRecursive(const std::string& top, const std::string& top_name, ListKind kind,
                        const ReadDirOptions& options, std::vector<ListEntry> top_entries,
-                       std::string* out);
-  bool CollectListing(std::string_view arg, ListKind kind, bool stat_mode, std::string* out,
-                      int* fail_code, std::string* fail_text);
+                       ListingSink* sink);
+  // False, with the reply to give, when the listing fails before it starts; true otherwise
+  // (including when sink->start failed and replied itself).
+  bool MakeListing(std::string_view arg, ListKind kind, bool stat_mode, ListingSink* sink,
+                   int* fail_code, std::string* fail_text);
 
   // ---- commands ----
   void Pwd(const FtpCommand&) {
@@ -468,16 +483,15 @@ void Session::Stat(const FtpCommand& c) {
     ctrl_.ReplyMulti(211, "FTP server status:", lines, "End of status");
     return;
   }
-  std::string out;
+  ListingSink sink;
   int code = 0;
   std::string text;
-  FtpCommand list = c;
-  if (!CollectListing(c.arg, ListKind::kList, true, &out, &code, &text)) {
+  if (!MakeListing(c.arg, ListKind::kList, true, &sink, &code, &text)) {
     ctrl_.Reply(code, text);
     return;
   }
   std::vector<std::string> lines;
-  for (std::string_view l : Split(out, '\n')) {
+  for (std::string_view l : Split(sink.text, '\n')) {
     if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
     if (!l.empty()) lines.emplace_back(l);
   }
@@ -667,8 +681,8 @@ void Session::FinishTransfer(TransferResult r, std::string_view ok_text) {
 
 // ---- listings ----
 
-bool Session::CollectListing(std::string_view raw_arg, ListKind kind, bool stat_mode,
-                             std::string* out, int* fail_code, std::string* fail_text) {
+bool Session::MakeListing(std::string_view raw_arg, ListKind kind, bool stat_mode,
+                          ListingSink* sink, int* fail_code, std::string* fail_text) {
   // LIST and NLST take ls-style options first ("-la"); MLSD takes a path only.
   std::string_view arg = raw_arg;
   bool all = stat_mode;
@@ -728,7 +742,13 @@ bool Session::CollectListing(std::string_view raw_arg, ListKind kind, bool stat_
       ssize_t n = readlink(path.c_str(), target, sizeof(target));
       if (n > 0) e.link_target.assign(target, static_cast<std::size_t>(n));
     }
-    *out = kind == ListKind::kNlst ? ListingName(e.name) + "\r\n" : FormatListLine(e, Format());
+    if (!sink->Start()) return true;
+    if (kind == ListKind::kNlst) {
+      AppendListingName(e.name, &sink->text);
+      sink->text.append("\r\n");
+    } else {
+      AppendListLine(e, Format(), &sink->text);
+    }
     return true;
   } else if (!arg.empty()) {
     prefix = std::string(arg);
@@ -738,24 +758,29 @@ bool Session::CollectListing(std::string_view raw_arg, ListKind kind, bool stat_
   if (recursive && pattern.empty()) {
     std::vector<ListEntry> entries;
     s = ReadDirectory(dir, options, &entries);
-    if (s.ok()) {
+    if (s.ok() && sink->Start()) {
       AppendRecursive(dir, arg.empty() ? "." : std::string(arg), kind, options,
-                      std::move(entries), out);
+                      std::move(entries), sink);
     }
   } else {
-    // Each line is appended as its entry is stat'ed, straight into *out.
+    // Each line is appended as its entry is stat'ed, straight into the sink.
     const ListFormat format = Format();
-    s = VisitDirectory(dir, options, [&](const ListEntry& e) {
-      switch (kind) {
-        case ListKind::kList: AppendListLine(e, format, out); break;
-        case ListKind::kNlst:
-          AppendListingName(prefix, out);
-          AppendListingName(e.name, out);
-          out->append("\r\n");
-          break;
-        case ListKind::kMlsd: AppendMlsdLine(e, mlst_, uid_, gid_, out); break;
-      }
-    });
+    std::string* out = &sink->text;
+    s = VisitDirectory(
+        dir, options,
+        [&](const ListEntry& e) {
+          switch (kind) {
+            case ListKind::kList: AppendListLine(e, format, out); break;
+            case ListKind::kNlst:
+              AppendListingName(prefix, out);
+              AppendListingName(e.name, out);
+              out->append("\r\n");
+              break;
+            case ListKind::kMlsd: AppendMlsdLine(e, mlst_, uid_, gid_, out); break;
+          }
+          return sink->Wrote();
+        },
+        [sink] { return sink->Start(); });
   }
   if (!s.ok()) {
     *fail_code = 550;
@@ -772,7 +797,8 @@ bool Session::CollectListing(std::string_view raw_arg, ListKind kind, bool stat_
 // unbounded.
 void Session::AppendRecursive(const std::string& top, const std::string& top_name, ListKind kind,
                               const ReadDirOptions& options, std::vector<ListEntry> top_entries,
-                              std::string* out) {
+                              ListingSink* sink) {
+  std::string* out = &sink->text;
   struct Pending {
     std::string path, name;
     unsigned depth;
@@ -809,24 +835,35 @@ void Session::AppendRecursive(const std::string& top, const std::string& top_nam
     }
     // Depth first, in name order: pushed in reverse so the first name comes off first.
     for (auto it = subdirs.rbegin(); it != subdirs.rend(); ++it) stack.push_back(std::move(*it));
+    if (!sink->Wrote()) return;
   }
 }
 
 void Session::DoList(const FtpCommand& cmd, ListKind kind) {
   if (!config_.dirlist_enable) return (void)ctrl_.Reply(550, "Permission denied.");
-  std::string out;
+  UniqueFd data;
+  TransferResult r = TransferResult::kOk;
+  TransferOptions options;
+  options.timeout_seconds = config_.data_connection_timeout;
+  ListingSink sink;
+  sink.start = [&] {
+    data = OpenDataConnection("Here comes the directory listing.");
+    return data.valid();
+  };
+  sink.send = [&] {
+    std::uint64_t sent = 0;
+    r = SendBuffer(data.get(), ctrl_, sink.text, options, &sent);
+    sink.text.clear();
+    return r == TransferResult::kOk;
+  };
   int code = 0;
   std::string text;
-  if (!CollectListing(cmd.arg, kind, false, &out, &code, &text)) {
+  if (!MakeListing(cmd.arg, kind, false, &sink, &code, &text)) {
     data_mode_ = DataMode::kNone;
     return (void)ctrl_.Reply(code, text);
   }
-  UniqueFd data = OpenDataConnection("Here comes the directory listing.");
-  if (!data.valid()) return;
-  TransferOptions options;
-  options.timeout_seconds = config_.data_connection_timeout;
-  std::uint64_t sent = 0;
-  TransferResult r = SendBuffer(data.get(), ctrl_, out, options, &sent);
+  if (!data.valid()) return;  // OpenDataConnection replied
+  if (r == TransferResult::kOk && !sink.text.empty()) sink.send();
   if (r == TransferResult::kOk) CloseData(data);
   data.Reset();
   FinishTransfer(r, "Directory send OK.");

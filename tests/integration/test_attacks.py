@@ -775,11 +775,22 @@ def test_a_huge_directory_is_listed_up_to_the_limit(make_server, tree):
         os.close(os.open(os.path.join(big, f"f{i:06}"), os.O_CREAT | os.O_WRONLY, 0o644))
     s = make_server()
     ftp = s.ftp()
+    session = process_chain(s, 3)[-1]
+    peak_before = int(status(session)["VmHWM"].split()[0])
+    sizes = {}
     for cmd in ("LIST pub/big", "NLST pub/big", "MLSD pub/big"):
         lines = []
         ftp.retrlines(cmd, lines.append)
         assert len(lines) == 100_000, (cmd, len(lines))  # kMaxListEntries, documented in LIMITS
+        sizes[cmd] = sum(len(line) + 2 for line in lines)
     assert ftp.sendcmd("NOOP").startswith("200")
+    # The listings went out in pieces as their entries were stat'ed: the session jail's peak
+    # memory grew by far less than the MLSD listing's size (held whole, it took that much and,
+    # while its buffer grew, half as much again).
+    assert sizes["MLSD pub/big"] > 8 << 20
+    grown = int(status(session)["VmHWM"].split()[0]) - peak_before
+    if not os.environ.get("KEEPFTPD_SANITIZED"):  # ASan keeps freed memory in quarantine
+        assert grown < 6 * 1024, grown
 
 
 # ---- 6. telnet IAC floods and malformed sequences ------------------------------------------------

@@ -419,14 +419,48 @@ TEST_CASE("VisitDirectory hands over each entry in order, stat'ed, and reports a
   CHECK(VisitDirectory(tmp.path(), ReadDirOptions(), [&seen](const ListEntry& e) {
           seen.push_back(e.name + ":" + std::to_string(e.st.st_size) + ":" + e.link_target +
                          (e.target_ok ? ":ok" : ""));
+          return true;
         }).ok());
   // The link's own size is its target's length; the files after it have no target left over.
   CHECK(seen == NameList{"0-link:5:b.txt:ok", "a.txt:1:", "b.txt:2:"});
   bool called = false;
   CHECK_FALSE(VisitDirectory(tmp.path() + "/missing", ReadDirOptions(),
-                             [&called](const ListEntry&) { called = true; })
+                             [&called](const ListEntry&) { return called = true; },
+                             [&called] { return called = true; })
                   .ok());
   CHECK_FALSE(called);
+}
+
+TEST_CASE("VisitDirectory calls ready once before the first entry, and stops where ready or "
+          "visit says so") {
+  TempDir tmp;
+  CHECK_FALSE(tmp.path().empty());
+  if (tmp.path().empty()) return;
+  CHECK(tmp.File("a", "1"));
+  CHECK(tmp.File("b", "2"));
+  CHECK(tmp.File("c", "3"));
+  std::vector<std::string> events;
+  auto visit_two = [&events](const ListEntry& e) {
+    events.push_back(e.name);
+    return events.size() < 3;
+  };
+  auto ready = [&events] {
+    events.push_back("ready");
+    return true;
+  };
+  CHECK(VisitDirectory(tmp.path(), ReadDirOptions(), visit_two, ready).ok());
+  CHECK(events == NameList{"ready", "a", "b"});
+  events.clear();
+  CHECK(VisitDirectory(tmp.path(), ReadDirOptions(), visit_two, [&events] {
+          events.push_back("ready");
+          return false;
+        }).ok());
+  CHECK(events == NameList{"ready"});
+  // An empty directory still gets its ready.
+  TempDir empty;
+  events.clear();
+  CHECK(VisitDirectory(empty.path(), ReadDirOptions(), visit_two, ready).ok());
+  CHECK(events == NameList{"ready"});
 }
 
 TEST_CASE("ReadDirectory fails on a missing directory or a plain file") {
