@@ -121,6 +121,7 @@ class Bench:
         self.opts = opts
         self.client = os.path.join(opts.tools, "client")
         self.results = {}  # (row, target) -> [values]
+        self.listing_turns = {}  # target -> listing rounds run
         self.tmp = opts.work  # made (and removed) by run.sh; ftp's home is its ftp/
         os.chmod(self.tmp, 0o755)
         self.servers = {}
@@ -471,8 +472,12 @@ class Bench:
         return f"{command} {LIST_ENTRIES} entries (s)"
 
     def listings(self, target):
-        # LIST and NLST on both; MLSD on keepftpd only (vsftpd 3.0.3 has no MLSD).
-        for command in ("LIST", "NLST") + (("MLSD",) if target == "keepftpd" else ()):
+        # LIST and NLST on both; MLSD on keepftpd only (vsftpd 3.0.3 has no MLSD). Every other
+        # round runs them in the opposite order, so that no command always comes first.
+        commands = ("LIST", "NLST") + (("MLSD",) if target == "keepftpd" else ())
+        turn = self.listing_turns.get(target, 0)
+        self.listing_turns[target] = turn + 1
+        for command in commands[::-1] if turn % 2 else commands:
             kv = self.run_client(target, "list", "/many", command)
             if int(kv["lines"]) < LIST_ENTRIES:
                 raise Failure(f"{target}: {command} gave {int(kv['lines'])} of {LIST_ENTRIES} "
@@ -668,21 +673,31 @@ class Bench:
                 if s:
                     limits.append((f"{row}, {what}", cell(s)))
 
-        # Ratios within one server (medians of the same run): the issue's goals that compare a
-        # server with itself.
-        own = [("same-server ratio (medians)", "keepftpd", "vsftpd")]
-        for label, num, den, targets in (
-                ("ASCII RETR / binary RETR, MB/s (goal >= 0.5)", self.row_retr_ascii(),
-                 self.row_retr(), ("keepftpd", "vsftpd")),
-                ("MLSD time / LIST time (goal <= 1)", self.row_listing("MLSD"),
-                 self.row_listing("LIST"), ("keepftpd",)),
-                ("STOR atomic_uploads=YES / NO, MB/s", self.row_stor(), self.row_stor_inplace(),
-                 ("keepftpd",))):
+        # Ratios within one server: the issue's goals that compare a server with itself. Rows
+        # measured close together in each round (a listing's LIST and MLSD, the two STORs)
+        # give a ratio per round, and the median of those is shown: a machine that slows down
+        # for a while then slows both sides of a ratio, where it would move one row's median
+        # alone. Rows measured in loops of their own are compared by their medians.
+        def own_ratio(num, den, target, per_round):
+            a, b = self.results.get((num, target)), self.results.get((den, target))
+            if not a or not b:
+                return None
+            if per_round and len(a) == len(b) and all(b):
+                return statistics.median(x / y for x, y in zip(a, b))
+            return statistics.median(a) / statistics.median(b) if statistics.median(b) else None
+
+        own = [("same-server ratio", "keepftpd", "vsftpd")]
+        for label, num, den, targets, per_round in (
+                ("ASCII RETR / binary RETR, MB/s, medians (goal >= 0.5)", self.row_retr_ascii(),
+                 self.row_retr(), ("keepftpd", "vsftpd"), False),
+                ("MLSD time / LIST time, median of the rounds' (goal <= 1)",
+                 self.row_listing("MLSD"), self.row_listing("LIST"), ("keepftpd",), True),
+                ("STOR atomic_uploads=YES / NO, MB/s, median of the rounds'", self.row_stor(),
+                 self.row_stor_inplace(), ("keepftpd",), True)):
             cells = []
             for target in ("keepftpd", "vsftpd"):
-                a, b = self.stats(num, target), self.stats(den, target)
-                cells.append(f"{a[0] / b[0]:.2f}" if target in targets and a and b and b[0]
-                             else "-")
+                r = own_ratio(num, den, target, per_round) if target in targets else None
+                cells.append("-" if r is None else f"{r:.2f}")
             if cells != ["-", "-"]:
                 own.append((label, *cells))
 
