@@ -125,6 +125,12 @@ std::string ListingName(std::string_view name) {
   return out;
 }
 
+void AppendNlstLine(std::string_view prefix, std::string_view name, std::string* out) {
+  char* p = Room(out, prefix.size() + name.size() + 2);
+  p = PutName(PutName(p, prefix), name);
+  Done(out, PutText(p, "\r\n"));
+}
+
 namespace {
 
 // A date as LIST and MLSx print it; 1970-01-01 00:00:00 when it cannot be computed.
@@ -498,15 +504,22 @@ class SortedNames {
   }
 
   // A stable radix sort on the keys, a byte at a time from the lowest, skipping the bytes all
-  // keys share (most of them, for names that differ in a few characters).
+  // keys share (most of them, for names that differ in a few characters). The counts of all
+  // eight bytes are taken in one pass over the keys (a permutation does not change them).
   void SortByKey() {
-    std::vector<NameRef> sorted(refs_.size());
-    for (int shift = 0; shift < 64; shift += 8) {
-      std::size_t start[256] = {};
-      for (const NameRef& r : refs_) ++start[(r.key >> shift) & 0xff];
+    static_assert(kMaxListEntries <= UINT32_MAX);
+    std::uint32_t counts[8][256] = {};
+    for (const NameRef& r : refs_) {
+      for (int byte = 0; byte < 8; ++byte) ++counts[byte][(r.key >> (8 * byte)) & 0xff];
+    }
+    std::vector<NameRef> sorted;
+    for (int byte = 0; byte < 8; ++byte) {
+      const int shift = 8 * byte;
+      std::uint32_t* start = counts[byte];
       if (start[(refs_[0].key >> shift) & 0xff] == refs_.size()) continue;
-      std::size_t pos = 0;
-      for (std::size_t& n : start) pos += std::exchange(n, pos);
+      if (sorted.empty()) sorted.resize(refs_.size());
+      std::uint32_t pos = 0;
+      for (int value = 0; value < 256; ++value) pos += std::exchange(start[value], pos);
       for (const NameRef& r : refs_) sorted[start[(r.key >> shift) & 0xff]++] = r;
       refs_.swap(sorted);
     }

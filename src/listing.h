@@ -45,6 +45,8 @@ struct ListFormat {
 // so that a hostile name cannot end its line and forge another entry.
 std::string ListingName(std::string_view name);
 void AppendListingName(std::string_view name, std::string* out);
+// An NLST line: prefix and name as ListingName prints them, then "\r\n".
+void AppendNlstLine(std::string_view prefix, std::string_view name, std::string* out);
 
 // One `ls -l` line as vsftpd prints it, ending in "\r\n":
 // "drwxr-xr-x    2 0        0            4096 Nov 22 07:40 pub"

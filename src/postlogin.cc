@@ -744,8 +744,7 @@ bool Session::MakeListing(std::string_view raw_arg, ListKind kind, bool stat_mod
     }
     if (!sink->Start()) return true;
     if (kind == ListKind::kNlst) {
-      AppendListingName(e.name, &sink->text);
-      sink->text.append("\r\n");
+      AppendNlstLine("", e.name, &sink->text);
     } else {
       AppendListLine(e, Format(), &sink->text);
     }
@@ -771,11 +770,7 @@ bool Session::MakeListing(std::string_view raw_arg, ListKind kind, bool stat_mod
         [&](const ListEntry& e) {
           switch (kind) {
             case ListKind::kList: AppendListLine(e, format, out); break;
-            case ListKind::kNlst:
-              AppendListingName(prefix, out);
-              AppendListingName(e.name, out);
-              out->append("\r\n");
-              break;
+            case ListKind::kNlst: AppendNlstLine(prefix, e.name, out); break;
             case ListKind::kMlsd: AppendMlsdLine(e, mlst_, uid_, gid_, out); break;
           }
           return sink->Wrote();
@@ -822,8 +817,7 @@ void Session::AppendRecursive(const std::string& top, const std::string& top_nam
     for (const ListEntry& e : entries) {
       if (listed++ >= kMaxListEntries) break;
       if (kind == ListKind::kNlst) {
-        AppendListingName(e.name, out);
-        out->append("\r\n");
+        AppendNlstLine("", e.name, out);
       } else {
         AppendListLine(e, format, out);
       }

@@ -517,6 +517,10 @@ TEST_CASE("a hostile name cannot forge a listing line") {
   std::string mlsd = FormatMlsdLine(e, MlstFacts(), 0, 0);
   CHECK(mlsd.find('\n') == mlsd.size() - 1);
   CHECK(ListingName("x\ry\nz") == "x?y?z");
+  std::string nlst = "before\r\n";
+  AppendNlstLine("d\ri\nr/", "x\ry\nz", &nlst);
+  AppendNlstLine("", "", &nlst);
+  CHECK(nlst == "before\r\nd?i?r/x?y?z\r\n\r\n");
 }
 
 TEST_CASE("dates far in the past do not overflow") {
