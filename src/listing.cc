@@ -578,10 +578,12 @@ Status VisitDirectory(const std::string& path, const ReadDirOptions& options,
       entry.link_target.clear();
       entry.target_ok = false;
       entry.target_st = {};
-      if (S_ISLNK(entry.st.st_mode)) {
+      if (S_ISLNK(entry.st.st_mode) && options.read_links) {
         char target[kMaxPathLength + 1];
         ssize_t len = readlinkat(fd, name, target, sizeof(target) - 1);
         if (len >= 0) entry.link_target.assign(target, static_cast<std::size_t>(len));
+      }
+      if (S_ISLNK(entry.st.st_mode) && options.stat_link_targets) {
         entry.target_ok = fstatat(fd, name, &entry.target_st, 0) == 0;
       }
     }

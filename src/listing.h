@@ -93,6 +93,10 @@ struct ReadDirOptions {
   std::string_view pattern;     // if non-empty, only names matching this wildcard pattern
   const NameFilter* hide = nullptr;  // hide_file: matching names are left out
   bool names_only = false;      // NLST: names alone, no lstat or readlink (st stays zeroed)
+  // For a symbolic link: readlink (link_target, which LIST shows) and stat of its target
+  // (target_st, which MLSD describes). A listing asks only for what it prints.
+  bool read_links = true;
+  bool stat_link_targets = true;
 };
 
 // Reads the directory at path: its names (at most kMaxListEntries), sorted by name (byte

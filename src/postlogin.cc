@@ -707,6 +707,9 @@ bool Session::MakeListing(std::string_view raw_arg, ListKind kind, bool stat_mod
   // NLST prints names alone: no lstat of each entry (a third of vsftpd's time without it);
   // NLST -R needs to know the directories.
   options.names_only = kind == ListKind::kNlst && !recursive;
+  // LIST shows where a symbolic link points, MLSD describes what it points to, NLST neither.
+  options.read_links = kind == ListKind::kList;
+  options.stat_link_targets = kind == ListKind::kMlsd;
   std::string pattern;
   std::string dir = path;
   std::string prefix;  // NLST prints names the way the client named the directory

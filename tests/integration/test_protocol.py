@@ -229,6 +229,9 @@ def test_mlsd_and_mlst(server):
     assert hello["unix.mode"] == "0644"
     assert re.match(r"^[0-9a-f]+g[0-9a-f]+$", hello["unique"])
     assert entries["sub"]["type"] == "dir" and entries["sub"]["perm"] == "el"
+    # A symbolic link is described by what it points to.
+    link = entries["link-to-hello"]
+    assert link["type"] == "file" and link["size"] == "21" and link["unique"] == hello["unique"]
     assert ".hidden" not in entries
     resp = ftp.sendcmd("MLST pub/hello.txt")
     lines = resp.splitlines()

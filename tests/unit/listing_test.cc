@@ -431,6 +431,31 @@ TEST_CASE("VisitDirectory hands over each entry in order, stat'ed, and reports a
   CHECK_FALSE(called);
 }
 
+TEST_CASE("VisitDirectory reads a link's target and stats it only when asked") {
+  TempDir tmp;
+  CHECK_FALSE(tmp.path().empty());
+  if (tmp.path().empty()) return;
+  CHECK(tmp.File("file", "12345"));
+  CHECK(tmp.Symlink("file", "link"));
+  auto seen = [&tmp](bool read_links, bool stat_targets) {
+    ReadDirOptions options;
+    options.read_links = read_links;
+    options.stat_link_targets = stat_targets;
+    std::string out;
+    CHECK(VisitDirectory(tmp.path(), options, [&out](const ListEntry& e) {
+            if (e.name == "link") {
+              out = e.link_target + (e.target_ok ? ":" + std::to_string(e.target_st.st_size) : "");
+            }
+            return true;
+          }).ok());
+    return out;
+  };
+  CHECK(seen(true, true) == "file:5");
+  CHECK(seen(true, false) == "file");
+  CHECK(seen(false, true) == ":5");
+  CHECK(seen(false, false).empty());
+}
+
 TEST_CASE("VisitDirectory calls ready once before the first entry, and stops where ready or "
           "visit says so") {
   TempDir tmp;
