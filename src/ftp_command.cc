@@ -151,23 +151,31 @@ ChmodArgument ParseChmodArgument(std::string_view rest) {
 }
 
 void AsciiEncoder::Convert(std::string_view in, std::string* out) {
-  // Whole runs up to each LF at once (memchr), not byte by byte: an ASCII download runs at
-  // several times the speed.
-  out->reserve(out->size() + in.size());
-  std::size_t start = 0;
-  while (start < in.size()) {
-    const void* found = std::memchr(in.data() + start, '\n', in.size() - start);
-    const std::size_t lf = found == nullptr
-                               ? in.size()
-                               : static_cast<std::size_t>(static_cast<const char*>(found) - in.data());
-    out->append(in.data() + start, lf - start);
-    if (lf == in.size()) break;
-    const bool after_cr = lf > 0 ? in[lf - 1] == '\r' : last_was_cr_;
-    if (!after_cr) out->push_back('\r');
-    out->push_back('\n');
-    start = lf + 1;
+  const std::size_t size = out->size();
+  out->resize(size + 2 * in.size());
+  char* end = Convert(in, out->data() + size);
+  out->resize(static_cast<std::size_t>(end - out->data()));
+}
+
+char* AsciiEncoder::Convert(std::string_view in, char* out) {
+  // Whole runs up to each LF at once (memchr, then one copy), not byte by byte: an ASCII
+  // download runs at several times the speed.
+  const char* s = in.data();
+  const char* const end = s + in.size();
+  while (s != end) {
+    const auto* lf =
+        static_cast<const char*>(std::memchr(s, '\n', static_cast<std::size_t>(end - s)));
+    const char* run_end = lf == nullptr ? end : lf;
+    std::memcpy(out, s, static_cast<std::size_t>(run_end - s));
+    out += run_end - s;
+    if (lf == nullptr) break;
+    const bool after_cr = lf > in.data() ? lf[-1] == '\r' : last_was_cr_;
+    if (!after_cr) *out++ = '\r';
+    *out++ = '\n';
+    s = lf + 1;
   }
   if (!in.empty()) last_was_cr_ = in.back() == '\r';
+  return out;
 }
 
 void AsciiDecoder::Convert(std::string_view in, std::string* out) {

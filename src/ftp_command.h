@@ -71,6 +71,9 @@ class AsciiEncoder {
  public:
   // Appends the converted bytes of in to *out.
   void Convert(std::string_view in, std::string* out);
+  // Writes the converted bytes of in to out, which has room for 2 * in.size() bytes, and
+  // returns the end of what it wrote.
+  char* Convert(std::string_view in, char* out);
 
  private:
   bool last_was_cr_ = false;
