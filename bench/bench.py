@@ -345,7 +345,14 @@ class Bench:
         self.record(f"RETR {self.big_size >> 20} MiB (MB/s)", target, kv["mbps"])
 
     def retr_big_ascii(self, target):
-        kv = self.run_client(target, "retr", "/big.bin", "ascii")
+        if target == "ascii-pair":
+            r = subprocess.run([os.path.join(self.opts.tools, "sendfile_pair"), self.opts.big,
+                                "ascii"], capture_output=True, text=True, timeout=300)
+            if r.returncode != 0:
+                raise Failure(f"sendfile_pair ascii failed: {r.stderr}")
+            kv = parse_kv(r.stdout)
+        else:
+            kv = self.run_client(target, "retr", "/big.bin", "ascii")
         if int(kv["bytes"]) not in self.ascii_sizes:
             raise Failure(f"{target}: ASCII RETR big.bin gave {kv['bytes']} bytes, not one of "
                           f"{sorted(self.ascii_sizes)}")
@@ -595,7 +602,7 @@ class Bench:
              lambda t: self.sessions(t, SEQ_SESSIONS, 1, "sequential, local user (PAM)",
                                      "-local", "login")),
             ("RETR big file", ab + ["sendfile"], self.retr_big),
-            ("RETR big file, ASCII mode", ab, self.retr_big_ascii),
+            ("RETR big file, ASCII mode", ab + ["ascii-pair"], self.retr_big_ascii),
             ("RETR 1 MiB files", ab, self.retr_mid),
             ("RETR 1 KiB files", ab, self.retr_small),
             ("STOR big file", ab + ["keepftpd-inplace", "fsync", "durable", "cached"],
@@ -664,6 +671,8 @@ class Bench:
                                  ("shape", "keepftpd's process shape, static (shape_floor)"),
                                  ("shape-libs", "the same with keepftpd's shared libraries"),
                                  ("sendfile", "raw sendfile pair"),
+                                 ("ascii-pair", "read, converted and sent over loopback "
+                                                "(sendfile_pair ascii)"),
                                  ("aesgcm", "openssl speed -evp aes-256-gcm, 16 KiB, one core"),
                                  ("fsync", "write() and fsync() of the same bytes, no network"),
                                  ("durable", "received over loopback, written and made durable "
