@@ -150,6 +150,13 @@ class Bench:
         except OSError:
             shutil.copyfile(self.opts.big, big)
         self.big_size = os.path.getsize(big)
+        # The file of the other big transfers: STOR's (read by the client), FTPS RETR's.
+        xfer = os.path.join(self.anon, "xfer.bin")
+        try:
+            os.link(self.opts.xfer, xfer)
+        except OSError:
+            shutil.copyfile(self.opts.xfer, xfer)
+        self.xfer_size = os.path.getsize(xfer)
         for dirpath, dirnames, filenames in os.walk(t):
             os.chown(dirpath, 0, 0)
             os.chmod(dirpath, 0o755)
@@ -174,6 +181,9 @@ class Bench:
                 crlf += chunk.count(b"\r\n") + (last == b"\r" and chunk[:1] == b"\n")
                 last = chunk[-1:]
         self.ascii_sizes = {self.big_size + lf, self.big_size + lf - crlf}
+        with open(xfer, "rb") as f:
+            while f.read(1 << 24):
+                pass
 
     def write_configs(self):
         t = self.tmp
@@ -365,31 +375,31 @@ class Bench:
         return f"RETR {self.big_size >> 20} MiB, ASCII mode (MB/s)"
 
     def row_stor(self):
-        return f"STOR {self.big_size >> 20} MiB (MB/s)"
+        return f"STOR {self.xfer_size >> 20} MiB (MB/s)"
 
     def row_stor_inplace(self):
-        return f"STOR {self.big_size >> 20} MiB, keepftpd atomic_uploads=NO (MB/s)"
+        return f"STOR {self.xfer_size >> 20} MiB, keepftpd atomic_uploads=NO (MB/s)"
 
     def write_fsync(self):
-        # The durable-upload ceiling: write() the big file's bytes (in memory) into upload/ in
+        # The durable-upload ceiling: write() the upload file's bytes (in memory) into upload/ in
         # 256 KiB pieces and fsync() it, as a server that keeps the durability promise must,
         # without any network or FTP. Timed from open to the end of fsync.
-        if not hasattr(self, "big_bytes"):
-            with open(self.opts.big, "rb") as f:
-                self.big_bytes = memoryview(f.read())
+        if not hasattr(self, "xfer_bytes"):
+            with open(self.opts.xfer, "rb") as f:
+                self.xfer_bytes = memoryview(f.read())
         path = os.path.join(self.upload, "write-fsync.bin")
         t0 = time.perf_counter()
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
-            for i in range(0, len(self.big_bytes), 256 << 10):
-                os.write(fd, self.big_bytes[i:i + (256 << 10)])
+            for i in range(0, len(self.xfer_bytes), 256 << 10):
+                os.write(fd, self.xfer_bytes[i:i + (256 << 10)])
             os.fsync(fd)
         finally:
             os.close(fd)
         seconds = time.perf_counter() - t0
         os.unlink(path)
         os.sync()
-        self.record(self.row_stor(), "fsync", len(self.big_bytes) / seconds / 1e6)
+        self.record(self.row_stor(), "fsync", len(self.xfer_bytes) / seconds / 1e6)
 
     def stor_big(self, target):
         # keepftpd with its default atomic_uploads=YES (a hidden file, fsync, rename, fsync of
@@ -402,7 +412,7 @@ class Bench:
         if target in ("durable", "cached"):
             # bench/receive_pair.cc: the same bytes over loopback into upload/, with keepftpd's
             # steps before its 226 or with none (as vsftpd).
-            r = subprocess.run([os.path.join(self.opts.tools, "receive_pair"), self.opts.big,
+            r = subprocess.run([os.path.join(self.opts.tools, "receive_pair"), self.opts.xfer,
                                 self.upload, target], capture_output=True, text=True, timeout=600)
             if r.returncode != 0:
                 raise Failure(f"receive_pair {target} failed: {r.stderr.strip()}")
@@ -419,7 +429,7 @@ class Bench:
             self.record(self.row_stor_inplace(), "keepftpd", kv["mbps"])
 
     def ftps_retr_big(self, target):
-        row = f"FTPS RETR {self.big_size >> 20} MiB (MB/s)"
+        row = f"FTPS RETR {self.xfer_size >> 20} MiB (MB/s)"
         if target == "aesgcm":
             # One core encrypting 16 KiB blocks with AES-256-GCM: what TLS can push at most.
             r = subprocess.run(["openssl", "speed", "-evp", "aes-256-gcm", "-bytes", "16384",
@@ -430,25 +440,25 @@ class Bench:
                 raise Failure(f"openssl speed failed: {r.stderr.strip()}")
             self.record(row, target, float(rates[-1]) / 1e6)
             return
-        kv = self.run_client(target + "-ftps", "retr", "/big.bin", "tls")
-        if int(kv["bytes"]) != self.big_size:
-            raise Failure(f"{target}: FTPS RETR big.bin gave {kv['bytes']} of {self.big_size} "
+        kv = self.run_client(target + "-ftps", "retr", "/xfer.bin", "tls")
+        if int(kv["bytes"]) != self.xfer_size:
+            raise Failure(f"{target}: FTPS RETR xfer.bin gave {kv['bytes']} of {self.xfer_size} "
                           f"bytes")
         self.record(row, target, kv["mbps"])
 
     def store(self, target, server, what, *tls):
-        # One timed STOR of the big file as a new file in upload/ (anonymous users may not
+        # One timed STOR of the upload file as a new file in upload/ (anonymous users may not
         # overwrite), compared with the original byte for byte, then deleted.
         self.stor_count = getattr(self, "stor_count", 0) + 1
         name = f"{target}-{self.stor_count}.bin"
         stored = os.path.join(self.upload, name)
         try:
-            kv = self.run_client(server, "stor", f"/upload/{name}", self.opts.big, *tls)
-            if int(kv["bytes"]) != self.big_size or not filecmp.cmp(self.opts.big, stored,
-                                                                   shallow=False):
+            kv = self.run_client(server, "stor", f"/upload/{name}", self.opts.xfer, *tls)
+            if int(kv["bytes"]) != self.xfer_size or not filecmp.cmp(self.opts.xfer, stored,
+                                                                    shallow=False):
                 size = os.path.getsize(stored) if os.path.exists(stored) else "no"
                 raise Failure(f"{target}: {what} stored {size} bytes, not the "
-                              f"{self.big_size} sent")
+                              f"{self.xfer_size} sent")
         finally:
             if os.path.exists(stored):
                 os.unlink(stored)
@@ -458,7 +468,7 @@ class Bench:
 
     def ftps_stor_big(self, target):
         kv = self.store(target, target + "-ftps", "FTPS STOR", "tls")
-        self.record(f"FTPS STOR {self.big_size >> 20} MiB (MB/s)", target, kv["mbps"])
+        self.record(f"FTPS STOR {self.xfer_size >> 20} MiB (MB/s)", target, kv["mbps"])
 
     def retr_mid(self, target):
         kv = self.run_client(target, "retrmany", "/mid", RETR_MID_COUNT, 1)
@@ -756,6 +766,7 @@ def main():
     ap.add_argument("--vsftpd", required=True)
     ap.add_argument("--tools", required=True)
     ap.add_argument("--big", required=True)
+    ap.add_argument("--xfer", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--cert", required=True)
     ap.add_argument("--key", required=True)

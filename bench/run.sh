@@ -4,7 +4,8 @@
 #   bench/run.sh            full run (about 7 minutes)
 #   QUICK=1 bench/run.sh    smoke run (about a minute and a half)
 # Knobs (environment): ROUNDS, SEQ_SESSIONS, PAR_SESSIONS, RETR_SMALL_COUNT, RETR_MID_COUNT,
-# LIST_ENTRIES, HOLD_SESSIONS, MANY_SESSIONS, MANY_ROUNDS, BIG_MIB, ONLY; see bench/README.md
+# LIST_ENTRIES, HOLD_SESSIONS, MANY_SESSIONS, MANY_ROUNDS, RETR_MIB, STOR_MIB, ONLY; see
+# bench/README.md
 # for what each row means.
 # Exits non-zero only if a server (or the harness) fails to serve; speed is never judged.
 set -euo pipefail
@@ -58,15 +59,23 @@ if [ ! -f "$cert" ] || [ ! -f "$key" ]; then
   mv "$cert.tmp" "$cert"
 fi
 
-# Real (not sparse) random data for the big download, made once and kept.
-big_mib=${BIG_MIB:-100}
-big=build-bench/bench-data/random-${big_mib}M.bin
-if [ ! -f "$big" ] || [ "$(stat -c %s "$big")" != $((big_mib * 1048576)) ]; then
-  mkdir -p build-bench/bench-data
-  say "bench: making $big (once)"
-  openssl rand -out "$big.tmp" $((big_mib * 1048576))
-  mv "$big.tmp" "$big"
-fi
+# Real (not sparse) random data, made once and kept: the big download (RETR, ASCII RETR: 2 GiB)
+# and the file of the other big transfers (STOR, FTPS RETR and STOR: 1 GiB). QUICK: 100 MiB.
+small_default=$([ -n "${QUICK:-}" ] && [ "${QUICK:-}" != 0 ] && echo 100 || echo "")
+retr_mib=${RETR_MIB:-${small_default:-2048}}
+stor_mib=${STOR_MIB:-${small_default:-1024}}
+random_file() {
+  local mib=$1 file=build-bench/bench-data/random-$1M.bin
+  if [ ! -f "$file" ] || [ "$(stat -c %s "$file")" != $((mib * 1048576)) ]; then
+    mkdir -p build-bench/bench-data
+    say "bench: making $file (once)"
+    openssl rand -out "$file.tmp" $((mib * 1048576))
+    mv "$file.tmp" "$file"
+  fi
+  echo "$file"
+}
+big=$(random_file "$retr_mib")
+xfer=$(random_file "$stor_mib")
 
 
 work=$(mktemp -d /tmp/keepftpd-bench.XXXXXX)
@@ -74,4 +83,4 @@ trap 'rm -rf "$work"' EXIT
 anon_home=$work/ftp
 with_users /usr/bin/python3 bench/bench.py --work "$work" \
   --keepftpd "$top/build-bench/src/keepftpd" --vsftpd /usr/sbin/vsftpd \
-  --tools "$top/$tools" --big "$top/$big" --cert "$top/$cert" --key "$top/$key"
+  --tools "$top/$tools" --big "$top/$big" --xfer "$top/$xfer" --cert "$top/$cert" --key "$top/$key"
