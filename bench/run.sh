@@ -64,18 +64,24 @@ fi
 small_default=$([ -n "${QUICK:-}" ] && [ "${QUICK:-}" != 0 ] && echo 100 || echo "")
 retr_mib=${RETR_MIB:-${small_default:-2048}}
 stor_mib=${STOR_MIB:-${small_default:-1024}}
-random_file() {
-  local mib=$1 file=build-bench/bench-data/random-$1M.bin
+random_file() {  # sets $file
+  local mib=$1 left
+  file=build-bench/bench-data/random-${mib}M.bin
   if [ ! -f "$file" ] || [ "$(stat -c %s "$file")" != $((mib * 1048576)) ]; then
     mkdir -p build-bench/bench-data
     say "bench: making $file (once)"
-    openssl rand -out "$file.tmp" $((mib * 1048576))
+    : > "$file.tmp"
+    # openssl rand takes at most 2^31 - 1 bytes at once: 1 GiB at a time.
+    for ((left = mib; left > 0; left -= 1024)); do
+      openssl rand $(( (left < 1024 ? left : 1024) * 1048576 )) >> "$file.tmp"
+    done
     mv "$file.tmp" "$file"
   fi
-  echo "$file"
 }
-big=$(random_file "$retr_mib")
-xfer=$(random_file "$stor_mib")
+random_file "$retr_mib"
+big=$file
+random_file "$stor_mib"
+xfer=$file
 
 
 work=$(mktemp -d /tmp/keepftpd-bench.XXXXXX)
