@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # keepftpd vs vsftpd, side by side, both started per connection by systemd-socket-activate
 # --inetd on loopback, driven by the same C++ client (bench/client.cc). Run as root on Debian 12:
-#   bench/run.sh            full run (about 7 minutes)
+#   bench/run.sh            full run (about 10 minutes)
 #   QUICK=1 bench/run.sh    smoke run (about a minute and a half)
 # Knobs (environment): ROUNDS, SEQ_SESSIONS, PAR_SESSIONS, RETR_SMALL_COUNT, RETR_MID_COUNT,
 # LIST_ENTRIES, HOLD_SESSIONS, MANY_SESSIONS, MANY_ROUNDS, RETR_MIB, STOR_MIB, ONLY; see
