@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <utility>
 
 #include "strutil.h"
@@ -208,26 +209,27 @@ char* PutListDate(char* p, time_t mtime, const ListFormat& format) {
                                  : static_cast<unsigned long long>(d.year));
 }
 
-// An owner or group column's text: "ftp" with hide_ids, the name from text_userdb_names, or
-// empty for the number.
+// An owner or group column's text: "ftp" with hide_ids, else the name from text_userdb_names;
+// none (the number is printed) when the id has no name there.
 template <typename Id>
-std::string_view IdName(Id id, const std::map<Id, std::string>* names, const ListFormat& format) {
+std::optional<std::string_view> IdName(Id id, const std::map<Id, std::string>* names,
+                                       const ListFormat& format) {
   if (format.hide_ids) return "ftp";
-  if (names == nullptr) return {};
+  if (names == nullptr) return std::nullopt;
   auto it = names->find(id);
-  return it == names->end() ? std::string_view() : std::string_view(it->second);
+  if (it == names->end()) return std::nullopt;
+  return it->second;
 }
 
 // The column, left-aligned in 8: the name (control bytes as '?') or else the number.
 template <typename Id>
-char* PutId(char* p, Id id, std::string_view name) {
-  if (name.empty()) {
-    char* start = p;
+char* PutId(char* p, Id id, std::optional<std::string_view> name) {
+  char* const start = p;
+  if (!name) {
     p = PutNumber(p, static_cast<unsigned long>(id));
     return p - start < 8 ? std::fill_n(p, 8 - (p - start), ' ') : p;
   }
-  char* start = p;
-  p = PutLeftAligned(p, name, 8);
+  p = PutLeftAligned(p, *name, 8);
   for (char* c = start; c != p; ++c) {
     unsigned char u = static_cast<unsigned char>(*c);
     if (u < 0x20 || u == 0x7f) *c = '?';
@@ -244,14 +246,15 @@ const struct stat& FactStat(const ListEntry& entry) {
 }  // namespace
 
 void AppendListLine(const ListEntry& entry, const ListFormat& format, std::string* out) {
-  const std::string_view owner = IdName(entry.st.st_uid, format.user_names, format);
-  const std::string_view group = IdName(entry.st.st_gid, format.group_names, format);
+  const auto owner = IdName(entry.st.st_uid, format.user_names, format);
+  const auto group = IdName(entry.st.st_gid, format.group_names, format);
   const bool link = S_ISLNK(entry.st.st_mode);
   // perms, nlink, owner, group, size, date and the spaces between; the name; " -> " target;
   // CRLF.
-  const std::size_t most = 10 + 1 + kMaxDigits + 1 + std::max<std::size_t>(owner.size(), kMaxDigits) +
-                           1 + std::max<std::size_t>(group.size(), kMaxDigits) + 1 + kMaxDigits +
-                           1 + kMaxListDate + 1 + entry.name.size() +
+  const std::size_t most = 10 + 1 + kMaxDigits + 1 +
+                           std::max(owner.value_or("").size(), kMaxDigits) + 1 +
+                           std::max(group.value_or("").size(), kMaxDigits) + 1 + kMaxDigits + 1 +
+                           kMaxListDate + 1 + entry.name.size() +
                            (link ? 4 + entry.link_target.size() : 0) + 2;
   char* const start = Room(out, most);
   char* p = PutPerms(start, entry.st.st_mode);

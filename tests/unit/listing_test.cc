@@ -97,6 +97,21 @@ TEST_CASE("FormatListLine prints 'ftp' for owner and group with hide_ids") {
   CHECK(FormatListLine(e, f) == "drwxr-xr-x    2 ftp      ftp          4096 Nov 22 07:40 pub\r\n");
 }
 
+TEST_CASE("FormatListLine prints text_userdb_names' names, even an empty one, and numbers for "
+          "ids without a name") {
+  ListEntry e = MakeEntry("f", S_IFREG | 0644, 1, 1000, 7, 3, Utc(2026, 11, 22, 7, 40, 6));
+  const std::map<uid_t, std::string> users = {{1000, "alice"}};
+  const std::map<gid_t, std::string> groups = {{7, ""}};
+  ListFormat f = FormatAt(kNow);
+  f.user_names = &users;
+  f.group_names = &groups;
+  // The group column: eight spaces.
+  CHECK(FormatListLine(e, f) ==
+        "-rw-r--r--    1 alice    " "        " "        3 Nov 22 07:40 f\r\n");
+  e.st.st_gid = 8;
+  CHECK(FormatListLine(e, f) == "-rw-r--r--    1 alice    8               3 Nov 22 07:40 f\r\n");
+}
+
 TEST_CASE("FormatListLine does not truncate wide fields") {
   ListEntry e = MakeEntry("big", S_IFREG | 0600, 12345, 4294967294u, 123456789,
                           12345678901LL, Utc(2019, 12, 31, 23, 59, 59));
