@@ -144,18 +144,18 @@ class Bench:
                 f.write(os.urandom(1024))
         for i in range(LIST_ENTRIES):
             open(os.path.join(self.anon, "many", f"entry-{i:05d}.txt"), "wb").close()
-        big = os.path.join(self.anon, "big.bin")
-        try:
-            os.link(self.opts.big, big)
-        except OSError:
-            shutil.copyfile(self.opts.big, big)
+        def served(source, name):  # the kept data file in the tree: linked, or copied
+            path = os.path.join(self.anon, name)
+            try:
+                os.link(source, path)
+            except OSError:
+                shutil.copyfile(source, path)
+            return path
+
+        big = served(self.opts.big, "big.bin")
         self.big_size = os.path.getsize(big)
         # The file of the other big transfers: STOR's (read by the client), FTPS RETR's.
-        xfer = os.path.join(self.anon, "xfer.bin")
-        try:
-            os.link(self.opts.xfer, xfer)
-        except OSError:
-            shutil.copyfile(self.opts.xfer, xfer)
+        xfer = served(self.opts.xfer, "xfer.bin")
         self.xfer_size = os.path.getsize(xfer)
         for dirpath, dirnames, filenames in os.walk(t):
             os.chown(dirpath, 0, 0)
