@@ -1023,6 +1023,8 @@ void Session::Retr(const FtpCommand& c) {
 namespace {
 
 constexpr std::string_view kUploadPrefix = ".keepftpd-upload-";
+// STOU tries NAME, then NAME.1 up to NAME.<this>.
+constexpr unsigned kMaxUniqueSuffix = 99999;
 
 std::string RandomHex(std::size_t bytes) {
   unsigned char raw[16] = {};
@@ -1040,7 +1042,9 @@ std::string RandomHex(std::size_t bytes) {
   return out;
 }
 
-// Upload files a killed session left behind: nobody holds their lock any more.
+// Upload files a killed session left behind: nobody holds their lock any more. Opened for
+// writing, because NFS turns flock(2) into a whole-file POSIX lock, which a read-only
+// descriptor cannot take; a file this user may not write is not this session's to remove.
 void RemoveStaleUploads(const std::string& dir) {
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return;
@@ -1048,12 +1052,56 @@ void RemoveStaleUploads(const std::string& dir) {
     std::string_view name = e->d_name;
     if (name.substr(0, kUploadPrefix.size()) != kUploadPrefix) continue;
     std::string path = (dir == "/" ? "" : dir) + "/" + std::string(name);
-    int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) continue;
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0) unlinkat(AT_FDCWD, path.c_str(), 0);
-    close(fd);
+    UniqueFd fd(open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    if (!fd.valid()) continue;
+    struct stat st;
+    if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (flock(fd.get(), LOCK_EX | LOCK_NB) == 0) unlinkat(AT_FDCWD, path.c_str(), 0);
   }
   closedir(d);
+}
+
+// Creates the hidden file an atomic upload writes to, holding the flock(2) that tells every
+// other session's RemoveStaleUploads it is in use. Between the creation and the lock another
+// session's clean-up may take the new file for a leftover: it then holds the lock (and removes
+// the file), or has removed it already, so the file is ours only if it is still under its name
+// once the lock is ours; otherwise another name is tried. Returns the descriptor, or -1 with
+// errno set.
+int CreateUploadFile(const std::string& dir, mode_t mode, std::string* temp) {
+  for (int attempt = 0; attempt < 32; ++attempt) {
+    *temp = (dir == "/" ? "" : dir) + "/" + std::string(kUploadPrefix) + RandomHex(8);
+    UniqueFd fd(open(temp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, mode));
+    if (!fd.valid()) {
+      if (errno == EEXIST) continue;
+      return -1;
+    }
+    if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EWOULDBLOCK || errno == EINTR) continue;  // a clean-up holds it
+      // A file system without flock: no clean-up can take the file either.
+      return fd.Release();
+    }
+    struct stat mine, named;
+    if (fstat(fd.get(), &mine) == 0 && lstat(temp->c_str(), &named) == 0 &&
+        mine.st_dev == named.st_dev && mine.st_ino == named.st_ino) {
+      return fd.Release();
+    }
+  }
+  errno = EAGAIN;
+  return -1;
+}
+
+// STOU: creates the first free name of NAME, NAME.1, NAME.2, ... with O_EXCL, so that two
+// sessions never get the same one. Returns the descriptor, or -1 with errno set (EEXIST when
+// every name is taken).
+int ReserveUniqueName(const std::string& path, mode_t mode, std::string* name) {
+  for (unsigned n = 0; n <= kMaxUniqueSuffix; ++n) {
+    *name = n == 0 ? path : path + "." + std::to_string(n);
+    int fd = open(name->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+                  mode);
+    if (fd >= 0 || errno != EEXIST) return fd;
+  }
+  errno = EEXIST;
+  return -1;
 }
 
 bool SyncDirectory(const std::string& dir) {
@@ -1107,26 +1155,33 @@ void Session::Upload(std::string_view arg, UploadKind kind) {
     return refuse(553, "Could not create file.");
   }
   auto [dir, base] = SplitDirBase(path);
-  std::string target = path;
-  if (kind == UploadKind::kUnique) {
-    for (unsigned n = 1; exists && n < 1000; ++n) {
-      target = path + "." + std::to_string(n);
-      exists = lstat(target.c_str(), &st) == 0;
-    }
-    if (exists) return refuse(553, "Could not create a unique file name.");
-  }
   // Appending and resuming write into the file itself; so does atomic_uploads=NO (vsftpd's
   // way). Otherwise the data goes to a hidden file that replaces the target only once it is
   // complete and on disk.
   const bool in_place = kind == UploadKind::kAppend || offset > 0 || !config_.atomic_uploads;
   const auto mode = static_cast<mode_t>(config_.file_open_mode);
+  std::string target = path;
+  // STOU: the name the 150 announces is taken before it is announced, so that no other upload
+  // can take it while the data comes; an atomic STOU's hidden file later replaces this empty
+  // reservation (and a failed one removes it).
+  UniqueFd reserved;
+  struct stat reservation = {};
+  if (kind == UploadKind::kUnique) {
+    reserved.Reset(ReserveUniqueName(path, mode, &target));
+    if (!reserved.valid()) {
+      return refuse(553, errno == EEXIST  ? "Could not create a unique file name."
+                         : errno == EROFS ? "Could not create file: read-only file system."
+                                          : "Could not create file.");
+    }
+    fstat(reserved.get(), &reservation);
+  }
   std::string temp;
   int fd;
   if (in_place) {
     int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY;
     if (kind == UploadKind::kAppend) flags |= O_APPEND;
-    if (create_only || kind == UploadKind::kUnique) flags |= O_EXCL;
-    fd = open(target.c_str(), flags, mode);
+    if (create_only) flags |= O_EXCL;
+    fd = reserved.valid() ? reserved.Release() : open(target.c_str(), flags, mode);
     if (fd >= 0 && config_.lock_upload_files) {
       struct flock lock = {};
       lock.l_type = F_WRLCK;
@@ -1144,22 +1199,31 @@ void Session::Upload(std::string_view arg, UploadKind kind) {
     }
     if (fd >= 0 && offset > 0 && lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0) {
       close(fd);
-      return refuse(550, "Could not seek to the restart position.");
+      if (kind == UploadKind::kUnique) unlinkat(AT_FDCWD, target.c_str(), 0);
+      return refuse(554, "Could not seek to the restart position.");
     }
   } else {
     RemoveStaleUploads(dir);
-    temp = (dir == "/" ? "" : dir) + "/" + std::string(kUploadPrefix) + RandomHex(8);
-    fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, mode);
-    if (fd >= 0) flock(fd, LOCK_EX | LOCK_NB);  // marks it as in use (see RemoveStaleUploads)
+    fd = CreateUploadFile(dir, mode, &temp);
   }
   if (fd < 0) {
-    return refuse(553, errno == EROFS ? "Could not create file: read-only file system."
-                                      : "Could not create file.");
+    const int err = errno;
+    if (reserved.valid()) unlinkat(AT_FDCWD, target.c_str(), 0);  // the STOU name given back
+    return refuse(553, err == EROFS ? "Could not create file: read-only file system."
+                                    : "Could not create file.");
   }
   UniqueFd file(fd);
+  reserved.Reset();
   auto discard = [&]() {
     if (!in_place) {
       unlinkat(AT_FDCWD, temp.c_str(), 0);
+      // A failed atomic STOU gives its reserved name back, if it is still the empty file.
+      struct stat now;
+      if (kind == UploadKind::kUnique && lstat(target.c_str(), &now) == 0 &&
+          now.st_dev == reservation.st_dev && now.st_ino == reservation.st_ino &&
+          now.st_size == 0) {
+        unlinkat(AT_FDCWD, target.c_str(), 0);
+      }
     } else if (config_.delete_failed_uploads) {
       unlinkat(AT_FDCWD, target.c_str(), 0);
     }
@@ -1204,9 +1268,8 @@ void Session::Upload(std::string_view arg, UploadKind kind) {
     RequestChownUpload(channel_, file.get());
   }
   if (r == TransferResult::kOk && !in_place) {
-    // Without overwriting where the client may not overwrite (and for STOU, whose name was
-    // free a moment ago).
-    err = PutUploadInPlace(temp, target, !create_only && kind != UploadKind::kUnique);
+    // Without overwriting where the client may not overwrite; over STOU's own reservation.
+    err = PutUploadInPlace(temp, target, !create_only || kind == UploadKind::kUnique);
     if (err != 0) {
       r = TransferResult::kFileError;
     } else {

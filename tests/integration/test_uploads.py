@@ -570,12 +570,13 @@ def test_chown_uploads(make_server, tree):
 
 
 @contextlib.contextmanager
-def quotafs(backing, mnt, budget, no_rename_flags=False):
-    """tests/tools/quotafs over backing, mounted on mnt for the duration."""
+def quotafs(backing, mnt, budget, nfs=False):
+    """tests/tools/quotafs over backing, mounted on mnt for the duration; nfs: with the rename
+    and flock rules of an NFS client (see quotafs.cc)."""
     from conftest import REPO
     program = os.path.join(REPO, "build", "tests", "tools", "quotafs")
     os.makedirs(mnt, exist_ok=True)
-    env = dict(os.environ, QUOTAFS_NO_RENAME_FLAGS="1" if no_rename_flags else "0")
+    env = dict(os.environ, QUOTAFS_NFS="1" if nfs else "0")
     fs = subprocess.Popen([program, str(backing), str(budget), mnt, "-f", "-o",
                            "allow_other,default_permissions"], env=env)
     try:
@@ -623,7 +624,7 @@ def test_uploads_that_may_not_overwrite_on_a_file_system_without_rename_flags(
     ftp_uid = uid_of("ftp")
     os.chown(backing, ftp_uid, ftp_uid)
     mnt = tree.path("pub/incoming")
-    with quotafs(backing, mnt, 1 << 30, no_rename_flags=True):
+    with quotafs(backing, mnt, 1 << 30, nfs=True):
         s = make_server(dict(ANON_UP, anon_umask="022"))
         ftp = s.ftp()
         data = os.urandom(1024 * 1024)

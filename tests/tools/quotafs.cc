@@ -1,8 +1,10 @@
 // quotafs: a FUSE pass-through file system over a directory that refuses writes with EDQUOT
 // once a byte budget is used up, as a user's disk quota would. For the upload tests only
-// (this kernel has no quota support for tmpfs or ext4 to test with). With
-// QUOTAFS_NO_RENAME_FLAGS=1 in its environment it also refuses every renameat2 flag with
-// EINVAL, as NFS and CephFS do.
+// (this kernel has no quota support for tmpfs or ext4 to test with). With QUOTAFS_NFS=1 in its
+// environment it also behaves as an NFS client does where keepftpd cares: every renameat2 flag
+// is refused with EINVAL (CephFS does that too), and flock(2) becomes a whole-file lock that
+// needs a descriptor open for writing to be exclusive (EBADF otherwise). Like NFS's "silly
+// rename", libfuse keeps a removed file that is still open under a .fuse_hidden name.
 //   quotafs BACKING_DIR BUDGET_BYTES MOUNTPOINT [fuse options]
 #define FUSE_USE_VERSION 31
 #include <dirent.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/file.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -25,7 +28,7 @@ namespace {
 std::string g_backing;
 long long g_budget = 0;
 std::atomic<long long> g_written{0};
-bool g_no_rename_flags = false;
+bool g_nfs = false;
 
 std::string Real(const char* path) { return g_backing + path; }
 int Err(int rc) { return rc < 0 ? -errno : rc; }
@@ -86,7 +89,7 @@ int Mkdir(const char* path, mode_t mode) {
   return Err(rc);
 }
 int Rename(const char* from, const char* to, unsigned flags) {
-  if (flags != 0 && g_no_rename_flags) return -EINVAL;
+  if (flags != 0 && g_nfs) return -EINVAL;
   return Err(renameat2(AT_FDCWD, Real(from).c_str(), AT_FDCWD, Real(to).c_str(), flags));
 }
 int Link(const char* from, const char* to) {
@@ -105,6 +108,13 @@ int Utimens(const char* path, const timespec tv[2], fuse_file_info*) {
   return Err(utimensat(AT_FDCWD, Real(path).c_str(), tv, AT_SYMLINK_NOFOLLOW));
 }
 int StatFs(const char* path, struct statvfs* st) { return Err(statvfs(Real(path).c_str(), st)); }
+// Each open of this file system is an open of the backing file, so flock on the backing
+// descriptor gives each open file description its own lock, as on a local file system.
+int Flock(const char*, fuse_file_info* fi, int op) {
+  const int fd = static_cast<int>(fi->fh);
+  if (g_nfs && (op & LOCK_EX) != 0 && (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY) return -EBADF;
+  return Err(flock(fd, op));
+}
 
 }  // namespace
 
@@ -115,8 +125,8 @@ int main(int argc, char** argv) {
   }
   g_backing = argv[1];
   g_budget = std::atoll(argv[2]);
-  const char* no_flags = std::getenv("QUOTAFS_NO_RENAME_FLAGS");
-  g_no_rename_flags = no_flags != nullptr && std::string(no_flags) == "1";
+  const char* nfs = std::getenv("QUOTAFS_NFS");
+  g_nfs = nfs != nullptr && std::string(nfs) == "1";
   static fuse_operations ops = {};
   ops.getattr = GetAttr;
   ops.readdir = ReadDir;
@@ -136,6 +146,7 @@ int main(int argc, char** argv) {
   ops.truncate = Truncate;
   ops.utimens = Utimens;
   ops.statfs = StatFs;
+  ops.flock = Flock;
   // argv for fuse_main: program, mountpoint, options.
   char** fargs = new char*[static_cast<size_t>(argc - 1)];
   fargs[0] = argv[0];
