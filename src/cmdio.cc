@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -14,6 +15,8 @@
 #include "strutil.h"
 
 namespace keepftpd {
+
+static_assert(kMaxCommandLine == 4096, "ControlConnection::kTooLongReply names the limit");
 
 namespace {
 
@@ -113,22 +116,15 @@ ControlConnection::ReadOutcome ControlConnection::ReadLine(std::string* line,
       // No line end yet. These bytes belong to the line being read, so taking them out of the
       // kernel cannot steal anything from a later owner of the connection.
       RecvRetry(fd_, buf, len, 0);
-      if (discarding_) continue;
       if (pending_.size() + len < sizeof(buf)) {
         pending_.append(buf, len);
         continue;
       }
       pending_.clear();
-      discarding_ = true;  // too long: drop the rest of it up to its line end
-      PayForLine();
-      return ReadOutcome::kTooLong;
+      return ReadOutcome::kTooLong;  // the caller ends the connection
     }
     std::size_t line_len = static_cast<const char*>(lf) - buf + 1;
     RecvRetry(fd_, buf, line_len, 0);  // consume exactly this line
-    if (discarding_) {                  // the tail of an over-long line
-      discarding_ = false;
-      continue;
-    }
     line->assign(pending_);
     pending_.clear();
     line->append(buf, line_len - 1);
@@ -143,7 +139,7 @@ bool ControlConnection::PeekLine(std::string* line, bool* closed) {
   *closed = false;
   while (true) {
     std::size_t room = sizeof(buf) - pending_.size();
-    if (room == 0 || discarding_) return false;  // ReadLine deals with over-long lines
+    if (room == 0) return false;  // ReadLine deals with over-long lines
     ssize_t n = RecvRetry(fd_, buf, room, MSG_PEEK | MSG_DONTWAIT);
     if (n == 0) {
       *closed = true;
@@ -209,6 +205,14 @@ bool ControlConnection::SendRaw(std::string_view bytes) {
     bytes.remove_prefix(static_cast<std::size_t>(n));
   }
   return true;
+}
+
+void ControlConnection::EndTooLong() {
+  Log(kLogNotice, "the client sent a command line longer than " +
+                      std::to_string(kMaxCommandLine) + " bytes; the connection is closed");
+  Reply(500, kTooLongReply);
+  shutdown(fd_, SHUT_WR);
+  _exit(0);
 }
 
 bool ControlConnection::Reply(int code, std::string_view text) {

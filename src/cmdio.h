@@ -17,12 +17,17 @@ class ControlConnection {
 
   enum class ReadOutcome {
     kLine,     // *line holds one line without its line end
-    kTooLong,  // a line exceeded kMaxCommandLine; its bytes are being discarded
+    kTooLong,  // no line end within kMaxCommandLine bytes: call EndTooLong
     kTimeout,  // nothing arrived within timeout_seconds
     kClosed,   // the client closed the connection (or it broke)
   };
   // timeout_seconds 0 waits forever.
   ReadOutcome ReadLine(std::string* line, unsigned timeout_seconds);
+  // After kTooLong: logs it, replies 500 and ends the process, so that a client streaming bytes
+  // without a line end is heard no further than kMaxCommandLine (as vsftpd does).
+  [[noreturn]] void EndTooLong();
+  static constexpr std::string_view kTooLongReply =
+      "Command line too long: the limit is 4096 bytes.";
 
   // If a complete line is waiting, returns it without consuming its end (for ABOR during
   // transfers; bytes of an unfinished line are taken into the pending buffer, as ReadLine does).
@@ -53,7 +58,6 @@ class ControlConnection {
 
  private:
   int fd_;
-  bool discarding_ = false;  // inside an over-long line: drop bytes until its line end
   std::string pending_;      // consumed bytes of a line whose end has not arrived yet
   std::size_t peeked_bytes_ = 0;
   // The command rate's token bucket, in thousandths of a command.

@@ -345,8 +345,7 @@ void Session::Run() {
     switch (ctrl_.ReadLine(&line, config_.idle_session_timeout)) {
       case ControlConnection::ReadOutcome::kLine: break;
       case ControlConnection::ReadOutcome::kTooLong:
-        ctrl_.Reply(500, "Command line too long.");
-        continue;
+        ctrl_.EndTooLong();
       case ControlConnection::ReadOutcome::kTimeout:
         Exit(421, "Timeout.");
       case ControlConnection::ReadOutcome::kClosed:

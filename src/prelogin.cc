@@ -149,8 +149,7 @@ void RunPrelogin(const Config& config, const SessionInfo& session, int channel,
     switch (ctrl.ReadLine(&line, config.idle_session_timeout)) {
       case ControlConnection::ReadOutcome::kLine: break;
       case ControlConnection::ReadOutcome::kTooLong:
-        ctrl.Reply(500, "Command line too long.");
-        continue;
+        ctrl.EndTooLong();
       case ControlConnection::ReadOutcome::kTimeout:
         ctrl.Reply(421, "Timeout.");
         _exit(0);
