@@ -338,6 +338,15 @@ const std::map<std::string, Session::Handler>& Session::Commands() {
   return table;
 }
 
+// Commands whose argument RFC 959 and 3659 require: without one, 501 (syntax error in
+// arguments). CWD, LIST, NLST, STOU and the others have a meaning without one.
+bool NeedsArgument(std::string_view verb) {
+  static constexpr std::string_view kVerbs[] = {
+      "APPE", "DELE", "EPRT", "HASH", "MDTM", "MFMT", "MKD",  "MODE", "PORT", "REST",
+      "RETR", "RMD",  "RNFR", "RNTO", "SIZE", "STOR", "STRU", "TYPE", "XMKD", "XRMD"};
+  return std::find(std::begin(kVerbs), std::end(kVerbs), verb) != std::end(kVerbs);
+}
+
 void Session::Run() {
   ctrl_.Reply(230, "Login successful.");
   while (true) {
@@ -360,6 +369,10 @@ void Session::Run() {
     auto it = Commands().find(cmd.verb);
     if (cmd.verb.empty() || it == Commands().end()) {
       ctrl_.Reply(500, "Unknown command.");
+      continue;
+    }
+    if (cmd.arg.empty() && NeedsArgument(cmd.verb)) {
+      ctrl_.Reply(501, cmd.verb + " needs an argument.");
       continue;
     }
     if (!CommandPermitted(config_, cmd.verb)) {
@@ -548,6 +561,10 @@ void Session::Pasv(const FtpCommand&) {
   ctrl_.Reply(227, FormatPasvReply(shown, a.port));
 }
 
+// RFC 2428's 522, with the one protocol this connection's data connections can use: the
+// control connection's own.
+constexpr std::string_view kProtocolNotSupported = "Network protocol not supported, use ";
+
 void Session::Epsv(const FtpCommand& c) {
   EpsvArg arg = ParseEpsvArgument(c.arg);
   int family = info_.local.Normalized().family();
@@ -558,11 +575,13 @@ void Session::Epsv(const FtpCommand& c) {
       return (void)ctrl_.Reply(200, "EPSV ALL ok.");
     case EpsvArg::kBad:
       return (void)ctrl_.Reply(501, "Bad EPSV argument.");
+    case EpsvArg::kOther:
+      return (void)ctrl_.Reply(522, std::string(kProtocolNotSupported) + ours);
     case EpsvArg::kIpv4:
-      if (family != AF_INET) return (void)ctrl_.Reply(522, std::string("Bad network protocol, use ") + ours);
+      if (family != AF_INET) return (void)ctrl_.Reply(522, std::string(kProtocolNotSupported) + ours);
       break;
     case EpsvArg::kIpv6:
-      if (family != AF_INET6) return (void)ctrl_.Reply(522, std::string("Bad network protocol, use ") + ours);
+      if (family != AF_INET6) return (void)ctrl_.Reply(522, std::string(kProtocolNotSupported) + ours);
       break;
     case EpsvArg::kNone: break;
   }
@@ -593,9 +612,8 @@ void Session::Eprt(const FtpCommand& c) {
   Result<EprtResult> a = ParseEprtArgument(c.arg);
   if (!a.ok()) return (void)ctrl_.Reply(501, "Illegal EPRT command.");
   if (a->unsupported_family) {
-    return (void)ctrl_.Reply(522, info_.local.Normalized().family() == AF_INET
-                                      ? "Bad network protocol, use (1)"
-                                      : "Bad network protocol, use (2)");
+    return (void)ctrl_.Reply(522, std::string(kProtocolNotSupported) +
+                                      (info_.local.Normalized().family() == AF_INET ? "(1)" : "(2)"));
   }
   const SockAddr& t = a->addr;
   if (!config_.port_promiscuous && (!t.SameHost(info_.peer) || t.port() < 1024)) {

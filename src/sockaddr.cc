@@ -210,6 +210,7 @@ EpsvArg ParseEpsvArgument(std::string_view arg) {
   if (EqualsIgnoreCase(arg, "ALL")) return EpsvArg::kAll;
   if (arg == "1") return EpsvArg::kIpv4;
   if (arg == "2") return EpsvArg::kIpv6;
+  if (ParseDecimal(arg, 65535)) return EpsvArg::kOther;
   return EpsvArg::kBad;
 }
 

@@ -82,8 +82,9 @@ struct EprtResult {
 };
 Result<EprtResult> ParseEprtArgument(std::string_view arg);
 
-// EPSV argument: none, "ALL", "1", "2" (case-insensitive). Anything else is kBad.
-enum class EpsvArg { kNone, kAll, kIpv4, kIpv6, kBad };
+// EPSV argument: none, "ALL" (case-insensitive), "1", "2", another protocol number (kOther,
+// which RFC 2428 answers with 522); anything else is kBad.
+enum class EpsvArg { kNone, kAll, kIpv4, kIpv6, kOther, kBad };
 EpsvArg ParseEpsvArgument(std::string_view arg);
 
 // "Entering Passive Mode (127,0,0,1,195,80)." for addr (AF_INET, after Normalized()) and port.

@@ -3,6 +3,7 @@
 import ftplib
 import hashlib
 import io
+import os
 import re
 import socket
 import time
@@ -10,6 +11,7 @@ import time
 import pytest
 
 from conftest import RANDOM_SIZE, sha256_file
+from test_local_users import ALICE
 
 
 def retr_bytes(ftp, path, rest=None):
@@ -272,7 +274,7 @@ def test_retr_epsv_and_eprt(server_inetd, tree):
     c = server_inetd.raw().login()
     assert c.cmd("EPSV 1")[0] == 229
     assert c.cmd("EPSV 2")[0] == 522
-    assert c.cmd("EPSV 7")[0] == 501
+    assert c.cmd("EPSV 7")[0] == 522  # RFC 2428: a protocol the server does not speak
     assert c.cmd("EPRT |3|1.2.3.4|2000|")[0] == 522
     assert c.cmd("EPRT |1|1.2.3|2000|")[0] == 501
     assert c.cmd("EPRT |1|127.0.0.1|2000|")[0] == 200
@@ -483,3 +485,41 @@ def test_abor_arriving_in_pieces_while_the_client_reads_nothing(server_inetd):
     conn.close()
     assert replies[0].startswith("426"), replies
     assert replies[1].startswith("226"), replies
+
+
+def test_argument_errors_get_the_rfc_reply_codes(make_server, local_users):
+    s = make_server({"local_enable": "YES", "write_enable": "YES"})
+    c = s.raw()
+    assert c.reply()[0] == 220
+    assert c.cmd(f"USER {ALICE}")[0] == 331
+    assert c.cmd(f"PASS {local_users.users[ALICE]['password']}")[0] == 230
+    # RFC 2428: a network protocol the server does not speak is 522 with the supported list;
+    # an argument that is no protocol number at all is a syntax error.
+    assert c.cmd("EPSV 3") == (522, ["522 Network protocol not supported, use (1)"])
+    assert c.cmd("EPSV 2") == (522, ["522 Network protocol not supported, use (1)"])
+    assert c.cmd("EPRT |3|x|5000|") == (522, ["522 Network protocol not supported, use (1)"])
+    assert c.cmd("EPSV x")[0] == 501
+    # RFC 959: a command that needs an argument and has none is a syntax error (501); a
+    # parameter the server does not implement is 504.
+    for verb in ("RETR", "STOR", "APPE", "DELE", "RNFR", "RNTO", "MKD", "XMKD", "RMD", "XRMD",
+                 "SIZE", "MDTM", "MFMT", "HASH", "MODE", "STRU", "TYPE", "REST", "PORT", "EPRT"):
+        assert c.cmd(verb) == (501, [f"501 {verb} needs an argument."]), verb
+    assert c.cmd("MODE B")[0] == 504
+    assert c.cmd("STRU R")[0] == 504
+    assert c.cmd("TYPE E")[0] == 504
+    # RFC 3659: a restart marker the transfer cannot use is 554.
+    probe = os.path.join(local_users.users[ALICE]["real_home"], "seek-probe")
+    with open(probe, "wb") as f:
+        try:
+            f.seek(2**63 - 1)
+            seekable = True
+        except OSError:
+            seekable = False
+    os.unlink(probe)
+    if not seekable:
+        assert c.cmd("REST 9223372036854775807")[0] == 350
+        code, lines = c.cmd("PASV")
+        assert code == 227
+        assert c.cmd("STOR resume-too-far.bin") == (
+            554, ["554 Could not seek to the restart position."])
+    assert c.cmd("NOOP")[0] == 200

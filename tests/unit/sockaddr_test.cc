@@ -187,7 +187,12 @@ TEST_CASE("EPSV arguments") {
   CHECK(ParseEpsvArgument("AlL") == EpsvArg::kAll);
   CHECK(ParseEpsvArgument("1") == EpsvArg::kIpv4);
   CHECK(ParseEpsvArgument("2") == EpsvArg::kIpv6);
-  for (const char* arg : {"3", "0", "01", " 1", "1 ", "ALLL", "AL", "x", "ALL "}) {
+  // Other protocol numbers are understood, and refused with RFC 2428's 522.
+  for (const char* arg : {"3", "0", "01", "6", "65535"}) {
+    CAPTURE(arg);
+    CHECK(ParseEpsvArgument(arg) == EpsvArg::kOther);
+  }
+  for (const char* arg : {" 1", "1 ", "ALLL", "AL", "x", "ALL ", "-1", "65536", "1,2"}) {
     CAPTURE(arg);
     CHECK(ParseEpsvArgument(arg) == EpsvArg::kBad);
   }
