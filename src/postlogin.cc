@@ -46,6 +46,7 @@ class Session {
   Session(const Config& config, const SessionInfo& info, int channel, const SessionUser& user)
       : config_(config), info_(info), user_(user), channel_(channel), ctrl_(info.control_fd) {
     umask_ = user.anonymous ? config.anon_umask : config.local_umask;
+    base_umask_ = umask_;
     ctrl_.SetCommandRate(config.max_command_rate);
     title_ = info.peer.HostString() + ": " + user.name + ": ";
     prot_.pbsz = user.prot_private;
@@ -282,6 +283,7 @@ class Session {
   const SessionInfo& info_;
   SessionUser user_;
   unsigned umask_ = 077;
+  unsigned base_umask_ = 077;  // the configured one: SITE UMASK for anonymous and guests adds to it
   std::string rename_from_;  // set by RNFR, used by RNTO
   std::string title_;        // setproctitle_enable: "ADDRESS: USER: "
   int channel_;
@@ -1391,11 +1393,22 @@ void Session::Site(const FtpCommand& c) {
     unsigned v = 0;
     if (!ParseOctalMode(rest, 0777, &v)) return (void)ctrl_.Reply(501, "Bad UMASK value.");
     if (!config_.write_enable) return (void)ctrl_.Reply(550, "Permission denied.");
+    // Anonymous and guest sessions may only add bits to their configured umask (anon_umask, or
+    // local_umask for guests with virtual_use_local_privs): a client never makes uploads more
+    // readable than the administrator set.
+    const bool only_tighten = user_.anonymous || config_.guest_enable;
+    const unsigned asked = v;
+    if (only_tighten) v |= base_umask_;
     umask_ = v;
     umask(static_cast<mode_t>(v));
     char buf[16];
     std::snprintf(buf, sizeof(buf), "%04o", umask_);
-    return (void)ctrl_.Reply(200, std::string("UMASK set to ") + buf);
+    std::string text = std::string("UMASK set to ") + buf;
+    if (v != asked) {
+      std::snprintf(buf, sizeof(buf), "%04o", base_umask_);
+      text += std::string(" (this session can only add to its umask ") + buf + ")";
+    }
+    return (void)ctrl_.Reply(200, text);
   }
   if (site.sub == "CHMOD") {
     // Anonymous users never: vsftpd does not allow it either.

@@ -365,6 +365,27 @@ def test_anonymous_upload(make_server, tree):
     assert open(path, "rb").read() == b"anonymous data"
 
 
+@pytest.mark.parametrize("world_readable_only", ["YES", "NO"])
+def test_site_umask_only_tightens_anon_umask(make_server, tree, world_readable_only):
+    # An anonymous client cannot make its uploads more readable than anon_umask, so the next
+    # anonymous session cannot read them where anon_umask says it must not.
+    s = make_server(dict(ANON_UP, anon_umask="077", anon_world_readable_only=world_readable_only))
+    ftp = s.ftp()
+    assert ftp.sendcmd("SITE UMASK 000") == \
+        "200 UMASK set to 0077 (this session can only add to its umask 0077)"
+    put(ftp, "pub/incoming/loose.bin", b"private")
+    assert stat.S_IMODE(os.stat(tree.path("pub/incoming/loose.bin")).st_mode) == 0o600
+    if world_readable_only == "YES":
+        with pytest.raises(ftplib.error_perm, match="^550"):
+            get(s.ftp(), "pub/incoming/loose.bin")
+    # Tightening further works.
+    assert ftp.sendcmd("SITE UMASK 277") == "200 UMASK set to 0277"
+    put(ftp, "pub/incoming/tight.bin", b"x")
+    assert stat.S_IMODE(os.stat(tree.path("pub/incoming/tight.bin")).st_mode) == 0o400
+    assert ftp.sendcmd("SITE UMASK") == "200 Your current UMASK is 0277"
+    ftp.quit()
+
+
 def test_anonymous_upload_needs_anon_upload_enable(make_server, tree):
     s = make_server({"write_enable": "YES"})
     with pytest.raises(ftplib.error_perm, match="^550"):

@@ -109,3 +109,15 @@ def test_virtual_use_local_privs(make_server, virtual):
     assert stat.S_IMODE(st.st_mode) == 0o600  # anon_umask 077
     with pytest.raises(ftplib.error_perm, match="^550"):
         ftp3.delete("vuser1/up3.txt")  # no anon_other_write_enable
+
+
+@pytest.mark.parametrize("local_privs", ["YES", "NO"])
+def test_site_umask_only_tightens_for_virtual_users(make_server, virtual, local_privs):
+    s = make_server(dict(BASE, write_enable="YES", anon_upload_enable="YES", anon_umask="027",
+                         local_umask="027", virtual_use_local_privs=local_privs))
+    ftp = vlogin(s)
+    assert ftp.sendcmd("SITE UMASK 002") == \
+        "200 UMASK set to 0027 (this session can only add to its umask 0027)"
+    ftp.storbinary(f"STOR vuser1/umask-{local_privs}.txt", io.BytesIO(b"x"))
+    st = os.stat(os.path.join(virtual["srv"], "vuser1", f"umask-{local_privs}.txt"))
+    assert stat.S_IMODE(st.st_mode) == 0o640
