@@ -9,11 +9,12 @@ import io
 import os
 import signal
 import socket
+import subprocess
 import threading
 
 import pytest
 
-from conftest import uid_of
+from conftest import sha256_file
 from test_local_users import ALICE, login
 from test_privsep import children, process_chain, wait_for
 from test_uploads import home, leftovers, put, quotafs, start_upload, writer  # noqa: F401
@@ -181,3 +182,76 @@ def test_parallel_stou_of_one_name(make_server, local_users, tree, atomic, who):
         with open(os.path.join(directory, name), "rb") as f:
             assert f.read() == f"client {i}\n".encode() * 1000
     assert leftovers(directory) == []
+
+
+@pytest.mark.parametrize("fs", ["local", "nfs"])
+def test_parallel_appe_and_rest_stor_into_one_file(writer, local_users, tmp_path, fs):
+    # Writes in place: APPE from many sessions adds every record whole (each holds the write
+    # lock for its whole upload), and REST+STOR from many sessions, each resuming its own part
+    # of one file, leaves every part as sent.
+    s = writer({"lock_upload_files": "YES"})
+    clients, part = 12, 64 * 1024
+    with upload_directory(local_users, tmp_path, f"inplace-{fs}", fs) as d:
+        def record(i):
+            return (f"record {i:02} ".encode() * (part // 10 + 1))[:part - 1] + b"\n"
+
+        def append(i):
+            ftp = login(s, ALICE, local_users)
+            try:
+                for _ in range(3):
+                    reply = ftp.storbinary(f"APPE {d}/log.txt", io.BytesIO(record(i)))
+                    assert reply.startswith("226"), reply
+            finally:
+                ftp.close()
+        assert run_parallel(clients, append) == {}
+        with open(os.path.join(d, "log.txt"), "rb") as f:
+            data = f.read()
+        assert len(data) == clients * 3 * part
+        chunks = [data[k:k + part] for k in range(0, len(data), part)]
+        assert sorted(chunks) == sorted(record(i) for i in range(clients) for _ in range(3))
+
+        # (REST 0 would be a whole new upload: the first part is there already.)
+        with open(os.path.join(d, "parts.bin"), "wb") as f:
+            f.write(record(0))
+        os.chown(os.path.join(d, "parts.bin"), local_users.users[ALICE]["uid"], -1)
+
+        def resume(i):
+            ftp = login(s, ALICE, local_users)
+            try:
+                ftp.voidcmd("TYPE I")
+                reply = ftp.storbinary(f"STOR {d}/parts.bin", io.BytesIO(record(i + 1)),
+                                       rest=(i + 1) * part)
+                assert reply.startswith("226"), reply
+            finally:
+                ftp.close()
+        assert run_parallel(clients - 1, resume) == {}
+        with open(os.path.join(d, "parts.bin"), "rb") as f:
+            assert f.read() == b"".join(record(i) for i in range(clients))
+        assert leftovers(d) == []
+
+
+def rclone_remote(server, user, password):
+    env = dict(os.environ, RCLONE_CONFIG="/dev/null")
+    obscured = subprocess.run(["rclone", "obscure", password], capture_output=True, env=env,
+                              check=True).stdout.decode().strip()
+    return f":ftp,host={server.host},port={server.port},user={user},pass={obscured}:", env
+
+
+def test_rclone_copies_a_tree_into_one_directory_with_16_transfers(writer, local_users,
+                                                                   tmp_path):
+    # rclone's parallel uploads into one directory: 6 runs of 8 failed with 451 before.
+    s = writer()
+    source = tmp_path / "source"
+    source.mkdir()
+    for i in range(120):
+        (source / f"file{i:03}.bin").write_bytes(os.urandom(1000 + i * 97))
+    remote, env = rclone_remote(s, ALICE, local_users.users[ALICE]["password"])
+    d = os.path.join(home(local_users), "rclone")
+    for run in range(3):
+        r = subprocess.run(["rclone", "copy", "--transfers", "16", "--retries", "1",
+                            "--low-level-retries", "1", str(source), f"{remote}{d}/run{run}"],
+                           capture_output=True, env=env, timeout=300)
+        assert r.returncode == 0, r.stderr.decode()[-3000:]
+        for f in source.iterdir():
+            assert sha256_file(os.path.join(d, f"run{run}", f.name)) == sha256_file(f)
+        assert leftovers(os.path.join(d, f"run{run}")) == []
