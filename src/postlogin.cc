@@ -1282,6 +1282,13 @@ void Session::Upload(std::string_view arg, UploadKind kind) {
     err = errno;
     r = TransferResult::kFileError;
   }
+  // Over plain FTP the end of the data stream is the end of the file (RFC 959's stream mode),
+  // and a client that dies closes both its connections at once; the control connection's end
+  // can reach us a moment after the data's (ReceiveFile looked for it then). It is looked for
+  // again now that the fsync has passed, just before the previous version is replaced.
+  if (r == TransferResult::kOk && !over_tls && ControlGoneWithin(0)) {
+    r = TransferResult::kControlClosed;
+  }
   // chown_uploads: the monitor gives the file away before it gets its name.
   if (r == TransferResult::kOk && config_.chown_uploads && user_.anonymous_login) {
     RequestChownUpload(channel_, file.get());

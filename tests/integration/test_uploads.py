@@ -268,6 +268,37 @@ def test_killed_client_keeps_the_old_file(writer, local_users):
     assert leftovers(home(local_users)) == []
 
 
+def test_killed_curl_never_replaces_the_file(writer, local_users):
+    # curl killed in the middle of an upload: its two connections close in the same moment,
+    # the data connection's end sometimes first (7 of 60 replaced the file with the part sent).
+    s = writer()
+    d = home(local_users)
+    password = local_users.users[ALICE]["password"]
+    big = os.urandom(3_000_000)
+    replaced = []
+    for i in range(60):
+        path = f"{d}/killed{i}.bin"
+        url = f"ftp://{ALICE}:{password}@127.0.0.1:{s.port}/%2F{path.lstrip('/')}"
+        old = os.urandom(5000)
+        assert subprocess.run(["curl", "-sS", "-T", "-", url], input=old,
+                              capture_output=True).returncode == 0
+        curl = subprocess.Popen(["curl", "-sS", "-T", "-", url], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            curl.stdin.write(big[:1_000_000 + i * 30_000])  # more than a pipe holds
+            curl.stdin.flush()
+        except BrokenPipeError:
+            pass
+        curl.kill()
+        curl.wait()
+        curl.stdin.close()
+        assert wait_for(lambda: children(s.proc.pid) == [])
+        if open(path, "rb").read() != old:
+            replaced.append(i)
+    assert replaced == []
+    assert leftovers(d) == []
+
+
 @pytest.mark.parametrize("victim", ["keeper", "session monitor", "session jail"])
 def test_killed_session_leaves_a_file_the_next_upload_removes(writer, local_users, victim):
     s = writer()
