@@ -538,14 +538,15 @@ def journal_records(directory):
     return records, r
 
 
-def start_journald_server(tree, superservers, options=None, dev_log=False):
+def start_journald_server(tree, superservers, options=None, dev_log=False,
+                          journald_conf=JOURNALD_CONF):
     """The superserver in a mount namespace with its own journald; dev_log: and a /dev/log
     that leads to that journald's syslog socket."""
     require(JOURNALD)
     jdir = os.path.join(tree.base, "journal")
     os.makedirs(os.path.join(jdir, "log"))
     with open(os.path.join(jdir, "journald.conf"), "w") as f:
-        f.write(JOURNALD_CONF)
+        f.write(journald_conf)
     config = write_keepftpd_config(tree, {**LOGGING_OPTIONS, **(options or {})})
     port = free_port()
     devlog = ["bash", "-c", DEVLOG_SCRIPT, "keepftpd-devlog-ns", jdir] if dev_log else []

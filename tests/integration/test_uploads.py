@@ -635,9 +635,16 @@ def quotafs(backing, mnt, budget, nfs=False):
         assert wait_for(lambda: os.path.ismount(mnt))
         yield
     finally:
-        # A session that just ended may hold the mount a moment longer.
-        wait_for(lambda: subprocess.run(["umount", mnt], capture_output=True).returncode == 0)
-        fs.wait(10)
+        # A session that just ended may hold the mount a moment longer; one that a failed test
+        # left running may hold it for good: then it is detached, and the file system ended.
+        if not wait_for(lambda: subprocess.run(["umount", mnt],
+                                               capture_output=True).returncode == 0):
+            subprocess.run(["umount", "-l", mnt], capture_output=True)
+        try:
+            fs.wait(10)
+        except subprocess.TimeoutExpired:
+            fs.kill()
+            fs.wait()
 
 
 def test_quota_exceeded_gets_552_and_keeps_the_old_file(writer, local_users, tmp_path):
