@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "login_rules.h"
 #include "pam_library.h"
 #include "strutil.h"
 #include "unique_fd.h"
@@ -17,8 +18,6 @@
 namespace keepftpd {
 
 namespace {
-
-constexpr std::size_t kMaxNameListBytes = 1 << 20;
 
 struct Credentials {
   const std::string* user;
@@ -136,43 +135,6 @@ PamResult PamLogin(const std::string& service, const std::string& user,
   }
   pam_end(pamh, rc);
   return result;
-}
-
-bool InNameList(const std::vector<std::string>& list, std::string_view name) {
-  for (const std::string& entry : list) {
-    if (TrimSpaces(entry) == name) return true;
-  }
-  return false;
-}
-
-Status ReadNameList(const std::string& path, std::vector<std::string>* out) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return Status::FromErrno(errno, path);
-  UniqueFd file(fd);
-  std::string text;
-  char buf[8192];
-  while (true) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::FromErrno(errno, path);
-    if (n == 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-    if (text.size() > kMaxNameListBytes) return Status::Error(path + ": larger than 1 MiB");
-  }
-  out->clear();
-  for (std::string_view line : Split(text, '\n')) {
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    line = TrimSpaces(line);
-    if (!line.empty() && line.front() != '#') out->emplace_back(line);
-  }
-  return Status::Ok();
-}
-
-bool UserListAllows(const Config& config, const std::vector<std::string>& user_list,
-                    std::string_view user) {
-  if (!config.userlist_enable) return true;
-  bool listed = InNameList(user_list, user);
-  return config.userlist_deny ? !listed : listed;
 }
 
 bool ShellIsListed(const std::string& shell) {

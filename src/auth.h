@@ -1,5 +1,5 @@
 // Local-user logins in the monitor: Linux-PAM (authenticate, account management, credentials),
-// the passwd entry, /etc/shells, the user and chroot lists, and where the session jail goes.
+// /etc/shells, and where the session jail goes (the user-name rules are login_rules.h).
 // Monitor only: it runs with root's uid before login. Passwords live only in buffers that are
 // wiped after use; they never reach a log.
 #ifndef KEEPFTPD_SRC_AUTH_H_
@@ -36,16 +36,6 @@ PamResult PamLogin(const std::string& service, const std::string& user,
 bool PamOpenSession(pam_handle_t* pamh, std::string* reason);
 void PamCloseSession(pam_handle_t* pamh);
 void PamEnd(pam_handle_t* pamh);
-
-// True when name is one of the lines of list (exact match; blank lines and spaces ignored).
-bool InNameList(const std::vector<std::string>& list, std::string_view name);
-
-// Reads a file of user names, one per line. Fails with a message naming the file.
-Status ReadNameList(const std::string& path, std::vector<std::string>* out);
-
-// True when user may try to log in as far as userlist_enable/userlist_deny say.
-bool UserListAllows(const Config& config, const std::vector<std::string>& user_list,
-                    std::string_view user);
 
 // True when shell is listed in /etc/shells (getusershell).
 bool ShellIsListed(const std::string& shell);

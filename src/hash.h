@@ -1,6 +1,6 @@
-// Whole-file checksums for the HASH command (draft-bryan-ftpext-hash): SHA-256, SHA-512, SHA-1
-// and MD5 through OpenSSL, CRC32 through zlib. The session jail parses HASH and opens the file;
-// the session's monitor computes the digest (HASH_FILE), loading OpenSSL at the first one.
+// The algorithms of the HASH command (draft-bryan-ftpext-hash): SHA-256, SHA-512, SHA-1, MD5 and
+// CRC32, and their names. The session jail parses HASH and opens the file; the session's monitor
+// computes the digest (HASH_FILE, hash_file.h). Shared.
 #ifndef KEEPFTPD_SRC_HASH_H_
 #define KEEPFTPD_SRC_HASH_H_
 
@@ -20,9 +20,6 @@ std::string_view HashName(HashAlgorithm algorithm);
 bool ParseHashName(std::string_view name, HashAlgorithm* out);
 // The FEAT line's argument: "SHA-256*;SHA-512;SHA-1;MD5;CRC32" with '*' on the selected one.
 std::string HashFeatString(HashAlgorithm selected);
-
-// Reads fd from its start to its end (pread: its offset does not move); lower-case hex digest.
-Result<std::string> HashFile(int fd, HashAlgorithm algorithm, std::uint64_t* size);
 
 }  // namespace keepftpd
 

@@ -22,10 +22,10 @@
 #include <vector>
 
 #include "activation.h"
-#include "auth.h"
 #include "build_config.h"
 #include "config.h"
 #include "log.h"
+#include "login_rules.h"
 #include "migrate.h"
 #include "openssl_library.h"
 #include "monitor.h"
@@ -33,10 +33,10 @@
 #include "strutil.h"
 #include "tls.h"
 #include "proctitle.h"
+#include "ftp_features.h"
 #include "hash.h"
 #include "jail.h"
 #include "listing.h"
-#include "prelogin.h"
 
 namespace keepftpd {
 namespace {

@@ -49,12 +49,13 @@
 #include <vector>
 
 #include "auth.h"
-#include "hash.h"
+#include "hash_file.h"
 #include "ipc.h"
 #include "tls.h"
 #include "proctitle.h"
 #include "jail.h"
 #include "log.h"
+#include "login_rules.h"
 #include "login_state.h"
 #include "monitor_table.h"
 #include "postlogin.h"
@@ -600,10 +601,6 @@ void HandleLog(Monitor& m, const Message& msg) {
   r.GetString(kMaxLogText, &text);
   if (!r.Finish() || prio > kLogDebug) Fatal("malformed LOG request");
   LogFromJail(prio, m.child_name, text);
-}
-
-bool IsAnonymousName(std::string_view user) {
-  return EqualsIgnoreCase(user, "anonymous") || EqualsIgnoreCase(user, "ftp");
 }
 
 void Sleep(unsigned seconds) {

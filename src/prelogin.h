@@ -1,6 +1,7 @@
 // The pre-login FTP dialogue: banner, USER, PASS, FEAT, OPTS, HOST, QUIT. Runs in the pre-login
 // jail (nopriv_user, chrooted into secure_chroot_dir, seccomp). A login is a request to the
-// monitor; when it succeeds this process exits and the monitor starts the session jail.
+// monitor; when it succeeds this process exits and the monitor starts the session jail. What
+// the session jail answers the same way is in features.h.
 #ifndef KEEPFTPD_SRC_PRELOGIN_H_
 #define KEEPFTPD_SRC_PRELOGIN_H_
 
@@ -8,7 +9,6 @@
 #include <string_view>
 #include <vector>
 
-#include "cmdio.h"
 #include "config.h"
 #include "session.h"
 
@@ -21,22 +21,6 @@ namespace keepftpd {
 enum class PreloginGreeting { kBanner, kReinit };
 [[noreturn]] void RunPrelogin(const Config& config, const SessionInfo& session, int channel,
                               PreloginGreeting greeting, bool tls);
-
-// True when the verb may run under cmds_allowed / cmds_denied (both jails use it).
-bool CommandPermitted(const Config& config, std::string_view verb);
-
-// The FEAT reply lines (shared with the session jail).
-// tls: list AUTH TLS, PBSZ and PROT (ssl_enable).
-std::vector<std::string> FeatureLines(const std::string& mlst_facts, const std::string& hashes,
-                                      bool tls);
-
-// PBSZ and PROT, before and after login: the reply, and the new state.
-struct ProtState {
-  bool pbsz = false;          // PBSZ 0 was given
-  bool private_data = false;  // PROT P
-};
-void HandlePbsz(ControlConnection& ctrl, bool tls, std::string_view arg, ProtState* state);
-void HandleProt(ControlConnection& ctrl, bool tls, std::string_view arg, ProtState* state);
 
 }  // namespace keepftpd
 
