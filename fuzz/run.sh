@@ -17,8 +17,8 @@ packages=(clang libclang-rt-14-dev)
 
 # The project's pure modules the targets link; never main/monitor/jail/sandbox (side effects,
 # libsystemd, PAM).
-lib_sources=(ftp_command sockaddr ftp_path listing config wire monitor_table ipc status strutil
-             proxy_protocol)
+lib_sources=(jail/ftp_command common/sockaddr jail/ftp_path jail/listing common/config common/wire
+             monitor/monitor_table common/ipc common/status common/strutil jail/proxy_protocol)
 
 # Target -> largest input worth trying.
 declare -A max_len=(
@@ -77,7 +77,8 @@ ensure_packages "${packages[@]}"
 
 CXX=${CXX:-clang++}
 common_flags=(-std=c++20 -fno-exceptions -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64
-              -Isrc -I"$out/include" -Ifuzz -g -O1 -fno-sanitize-recover=all)
+              -Isrc/common -Isrc/jail -Isrc/monitor -Isrc/entry -I"$out/include" -Ifuzz -g -O1
+              -fno-sanitize-recover=all)
 
 mkdir -p "$out/include" "$out/obj" "$out/logs" "$out/artifacts" "$out/corpus"
 
@@ -105,7 +106,7 @@ if ! cmp -s "$out/obj/flags.new" "$flags_stamp"; then
 else
   rm -f "$out/obj/flags.new"
 fi
-newest_header=$(ls -t src/*.h src/*.def fuzz/*.h "$out/include/build_config.h" "$flags_stamp" \
+newest_header=$(ls -t src/*/*.h src/*/*.def fuzz/*.h "$out/include/build_config.h" "$flags_stamp" \
                   2>/dev/null | head -n 1)
 
 stale() {  # stale OUTPUT SOURCE...
@@ -120,10 +121,10 @@ stale() {  # stale OUTPUT SOURCE...
 build_failed=()
 declare -A pids=()
 for s in "${lib_sources[@]}"; do
-  o=$out/obj/$s.o
+  o=$out/obj/${s//\//_}.o
   if stale "$o" "src/$s.cc"; then
     "$CXX" "${common_flags[@]}" -fsanitize=fuzzer-no-link,address,undefined \
-      -c "src/$s.cc" -o "$o" >"$out/logs/build-$s.log" 2>&1 &
+      -c "src/$s.cc" -o "$o" >"$out/logs/build-${s//\//_}.log" 2>&1 &
     pids[$s]=$!
   fi
 done
@@ -131,13 +132,13 @@ lib_ok=1
 for s in "${!pids[@]}"; do
   if ! wait "${pids[$s]}"; then
     lib_ok=0
-    rm -f "$out/obj/$s.o"
+    rm -f "$out/obj/${s//\//_}.o"
     say "fuzz: compiling src/$s.cc failed:"
-    sed -n 1,30p "$out/logs/build-$s.log" >&2
+    sed -n 1,30p "$out/logs/build-${s//\//_}.log" >&2
   fi
 done
 objects=()
-for s in "${lib_sources[@]}"; do objects+=("$out/obj/$s.o"); done
+for s in "${lib_sources[@]}"; do objects+=("$out/obj/${s//\//_}.o"); done
 
 declare -A built=()
 pids=()

@@ -58,7 +58,7 @@ def unit_settings(relative):
 def tunable_names():
     names = []
     row = re.compile(r"^\s*KEEPFTPD_(?:BOOL|UINT|STR)\(\s*([A-Za-z0-9_]+)\s*,")
-    for line in read("src/tunables.def").splitlines():
+    for line in read("src/common/tunables.def").splitlines():
         if line.lstrip().startswith(("//", "/*", "*", "#")):
             continue
         m = row.match(line)
@@ -85,7 +85,7 @@ def test_man_page_passes_mandoc_lint(page):
 
 def test_every_tunable_is_documented_in_keepftpd_conf_5():
     names = tunable_names()
-    assert names, "no KEEPFTPD_BOOL/UINT/STR rows found in src/tunables.def"
+    assert names, "no KEEPFTPD_BOOL/UINT/STR rows found in src/common/tunables.def"
     page = read("man/keepftpd.conf.5")
     documented = set(re.findall(r"^\.B\s+\"?([A-Za-z0-9_]+)\"?\s*$", page, re.MULTILINE))
     missing = [n for n in names if n not in documented]
