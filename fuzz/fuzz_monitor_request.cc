@@ -1,7 +1,7 @@
 // Fuzz target: the monitor's trust boundary. A request from a jail as it arrives on the channel
 // (u16 type, little endian, then the body) goes through the phase table (ValidateRequest) for
 // every phase, and each permitted request through the same bounded decoding as the handlers in
-// src/monitor.cc (replicated here: those handlers act on the system). A request that decodes
+// src/monitor/monitor.cc (replicated here: those handlers act on the system). A request that decodes
 // must fit the table's size limit, and must re-encode to the very bytes it came from.
 #include <cstddef>
 #include <cstdint>

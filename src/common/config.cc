@@ -1,5 +1,6 @@
 // Parsing and loading of the vsftpd.conf-style configuration file (see config.h and
-// keepftpd.conf(5)). Runs only in the entry process, before any fork.
+// keepftpd.conf(5)). The entry process loads the main file before any fork; the monitor loads a
+// user's user_config_dir file at login; --from-vsftpd and --features read the option tables.
 #include "config.h"
 
 #include <arpa/inet.h>

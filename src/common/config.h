@@ -1,8 +1,8 @@
 // The configuration: a vsftpd.conf-style file parsed once, in the entry process before any fork,
 // into an immutable Config. Every option is one row of tunables.def. Shared (read-only) by every
 // process; only the entry process loads it.
-#ifndef KEEPFTPD_SRC_CONFIG_H_
-#define KEEPFTPD_SRC_CONFIG_H_
+#ifndef KEEPFTPD_SRC_COMMON_CONFIG_H_
+#define KEEPFTPD_SRC_COMMON_CONFIG_H_
 
 #include <string>
 #include <string_view>
@@ -73,4 +73,4 @@ inline constexpr const char* kDefaultConfigPath = "/etc/keepftpd.conf";
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_CONFIG_H_
+#endif  // KEEPFTPD_SRC_COMMON_CONFIG_H_

@@ -3,8 +3,8 @@
 // pointer resolved with dlsym. The binary exports none of these names, so the library's own calls
 // stay within the library. Loaded only outside jails (the file names where); a jail never loads
 // code, it can only inherit what was loaded before it entered its jail.
-#ifndef KEEPFTPD_SRC_DYNAMIC_LIBRARY_H_
-#define KEEPFTPD_SRC_DYNAMIC_LIBRARY_H_
+#ifndef KEEPFTPD_SRC_COMMON_DYNAMIC_LIBRARY_H_
+#define KEEPFTPD_SRC_COMMON_DYNAMIC_LIBRARY_H_
 
 #include <dlfcn.h>
 
@@ -63,4 +63,4 @@ Status Load(const char* file, const char* library, int flags, Table* out, Fill f
 #define KEEPFTPD_DYNAMIC_RESOLVE(ret, name, params, args) \
   if (s.ok()) s = ::keepftpd::dynamic::Resolve(handle, file, #name, &table.name);
 
-#endif  // KEEPFTPD_SRC_DYNAMIC_LIBRARY_H_
+#endif  // KEEPFTPD_SRC_COMMON_DYNAMIC_LIBRARY_H_

@@ -1,8 +1,8 @@
 // The SOCK_SEQPACKET channel between a jail and the monitor: one message per datagram
 // (u16 type + body, body at most kMaxMessageBody), at most one descriptor per message as
 // SCM_RIGHTS. Receiving checks truncation and descriptor counts. Shared by the monitor and jails.
-#ifndef KEEPFTPD_SRC_IPC_H_
-#define KEEPFTPD_SRC_IPC_H_
+#ifndef KEEPFTPD_SRC_COMMON_IPC_H_
+#define KEEPFTPD_SRC_COMMON_IPC_H_
 
 #include <string>
 #include <string_view>
@@ -33,4 +33,4 @@ ReceiveOutcome ReceiveMessage(int channel, Message* out, std::string* error);
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_IPC_H_
+#endif  // KEEPFTPD_SRC_COMMON_IPC_H_

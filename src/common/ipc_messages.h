@@ -1,8 +1,8 @@
 // The request protocol between the jails and the monitor: every message type, its size limit and
 // whether a descriptor rides with it. One definition, shared by both sides (ipc.cc carries the
 // messages, monitor_table.cc says which are allowed in which phase, monitor_client.cc builds them).
-#ifndef KEEPFTPD_SRC_IPC_MESSAGES_H_
-#define KEEPFTPD_SRC_IPC_MESSAGES_H_
+#ifndef KEEPFTPD_SRC_COMMON_IPC_MESSAGES_H_
+#define KEEPFTPD_SRC_COMMON_IPC_MESSAGES_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -89,4 +89,4 @@ const char* MsgTypeName(MsgType type);
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_IPC_MESSAGES_H_
+#endif  // KEEPFTPD_SRC_COMMON_IPC_MESSAGES_H_

@@ -2,8 +2,8 @@
 // sink writes journald records (or stderr lines when there is no journal); in a jail the sink
 // sends the text to the monitor over the channel, which adds the trusted fields itself.
 // Shared by every process; each process chooses its sink once.
-#ifndef KEEPFTPD_SRC_LOG_H_
-#define KEEPFTPD_SRC_LOG_H_
+#ifndef KEEPFTPD_SRC_COMMON_LOG_H_
+#define KEEPFTPD_SRC_COMMON_LOG_H_
 
 #include <cstdint>
 #include <source_location>
@@ -71,4 +71,4 @@ void SetFatalHook(void (*hook)());
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_LOG_H_
+#endif  // KEEPFTPD_SRC_COMMON_LOG_H_

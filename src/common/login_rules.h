@@ -3,8 +3,8 @@
 // of them. The pre-login jail applies them at USER (as vsftpd does, before a password is asked
 // for), the monitor again at login. Pure logic, but for ReadNameList, which the entry process
 // uses to read the lists before anything forks.
-#ifndef KEEPFTPD_SRC_LOGIN_RULES_H_
-#define KEEPFTPD_SRC_LOGIN_RULES_H_
+#ifndef KEEPFTPD_SRC_COMMON_LOGIN_RULES_H_
+#define KEEPFTPD_SRC_COMMON_LOGIN_RULES_H_
 
 #include <string>
 #include <string_view>
@@ -31,4 +31,4 @@ bool UserListAllows(const Config& config, const std::vector<std::string>& user_l
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_LOGIN_RULES_H_
+#endif  // KEEPFTPD_SRC_COMMON_LOGIN_RULES_H_

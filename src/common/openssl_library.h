@@ -4,8 +4,8 @@
 // first needs them loads them: the TLS jail's process before it enters its jail (it builds its
 // context there, from the certificate and key), the session's monitor at the first HASH. No
 // process loads anything once it is in its jail.
-#ifndef KEEPFTPD_SRC_OPENSSL_LIBRARY_H_
-#define KEEPFTPD_SRC_OPENSSL_LIBRARY_H_
+#ifndef KEEPFTPD_SRC_COMMON_OPENSSL_LIBRARY_H_
+#define KEEPFTPD_SRC_COMMON_OPENSSL_LIBRARY_H_
 
 #include "status.h"
 
@@ -18,4 +18,4 @@ Status LoadOpenSsl();
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_OPENSSL_LIBRARY_H_
+#endif  // KEEPFTPD_SRC_COMMON_OPENSSL_LIBRARY_H_

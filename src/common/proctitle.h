@@ -1,8 +1,8 @@
 // setproctitle_enable: each process of a connection shows its role and state in ps, written
 // over the argument strings (/proc/PID/cmdline), e.g. "keepftpd: 192.0.2.7: alice: RETR".
 // Never a password. Shared by every process; InitProcTitle runs once, in main.
-#ifndef KEEPFTPD_SRC_PROCTITLE_H_
-#define KEEPFTPD_SRC_PROCTITLE_H_
+#ifndef KEEPFTPD_SRC_COMMON_PROCTITLE_H_
+#define KEEPFTPD_SRC_COMMON_PROCTITLE_H_
 
 #include <string_view>
 
@@ -16,4 +16,4 @@ void SetProcTitle(std::string_view title);
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_PROCTITLE_H_
+#endif  // KEEPFTPD_SRC_COMMON_PROCTITLE_H_

@@ -1,8 +1,8 @@
 // What the entry process learns about one connection before it forks anything: the addresses,
 // the resolved accounts and the files read with privilege (banner). Plain data, read by the
 // monitor and inherited read-only by the jails.
-#ifndef KEEPFTPD_SRC_SESSION_H_
-#define KEEPFTPD_SRC_SESSION_H_
+#ifndef KEEPFTPD_SRC_COMMON_SESSION_H_
+#define KEEPFTPD_SRC_COMMON_SESSION_H_
 
 #include <sys/types.h>
 
@@ -66,4 +66,4 @@ struct SessionUser {
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_SESSION_H_
+#endif  // KEEPFTPD_SRC_COMMON_SESSION_H_

@@ -1,8 +1,8 @@
 // Socket addresses and the FTP arguments that carry them: PORT, EPRT, EPSV arguments parsed,
 // PASV and EPSV replies formatted. Pure logic except FromPeer/FromLocal. Shared: the session jail
 // parses, the monitor re-checks.
-#ifndef KEEPFTPD_SRC_SOCKADDR_H_
-#define KEEPFTPD_SRC_SOCKADDR_H_
+#ifndef KEEPFTPD_SRC_COMMON_SOCKADDR_H_
+#define KEEPFTPD_SRC_COMMON_SOCKADDR_H_
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -94,4 +94,4 @@ std::string FormatEpsvReply(std::uint16_t port);
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_SOCKADDR_H_
+#endif  // KEEPFTPD_SRC_COMMON_SOCKADDR_H_

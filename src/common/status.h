@@ -1,7 +1,7 @@
 // Status and Result<T>: the values expected failures travel in. Shared by every process.
 // A failed Status carries a message with context and, when it came from a syscall, the errno.
-#ifndef KEEPFTPD_SRC_STATUS_H_
-#define KEEPFTPD_SRC_STATUS_H_
+#ifndef KEEPFTPD_SRC_COMMON_STATUS_H_
+#define KEEPFTPD_SRC_COMMON_STATUS_H_
 
 #include <string>
 #include <string_view>
@@ -52,4 +52,4 @@ class Result {
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_STATUS_H_
+#endif  // KEEPFTPD_SRC_COMMON_STATUS_H_

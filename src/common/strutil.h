@@ -1,7 +1,7 @@
 // Small bounded string helpers: ASCII case, trimming, strict number parsing, splitting. Pure
 // logic, shared by every process.
-#ifndef KEEPFTPD_SRC_STRUTIL_H_
-#define KEEPFTPD_SRC_STRUTIL_H_
+#ifndef KEEPFTPD_SRC_COMMON_STRUTIL_H_
+#define KEEPFTPD_SRC_COMMON_STRUTIL_H_
 
 #include <cstdint>
 #include <optional>
@@ -31,4 +31,4 @@ std::string SanitizeForLog(std::string_view s);
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_STRUTIL_H_
+#endif  // KEEPFTPD_SRC_COMMON_STRUTIL_H_

@@ -1,6 +1,6 @@
 // UniqueFd: a move-only owner of one file descriptor. Shared by every process.
-#ifndef KEEPFTPD_SRC_UNIQUE_FD_H_
-#define KEEPFTPD_SRC_UNIQUE_FD_H_
+#ifndef KEEPFTPD_SRC_COMMON_UNIQUE_FD_H_
+#define KEEPFTPD_SRC_COMMON_UNIQUE_FD_H_
 
 #include <unistd.h>
 
@@ -35,4 +35,4 @@ class UniqueFd {
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_UNIQUE_FD_H_
+#endif  // KEEPFTPD_SRC_COMMON_UNIQUE_FD_H_

@@ -1,8 +1,8 @@
 // Bounded encoding and decoding of message bodies: a Writer that appends fixed-width integers and
 // length-prefixed strings, and a Reader where every get can fail and Finish() fails on trailing
 // bytes. Shared by the monitor and the jails.
-#ifndef KEEPFTPD_SRC_WIRE_H_
-#define KEEPFTPD_SRC_WIRE_H_
+#ifndef KEEPFTPD_SRC_COMMON_WIRE_H_
+#define KEEPFTPD_SRC_COMMON_WIRE_H_
 
 #include <cstdint>
 #include <string>
@@ -49,4 +49,4 @@ class WireReader {
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_WIRE_H_
+#endif  // KEEPFTPD_SRC_COMMON_WIRE_H_

@@ -2,8 +2,8 @@
 // Accept=yes) or fd 0 (inetd, xinetd, StandardInput=socket). Then descriptor hygiene: the
 // connection moves to its own descriptor, 0 and 1 become /dev/null, 2 too when it is the client
 // socket (xinetd), everything else is closed. Entry process only, as root, before any fork.
-#ifndef KEEPFTPD_SRC_ACTIVATION_H_
-#define KEEPFTPD_SRC_ACTIVATION_H_
+#ifndef KEEPFTPD_SRC_ENTRY_ACTIVATION_H_
+#define KEEPFTPD_SRC_ENTRY_ACTIVATION_H_
 
 #include <string>
 
@@ -23,4 +23,4 @@ Result<Activation> FindConnection();
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_ACTIVATION_H_
+#endif  // KEEPFTPD_SRC_ENTRY_ACTIVATION_H_

@@ -35,7 +35,7 @@
 #include "proctitle.h"
 #include "ftp_features.h"
 #include "hash.h"
-#include "jail.h"
+#include "jail_start.h"
 #include "listing.h"
 
 namespace keepftpd {

@@ -1,3 +1,5 @@
+// keepftpd --from-vsftpd: the conversion and its report (migrate.h). Entry process only, run by an
+// administrator from the command line.
 #include "migrate.h"
 
 #include <algorithm>

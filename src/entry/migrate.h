@@ -2,8 +2,8 @@
 // says what maps one to one, what changed meaning, what moved to the socket unit or xinetd, and
 // what needs the administrator's decision. Pure text in, text out; run by an administrator from
 // the command line (main.cc reads and writes the files).
-#ifndef KEEPFTPD_SRC_MIGRATE_H_
-#define KEEPFTPD_SRC_MIGRATE_H_
+#ifndef KEEPFTPD_SRC_ENTRY_MIGRATE_H_
+#define KEEPFTPD_SRC_ENTRY_MIGRATE_H_
 
 #include <string>
 #include <string_view>
@@ -32,4 +32,4 @@ std::string FormatMigrationReport(const Migration& m, std::string_view out_dir);
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_MIGRATE_H_
+#endif  // KEEPFTPD_SRC_ENTRY_MIGRATE_H_

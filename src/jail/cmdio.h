@@ -2,8 +2,8 @@
 // one line (so bytes after it stay in the kernel for the next owner: the session jail after
 // login, the TLS jail after AUTH TLS), with a fixed length cap that costs no memory, and the
 // reply writer. Jails only.
-#ifndef KEEPFTPD_SRC_CMDIO_H_
-#define KEEPFTPD_SRC_CMDIO_H_
+#ifndef KEEPFTPD_SRC_JAIL_CMDIO_H_
+#define KEEPFTPD_SRC_JAIL_CMDIO_H_
 
 #include <string>
 #include <string_view>
@@ -70,4 +70,4 @@ class ControlConnection {
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_CMDIO_H_
+#endif  // KEEPFTPD_SRC_JAIL_CMDIO_H_

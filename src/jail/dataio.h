@@ -1,8 +1,8 @@
 // Data connection transfers in the session jail: a file (sendfile, or read and convert for ASCII
 // mode) or a listing buffer, sent on a non-blocking data socket while the control connection is
 // watched for ABOR, with data_connection_timeout applied to every stall. Session jail only.
-#ifndef KEEPFTPD_SRC_DATAIO_H_
-#define KEEPFTPD_SRC_DATAIO_H_
+#ifndef KEEPFTPD_SRC_JAIL_DATAIO_H_
+#define KEEPFTPD_SRC_JAIL_DATAIO_H_
 
 #include <cstdint>
 #include <string_view>
@@ -46,4 +46,4 @@ TransferResult ReceiveFile(int data_fd, ControlConnection& ctrl, int file_fd,
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_DATAIO_H_
+#endif  // KEEPFTPD_SRC_JAIL_DATAIO_H_

@@ -1,8 +1,8 @@
 // FTP command lines: telnet IAC stripping, splitting into verb and argument, and the small
 // argument grammars (TYPE, MODE, STRU, REST), plus the LF -> CRLF conversion of ASCII downloads.
 // Pure logic, used by the jails.
-#ifndef KEEPFTPD_SRC_FTP_COMMAND_H_
-#define KEEPFTPD_SRC_FTP_COMMAND_H_
+#ifndef KEEPFTPD_SRC_JAIL_FTP_COMMAND_H_
+#define KEEPFTPD_SRC_JAIL_FTP_COMMAND_H_
 
 #include <cstdint>
 #include <string>
@@ -101,4 +101,4 @@ std::string FormatMdtmTime(std::int64_t unix_seconds);
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_FTP_COMMAND_H_
+#endif  // KEEPFTPD_SRC_JAIL_FTP_COMMAND_H_

@@ -1,7 +1,7 @@
 // What both jails answer the same way (vsftpd's features.c): the FEAT lines, PBSZ and PROT
 // before and after login, and whether cmds_allowed / cmds_denied let a command run. Jails only.
-#ifndef KEEPFTPD_SRC_FTP_FEATURES_H_
-#define KEEPFTPD_SRC_FTP_FEATURES_H_
+#ifndef KEEPFTPD_SRC_JAIL_FTP_FEATURES_H_
+#define KEEPFTPD_SRC_JAIL_FTP_FEATURES_H_
 
 #include <string>
 #include <string_view>
@@ -30,4 +30,4 @@ void HandleProt(ControlConnection& ctrl, bool tls, std::string_view arg, ProtSta
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_FTP_FEATURES_H_
+#endif  // KEEPFTPD_SRC_JAIL_FTP_FEATURES_H_

@@ -2,8 +2,8 @@
 // normalised absolute path, wildcard matching, vsftpd-style name filters (deny_file, hide_file),
 // and quoting for 257 replies. Pure string logic, no syscalls: the chroot is what confines the
 // session; this keeps what we open, reply and log well-formed. Used by the session jail.
-#ifndef KEEPFTPD_SRC_FTP_PATH_H_
-#define KEEPFTPD_SRC_FTP_PATH_H_
+#ifndef KEEPFTPD_SRC_JAIL_FTP_PATH_H_
+#define KEEPFTPD_SRC_JAIL_FTP_PATH_H_
 
 #include <string>
 #include <string_view>
@@ -56,4 +56,4 @@ std::string QuoteForReply(std::string_view path);
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_FTP_PATH_H_
+#endif  // KEEPFTPD_SRC_JAIL_FTP_PATH_H_

@@ -1,8 +1,8 @@
 // Directory listings: reading a directory and formatting LIST (the `ls -l` lines vsftpd prints),
 // NLST and MLSD/MLST (RFC 3659) entries. Used by the session jail, after chroot: it never looks
 // up user or group names (no NSS in the jail), it prints numeric ids or "ftp" with hide_ids.
-#ifndef KEEPFTPD_SRC_LISTING_H_
-#define KEEPFTPD_SRC_LISTING_H_
+#ifndef KEEPFTPD_SRC_JAIL_LISTING_H_
+#define KEEPFTPD_SRC_JAIL_LISTING_H_
 
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -117,4 +117,4 @@ Status ReadDirectory(const std::string& path, const ReadDirOptions& options,
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_LISTING_H_
+#endif  // KEEPFTPD_SRC_JAIL_LISTING_H_

@@ -1,8 +1,8 @@
 // The jail side of the request protocol: one function per request, each encoding its message,
 // sending it and waiting for the one answer type it expects. Jail code never builds a message
 // by hand. A malformed or unexpected answer from the monitor is fatal. Jails only.
-#ifndef KEEPFTPD_SRC_MONITOR_CLIENT_H_
-#define KEEPFTPD_SRC_MONITOR_CLIENT_H_
+#ifndef KEEPFTPD_SRC_JAIL_MONITOR_CLIENT_H_
+#define KEEPFTPD_SRC_JAIL_MONITOR_CLIENT_H_
 
 #include <cstdint>
 #include <string>
@@ -81,4 +81,4 @@ void RequestReinit(int channel);
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_MONITOR_CLIENT_H_
+#endif  // KEEPFTPD_SRC_JAIL_MONITOR_CLIENT_H_

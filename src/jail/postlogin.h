@@ -1,8 +1,8 @@
 // The logged-in FTP command loop: navigation, listings, downloads, data connection setup, status
 // and session commands. Runs in the session jail (the user's uid, chrooted, seccomp); data
 // connections come from the monitor.
-#ifndef KEEPFTPD_SRC_POSTLOGIN_H_
-#define KEEPFTPD_SRC_POSTLOGIN_H_
+#ifndef KEEPFTPD_SRC_JAIL_POSTLOGIN_H_
+#define KEEPFTPD_SRC_JAIL_POSTLOGIN_H_
 
 #include <string>
 
@@ -16,4 +16,4 @@ namespace keepftpd {
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_POSTLOGIN_H_
+#endif  // KEEPFTPD_SRC_JAIL_POSTLOGIN_H_

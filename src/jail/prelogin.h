@@ -2,8 +2,8 @@
 // jail (nopriv_user, chrooted into secure_chroot_dir, seccomp). A login is a request to the
 // monitor; when it succeeds this process exits and the monitor starts the session jail. What
 // the session jail answers the same way is in features.h.
-#ifndef KEEPFTPD_SRC_PRELOGIN_H_
-#define KEEPFTPD_SRC_PRELOGIN_H_
+#ifndef KEEPFTPD_SRC_JAIL_PRELOGIN_H_
+#define KEEPFTPD_SRC_JAIL_PRELOGIN_H_
 
 #include <string>
 #include <string_view>
@@ -24,4 +24,4 @@ enum class PreloginGreeting { kBanner, kReinit };
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_PRELOGIN_H_
+#endif  // KEEPFTPD_SRC_JAIL_PRELOGIN_H_

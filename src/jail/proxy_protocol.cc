@@ -1,3 +1,5 @@
+// PROXY protocol v1 and v2 headers parsed from untrusted bytes (proxy_protocol.h). Pure logic, for
+// the pre-login jail and the TLS jail, which read the header.
 #include "proxy_protocol.h"
 
 #include <errno.h>

@@ -1,9 +1,10 @@
 // The PROXY protocol header (HAProxy's proxy-protocol.txt, versions 1 and 2) that a load
 // balancer sends before the client's first byte, carrying the client's real address. Pure
-// parsing of untrusted bytes: for the pre-login jail, which reads the header; the monitor only
-// ever sees the addresses it yields.
-#ifndef KEEPFTPD_SRC_PROXY_PROTOCOL_H_
-#define KEEPFTPD_SRC_PROXY_PROTOCOL_H_
+// parsing of untrusted bytes: for the pre-login jail, which reads the header, and the TLS jail,
+// which finds where it ends with implicit FTPS; the monitor only ever sees the addresses it
+// yields.
+#ifndef KEEPFTPD_SRC_JAIL_PROXY_PROTOCOL_H_
+#define KEEPFTPD_SRC_JAIL_PROXY_PROTOCOL_H_
 
 #include <cstddef>
 #include <string>
@@ -48,4 +49,4 @@ ProxyParse ReceiveProxyHeader(int fd, ProxyHeader* out, std::string* bytes, std:
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_PROXY_PROTOCOL_H_
+#endif  // KEEPFTPD_SRC_JAIL_PROXY_PROTOCOL_H_

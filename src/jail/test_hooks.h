@@ -1,8 +1,8 @@
 // Hidden commands for the privilege audit tests, compiled only into test builds
 // (meson -Dtest_hooks=true; ./dev builds that way). They let a test act as a compromised jail.
 // A release build has none: TestHook() is then always false. Jails only.
-#ifndef KEEPFTPD_SRC_TEST_HOOKS_H_
-#define KEEPFTPD_SRC_TEST_HOOKS_H_
+#ifndef KEEPFTPD_SRC_JAIL_TEST_HOOKS_H_
+#define KEEPFTPD_SRC_JAIL_TEST_HOOKS_H_
 
 #include <string_view>
 
@@ -20,4 +20,4 @@ bool TestHook(const FtpCommand& cmd, int channel, bool logged_in);
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_TEST_HOOKS_H_
+#endif  // KEEPFTPD_SRC_JAIL_TEST_HOOKS_H_

@@ -4,8 +4,8 @@
 // secure_chroot_dir, with its own seccomp allowlist; the certificate and key are read before the
 // jail is entered. TLS jail (MakeServerContext in its process before it enters the jail;
 // CheckTlsFiles for --check-config).
-#ifndef KEEPFTPD_SRC_TLS_H_
-#define KEEPFTPD_SRC_TLS_H_
+#ifndef KEEPFTPD_SRC_JAIL_TLS_H_
+#define KEEPFTPD_SRC_JAIL_TLS_H_
 
 #include <openssl/ssl.h>
 
@@ -41,4 +41,4 @@ void SendTlsReady(int channel, std::string_view error);
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_TLS_H_
+#endif  // KEEPFTPD_SRC_JAIL_TLS_H_

@@ -2,8 +2,8 @@
 // /etc/shells, and where the session jail goes (the user-name rules are login_rules.h).
 // Monitor only: it runs with root's uid before login. Passwords live only in buffers that are
 // wiped after use; they never reach a log.
-#ifndef KEEPFTPD_SRC_AUTH_H_
-#define KEEPFTPD_SRC_AUTH_H_
+#ifndef KEEPFTPD_SRC_MONITOR_AUTH_H_
+#define KEEPFTPD_SRC_MONITOR_AUTH_H_
 
 #include <security/pam_appl.h>
 #include <sys/types.h>
@@ -56,4 +56,4 @@ JailPlace PlaceLocalUser(const Config& config, const std::vector<std::string>& c
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_AUTH_H_
+#endif  // KEEPFTPD_SRC_MONITOR_AUTH_H_

@@ -1,7 +1,7 @@
 // HASH_FILE in the session's monitor: a whole file's checksum, computed from a descriptor the
 // session jail opened with its own rights. Monitor only.
-#ifndef KEEPFTPD_SRC_HASH_FILE_H_
-#define KEEPFTPD_SRC_HASH_FILE_H_
+#ifndef KEEPFTPD_SRC_MONITOR_HASH_FILE_H_
+#define KEEPFTPD_SRC_MONITOR_HASH_FILE_H_
 
 #include <cstdint>
 #include <string>
@@ -16,4 +16,4 @@ Result<std::string> HashFile(int fd, HashAlgorithm algorithm, std::uint64_t* siz
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_HASH_FILE_H_
+#endif  // KEEPFTPD_SRC_MONITOR_HASH_FILE_H_

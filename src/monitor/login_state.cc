@@ -1,3 +1,5 @@
+// The table of failed logins shared by every connection's monitor (login_state.h). Monitor only,
+// while privileged.
 #include "login_state.h"
 
 #include <errno.h>

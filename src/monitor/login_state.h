@@ -11,8 +11,8 @@
 // all taken, the stalest gives way. Records are placed by a hash keyed with a random salt kept
 // in the file, so a client cannot pick addresses that fight over the same records. Every use holds flock(LOCK_EX)
 // on the file for a few microseconds. A user name is kept only as a hash.
-#ifndef KEEPFTPD_SRC_LOGIN_STATE_H_
-#define KEEPFTPD_SRC_LOGIN_STATE_H_
+#ifndef KEEPFTPD_SRC_MONITOR_LOGIN_STATE_H_
+#define KEEPFTPD_SRC_MONITOR_LOGIN_STATE_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -99,4 +99,4 @@ class LoginState {
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_LOGIN_STATE_H_
+#endif  // KEEPFTPD_SRC_MONITOR_LOGIN_STATE_H_

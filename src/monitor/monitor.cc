@@ -1,4 +1,5 @@
-// The privileged monitor of one connection. Monitor process only.
+// The privileged monitor of one connection. Monitor process only, and the forked child of each
+// jail until it calls EnterJail (jail_start.h) and the jail's entry point.
 //
 // Privileges by phase:
 //  - start: root with every capability; clones the pre-login jail into new network, IPC and PID
@@ -53,7 +54,7 @@
 #include "ipc.h"
 #include "tls.h"
 #include "proctitle.h"
-#include "jail.h"
+#include "jail_start.h"
 #include "log.h"
 #include "login_rules.h"
 #include "login_state.h"

@@ -2,8 +2,8 @@
 // of requests per phase (monitor_table.h), starts the session jail after a login, and ends the
 // connection when any jail dies or misbehaves. Never reads the control connection.
 // Monitor process only (root, trimmed).
-#ifndef KEEPFTPD_SRC_MONITOR_H_
-#define KEEPFTPD_SRC_MONITOR_H_
+#ifndef KEEPFTPD_SRC_MONITOR_MONITOR_H_
+#define KEEPFTPD_SRC_MONITOR_MONITOR_H_
 
 #include "config.h"
 #include "session.h"
@@ -14,4 +14,4 @@ namespace keepftpd {
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_MONITOR_H_
+#endif  // KEEPFTPD_SRC_MONITOR_MONITOR_H_

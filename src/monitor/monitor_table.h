@@ -1,8 +1,8 @@
 // The monitor's policy as data: for each phase of a connection, the requests a jail may send,
 // whether a descriptor may come with them and how long their body may be. Anything else ends the
 // connection. Used by the monitor only; pure, so the unit tests can walk every phase.
-#ifndef KEEPFTPD_SRC_MONITOR_TABLE_H_
-#define KEEPFTPD_SRC_MONITOR_TABLE_H_
+#ifndef KEEPFTPD_SRC_MONITOR_MONITOR_TABLE_H_
+#define KEEPFTPD_SRC_MONITOR_MONITOR_TABLE_H_
 
 #include <cstddef>
 #include <span>
@@ -35,4 +35,4 @@ Status ValidateRequest(Phase phase, MsgType type, std::size_t body_len, bool has
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_MONITOR_TABLE_H_
+#endif  // KEEPFTPD_SRC_MONITOR_MONITOR_TABLE_H_

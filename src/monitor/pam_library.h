@@ -2,8 +2,8 @@
 // libpam (with libaudit behind it) at every start cost every session, though anonymous sessions
 // never use PAM (bench/README.md). The monitor loads it at the first login that needs it, before
 // pam_start; the session's monitor, forked after that login, inherits it. Jails never use PAM.
-#ifndef KEEPFTPD_SRC_PAM_LIBRARY_H_
-#define KEEPFTPD_SRC_PAM_LIBRARY_H_
+#ifndef KEEPFTPD_SRC_MONITOR_PAM_LIBRARY_H_
+#define KEEPFTPD_SRC_MONITOR_PAM_LIBRARY_H_
 
 #include "status.h"
 
@@ -16,4 +16,4 @@ Status LoadPam();
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_PAM_LIBRARY_H_
+#endif  // KEEPFTPD_SRC_MONITOR_PAM_LIBRARY_H_

@@ -1,4 +1,5 @@
-// Seccomp allowlists per jail kind (libseccomp). Jails only.
+// Seccomp allowlists per jail kind (libseccomp), installed by EnterJail (jail_start.cc) as each
+// jail's last step into its jail.
 // Each line allows one syscall and says who needs it. Everything else kills the process; the
 // monitor sees the SIGSYS and logs a seccomp violation.
 #include "sandbox.h"
@@ -16,7 +17,7 @@
 #include <string>
 
 #include "ipc_messages.h"
-#include "jail.h"
+#include "jail_start.h"
 
 namespace keepftpd {
 

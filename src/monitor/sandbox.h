@@ -6,8 +6,8 @@
 // syscall number to the monitor in a SECCOMP_REPORT message and ends the process at once. The
 // syscall itself never runs. A process that cannot run the handler dies of SIGSYS, which the
 // monitor reports too.
-#ifndef KEEPFTPD_SRC_SANDBOX_H_
-#define KEEPFTPD_SRC_SANDBOX_H_
+#ifndef KEEPFTPD_SRC_MONITOR_SANDBOX_H_
+#define KEEPFTPD_SRC_MONITOR_SANDBOX_H_
 
 #include "status.h"
 
@@ -28,4 +28,4 @@ inline constexpr int kSeccompExitStatus = 159;
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_SANDBOX_H_
+#endif  // KEEPFTPD_SRC_MONITOR_SANDBOX_H_

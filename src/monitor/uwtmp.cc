@@ -1,3 +1,4 @@
+// utmp and wtmp records of a session (uwtmp.h). Monitor only, with root's uid.
 #include "uwtmp.h"
 
 #include <arpa/inet.h>

@@ -1,8 +1,8 @@
 // session_support: a session's utmp and wtmp records, as who(1) and last(1) read them. Monitor
 // only, with root's uid: the login record before the session's monitor starts, the logout
 // record when it has ended.
-#ifndef KEEPFTPD_SRC_UWTMP_H_
-#define KEEPFTPD_SRC_UWTMP_H_
+#ifndef KEEPFTPD_SRC_MONITOR_UWTMP_H_
+#define KEEPFTPD_SRC_MONITOR_UWTMP_H_
 
 #include <sys/types.h>
 
@@ -16,4 +16,4 @@ void UwtmpLogout(pid_t pid);
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_UWTMP_H_
+#endif  // KEEPFTPD_SRC_MONITOR_UWTMP_H_

@@ -1,4 +1,4 @@
-// Tests for src/config.cc: vsftpd.conf syntax, defaults, every kind of error and the checks
+// Tests for src/common/config.cc: vsftpd.conf syntax, defaults, every kind of error and the checks
 // LoadConfigFile makes on the file and its directory.
 #include "config.h"
 

@@ -1,4 +1,4 @@
-// Tests for src/ftp_command.cc: command-line splitting, telnet stripping, TYPE/MODE/STRU/REST
+// Tests for src/jail/ftp_command.cc: command-line splitting, telnet stripping, TYPE/MODE/STRU/REST
 // grammars, the ASCII encoder and the MDTM time format.
 #include "ftp_command.h"
 

@@ -1,4 +1,4 @@
-// Tests for src/ftp_path.cc: path resolution, wildcard matching, name filters, 257 quoting.
+// Tests for src/jail/ftp_path.cc: path resolution, wildcard matching, name filters, 257 quoting.
 #include "ftp_path.h"
 
 #include <doctest/doctest.h>

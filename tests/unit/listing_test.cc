@@ -1,4 +1,4 @@
-// Tests for src/listing.cc: LIST lines byte for byte as vsftpd prints them, MLSx facts, and
+// Tests for src/jail/listing.cc: LIST lines byte for byte as vsftpd prints them, MLSx facts, and
 // reading a real directory under /tmp.
 #include "listing.h"
 

@@ -1,4 +1,4 @@
-// Tests for src/login_state.cc: the table of failed logins shared across connections.
+// Tests for src/monitor/login_state.cc: the table of failed logins shared across connections.
 #include "login_state.h"
 
 #include <doctest/doctest.h>

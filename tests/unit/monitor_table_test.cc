@@ -1,4 +1,4 @@
-// Tests for src/monitor_table.cc: every request type is accepted only in its documented phases,
+// Tests for src/monitor/monitor_table.cc: every request type is accepted only in its documented phases,
 // within its size limit and without a descriptor; everything else is refused.
 #include "monitor_table.h"
 

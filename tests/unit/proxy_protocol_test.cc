@@ -1,4 +1,4 @@
-// Tests for src/proxy_protocol.cc: PROXY protocol v1 and v2 headers, whole, cut short and
+// Tests for src/jail/proxy_protocol.cc: PROXY protocol v1 and v2 headers, whole, cut short and
 // malformed.
 #include "proxy_protocol.h"
 

@@ -1,4 +1,4 @@
-// Tests for src/sockaddr.cc: PORT/EPRT/EPSV parsing, PASV/EPSV replies, address normalisation.
+// Tests for src/common/sockaddr.cc: PORT/EPRT/EPSV parsing, PASV/EPSV replies, address normalisation.
 #include "sockaddr.h"
 
 #include <arpa/inet.h>

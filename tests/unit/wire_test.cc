@@ -1,4 +1,4 @@
-// Tests for src/wire.cc: every field type round-trips, and every way a body can be short, too long
+// Tests for src/common/wire.cc: every field type round-trips, and every way a body can be short, too long
 // or have bytes left over is detected.
 #include "wire.h"
 

@@ -3,8 +3,8 @@
 // monitor, bounded rlimits (no processes, no core, few files, bounded address space),
 // no_new_privs, seccomp. Called in the child only, as root (or, rootless, as the launching user
 // in a new user namespace), once.
-#ifndef KEEPFTPD_SRC_JAIL_H_
-#define KEEPFTPD_SRC_JAIL_H_
+#ifndef KEEPFTPD_SRC_MONITOR_JAIL_START_H_
+#define KEEPFTPD_SRC_MONITOR_JAIL_START_H_
 
 #include <sys/types.h>
 
@@ -54,4 +54,4 @@ Status EnterJail(const JailSpec& spec, std::initializer_list<int> keep_fds);
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_JAIL_H_
+#endif  // KEEPFTPD_SRC_MONITOR_JAIL_START_H_

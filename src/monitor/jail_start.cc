@@ -1,6 +1,6 @@
 // Jail construction. Called in a forked child of the monitor, as root (rootless: in a new user
 // namespace), once.
-#include "jail.h"
+#include "jail_start.h"
 
 #include <cap-ng.h>
 #include <errno.h>
