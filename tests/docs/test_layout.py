@@ -142,3 +142,41 @@ def test_a_jail_file_that_includes_a_monitor_header_does_not_build(tmp_path):
     for header in ("cmdio.h", "monitor_table.h"):
         r = compile_probe(common_source, f'#include "{header}"\n', tmp_path)
         assert f"{header}: No such file or directory" in r.stderr, r.stderr
+
+
+def listed(meson_file):
+    with open(os.path.join(REPO, meson_file)) as f:
+        return set(re.findall(r"'([A-Za-z0-9_.]+)'", f.read()))
+
+
+def test_every_test_is_registered_with_meson():
+    # `meson test --suite unit|integration|docs|fuzz` runs them all, each by its own name.
+    integration = {f for f in os.listdir(os.path.join(REPO, "tests", "integration"))
+                   if f.startswith("test_") and f.endswith(".py")}
+    assert integration <= listed("tests/integration/meson.build")
+    docs = {f for f in os.listdir(os.path.join(REPO, "tests", "docs"))
+            if f.startswith("test_") and f.endswith(".py")}
+    assert docs <= listed("tests/docs/meson.build")
+    unit = {f for f in os.listdir(os.path.join(REPO, "tests", "unit")) if f.endswith("_test.cc")}
+    assert unit <= listed("tests/unit/meson.build")
+    with open(os.path.join(REPO, "fuzz", "run.sh")) as f:
+        targets = set(re.search(r"all_targets=\(([^)]*)\)", f.read()).group(1).split())
+    fuzz_sources = {f[:-3] for f in os.listdir(os.path.join(REPO, "fuzz"))
+                    if f.startswith("fuzz_") and f.endswith(".cc")}
+    assert targets == fuzz_sources
+    assert targets <= listed("fuzz/meson.build")
+
+
+def test_meson_lists_the_suites_by_name():
+    r = subprocess.run(["meson", "test", "-C", BUILD, "--list"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    suites = {}
+    for line in r.stdout.splitlines():
+        m = re.match(r"keepftpd:(\w+) / (\S+)$", line.strip())
+        if m:
+            suites.setdefault(m.group(1), set()).add(m.group(2))
+    assert set(suites) == {"unit", "integration", "docs", "fuzz"}, r.stdout
+    assert "config_test" in suites["unit"]
+    assert "test_uploads" in suites["integration"] and "test_stress" in suites["integration"]
+    assert "fuzz_path" in suites["fuzz"]
