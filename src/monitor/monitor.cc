@@ -46,6 +46,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,10 +74,11 @@ namespace {
 constexpr int kHandOverMs = 5000;  // how long a jail may take to exit after handing over
 
 struct Monitor {
-  const Config* config = nullptr;  // the main configuration, or user_config after a login
-  Config user_config;              // main + user_config_dir/USER
-  const Config* base_config = nullptr;  // the main configuration
-  const SessionInfo* session = nullptr;
+  const Config* main_config = nullptr;  // the configuration file's
+  std::optional<Config> user_config;   // main + user_config_dir/USER, once a login applied it
+  // What applies now: the user's settings after a login that had them, else the main ones.
+  const Config& config() const { return user_config ? *user_config : *main_config; }
+  SessionInfo* session = nullptr;  // control_fd becomes TLS's plaintext end, peer PROXY's client
   Phase phase = Phase::kPrelogin;
   pid_t child = -1;
   const char* child_name = "prelogin";
@@ -100,23 +102,24 @@ struct Monitor {
   bool violation_reported = false;  // the jail's SIGSYS handler sent SECCOMP_REPORT
   std::uint32_t violation_syscall = 0;
   enum class Next { kEnd, kSession, kPrelogin } next = Next::kEnd;
-  // FTPS: the TLS jail (a child of the pre-login monitor), the channel to it, and the raw data
-  // connection kept for the next TLS_DATA.
-  SessionInfo* mutable_session = nullptr;  // control_fd becomes the plaintext end after AUTH
-  bool tls_active = false;
-  // The TLS jail builds its context before it enters its jail and says whether it could
-  // (TLS_READY); it touches the client's connection only after TLS_START.
-  enum class TlsJail { kNone, kStarting, kReady, kFailed } tls_jail = TlsJail::kNone;
-  std::string tls_error;       // why the TLS jail could not start (kFailed)
-  UniqueFd tls_plain;          // the plaintext end for the protocol jails, until TLS_START
-  pid_t tls_pid = -1;
-  UniqueFd tls_channel;
-  UniqueFd pending_data;
+  // FTPS: the TLS jail, a child of the pre-login monitor.
+  struct TlsJail {
+    bool active = false;  // the control connection is the TLS jail's plaintext end
+    // The TLS jail builds its context before it enters its jail and says whether it could
+    // (TLS_READY); it touches the client's connection only after TLS_START.
+    enum class State { kNone, kStarting, kReady, kFailed } state = State::kNone;
+    std::string error;     // why it could not start (kFailed)
+    UniqueFd plain;        // the plaintext end for the protocol jails, until TLS_START
+    pid_t pid = -1;
+    UniqueFd channel;      // its requests and log records
+    UniqueFd pending_data; // the raw data connection kept for the next TLS_DATA
+    int data_ends = 0;     // TLS_DATA_END reports not yet asked for by TLS_DATA_STATUS
+    std::uint8_t last_flags = 0;
+  } tls;
   bool prot_private = false;  // carried from the pre-login jail into the session
   // The session's totals, for the session-end record.
   std::int64_t bytes_in = 0, bytes_out = 0, files_in = 0, files_out = 0;
   long started_ms = 0;
-  int tls_data_ends = 0;      // TLS_DATA_END reports not yet asked for by TLS_DATA_STATUS
   // session_support: the PAM handle of a local login, kept for its session, and whether the
   // session's PAM session and utmp/wtmp records are open (closed by the keeper at the end).
   pam_handle_t* pam = nullptr;
@@ -124,7 +127,6 @@ struct Monitor {
   bool proxy_seen = false;            // proxy_protocol: the one PROXY_INFO came
   bool pasv_resolved = false;         // pasv_addr_resolve: pasv_address looked up
   std::uint8_t pasv_address[4] = {};
-  std::uint8_t tls_last_flags = 0;
 };
 
 Monitor* g_monitor = nullptr;
@@ -155,7 +157,7 @@ void KillChildOnFatal() {
 // keep a jail of the launching user's uid away from that user's other processes and sockets.
 // A user namespace is never given up: without one there is no chroot, and no jail.
 pid_t ForkJail(const Monitor& m, bool isolate, bool reinit) {
-  const Config& config = *m.config;
+  const Config& config = m.config();
   const bool rootless = m.session->rootless;
   unsigned long flags = 0;
   if (isolate || rootless) {
@@ -191,6 +193,48 @@ pid_t ForkJail(const Monitor& m, bool isolate, bool reinit) {
   }
 }
 
+enum class JailKind { kPrelogin, kSession, kTls };
+
+// Every jail's settings, decided here and nowhere else: whom it runs as, its root, its seccomp
+// policy and its limits. channel: its end of the channel to the monitor.
+JailSpec JailSettings(const Monitor& m, JailKind kind, int channel) {
+  const Config& config = m.config();
+  JailSpec spec;
+  spec.rootless = m.session->rootless;
+  spec.seccomp = config.seccomp_sandbox;
+  spec.seccomp_log_only = config.seccomp_log_only;
+  spec.channel = channel;
+  if (kind == JailKind::kSession) {
+    spec.name = "session";
+    spec.uid = m.account.uid;
+    spec.gid = m.account.gid;
+    spec.groups = m.account.groups;
+    spec.root = m.account.root;
+    // Rootless, the jail holds nothing a writable root could be used against (the rule is for
+    // chroots entered with root's powers): the launching user's own tree is served as it is.
+    spec.refuse_writable_root = m.account.check_writable_root && !m.session->rootless;
+    if (spec.refuse_writable_root && config.local_enable) {
+      spec.writable_root_hint =
+          "with chroot_start_dir naming a writable directory inside it, or set "
+          "allow_writeable_chroot=YES";
+    }
+    spec.sandbox = config.write_enable ? SandboxKind::kSessionWrite : SandboxKind::kSession;
+    spec.max_open_files = 64;
+    spec.max_address_space = 1024u << 20;
+    return spec;
+  }
+  // The pre-login and TLS jails: nopriv_user in the empty secure_chroot_dir.
+  const bool tls = kind == JailKind::kTls;
+  spec.name = tls ? "tls" : "prelogin";
+  spec.uid = m.session->nopriv.uid;
+  spec.gid = m.session->nopriv.gid;
+  spec.root = config.secure_chroot_dir;
+  spec.sandbox = tls ? SandboxKind::kTls : SandboxKind::kPrelogin;
+  spec.max_open_files = tls ? 16 : 8;
+  spec.max_address_space = 256u << 20;
+  return spec;
+}
+
 void StartPrelogin(Monitor& m, PreloginGreeting greeting) {
   const bool reinit = greeting == PreloginGreeting::kReinit;
   UniqueFd mine, theirs;
@@ -202,21 +246,10 @@ void StartPrelogin(Monitor& m, PreloginGreeting greeting) {
     mine.Reset();
     UseJailLogSink(theirs.get());
     SetProcTitle(m.session->peer.HostString() + ": not logged in");
-    JailSpec spec;
-    spec.name = "prelogin";
-    spec.rootless = m.session->rootless;
-    spec.uid = m.session->nopriv.uid;
-    spec.gid = m.session->nopriv.gid;
-    spec.root = m.config->secure_chroot_dir;
-    spec.sandbox = SandboxKind::kPrelogin;
-    spec.seccomp = m.config->seccomp_sandbox;
-    spec.seccomp_log_only = m.config->seccomp_log_only;
-    spec.max_open_files = 8;
-    spec.max_address_space = 256u << 20;
-    spec.channel = theirs.get();
-    s = EnterJail(spec, {m.session->control_fd, theirs.get()});
+    s = EnterJail(JailSettings(m, JailKind::kPrelogin, theirs.get()),
+                  {m.session->control_fd, theirs.get()});
     if (!s.ok()) JailSetupFailed(*m.session, s);
-    RunPrelogin(*m.config, *m.session, theirs.get(), greeting, m.tls_active);
+    RunPrelogin(m.config(), *m.session, theirs.get(), greeting, m.tls.active);
   }
   m.child = pid;
   m.child_name = "prelogin";
@@ -251,7 +284,7 @@ void StartSession(Monitor& m) {
   if (pid == 0) {
     mine.Reset();
     UseJailLogSink(theirs.get());
-    if (m.config->use_localtime) tzset();  // read /etc/localtime before the chroot hides it
+    if (m.config().use_localtime) tzset();  // read /etc/localtime before the chroot hides it
     SetProcTitle(m.session->peer.HostString() + ": " + m.account.name + ": IDLE");
     SessionUser user;
     user.anonymous = m.account.anonymous;
@@ -260,35 +293,15 @@ void StartSession(Monitor& m) {
     user.name = m.account.name;
     user.home = m.account.home;
     user.start = m.account.start;
-    user.tls_active = m.tls_active;
+    user.tls_active = m.tls.active;
     user.prot_private = m.prot_private;
     // Before the chroot: there is no NSS inside it.
-    if (m.config->text_userdb_names || m.config->tilde_user_enable) LoadUserDb(&user.userdb);
-    JailSpec spec;
-    spec.name = "session";
-    spec.rootless = m.session->rootless;
-    spec.uid = m.account.uid;
-    spec.gid = m.account.gid;
-    spec.groups = m.account.groups;
-    spec.root = m.account.root;
-    // Rootless, the jail holds nothing a writable root could be used against (the rule is for
-    // chroots entered with root's powers): the launching user's own tree is served as it is.
-    spec.refuse_writable_root = m.account.check_writable_root && !m.session->rootless;
-    if (spec.refuse_writable_root && m.config->local_enable) {
-      spec.writable_root_hint =
-          "with chroot_start_dir naming a writable directory inside it, or set "
-          "allow_writeable_chroot=YES";
-    }
-    spec.sandbox = m.config->write_enable ? SandboxKind::kSessionWrite : SandboxKind::kSession;
-    umask(m.account.anonymous ? m.config->anon_umask : m.config->local_umask);
-    spec.seccomp = m.config->seccomp_sandbox;
-    spec.seccomp_log_only = m.config->seccomp_log_only;
-    spec.max_open_files = 64;
-    spec.max_address_space = 1024u << 20;
-    spec.channel = theirs.get();
-    s = EnterJail(spec, {m.session->control_fd, theirs.get()});
+    if (m.config().text_userdb_names || m.config().tilde_user_enable) LoadUserDb(&user.userdb);
+    umask(m.account.anonymous ? m.config().anon_umask : m.config().local_umask);
+    s = EnterJail(JailSettings(m, JailKind::kSession, theirs.get()),
+                  {m.session->control_fd, theirs.get()});
     if (!s.ok()) JailSetupFailed(*m.session, s);
-    RunSession(*m.config, *m.session, theirs.get(), user);
+    RunSession(m.config(), *m.session, theirs.get(), user);
   }
   m.child = pid;
   m.child_name = "session";
@@ -390,47 +403,36 @@ void StartTlsJail(Monitor& m) {
     UseJailLogSink(theirs.get());
     tzset();  // X.509 checks of client certificates read the time zone: before the chroot
     SetProcTitle(m.session->peer.HostString() + ": tls");
-    Result<SSL_CTX*> ctx = MakeServerContext(*m.config);
+    Result<SSL_CTX*> ctx = MakeServerContext(m.config());
     // Said before entering the jail, which takes a while (its filter, its capabilities): the
     // monitor may answer AUTH TLS meanwhile. The client's connection is touched only after
     // TLS_START, which the jail reads once it is in its jail; if entering fails, it exits and
     // the connection ends.
     SendTlsReady(theirs.get(), ctx.ok() ? "" : ctx.status().message());
     if (!ctx.ok()) _exit(0);
-    JailSpec spec;
-    spec.name = "tls";
-    spec.rootless = m.session->rootless;
-    spec.uid = m.session->nopriv.uid;
-    spec.gid = m.session->nopriv.gid;
-    spec.root = m.config->secure_chroot_dir;
-    spec.sandbox = SandboxKind::kTls;
-    spec.seccomp = m.config->seccomp_sandbox;
-    spec.seccomp_log_only = m.config->seccomp_log_only;
-    spec.max_open_files = 16;
-    spec.max_address_space = 256u << 20;
-    spec.channel = theirs.get();
-    s = EnterJail(spec, {raw, plain_jail.get(), theirs.get()});
+    s = EnterJail(JailSettings(m, JailKind::kTls, theirs.get()),
+                  {raw, plain_jail.get(), theirs.get()});
     if (!s.ok()) {
       Log(kLogErr, s.message());
       _exit(1);
     }
-    RunTlsJail(*m.config, *ctx, raw, plain_jail.get(), theirs.get());
+    RunTlsJail(m.config(), *ctx, raw, plain_jail.get(), theirs.get());
   }
-  m.tls_pid = pid;
-  m.tls_channel = std::move(mine);
-  m.tls_plain = std::move(plain_protocol);
-  m.tls_jail = Monitor::TlsJail::kStarting;
+  m.tls.pid = pid;
+  m.tls.channel = std::move(mine);
+  m.tls.plain = std::move(plain_protocol);
+  m.tls.state = Monitor::TlsJail::State::kStarting;
 }
 
 // Log records the TLS jail sent; a seccomp report ends the connection.
 void DrainTlsChannel(Monitor& m) {
-  while (m.tls_channel.valid()) {
-    pollfd p = {m.tls_channel.get(), POLLIN, 0};
+  while (m.tls.channel.valid()) {
+    pollfd p = {m.tls.channel.get(), POLLIN, 0};
     if (poll(&p, 1, 0) <= 0 || (p.revents & POLLIN) == 0) return;
     Message msg;
     std::string error;
-    if (ReceiveMessage(m.tls_channel.get(), &msg, &error) != ReceiveOutcome::kMessage) {
-      m.tls_channel.Reset();
+    if (ReceiveMessage(m.tls.channel.get(), &msg, &error) != ReceiveOutcome::kMessage) {
+      m.tls.channel.Reset();
       return;
     }
     WireReader r(msg.body);
@@ -445,17 +447,17 @@ void DrainTlsChannel(Monitor& m) {
       std::string why;
       r.GetU8(&ok);
       r.GetString(kMaxLogText, &why);
-      if (!r.Finish() || ok > 1 || m.tls_jail != Monitor::TlsJail::kStarting) {
+      if (!r.Finish() || ok > 1 || m.tls.state != Monitor::TlsJail::State::kStarting) {
         Fatal("malformed or unexpected TLS_READY");
       }
-      m.tls_jail = ok == 1 ? Monitor::TlsJail::kReady : Monitor::TlsJail::kFailed;
-      m.tls_error = SanitizeForLog(why);
+      m.tls.state = ok == 1 ? Monitor::TlsJail::State::kReady : Monitor::TlsJail::State::kFailed;
+      m.tls.error = SanitizeForLog(why);
     } else if (msg.type == MsgType::kTlsDataEnd) {
       std::uint8_t flags = 0;
       r.GetU8(&flags);
       if (!r.Finish() || flags > 3) Fatal("malformed TLS_DATA_END");
-      ++m.tls_data_ends;
-      m.tls_last_flags = flags;
+      ++m.tls.data_ends;
+      m.tls.last_flags = flags;
     } else if (msg.type == MsgType::kSeccompReport) {
       std::uint32_t nr = 0;
       r.GetU32(&nr);
@@ -472,14 +474,14 @@ void DrainTlsChannel(Monitor& m) {
 
 // Ends a TLS jail that was never given the control connection.
 void StopTlsJail(Monitor& m) {
-  m.tls_channel.Reset();
-  m.tls_plain.Reset();
-  if (m.tls_pid > 0) {
-    kill(m.tls_pid, SIGKILL);
-    waitpid(m.tls_pid, nullptr, 0);
-    m.tls_pid = -1;
+  m.tls.channel.Reset();
+  m.tls.plain.Reset();
+  if (m.tls.pid > 0) {
+    kill(m.tls.pid, SIGKILL);
+    waitpid(m.tls.pid, nullptr, 0);
+    m.tls.pid = -1;
   }
-  m.tls_jail = Monitor::TlsJail::kNone;
+  m.tls.state = Monitor::TlsJail::State::kNone;
 }
 
 // Waits for the TLS jail's TLS_READY (starting the jail first if it is not running), then lets
@@ -487,22 +489,22 @@ void StopTlsJail(Monitor& m) {
 // keeps no copy of the raw socket: the TLS jail alone speaks to the client. An error says why
 // TLS cannot be used; the jail is gone then.
 Status ActivateTls(Monitor& m) {
-  if (m.tls_jail == Monitor::TlsJail::kNone) StartTlsJail(m);
-  while (m.tls_jail == Monitor::TlsJail::kStarting && m.tls_channel.valid()) {
-    pollfd p = {m.tls_channel.get(), POLLIN, 0};
+  if (m.tls.state == Monitor::TlsJail::State::kNone) StartTlsJail(m);
+  while (m.tls.state == Monitor::TlsJail::State::kStarting && m.tls.channel.valid()) {
+    pollfd p = {m.tls.channel.get(), POLLIN, 0};
     if (poll(&p, 1, -1) < 0 && errno != EINTR) Fatal(Status::FromErrno(errno, "poll").message());
     DrainTlsChannel(m);
   }
-  if (m.tls_jail != Monitor::TlsJail::kReady || !m.tls_channel.valid() ||
-      !SendMessage(m.tls_channel.get(), MsgType::kTlsStart, {}).ok()) {
-    if (m.tls_jail != Monitor::TlsJail::kFailed) m.tls_error = "the TLS jail ended before TLS_START";
+  if (m.tls.state != Monitor::TlsJail::State::kReady || !m.tls.channel.valid() ||
+      !SendMessage(m.tls.channel.get(), MsgType::kTlsStart, {}).ok()) {
+    if (m.tls.state != Monitor::TlsJail::State::kFailed) m.tls.error = "the TLS jail ended before TLS_START";
     StopTlsJail(m);
-    m.tls_jail = Monitor::TlsJail::kFailed;
-    return Status::Error(m.tls_error);
+    m.tls.state = Monitor::TlsJail::State::kFailed;
+    return Status::Error(m.tls.error);
   }
-  m.tls_active = true;
+  m.tls.active = true;
   close(m.session->control_fd);
-  m.mutable_session->control_fd = m.tls_plain.Release();
+  m.session->control_fd = m.tls.plain.Release();
   return Status::Ok();
 }
 
@@ -534,11 +536,11 @@ bool EveryLoginNeedsTls(const Config& config) {
                        " bytes) uploaded, " + std::to_string(ms) + " ms",
                    e);
   }
-  if (m.tls_active && m.tls_pid > 0) {
+  if (m.tls.active && m.tls.pid > 0) {
     close(m.session->control_fd);
     for (int i = 0; i < 300; ++i) {
       DrainTlsChannel(m);
-      if (waitpid(m.tls_pid, nullptr, WNOHANG) != 0) break;
+      if (waitpid(m.tls.pid, nullptr, WNOHANG) != 0) break;
       struct timespec ms = {0, 10000000};
       nanosleep(&ms, nullptr);
     }
@@ -626,7 +628,7 @@ void RefuseLogin(Monitor& m, const std::string& user, const std::string& why,
                  std::string_view message) {
   if (m.pam != nullptr) PamEnd(std::exchange(m.pam, nullptr));
   ++m.login_fails;
-  const Config& config = *m.config;
+  const Config& config = m.config();
   const std::string address = m.session->peer.HostString();
   LogEvent e;
   e.command = "PASS";
@@ -740,7 +742,7 @@ void HandleProxyInfo(Monitor& m, const Message& msg) {
   r.GetU16(&sport);
   r.GetBytes(family == 4 ? 4 : 16, &dst);
   r.GetU16(&dport);
-  if (!r.Finish() || kind > 1 || m.proxy_seen || !m.config->proxy_protocol) {
+  if (!r.Finish() || kind > 1 || m.proxy_seen || !m.config().proxy_protocol) {
     Fatal("malformed or unexpected PROXY_INFO request");
   }
   m.proxy_seen = true;
@@ -751,11 +753,11 @@ void HandleProxyInfo(Monitor& m, const Message& msg) {
     client = client.Normalized();
     Log(kLogInfo, "PROXY header: client " + client.HostString() + " port " +
                       std::to_string(sport) + ", through " + m.session->peer.HostString());
-    m.mutable_session->proxy = m.session->peer;
-    m.mutable_session->peer = client;
+    m.session->proxy = m.session->peer;
+    m.session->peer = client;
     MonitorLogContext().remote_addr = client.HostString();
     MonitorLogContext().remote_port = std::to_string(sport);
-    if (IsBanned(*m.config, client)) {
+    if (IsBanned(m.config(), client)) {
       w.PutU8(0);
       w.PutString(kBannedReply);
       return Answer(m, MsgType::kProxyInfoResult, w.data());
@@ -772,7 +774,7 @@ void HandleProxyInfo(Monitor& m, const Message& msg) {
 void AcceptLogin(Monitor& m) {
   // session_support: the PAM session (local users) and the utmp/wtmp login record, opened
   // before the 230, as root; the keeper closes them when the session ends.
-  if (m.base_config->session_support) {
+  if (m.main_config->session_support) {
     std::string reason;
     if (m.pam != nullptr && !PamOpenSession(m.pam, &reason)) {
       return RefuseLogin(m, m.account.name, reason, "Login incorrect.");
@@ -781,7 +783,7 @@ void AcceptLogin(Monitor& m) {
     m.session_records = true;
   }
   MonitorLogContext().user = m.account.name;
-  Sleep(m.config->delay_successful_login);
+  Sleep(m.config().delay_successful_login);
   AnswerLogin(m, true, false, "Login successful.");
   m.phase = Phase::kClosing;
   m.next = Monitor::Next::kSession;
@@ -790,7 +792,7 @@ void AcceptLogin(Monitor& m) {
 bool LocalSession(Monitor& m, const std::string& user, const PamResult& pam);
 
 bool LocalLogin(Monitor& m, const std::string& user, const std::string& password) {
-  const Config& config = *m.config;
+  const Config& config = m.config();
   if (!UserListAllows(config, m.session->user_list, user)) {
     RefuseLogin(m, user, "refused by userlist_file", "Permission denied.");
     return false;
@@ -804,7 +806,7 @@ bool LocalLogin(Monitor& m, const std::string& user, const std::string& password
   }
   PamResult pam = PamLogin(config.pam_service_name, user, password,
                            m.session->peer.HostString(),
-                           m.base_config->session_support ? &m.pam : nullptr);
+                           m.main_config->session_support ? &m.pam : nullptr);
   if (!pam.ok) {
     RefuseLogin(m, user, pam.reason, "Login incorrect.");
     return false;
@@ -822,8 +824,8 @@ bool LocalLogin(Monitor& m, const std::string& user, const std::string& password
     struct stat st;
     if (lstat(path.c_str(), &st) == 0) {
       std::vector<ConfigError> errors;
-      m.user_config = LoadConfigFile(path, &errors, config);
-      if (m.user_config.run_as_launching_user != config.run_as_launching_user) {
+      Config user_config = LoadConfigFile(path, &errors, config);
+      if (user_config.run_as_launching_user != config.run_as_launching_user) {
         errors.push_back({path, 0, "run_as_launching_user",
                           "only the main configuration may set it"});
       }
@@ -832,7 +834,7 @@ bool LocalLogin(Monitor& m, const std::string& user, const std::string& password
         RefuseLogin(m, user, "its user_config_dir file is broken", "Login incorrect.");
         return false;
       }
-      m.config = &m.user_config;
+      m.user_config.emplace(std::move(user_config));
       Log(kLogInfo, "applied " + SanitizeForLog(path));
     }
   }
@@ -840,7 +842,7 @@ bool LocalLogin(Monitor& m, const std::string& user, const std::string& password
 }
 
 bool LocalSession(Monitor& m, const std::string& user, const PamResult& pam) {
-  const Config& config = *m.config;
+  const Config& config = m.config();
   // A virtual user (guest_enable) runs as guest_username; the login name still names the
   // user's folder (user_sub_token) and the lists.
   const bool guest = config.guest_enable;
@@ -919,31 +921,31 @@ void HandleLogin(Monitor& m, const Message& msg) {
   r.GetString(kMaxPassword, &password);
   std::uint8_t prot_private = 0;
   r.GetU8(&prot_private);
-  if (!r.Finish() || prot_private > 1 || (prot_private == 1 && !m.tls_active)) {
+  if (!r.Finish() || prot_private > 1 || (prot_private == 1 && !m.tls.active)) {
     Fatal("malformed LOGIN request");
   }
   m.prot_private = prot_private != 0;
-  if (m.base_config->proxy_protocol && !m.proxy_seen) Fatal("LOGIN before PROXY_INFO");
-  m.config = m.base_config;  // a failed login's user_config_dir file does not stay
+  if (m.main_config->proxy_protocol && !m.proxy_seen) Fatal("LOGIN before PROXY_INFO");
+  m.user_config.reset();  // a failed login's user_config_dir file does not stay
   struct Wipe {
     std::string& s;
     ~Wipe() { explicit_bzero(s.data(), s.size()); }
   } wipe{password};
-  const Config& config = *m.config;
+  const Config& config = m.config();
   if (HasControlLineBytes(user) || HasControlLineBytes(password)) {
     return RefuseLogin(m, user, "control characters in the user name or password",
                        "Login incorrect.");
   }
   const bool anonymous = config.anonymous_enable && IsAnonymousName(user);
   // FTPS rules, checked again here whatever the pre-login jail said.
-  if (config.ssl_enable && !m.tls_active &&
+  if (config.ssl_enable && !m.tls.active &&
       (anonymous ? config.allow_anon_ssl && config.force_anon_logins_ssl
                  : config.force_local_logins_ssl)) {
     return RefuseLogin(m, user, "a login without TLS, and force_*_logins_ssl=YES",
                        anonymous ? "Anonymous sessions must use encryption."
                                  : "Non-anonymous sessions must use encryption.");
   }
-  if (m.tls_active && anonymous && !config.allow_anon_ssl) {
+  if (m.tls.active && anonymous && !config.allow_anon_ssl) {
     return RefuseLogin(m, user, "an anonymous login over TLS, and allow_anon_ssl=NO",
                        "Anonymous sessions may not use encryption.");
   }
@@ -997,7 +999,7 @@ void HandlePasvListen(Monitor& m, const Message& msg) {
     w.PutBytes(std::string_view(kNoAddress, 4));
     Answer(m, MsgType::kPasvListenResult, w.data());
   };
-  if (!m.config->pasv_enable) return fail("pasv_enable=NO");
+  if (!m.config().pasv_enable) return fail("pasv_enable=NO");
   const SockAddr& local = m.session->local;
   int fd = socket(local.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return fail(std::strerror(errno));
@@ -1009,7 +1011,7 @@ void HandlePasvListen(Monitor& m, const Message& msg) {
   if (setsockopt(listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
     return fail(std::strerror(errno));
   }
-  unsigned lo = m.config->pasv_min_port, hi = m.config->pasv_max_port;
+  unsigned lo = m.config().pasv_min_port, hi = m.config().pasv_max_port;
   bool any = lo == 0 && hi == 0;
   if (lo < 1024) lo = 1024;
   if (hi == 0) hi = 65535;
@@ -1033,18 +1035,18 @@ void HandlePasvListen(Monitor& m, const Message& msg) {
   w.PutString("");
   // pasv_addr_resolve: the name is looked up here, by the session's monitor (the session
   // user's uid, no capabilities), once per session; the jail has no resolver.
-  if (m.config->pasv_addr_resolve && !m.pasv_resolved) {
+  if (m.config().pasv_addr_resolve && !m.pasv_resolved) {
     addrinfo hints = {};
     hints.ai_family = AF_INET;
     hints.ai_socktype = SOCK_STREAM;
     addrinfo* res = nullptr;
-    int rc = getaddrinfo(m.config->pasv_address.c_str(), nullptr, &hints, &res);
+    int rc = getaddrinfo(m.config().pasv_address.c_str(), nullptr, &hints, &res);
     if (rc == 0 && res != nullptr && res->ai_family == AF_INET) {
       std::memcpy(m.pasv_address, &reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr, 4);
       m.pasv_resolved = true;
     } else {
       Log(kLogErr, "pasv_addr_resolve: could not look up pasv_address=" +
-                       SanitizeForLog(m.config->pasv_address) + ": " + gai_strerror(rc));
+                       SanitizeForLog(m.config().pasv_address) + ": " + gai_strerror(rc));
     }
     if (res != nullptr) freeaddrinfo(res);
   }
@@ -1060,7 +1062,7 @@ void GiveData(Monitor& m, UniqueFd data, bool tls) {
   // The TLS jail writes records and then a close_notify: no Nagle delay between them.
   int one = 1;
   setsockopt(data.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  m.pending_data = std::move(data);
+  m.tls.pending_data = std::move(data);
   WireWriter w;
   w.PutU8(1);
   w.PutString("");
@@ -1081,17 +1083,17 @@ void HandleDataAccept(Monitor& m, const Message& msg) {
   WireReader rd(msg.body);
   std::uint8_t tls = 0;
   rd.GetU8(&tls);
-  if (!rd.Finish() || tls > 1 || (tls == 1 && !m.tls_active)) {
+  if (!rd.Finish() || tls > 1 || (tls == 1 && !m.tls.active)) {
     Fatal("malformed DATA_ACCEPT request");
   }
-  m.pending_data.Reset();
+  m.tls.pending_data.Reset();
   if (!m.pasv_listener.valid()) return AnswerData(m, UniqueFd(), "Use PORT or PASV first.");
   UniqueFd listener = std::move(m.pasv_listener);  // one connection per PASV
   // While waiting, the jail may cancel (ABOR, or the client left) or die.
   pollfd p[2] = {{listener.get(), POLLIN, 0}, {m.channel.get(), POLLIN, 0}};
   int r;
   do {
-    r = poll(p, 2, static_cast<int>(m.config->accept_timeout) * 1000);
+    r = poll(p, 2, static_cast<int>(m.config().accept_timeout) * 1000);
   } while (r < 0 && errno == EINTR);
   if (r > 0 && p[1].revents != 0) {
     if ((p[1].revents & POLLIN) == 0) return;  // the jail is gone; the main loop sees it
@@ -1111,7 +1113,7 @@ void HandleDataAccept(Monitor& m, const Message& msg) {
   UniqueFd data(fd);
   Result<SockAddr> peer = SockAddr::FromPeer(data.get());
   if (!peer.ok()) return AnswerData(m, UniqueFd(), "Failed to establish connection.");
-  if (!m.config->pasv_promiscuous && !FromClientOrItsBalancer(*m.session, *peer)) {
+  if (!m.config().pasv_promiscuous && !FromClientOrItsBalancer(*m.session, *peer)) {
     Log(kLogWarning, "refused a passive data connection from " + peer->HostString() +
                          (m.session->proxy.family() == AF_UNSPEC
                               ? ": it is not the control connection's address"
@@ -1132,16 +1134,16 @@ void HandlePortConnect(Monitor& m, const Message& msg) {
   r.GetU16(&port);
   std::uint8_t tls = 0;
   r.GetU8(&tls);
-  if (!r.Finish() || tls > 1 || (tls == 1 && !m.tls_active)) {
+  if (!r.Finish() || tls > 1 || (tls == 1 && !m.tls.active)) {
     Fatal("malformed PORT_CONNECT request");
   }
   m.pasv_listener.Reset();
-  m.pending_data.Reset();
+  m.tls.pending_data.Reset();
   SockAddr target = family == 4 ? SockAddr::V4(reinterpret_cast<const std::uint8_t*>(bytes.data()), port)
                                 : SockAddr::V6(reinterpret_cast<const std::uint8_t*>(bytes.data()), port);
   target = target.Normalized();
-  if (!m.config->port_enable) return AnswerData(m, UniqueFd(), "Permission denied.");
-  if (!m.config->port_promiscuous) {
+  if (!m.config().port_enable) return AnswerData(m, UniqueFd(), "Permission denied.");
+  if (!m.config().port_promiscuous) {
     if (!target.SameHost(m.session->peer) || port < 1024) {
       Log(kLogWarning, "refused an active data connection to " + target.HostString() + " port " +
                            std::to_string(port));
@@ -1151,8 +1153,8 @@ void HandlePortConnect(Monitor& m, const Message& msg) {
   // Connect from the control connection's local address, in its family; with
   // connect_from_port_20, from ftp_data_port too (RFC 959's L-1), as some firewalls expect.
   SockAddr local = m.session->local;
-  const bool fixed_port = m.config->connect_from_port_20;
-  local.set_port(fixed_port ? static_cast<std::uint16_t>(m.config->ftp_data_port) : 0);
+  const bool fixed_port = m.config().connect_from_port_20;
+  local.set_port(fixed_port ? static_cast<std::uint16_t>(m.config().ftp_data_port) : 0);
   SockAddr dest = target;
   if (local.family() == AF_INET6 && target.family() == AF_INET) {
     std::uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0};
@@ -1173,7 +1175,7 @@ void HandlePortConnect(Monitor& m, const Message& msg) {
   if (bind(data.get(), local.raw(), local.raw_len()) != 0) {
     if (fixed_port) {
       Log(kLogErr, "could not bind the active data connection to port " +
-                       std::to_string(m.config->ftp_data_port) + " (connect_from_port_20): " +
+                       std::to_string(m.config().ftp_data_port) + " (connect_from_port_20): " +
                        std::strerror(errno));
     }
     return AnswerData(m, UniqueFd(), "Failed to establish connection.");
@@ -1184,7 +1186,7 @@ void HandlePortConnect(Monitor& m, const Message& msg) {
   pollfd p = {data.get(), POLLOUT, 0};
   int rc;
   do {
-    rc = poll(&p, 1, static_cast<int>(m.config->connect_timeout) * 1000);
+    rc = poll(&p, 1, static_cast<int>(m.config().connect_timeout) * 1000);
   } while (rc < 0 && errno == EINTR);
   int err = 0;
   socklen_t len = sizeof(err);
@@ -1196,9 +1198,9 @@ void HandlePortConnect(Monitor& m, const Message& msg) {
 
 void HandleStartTls(Monitor& m, const Message& msg) {
   if (!msg.body.empty()) Fatal("malformed START_TLS request");
-  if (m.base_config->proxy_protocol && !m.proxy_seen) Fatal("START_TLS before PROXY_INFO");
+  if (m.main_config->proxy_protocol && !m.proxy_seen) Fatal("START_TLS before PROXY_INFO");
   WireWriter w;
-  if (!m.config->ssl_enable || m.tls_active) {
+  if (!m.config().ssl_enable || m.tls.active) {
     w.PutU8(0);
     w.PutString("TLS is not available.");
     return Answer(m, MsgType::kStartTlsResult, w.data());
@@ -1221,19 +1223,19 @@ void HandleStartTls(Monitor& m, const Message& msg) {
 // whose plaintext end goes to the session jail.
 void HandleTlsData(Monitor& m, const Message& msg) {
   if (!msg.body.empty()) Fatal("malformed TLS_DATA request");
-  if (!m.pending_data.valid() || !m.tls_channel.valid()) {
+  if (!m.tls.pending_data.valid() || !m.tls.channel.valid()) {
     return AnswerData(m, UniqueFd(), "Use PORT or PASV first.");
   }
-  UniqueFd raw = std::move(m.pending_data);
+  UniqueFd raw = std::move(m.tls.pending_data);
   DrainTlsChannel(m);
-  m.tls_data_ends = 0;  // reports of earlier connections are not about this one
-  Status s = SendMessage(m.tls_channel.get(), MsgType::kTlsWrap, {}, raw.get());
+  m.tls.data_ends = 0;  // reports of earlier connections are not about this one
+  Status s = SendMessage(m.tls.channel.get(), MsgType::kTlsWrap, {}, raw.get());
   if (!s.ok()) Fatal("TLS_WRAP: " + s.message());
   raw.Reset();
   while (true) {
     Message answer;
     std::string error;
-    if (ReceiveMessage(m.tls_channel.get(), &answer, &error) != ReceiveOutcome::kMessage) {
+    if (ReceiveMessage(m.tls.channel.get(), &answer, &error) != ReceiveOutcome::kMessage) {
       Fatal("the tls jail is gone");
     }
     if (answer.type == MsgType::kTlsDataEnd) {
@@ -1241,8 +1243,8 @@ void HandleTlsData(Monitor& m, const Message& msg) {
       std::uint8_t flags = 0;
       r.GetU8(&flags);
       if (!r.Finish() || flags > 3) Fatal("malformed TLS_DATA_END");
-      ++m.tls_data_ends;
-      m.tls_last_flags = flags;
+      ++m.tls.data_ends;
+      m.tls.last_flags = flags;
       continue;
     }
     if (answer.type == MsgType::kLog || answer.type == MsgType::kSeccompReport) {
@@ -1276,15 +1278,15 @@ void HandleTlsUploadEnd(Monitor& m, const Message& msg) {
   std::uint8_t upload = 0;
   rd.GetU8(&upload);
   if (!rd.Finish() || upload > 1) Fatal("malformed TLS_DATA_STATUS request");
-  for (int i = 0; i < 1000 && m.tls_data_ends == 0 && m.tls_channel.valid(); ++i) {
-    pollfd p = {m.tls_channel.get(), POLLIN, 0};
+  for (int i = 0; i < 1000 && m.tls.data_ends == 0 && m.tls.channel.valid(); ++i) {
+    pollfd p = {m.tls.channel.get(), POLLIN, 0};
     if (poll(&p, 1, 10) > 0) DrainTlsChannel(m);
   }
-  const bool known = m.tls_data_ends > 0;
-  const bool unbroken = (m.tls_last_flags & 1) != 0, close_notify = (m.tls_last_flags & 2) != 0;
-  bool clean = upload != 0 ? known && unbroken && (close_notify || !m.config->strict_ssl_read_eof)
-                           : known && (close_notify || !m.config->strict_ssl_write_shutdown);
-  m.tls_data_ends = 0;
+  const bool known = m.tls.data_ends > 0;
+  const bool unbroken = (m.tls.last_flags & 1) != 0, close_notify = (m.tls.last_flags & 2) != 0;
+  bool clean = upload != 0 ? known && unbroken && (close_notify || !m.config().strict_ssl_read_eof)
+                           : known && (close_notify || !m.config().strict_ssl_write_shutdown);
+  m.tls.data_ends = 0;
   WireWriter w;
   w.PutU8(clean ? 1 : 0);
   w.PutU8(close_notify ? 1 : 0);
@@ -1307,13 +1309,13 @@ void HandleChownUpload(Monitor& m, Message& msg) {
   UniqueFd file = std::move(msg.fd);
   bool ok = false;
   struct stat st;
-  if (!m.config->chown_uploads || !m.account.anonymous_login) {
+  if (!m.config().chown_uploads || !m.account.anonymous_login) {
     Fatal("CHOWN_UPLOAD without chown_uploads for an anonymous session");
   }
   if (fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
       st.st_uid != m.account.uid) {
     Log(kLogWarning, "chown_uploads: refused a file that is not a new anonymous upload");
-  } else if (fchmod(file.get(), static_cast<mode_t>(m.config->chown_upload_mode)) != 0 ||
+  } else if (fchmod(file.get(), static_cast<mode_t>(m.config().chown_upload_mode)) != 0 ||
              fchown(file.get(), m.session->chown_owner.uid, m.session->chown_owner.gid) != 0) {
     Log(kLogWarning, std::string("chown_uploads: ") + std::strerror(errno));
   } else {
@@ -1477,13 +1479,13 @@ void DropPrivileges(const Monitor& m) {
   }
   capng_clear(CAPNG_SELECT_BOTH);
   // chown_uploads for an anonymous session: CHOWN_UPLOAD needs CAP_CHOWN, and nothing else.
-  if (m.config->chown_uploads && m.account.anonymous_login) {
+  if (m.config().chown_uploads && m.account.anonymous_login) {
     capng_update(CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED),
                  CAP_CHOWN);
   }
   // connect_from_port_20 with a port below 1024: active data connections are bound to it, which
   // needs CAP_NET_BIND_SERVICE, and nothing else.
-  if (m.config->connect_from_port_20 && m.config->ftp_data_port < 1024) {
+  if (m.config().connect_from_port_20 && m.config().ftp_data_port < 1024) {
     capng_update(CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED),
                  CAP_NET_BIND_SERVICE);
   }
@@ -1539,10 +1541,8 @@ bool ForkSessionMonitor(Monitor& m, bool* is_keeper) {
 void RunMonitor(const Config& config, const SessionInfo& session) {
   static Monitor m;
   static SessionInfo info = session;
-  m.config = &config;
-  m.base_config = &config;
+  m.main_config = &config;
   m.session = &info;
-  m.mutable_session = &info;
   g_monitor = &m;
   SetFatalHook(KillChildOnFatal);
   signal(SIGPIPE, SIG_IGN);
@@ -1585,10 +1585,10 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
   TrimCapabilities(config, info.rootless);
   while (true) {
     // The TLS jail's log records, and the jail's next request.
-    pollfd p[2] = {{m.channel.get(), POLLIN, 0}, {m.tls_channel.get(), POLLIN, 0}};
-    int ready = poll(p, m.tls_channel.valid() ? 2 : 1, -1);
+    pollfd p[2] = {{m.channel.get(), POLLIN, 0}, {m.tls.channel.get(), POLLIN, 0}};
+    int ready = poll(p, m.tls.channel.valid() ? 2 : 1, -1);
     if (ready < 0 && errno != EINTR) Fatal(Status::FromErrno(errno, "poll").message());
-    if (m.tls_channel.valid() && p[1].revents != 0) DrainTlsChannel(m);
+    if (m.tls.channel.valid() && p[1].revents != 0) DrainTlsChannel(m);
     if (p[0].revents == 0) continue;
     Message msg;
     std::string error;
@@ -1605,15 +1605,15 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
     if (m.child > 0) continue;
     Monitor::Next next = std::exchange(m.next, Monitor::Next::kEnd);
     if (next == Monitor::Next::kSession && m.privileged) {
-      if (!m.tls_active && m.tls_pid > 0) StopTlsJail(m);  // prepared for a login without TLS
+      if (!m.tls.active && m.tls.pid > 0) StopTlsJail(m);  // prepared for a login without TLS
       bool is_keeper = false;
       bool rein = ForkSessionMonitor(m, &is_keeper);
       if (!is_keeper) {
         // The session's monitor: serve the session. The plaintext control end is the
         // session jail's now.
-        if (m.tls_active) {
+        if (m.tls.active) {
           close(m.session->control_fd);
-          m.mutable_session->control_fd = -1;
+          m.session->control_fd = -1;
         }
         continue;
       }
