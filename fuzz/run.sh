@@ -18,7 +18,8 @@ packages=(clang libclang-rt-14-dev)
 # The project's pure modules the targets link; never main/monitor/jail/sandbox (side effects,
 # libsystemd, PAM).
 lib_sources=(jail/ftp_command common/sockaddr jail/ftp_path jail/listing common/config common/wire
-             monitor/monitor_table common/ipc common/status common/strutil jail/proxy_protocol)
+             monitor/monitor_table common/ipc common/status common/strutil jail/proxy_protocol
+             common/name_filter)
 
 # Target -> largest input worth trying.
 declare -A max_len=(

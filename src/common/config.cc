@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "name_filter.h"
 #include "sockaddr.h"
 #include "strutil.h"
 
@@ -34,21 +35,31 @@ struct BoolRow {
   std::string_view name;
   bool Config::*field;
 };
+// How a number is written and what it may be (tunables.def's UINT kinds).
+enum class UintKind { kNumber, kOctal, kPort };
 struct UintRow {
   std::string_view name;
   unsigned Config::*field;
   unsigned min;
   unsigned max;
+  UintKind kind = UintKind::kNumber;
+};
+// What a string must look like (tunables.def's STR kinds); Networks, PasvAddressMap and Filter
+// are parsed into Config fields as well (StoreParsed).
+enum class StrKind {
+  kText, kPath, kStateDir, kUserName, kHost, kStartDir, kFileName, kNetworks, kPasvAddressMap,
+  kCommands, kFilter,
 };
 struct StrRow {
   std::string_view name;
   std::string Config::*field;
   std::string_view default_value;
+  StrKind kind = StrKind::kText;
 };
 
 #define KEEPFTPD_BOOL(name, def, vsftpd_default, help) {#name, &Config::name},
-#define KEEPFTPD_UINT(name, def, min, max, help)
-#define KEEPFTPD_STR(name, def, help)
+#define KEEPFTPD_UINT(name, def, min, max, kind, help)
+#define KEEPFTPD_STR(name, def, kind, help)
 constexpr BoolRow kBoolRows[] = {
 #include "tunables.def"
 };
@@ -57,8 +68,9 @@ constexpr BoolRow kBoolRows[] = {
 #undef KEEPFTPD_STR
 
 #define KEEPFTPD_BOOL(name, def, vsftpd_default, help)
-#define KEEPFTPD_UINT(name, def, min, max, help) {#name, &Config::name, min, max},
-#define KEEPFTPD_STR(name, def, help)
+#define KEEPFTPD_UINT(name, def, min, max, kind, help) \
+  {#name, &Config::name, min, max, UintKind::k##kind},
+#define KEEPFTPD_STR(name, def, kind, help)
 constexpr UintRow kUintRows[] = {
 #include "tunables.def"
 };
@@ -67,8 +79,8 @@ constexpr UintRow kUintRows[] = {
 #undef KEEPFTPD_STR
 
 #define KEEPFTPD_BOOL(name, def, vsftpd_default, help)
-#define KEEPFTPD_UINT(name, def, min, max, help)
-#define KEEPFTPD_STR(name, def, help) {#name, &Config::name, def},
+#define KEEPFTPD_UINT(name, def, min, max, kind, help)
+#define KEEPFTPD_STR(name, def, kind, help) {#name, &Config::name, def, StrKind::k##kind},
 constexpr StrRow kStrRows[] = {
 #include "tunables.def"
 };
@@ -248,14 +260,8 @@ std::string ExpectedBool(std::string_view value) {
   return message;
 }
 
-// The options vsftpd reads as octal numbers.
-bool IsOctalOption(std::string_view name) {
-  return name == "anon_umask" || name == "local_umask" || name == "file_open_mode" ||
-         name == "chown_upload_mode";
-}
-
 std::string CheckUint(const UintRow& row, std::string_view value, unsigned* out) {
-  if (IsOctalOption(row.name)) {
+  if (row.kind == UintKind::kOctal) {
     unsigned n = 0;
     bool ok = !value.empty() && value.size() <= 5;
     for (char c : value) {
@@ -281,8 +287,7 @@ std::string CheckUint(const UintRow& row, std::string_view value, unsigned* out)
            "' has a leading zero, which vsftpd reads as octal; write the decimal number without "
            "leading zeros";
   }
-  const bool is_pasv_port = row.name == "pasv_min_port" || row.name == "pasv_max_port";
-  if (is_pasv_port && *n != 0 && *n < 1024) {
+  if (row.kind == UintKind::kPort && *n != 0 && *n < 1024) {
     return "expected 0 (any port) or a number from 1024 to 65535, got " + std::string(value);
   }
   *out = static_cast<unsigned>(*n);
@@ -310,84 +315,89 @@ std::string CheckCommandList(std::string_view value) {
   return "";
 }
 
-// vsftpd filter syntax: a single pattern, or "{pattern,pattern,...}". A local check on purpose
-// (the session parses the filter again with NameFilter::Parse).
-std::string CheckFilter(std::string_view value) {
-  const std::string_view expected = "; expected a pattern or a list like {*.mp3,.private}";
-  const bool braced = !value.empty() && value.front() == '{';
-  std::string_view inner = value;
-  if (braced) {
-    if (value.size() < 2 || value.back() != '}') return "unbalanced '{'" + std::string(expected);
-    inner = value.substr(1, value.size() - 2);
-    if (inner.empty()) return "empty list '{}'" + std::string(expected);
-  }
-  if (inner.find_first_of("{}") != std::string_view::npos) {
-    return "misplaced '{' or '}'" + std::string(expected);
-  }
-  if (!braced && inner.find(',') != std::string_view::npos) {
-    return "a list of patterns must be written in braces" + std::string(expected);
-  }
-  for (std::string_view pattern : Split(inner, ',')) {
-    if (pattern.empty()) return "empty pattern in the list" + std::string(expected);
-    if (pattern.find('/') != std::string_view::npos) {
-      return "'" + SanitizeForLog(pattern) + "' contains '/'; patterns match single names";
-    }
-  }
-  return "";
-}
-
 std::string CheckString(const StrRow& row, std::string_view value) {
   if (value.empty()) {
     // login_state_dir= (empty) turns off remembering failed logins across connections.
-    if (row.default_value.empty() || std::string_view(row.name) == "login_state_dir") return "";
+    if (row.default_value.empty() || row.kind == StrKind::kStateDir) return "";
     return "must not be empty (remove the line to use the default '" +
            std::string(row.default_value) + "')";
   }
   if (HasControlByte(value)) return "contains a control character";
-  const std::string_view name = row.name;
-  if (name == "anon_root" || name == "secure_chroot_dir" || name == "banner_file" ||
-      name == "banned_email_file" || name == "email_password_file" ||
-      name == "userlist_file" || name == "chroot_list_file" || name == "user_config_dir" ||
-      name == "rsa_cert_file" || name == "rsa_private_key_file" || name == "ca_certs_file" ||
-      name == "xferlog_file" || name == "vsftpd_log_file" || name == "login_state_dir") {
-    if (value.front() != '/') {
-      return "expected an absolute path (starting with '/'), got '" + SanitizeForLog(value) + "'";
-    }
-  } else if (name == "ftp_username" || name == "nopriv_user" || name == "guest_username" ||
-             name == "chown_username") {
-    if (value.find_first_of(" \t:/,") != std::string_view::npos) {
-      return "'" + SanitizeForLog(value) + "' is not a user name";
-    }
-  } else if (name == "pasv_address") {
-    // A host name is allowed with pasv_addr_resolve (checked once the file is read).
-    if (value.size() > 253 ||
-        value.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                "0123456789.-") != std::string_view::npos) {
-      return "expected an IPv4 address like 192.0.2.1 (or, with pasv_addr_resolve, a host "
-             "name), got '" + SanitizeForLog(value) + "'";
-    }
-  } else if (name == "chroot_start_dir") {
-    if (value.front() == '/' || value.find("..") != std::string_view::npos) {
-      return "expected a relative path below the jail's root, like 'files', got '" +
-             SanitizeForLog(value) + "'";
-    }
-  } else if (name == "message_file") {
-    if (value.find('/') != std::string_view::npos) {
-      return "expected a file name without '/', got '" + SanitizeForLog(value) + "'";
-    }
-  } else if (name == "proxy_trusted_addresses") {
-    Result<std::vector<Network>> networks = ParseNetworkList(value);
-    if (!networks.ok()) return networks.status().message();
-  } else if (name == "pasv_address_map") {
-    Result<std::vector<PasvAddressRule>> rules = ParsePasvAddressMap(value);
-    if (!rules.ok()) return rules.status().message();
-  } else if (name == "cmds_allowed" || name == "cmds_denied") {
-    return CheckCommandList(value);
-  } else if (name == "deny_file" || name == "hide_file" || name == "download_file" ||
-             name == "upload_file") {
-    return CheckFilter(value);
+  switch (row.kind) {
+    case StrKind::kText:
+    case StrKind::kNetworks:        // checked by StoreParsed, which parses them
+    case StrKind::kPasvAddressMap:
+    case StrKind::kFilter:
+      return "";
+    case StrKind::kPath:
+    case StrKind::kStateDir:
+      if (value.front() != '/') {
+        return "expected an absolute path (starting with '/'), got '" + SanitizeForLog(value) +
+               "'";
+      }
+      return "";
+    case StrKind::kUserName:
+      if (value.find_first_of(" \t:/,") != std::string_view::npos) {
+        return "'" + SanitizeForLog(value) + "' is not a user name";
+      }
+      return "";
+    case StrKind::kHost:
+      // A host name is allowed with pasv_addr_resolve (checked once the file is read).
+      if (value.size() > 253 ||
+          value.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                  "0123456789.-") != std::string_view::npos) {
+        return "expected an IPv4 address like 192.0.2.1 (or, with pasv_addr_resolve, a host "
+               "name), got '" + SanitizeForLog(value) + "'";
+      }
+      return "";
+    case StrKind::kStartDir:
+      if (value.front() == '/' || value.find("..") != std::string_view::npos) {
+        return "expected a relative path below the jail's root, like 'files', got '" +
+               SanitizeForLog(value) + "'";
+      }
+      return "";
+    case StrKind::kFileName:
+      if (value.find('/') != std::string_view::npos) {
+        return "expected a file name without '/', got '" + SanitizeForLog(value) + "'";
+      }
+      return "";
+    case StrKind::kCommands:
+      return CheckCommandList(value);
   }
   return "";
+}
+
+// For the kinds that have a parsed form: parses value into the Config field that holds it, so
+// that nothing parses it again. Returns the problem, or "".
+std::string StoreParsed(const StrRow& row, std::string_view value, Config* config) {
+  const std::string_view name = row.name;
+  switch (row.kind) {
+    case StrKind::kNetworks: {
+      Result<std::vector<Network>> networks = ParseNetworkList(value);
+      if (!networks.ok()) return networks.status().message();
+      if (name == "proxy_trusted_addresses") config->proxy_trusted_networks = *networks;
+      return "";
+    }
+    case StrKind::kPasvAddressMap: {
+      Result<std::vector<PasvAddressRule>> rules = ParsePasvAddressMap(value);
+      if (!rules.ok()) return rules.status().message();
+      if (name == "pasv_address_map") config->pasv_address_rules = *rules;
+      return "";
+    }
+    case StrKind::kFilter: {
+      Result<NameFilter> filter = NameFilter::Parse(value);
+      if (!filter.ok()) return filter.status().message();
+      NameFilter Config::*field = name == "deny_file"       ? &Config::deny_filter
+                                  : name == "hide_file"     ? &Config::hide_filter
+                                  : name == "download_file" ? &Config::download_filter
+                                  : name == "upload_file"   ? &Config::upload_filter
+                                                            : nullptr;
+      if (field != nullptr) config->*field = *filter;
+      return "";
+    }
+    default:
+      return "";
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -472,6 +482,7 @@ void Parser::SetOption(unsigned line, std::string_view name, std::string_view va
     config_.*(urow->field) = n;
   } else if (const StrRow* srow = FindRow(kStrRows, name)) {
     std::string problem = CheckString(*srow, value);
+    if (problem.empty()) problem = StoreParsed(*srow, value, &config_);
     if (!problem.empty()) return Error(line, name, std::move(problem));
     config_.*(srow->field) = std::string(value);
   } else if (const InertOption* inert = FindInert(name)) {
@@ -534,6 +545,7 @@ void Parser::CheckCrossOptions() {
     }
   }
   if (config_.run_as_launching_user) CheckRootless();
+  config_.pasv_address_ipv4.reset();
   if (!config_.pasv_address.empty() && !config_.pasv_addr_resolve) {
     in_addr addr{};
     if (inet_pton(AF_INET, config_.pasv_address.c_str(), &addr) != 1) {
@@ -542,6 +554,8 @@ void Parser::CheckCrossOptions() {
             "expected a numeric IPv4 address like 192.0.2.1, got '" +
                 SanitizeForLog(config_.pasv_address) +
                 "' (set pasv_addr_resolve=YES to give a host name)");
+    } else {
+      config_.pasv_address_ipv4 = SockAddr::V4(reinterpret_cast<const std::uint8_t*>(&addr), 0);
     }
   }
   const unsigned min = config_.pasv_min_port;
@@ -722,7 +736,7 @@ std::string KeepftpdDefault(std::string_view name) {
   if (const BoolRow* row = FindRow(kBoolRows, name)) return defaults.*(row->field) ? "YES" : "NO";
   if (const UintRow* row = FindRow(kUintRows, name)) {
     unsigned v = defaults.*(row->field);
-    if (IsOctalOption(name)) {
+    if (row->kind == UintKind::kOctal) {
       char buf[16];
       std::snprintf(buf, sizeof(buf), "0%o", v);
       return buf;

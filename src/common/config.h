@@ -4,22 +4,34 @@
 #ifndef KEEPFTPD_SRC_COMMON_CONFIG_H_
 #define KEEPFTPD_SRC_COMMON_CONFIG_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "name_filter.h"
+#include "sockaddr.h"
 #include "status.h"
 
 namespace keepftpd {
 
 struct Config {
 #define KEEPFTPD_BOOL(name, def, vsftpd_default, help) bool name = def;
-#define KEEPFTPD_UINT(name, def, min, max, help) unsigned name = def;
-#define KEEPFTPD_STR(name, def, help) std::string name = def;
+#define KEEPFTPD_UINT(name, def, min, max, kind, help) unsigned name = def;
+#define KEEPFTPD_STR(name, def, kind, help) std::string name = def;
 #include "tunables.def"
 #undef KEEPFTPD_BOOL
 #undef KEEPFTPD_UINT
 #undef KEEPFTPD_STR
+  // The parsed forms of the options above that have one, made by the parser from the same text
+  // (tunables.def's Networks, PasvAddressMap and Filter kinds): nothing parses them again.
+  std::vector<Network> proxy_trusted_networks;      // proxy_trusted_addresses
+  std::vector<PasvAddressRule> pasv_address_rules;  // pasv_address_map
+  NameFilter deny_filter;                           // deny_file
+  NameFilter hide_filter;                           // hide_file
+  NameFilter download_filter;                       // download_file
+  NameFilter upload_filter;                         // upload_file
+  std::optional<SockAddr> pasv_address_ipv4;        // pasv_address, without pasv_addr_resolve
 };
 
 // One error found in a config file: "FILE:LINE: OPTION: MESSAGE" when printed.

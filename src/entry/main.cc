@@ -149,8 +149,8 @@ int PrintFeatures(const Options& options) {
     first = false;
   };
 #define KEEPFTPD_BOOL(name, def, vsftpd_default, help) add(#name, config.name ? "true" : "false");
-#define KEEPFTPD_UINT(name, def, min, max, help) add(#name, std::to_string(config.name));
-#define KEEPFTPD_STR(name, def, help) add(#name, JsonString(config.name));
+#define KEEPFTPD_UINT(name, def, min, max, kind, help) add(#name, std::to_string(config.name));
+#define KEEPFTPD_STR(name, def, kind, help) add(#name, JsonString(config.name));
 #include "tunables.def"
 #undef KEEPFTPD_BOOL
 #undef KEEPFTPD_UINT

@@ -1,6 +1,5 @@
 // Client path handling: resolving an FTP path argument against the current directory into a
-// normalised absolute path, wildcard matching, vsftpd-style name filters (deny_file, hide_file),
-// and quoting for 257 replies. Pure string logic, no syscalls: the chroot is what confines the
+// normalised absolute path, and quoting for 257 replies (the name filters are name_filter.h). Pure string logic, no syscalls: the chroot is what confines the
 // session; this keeps what we open, reply and log well-formed. Used by the session jail.
 #ifndef KEEPFTPD_SRC_JAIL_FTP_PATH_H_
 #define KEEPFTPD_SRC_JAIL_FTP_PATH_H_
@@ -9,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "name_filter.h"
 #include "status.h"
 
 namespace keepftpd {
@@ -27,29 +27,6 @@ std::pair<std::string, std::string> SplitDirBase(std::string_view abs_path);
 
 // True when s contains '*' or '?'.
 bool HasWildcard(std::string_view s);
-
-// Shell-like match of name against pattern with '*' (any run, also empty) and '?' (one byte);
-// every other byte matches itself. Runs in O(len(pattern) * len(name)) at worst: no exponential
-// backtracking whatever the input.
-bool WildcardMatch(std::string_view pattern, std::string_view name);
-
-// A vsftpd-style filter: "{*.mp3,*.mov,.private}" or a single pattern "*.bak". Empty = matches
-// nothing.
-class NameFilter {
- public:
-  NameFilter() = default;
-  // Fails on an unbalanced brace or an empty alternative list like "{}".
-  static Result<NameFilter> Parse(std::string_view spec);
-  bool empty() const { return patterns_.empty(); }
-  // True when the single name component matches any pattern.
-  bool Matches(std::string_view name) const;
-  // True when any component of the absolute path matches (so a denied directory denies
-  // everything below it).
-  bool MatchesAnyComponent(std::string_view abs_path) const;
-
- private:
-  std::vector<std::string> patterns_;
-};
 
 // Doubles every '"' (RFC 959 appendix II), for 257 replies.
 std::string QuoteForReply(std::string_view path);

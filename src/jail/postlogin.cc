@@ -51,14 +51,6 @@ class Session {
     title_ = info.peer.HostString() + ": " + user.name + ": ";
     prot_.pbsz = user.prot_private;
     prot_.private_data = user.prot_private;
-    Result<NameFilter> deny = NameFilter::Parse(config.deny_file);
-    Result<NameFilter> hide = NameFilter::Parse(config.hide_file);
-    if (deny.ok()) deny_ = *deny;
-    Result<NameFilter> download = NameFilter::Parse(config.download_file);
-    Result<NameFilter> upload = NameFilter::Parse(config.upload_file);
-    if (download.ok()) download_only_ = *download;
-    if (upload.ok()) upload_only_ = *upload;
-    if (hide.ok()) hide_ = *hide;
     uid_ = getuid();
     gid_ = getgid();
   }
@@ -101,7 +93,7 @@ class Session {
     *out = std::move(*r);
     return true;
   }
-  bool Denied(const std::string& path) const { return deny_.MatchesAnyComponent(path); }
+  bool Denied(const std::string& path) const { return config_.deny_filter.MatchesAnyComponent(path); }
   // Whether the client closes the control connection within ms milliseconds (waiting only
   // while nothing is readable on it: a command waiting there means the client is alive).
   bool ControlGoneWithin(int ms) {
@@ -288,8 +280,6 @@ class Session {
   std::string title_;        // setproctitle_enable: "ADDRESS: USER: "
   int channel_;
   ControlConnection ctrl_;
-  NameFilter deny_, hide_;
-  NameFilter download_only_, upload_only_;  // download_file, upload_file: empty allows all
   uid_t uid_;
   gid_t gid_;
 
@@ -547,17 +537,15 @@ void Session::Pasv(const FtpCommand&) {
   SockAddr shown = local;
   // pasv_address_map: the client's network (the PROXY header's client with proxy_protocol)
   // chooses; pasv_address is for the others.
-  Result<std::vector<PasvAddressRule>> rules = ParsePasvAddressMap(config_.pasv_address_map);
-  const SockAddr* mapped = rules.ok() ? PasvAddressFor(*rules, info_.peer) : nullptr;
+  const SockAddr* mapped = PasvAddressFor(config_.pasv_address_rules, info_.peer);
   if (mapped != nullptr) {
     shown = *mapped;
   } else if (config_.pasv_addr_resolve && !config_.pasv_address.empty()) {
     // Looked up by the monitor; without an answer the reply would send NATed clients nowhere.
     if (!a.resolved) return (void)ctrl_.Reply(425, "Could not look up pasv_address; use EPSV.");
     shown = SockAddr::V4(a.address, 0);
-  } else if (!config_.pasv_address.empty()) {
-    Result<SockAddr> p = SockAddr::FromHostString(config_.pasv_address, 0);
-    if (p.ok()) shown = *p;
+  } else if (config_.pasv_address_ipv4) {
+    shown = *config_.pasv_address_ipv4;
   }
   data_mode_ = DataMode::kPasv;
   ctrl_.Reply(227, FormatPasvReply(shown, a.port));
@@ -722,7 +710,7 @@ bool Session::MakeListing(std::string_view raw_arg, ListKind kind, bool stat_mod
   ReadDirOptions options;
   options.show_dot_files = all || config_.force_dot_files;
   options.show_dot_dirs = all;
-  options.hide = &hide_;
+  options.hide = &config_.hide_filter;
   // NLST prints names alone: no lstat of each entry (a third of vsftpd's time without it);
   // NLST -R needs to know the directories.
   options.names_only = kind == ListKind::kNlst && !recursive;
@@ -984,7 +972,7 @@ void Session::Retr(const FtpCommand& c) {
   if (!config_.download_enable) return (void)ctrl_.Reply(550, "Permission denied.");
   std::string path;
   if (!Resolve(c.arg, &path) || Denied(path) ||
-      (!download_only_.empty() && !download_only_.Matches(SplitDirBase(path).second))) {
+      (!config_.download_filter.empty() && !config_.download_filter.Matches(SplitDirBase(path).second))) {
     data_mode_ = DataMode::kNone;
     return (void)ctrl_.Reply(550, "Permission denied.");
   }
@@ -1159,7 +1147,7 @@ void Session::Upload(std::string_view arg, UploadKind kind) {
   std::string path;
   if (!Resolve(arg, &path) || Denied(path)) return refuse(550, "Permission denied.");
   if (path == "/") return refuse(553, "Could not create file.");
-  if (!upload_only_.empty() && !upload_only_.Matches(SplitDirBase(path).second)) {
+  if (!config_.upload_filter.empty() && !config_.upload_filter.Matches(SplitDirBase(path).second)) {
     return refuse(550, "Permission denied.");
   }
   // Without anon_other_write_enable, anonymous users may only create new files.

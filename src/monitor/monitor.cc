@@ -716,8 +716,7 @@ void RefuseBannedAddress(const Config& config, const SessionInfo& session) {
 // proxy_protocol: only the balancers in proxy_trusted_addresses may connect at all, whether or
 // not they would send a header; the connection is closed without a word.
 void RefuseUntrustedProxy(const Config& config, const SessionInfo& session) {
-  Result<std::vector<Network>> trusted = ParseNetworkList(config.proxy_trusted_addresses);
-  if (trusted.ok() && InNetworks(*trusted, session.peer)) return;
+  if (InNetworks(config.proxy_trusted_networks, session.peer)) return;
   LogEvent e;
   e.command = "CONNECT";
   e.result = "refused";

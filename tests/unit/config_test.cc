@@ -196,6 +196,44 @@ TEST_CASE("string options are validated") {
   CHECK(p.errors.empty());
 }
 
+TEST_CASE("options with a parsed form keep it, so nothing parses them again") {
+  Parsed p = Parse(
+      "deny_file={*.mp3,.private}\nhide_file=*.bak\ndownload_file={*.iso}\n"
+      "upload_file={*.txt}\nproxy_trusted_addresses=10.0.0.0/8,192.0.2.7\n"
+      "pasv_address_map=10.0.0.0/8=10.1.2.3,0.0.0.0/0=198.51.100.9\npasv_address=192.0.2.1\n");
+  CHECK_OR_RETURN(p.errors.empty());
+  const Config& c = p.config;
+  CHECK(c.deny_filter.MatchesAnyComponent("/music/a.mp3"));
+  CHECK(c.deny_filter.Matches(".private"));
+  CHECK_FALSE(c.deny_filter.Matches("a.txt"));
+  CHECK(c.hide_filter.Matches("x.bak"));
+  CHECK(c.download_filter.Matches("cd.iso"));
+  CHECK(c.upload_filter.Matches("notes.txt"));
+  Result<SockAddr> inside = SockAddr::FromHostString("10.9.9.9", 0);
+  Result<SockAddr> outside = SockAddr::FromHostString("203.0.113.5", 0);
+  CHECK_OR_RETURN(inside.ok() && outside.ok());
+  CHECK(InNetworks(c.proxy_trusted_networks, *inside));
+  CHECK_FALSE(InNetworks(c.proxy_trusted_networks, *outside));
+  const SockAddr* mapped = PasvAddressFor(c.pasv_address_rules, *inside);
+  CHECK_OR_RETURN(mapped != nullptr);
+  CHECK(mapped->HostString() == "10.1.2.3");
+  CHECK(c.pasv_address_ipv4.has_value());
+  CHECK(c.pasv_address_ipv4->HostString() == "192.0.2.1");
+  // With pasv_addr_resolve the name is looked up later: no numeric form.
+  Parsed resolve = Parse("pasv_addr_resolve=YES\npasv_address=ftp.example.org\n");
+  CHECK(!resolve.config.pasv_address_ipv4.has_value());
+  // A user_config_dir file's options are parsed over the main ones.
+  Parsed user = Parse("deny_file=*.exe\n");
+  std::vector<ConfigError> errors;
+  Config over = ParseConfig("hide_file=*.tmp\n", "user.conf", &errors, user.config);
+  CHECK(errors.empty());
+  CHECK(over.deny_filter.Matches("a.exe"));
+  CHECK(over.hide_filter.Matches("a.tmp"));
+  // A broken map is an error of the file, not a map quietly ignored later.
+  CHECK(Contains(OnlyError("pasv_address_map=10.0.0.0/8\n"), "pasv_address_map:"));
+  CHECK(Contains(OnlyError("proxy_trusted_addresses=10.0.0.0/33\n"), "proxy_trusted_addresses:"));
+}
+
 TEST_CASE("a line without '=' is an error") {
   CHECK(OnlyError("anonymous_enable\n") ==
         "test.conf:1: anonymous_enable: missing '=': expected option=value, got "
@@ -455,8 +493,8 @@ TEST_CASE("every option of tunables.def has a .B entry in keepftpd.conf(5)") {
   ss << in.rdbuf();
   const std::string page = "\n" + ss.str();
 #define KEEPFTPD_BOOL(name, def, vsftpd_default, help) CHECK(Contains(page, "\n.B " #name "\n"));
-#define KEEPFTPD_UINT(name, def, min, max, help) CHECK(Contains(page, "\n.B " #name "\n"));
-#define KEEPFTPD_STR(name, def, help) CHECK(Contains(page, "\n.B " #name "\n"));
+#define KEEPFTPD_UINT(name, def, min, max, kind, help) CHECK(Contains(page, "\n.B " #name "\n"));
+#define KEEPFTPD_STR(name, def, kind, help) CHECK(Contains(page, "\n.B " #name "\n"));
 #include "tunables.def"
 #undef KEEPFTPD_BOOL
 #undef KEEPFTPD_UINT
