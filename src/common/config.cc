@@ -24,6 +24,7 @@
 #include "name_filter.h"
 #include "sockaddr.h"
 #include "strutil.h"
+#include "unique_fd.h"
 
 namespace keepftpd {
 namespace {
@@ -624,11 +625,13 @@ void CheckDirectory(const std::string& file, const std::string& dir,
 // when there is no text to parse.
 bool ReadConfigFile(const std::string& path, std::string* text,
                     std::vector<ConfigError>* errors, std::vector<OwnerProblem>* owners) {
-  int fd;
+  int raw;
   do {
-    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  } while (fd < 0 && errno == EINTR);
-  if (fd < 0) {
+    raw = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  } while (raw < 0 && errno == EINTR);
+  UniqueFd file(raw);
+  const int fd = file.get();
+  if (!file.valid()) {
     errors->push_back({path, 0, "", std::string("cannot open: ") + std::strerror(errno)});
     return false;
   }
@@ -636,12 +639,10 @@ bool ReadConfigFile(const std::string& path, std::string* text,
   struct stat st{};
   if (fstat(fd, &st) != 0) {
     errors->push_back({path, 0, "", std::string("cannot stat: ") + std::strerror(errno)});
-    close(fd);
     return false;
   }
   if (!S_ISREG(st.st_mode)) {
     errors->push_back({path, 0, "", "not a regular file"});
-    close(fd);
     return false;
   }
   if (st.st_uid != 0) {
@@ -658,7 +659,6 @@ bool ReadConfigFile(const std::string& path, std::string* text,
   if (static_cast<std::uint64_t>(st.st_size) > kMaxConfigBytes) {
     errors->push_back({path, 0, "",
                        "larger than " + std::to_string(kMaxConfigBytes) + " bytes"});
-    close(fd);
     return false;
   }
   text->clear();
@@ -680,7 +680,6 @@ bool ReadConfigFile(const std::string& path, std::string* text,
       break;
     }
   }
-  close(fd);
   return ok;
 }
 
@@ -757,13 +756,13 @@ const char* VsftpdStatusName(VsftpdStatus status) {
 }
 
 const std::vector<VsftpdOption>& VsftpdOptions() {
-  static const std::vector<VsftpdOption>* options = [] {
-    auto* v = new std::vector<VsftpdOption>{
+  static const std::vector<VsftpdOption> options = [] {
+    std::vector<VsftpdOption> v{
 #define VSFTPD_OPTION(name, type, vsftpd_default, sample) {#name, #type[0], vsftpd_default, sample},
 #include "vsftpd_options.def"
 #undef VSFTPD_OPTION
     };
-    for (VsftpdOption& o : *v) {
+    for (VsftpdOption& o : v) {
       if (const InertOption* inert = FindInert(o.name)) {
         o.status = VsftpdStatus::kMapped;
         o.note = std::string(inert->accepted ? "YES is accepted and ignored; NO is refused: "
@@ -784,7 +783,7 @@ const std::vector<VsftpdOption>& VsftpdOptions() {
     }
     return v;
   }();
-  return *options;
+  return options;
 }
 
 std::string ConfigError::ToString() const {

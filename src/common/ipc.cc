@@ -119,7 +119,7 @@ ReceiveOutcome ReceiveMessage(int channel, Message* out, std::string* error) {
       if (fd_count++ == 0) {
         received.Reset(fd);
       } else {
-        ::close(fd);
+        UniqueFd stray(fd);  // closed at once: only one descriptor may come
       }
     }
   }

@@ -12,6 +12,7 @@
 #include <cstdlib>
 
 #include "ipc.h"
+#include "no_destructor.h"
 #include "strutil.h"
 #include "wire.h"
 
@@ -26,7 +27,7 @@ int g_channel = -1;
 void (*g_fatal_hook)() = nullptr;
 
 LogContext& Context() {
-  static LogContext* context = new LogContext();
+  static NoDestructor<LogContext> context;  // records may be written while the process exits
   return *context;
 }
 

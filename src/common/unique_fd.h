@@ -1,9 +1,13 @@
-// UniqueFd: a move-only owner of one file descriptor. Shared by every process.
+// UniqueFd: a move-only owner of one file descriptor, and UniqueDir of one directory stream.
+// Every descriptor and DIR* of keepftpd is owned by one of them: nothing else closes. Shared by
+// every process.
 #ifndef KEEPFTPD_SRC_COMMON_UNIQUE_FD_H_
 #define KEEPFTPD_SRC_COMMON_UNIQUE_FD_H_
 
+#include <dirent.h>
 #include <unistd.h>
 
+#include <memory>
 #include <utility>
 
 namespace keepftpd {
@@ -32,6 +36,12 @@ class UniqueFd {
  private:
   int fd_ = -1;
 };
+
+struct DirCloser {
+  void operator()(DIR* d) const { closedir(d); }
+};
+// opendir/fdopendir's stream, closed when it goes out of scope.
+using UniqueDir = std::unique_ptr<DIR, DirCloser>;
 
 }  // namespace keepftpd
 

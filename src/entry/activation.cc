@@ -79,12 +79,12 @@ Result<Activation> FindConnection() {
   result.connection.Reset(conn);
 
   result.stderr_usable = fcntl(2, F_GETFD) >= 0 && !SameFile(2, conn);
-  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (devnull < 0) return Status::FromErrno(errno, "open /dev/null");
-  dup2(devnull, 0);
-  dup2(devnull, 1);
-  if (!result.stderr_usable) dup2(devnull, 2);
-  if (devnull > 2) close(devnull);
+  UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!devnull.valid()) return Status::FromErrno(errno, "open /dev/null");
+  dup2(devnull.get(), 0);
+  dup2(devnull.get(), 1);
+  if (!result.stderr_usable) dup2(devnull.get(), 2);
+  if (devnull.get() <= 2) devnull.Release();  // it is one of the standard descriptors itself
   // Close everything else we may have inherited: everything from 3 up except the connection.
   if (conn > 3) syscall(SYS_close_range, 3u, static_cast<unsigned>(conn - 1), 0u);
   syscall(SYS_close_range, static_cast<unsigned>(conn + 1), ~0u, 0u);

@@ -32,6 +32,7 @@
 #include "session.h"
 #include "strutil.h"
 #include "tls.h"
+#include "unique_fd.h"
 #include "proctitle.h"
 #include "ftp_features.h"
 #include "hash.h"
@@ -283,12 +284,12 @@ void CheckSecureChroot(const std::string& dir, bool rootless, std::vector<std::s
                       fix);
     return;
   }
-  DIR* d = opendir(dir.c_str());
+  UniqueDir d(opendir(dir.c_str()));
   if (d == nullptr) {
     errors->push_back("secure_chroot_dir=" + dir + ": " + std::strerror(errno) + fix);
     return;
   }
-  while (dirent* e = readdir(d)) {
+  while (dirent* e = readdir(d.get())) {
     if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
       errors->push_back("secure_chroot_dir=" + dir + ": must be empty, but contains " +
                         SanitizeForLog(e->d_name) +
@@ -296,7 +297,6 @@ void CheckSecureChroot(const std::string& dir, bool rootless, std::vector<std::s
       break;
     }
   }
-  closedir(d);
 }
 
 std::string NewSessionId() {
@@ -485,12 +485,10 @@ int Main(int argc, char** argv) {
     // refuses to start. (Parsing them waits for AUTH TLS: most connections never ask.)
     for (const std::string* file : {&config.rsa_cert_file, &config.rsa_private_key_file}) {
       if (file->empty()) continue;
-      int fd = open(file->c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-      if (fd < 0) {
+      UniqueFd fd(open(file->c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+      if (!fd.valid()) {
         errors.push_back((file == &config.rsa_cert_file ? "rsa_cert_file=" : "rsa_private_key_file=") +
                          *file + ": " + std::strerror(errno));
-      } else {
-        close(fd);
       }
     }
   }
@@ -511,13 +509,12 @@ int Main(int argc, char** argv) {
     UseTransferLogs(vsftpd_fd, xferlog_fd, vsftpd_format && config.syslog_enable);
   }
   if (!config.banner_file.empty()) {
-    int fd = open(config.banner_file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
+    UniqueFd fd(open(config.banner_file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    if (!fd.valid()) {
       errors.push_back("banner_file=" + config.banner_file + ": " + std::strerror(errno));
     } else {
       std::string text(kMaxBannerFile, '\0');
-      ssize_t n = read(fd, text.data(), text.size());
-      close(fd);
+      ssize_t n = read(fd.get(), text.data(), text.size());
       text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
       session.banner_text = text;
     }

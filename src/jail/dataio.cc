@@ -213,7 +213,8 @@ TransferResult SendFile(int data_fd, ControlConnection& ctrl, int file_fd, std::
     AsciiEncoder encoder;
     const std::size_t chunk_size = pacer.Chunk(kReadChunk);
     // ASCII: what is read, then (converted, up to twice as long) what is sent.
-    std::unique_ptr<char[]> buffer(new char[(options.ascii ? 3 : 1) * chunk_size]);
+    std::unique_ptr<char[]> buffer =
+        std::make_unique_for_overwrite<char[]>((options.ascii ? 3 : 1) * chunk_size);
     char* const in = buffer.get();
     char* const converted = in + chunk_size;
     auto pos = static_cast<off_t>(offset);

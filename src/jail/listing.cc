@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "strutil.h"
+#include "unique_fd.h"
 
 namespace keepftpd {
 namespace {
@@ -537,27 +538,21 @@ class SortedNames {
 Status VisitDirectory(const std::string& path, const ReadDirOptions& options,
                       const std::function<bool(const ListEntry&)>& visit,
                       const std::function<bool()>& ready) {
-  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno(errno, "open directory " + SanitizeForLog(path));
-  DIR* dir = fdopendir(fd);
-  if (dir == nullptr) {
-    int err = errno;
-    close(fd);
-    return Status::FromErrno(err, "fdopendir " + SanitizeForLog(path));
-  }
+  UniqueFd opened(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!opened.valid()) return Status::FromErrno(errno, "open directory " + SanitizeForLog(path));
+  const int fd = opened.get();
+  UniqueDir dir(fdopendir(fd));
+  if (dir == nullptr) return Status::FromErrno(errno, "fdopendir " + SanitizeForLog(path));
+  opened.Release();  // the stream owns fd now
   // The names first, sorted; then each entry is stat'ed and handed over in order, one at a
   // time in the same ListEntry (holding them all, a few hundred bytes each, cost more page
   // faults than the formatting).
   SortedNames names;
   while (names.size() < kMaxListEntries) {
     errno = 0;
-    struct dirent* de = readdir(dir);
+    struct dirent* de = readdir(dir.get());
     if (de == nullptr) {
-      if (errno != 0) {
-        Status status = Status::FromErrno(errno, "readdir " + SanitizeForLog(path));
-        closedir(dir);
-        return status;
-      }
+      if (errno != 0) return Status::FromErrno(errno, "readdir " + SanitizeForLog(path));
       break;
     }
     std::string_view name(de->d_name);
@@ -593,7 +588,6 @@ Status VisitDirectory(const std::string& path, const ReadDirOptions& options,
     entry.name.assign(names.Name(i));
     if (!visit(entry)) break;
   }
-  closedir(dir);  // also closes fd
   return Status::Ok();
 }
 

@@ -31,6 +31,7 @@
 #include "listing.h"
 #include "log.h"
 #include "monitor_client.h"
+#include "no_destructor.h"
 #include "proctitle.h"
 #include "strutil.h"
 #include "test_hooks.h"
@@ -1053,9 +1054,9 @@ std::string RandomHex(std::size_t bytes) {
 // writing, because NFS turns flock(2) into a whole-file POSIX lock, which a read-only
 // descriptor cannot take; a file this user may not write is not this session's to remove.
 void RemoveStaleUploads(const std::string& dir) {
-  DIR* d = opendir(dir.c_str());
+  UniqueDir d(opendir(dir.c_str()));
   if (d == nullptr) return;
-  while (dirent* e = readdir(d)) {
+  while (dirent* e = readdir(d.get())) {
     std::string_view name = e->d_name;
     if (name.substr(0, kUploadPrefix.size()) != kUploadPrefix) continue;
     std::string path = (dir == "/" ? "" : dir) + "/" + std::string(name);
@@ -1065,7 +1066,6 @@ void RemoveStaleUploads(const std::string& dir) {
     if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
     if (flock(fd.get(), LOCK_EX | LOCK_NB) == 0) unlinkat(AT_FDCWD, path.c_str(), 0);
   }
-  closedir(d);
 }
 
 // Creates the hidden file an atomic upload writes to, holding the flock(2) that tells every
@@ -1112,11 +1112,8 @@ int ReserveUniqueName(const std::string& path, mode_t mode, std::string* name) {
 }
 
 bool SyncDirectory(const std::string& dir) {
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool ok = fsync(fd) == 0;
-  close(fd);
-  return ok;
+  UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  return fd.valid() && fsync(fd.get()) == 0;
 }
 
 // Puts a complete upload in place: renameat2, with RENAME_NOREPLACE where the client may not
@@ -1183,43 +1180,43 @@ void Session::Upload(std::string_view arg, UploadKind kind) {
     fstat(reserved.get(), &reservation);
   }
   std::string temp;
-  int fd;
+  UniqueFd file;
   if (in_place) {
     int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY;
     if (kind == UploadKind::kAppend) flags |= O_APPEND;
     if (create_only) flags |= O_EXCL;
-    fd = reserved.valid() ? reserved.Release() : open(target.c_str(), flags, mode);
-    if (fd >= 0 && config_.lock_upload_files) {
+    file = reserved.valid() ? std::move(reserved) : UniqueFd(open(target.c_str(), flags, mode));
+    if (file.valid() && config_.lock_upload_files) {
       struct flock lock = {};
       lock.l_type = F_WRLCK;
       lock.l_whence = SEEK_SET;
-      while (fcntl(fd, F_SETLKW, &lock) != 0 && errno == EINTR) {
+      while (fcntl(file.get(), F_SETLKW, &lock) != 0 && errno == EINTR) {
       }
     }
     // Truncated only once the lock is ours: a second upload of the same file waits for the
     // first instead of cutting it short under its feet.
-    if (fd >= 0 && kind == UploadKind::kStore && offset == 0 && ftruncate(fd, 0) != 0) {
-      int err = errno;
-      close(fd);
+    if (file.valid() && kind == UploadKind::kStore && offset == 0 &&
+        ftruncate(file.get(), 0) != 0) {
+      const int err = errno;
+      file.Reset();
       errno = err;
-      fd = -1;
     }
-    if (fd >= 0 && offset > 0 && lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0) {
-      close(fd);
+    if (file.valid() && offset > 0 &&
+        lseek(file.get(), static_cast<off_t>(offset), SEEK_SET) < 0) {
+      file.Reset();
       if (kind == UploadKind::kUnique) unlinkat(AT_FDCWD, target.c_str(), 0);
       return refuse(554, "Could not seek to the restart position.");
     }
   } else {
     RemoveStaleUploads(dir);
-    fd = CreateUploadFile(dir, mode, &temp);
+    file.Reset(CreateUploadFile(dir, mode, &temp));
   }
-  if (fd < 0) {
+  if (!file.valid()) {
     const int err = errno;
     if (reserved.valid()) unlinkat(AT_FDCWD, target.c_str(), 0);  // the STOU name given back
     return refuse(553, err == EROFS ? "Could not create file: read-only file system."
                                     : "Could not create file.");
   }
-  UniqueFd file(fd);
   reserved.Reset();
   auto discard = [&]() {
     if (!in_place) {
@@ -1434,7 +1431,7 @@ void Session::Site(const FtpCommand& c) {
 void RunSession(const Config& config, const SessionInfo& session, int channel,
                 const SessionUser& user) {
   ControlConnection::SetProtocolLog(config.log_ftp_protocol);
-  static Session* s = new Session(config, session, channel, user);
+  static NoDestructor<Session> s(config, session, channel, user);  // lives until _exit
   s->Start(user.start);
   s->Run();
 }

@@ -126,7 +126,8 @@ long NowMs() {
 // hardly ever copied twice. Its memory is touched only as it is used.
 class Buffer {
  public:
-  explicit Buffer(std::size_t capacity) : data_(new char[capacity]), capacity_(capacity) {}
+  explicit Buffer(std::size_t capacity)
+      : data_(std::make_unique_for_overwrite<char[]>(capacity)), capacity_(capacity) {}
 
   std::size_t size() const { return end_ - begin_; }
   bool empty() const { return begin_ == end_; }
@@ -156,9 +157,9 @@ class Buffer {
 struct Link {
   // capacity: bytes held per direction.
   explicit Link(std::size_t capacity) : to_net(capacity), to_plain(capacity) {}
-  SSL* ssl = nullptr;
-  int net = -1;
-  int plain = -1;
+  SSL* ssl = nullptr;  // freed by ~Link
+  UniqueFd net;        // the client's TCP connection
+  UniqueFd plain;      // the plaintext end towards the protocol jail
   bool data = false;
   Buffer to_net, to_plain;
   bool net_eof = false;      // the client sent close_notify or closed
@@ -175,8 +176,6 @@ struct Link {
 
   ~Link() {
     if (ssl != nullptr) SSL_free(ssl);
-    if (net >= 0) close(net);
-    if (plain >= 0) close(plain);
   }
 
   // After the handshake: records are gathered in a buffer of kNetWrite bytes and go out in one
@@ -248,7 +247,7 @@ struct Link {
         }
       }
       if (!to_plain.empty()) {
-        ssize_t n = send(plain, to_plain.data(), to_plain.size(), MSG_NOSIGNAL);
+        ssize_t n = send(plain.get(), to_plain.data(), to_plain.size(), MSG_NOSIGNAL);
         if (n > 0) {
           to_plain.Consume(static_cast<std::size_t>(n));
           progress = true;
@@ -259,14 +258,14 @@ struct Link {
         }
       }
       if (net_eof && to_plain.empty() && !plain_shut) {
-        shutdown(plain, SHUT_WR);
+        shutdown(plain.get(), SHUT_WR);
         plain_shut = true;
         progress = true;
       }
       // jail -> client
       room = to_net.Room();
       if (!plain_eof && !room.empty() && plain_readable) {
-        ssize_t n = recv(plain, room.data(), room.size(), 0);
+        ssize_t n = recv(plain.get(), room.data(), room.size(), 0);
         if (n > 0) {
           to_net.Added(static_cast<std::size_t>(n));
           progress = true;
@@ -484,8 +483,8 @@ void RunTlsJail(const Config& config, SSL_CTX* ctx, int raw_control, int plain_c
   Link control(kControlPending);
   control.ssl = SSL_new(ctx);
   SSL_set_read_ahead(control.ssl, 1);
-  control.net = raw_control;
-  control.plain = plain_control;
+  control.net.Reset(raw_control);
+  control.plain.Reset(plain_control);
   SSL_set_fd(control.ssl, raw_control);
   if (config.implicit_ssl && config.proxy_protocol) {
     // Behind a balancer the PROXY header comes before the ClientHello. This jail only finds
@@ -519,7 +518,7 @@ void RunTlsJail(const Config& config, SSL_CTX* ctx, int raw_control, int plain_c
   SetNonBlocking(raw_control);
   SetNonBlocking(plain_control);
 
-  std::vector<Link*> data;  // at most one live data connection, plus closing ones
+  std::vector<std::unique_ptr<Link>> data;  // at most one live data connection, plus closing ones
   while (true) {
     control.Pump();
     if (control.failed ||
@@ -536,19 +535,18 @@ void RunTlsJail(const Config& config, SSL_CTX* ctx, int raw_control, int plain_c
         WireWriter w;
         w.PutU8(flags);
         if (!SendMessage(channel, MsgType::kTlsDataEnd, w.data()).ok()) _exit(1);
-        delete data[i];
         data.erase(data.begin() + static_cast<long>(i));
       } else {
         ++i;
       }
     }
     std::vector<pollfd> fds;
-    fds.push_back({control.net, control.net_events, 0});
-    fds.push_back({control.plain, control.plain_events, 0});
+    fds.push_back({control.net.get(), control.net_events, 0});
+    fds.push_back({control.plain.get(), control.plain_events, 0});
     fds.push_back({channel, POLLIN, 0});
-    for (Link* l : data) {
-      fds.push_back({l->net, l->net_events, 0});
-      fds.push_back({l->plain, l->plain_events, 0});
+    for (const std::unique_ptr<Link>& l : data) {
+      fds.push_back({l->net.get(), l->net_events, 0});
+      fds.push_back({l->plain.get(), l->plain_events, 0});
     }
     int timeout = data.empty() ? -1 : 1000;
     if (poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) _exit(1);
@@ -571,19 +569,18 @@ void RunTlsJail(const Config& config, SSL_CTX* ctx, int raw_control, int plain_c
     // The session sent its 150 before asking for this connection, and clients start the data
     // handshake only after reading it: pass it on first.
     control.Pump();
-    auto* link = new Link(kDataPending);
+    auto link = std::make_unique<Link>(kDataPending);
     link->data = true;
-    link->net = msg.fd.Release();
+    link->net = std::move(msg.fd);
     link->ssl = SSL_new(ctx);
     SSL_set_read_ahead(link->ssl, 1);
     // No session tickets on data connections: a client that only sends (an upload) never
     // reads them, and closing with them unread makes its kernel reset the connection.
     SSL_set_num_tickets(link->ssl, 0);
-    SSL_set_fd(link->ssl, link->net);
-    if (!Handshake(link->ssl, link->net,
+    SSL_set_fd(link->ssl, link->net.get());
+    if (!Handshake(link->ssl, link->net.get(),
                    static_cast<int>(config.data_connection_timeout) * 1000, &why)) {
       Log(kLogNotice, "TLS handshake on a data connection failed: " + why);
-      delete link;
       AnswerWrap(channel, false, "TLS handshake on the data connection failed.", -1);
       continue;
     }
@@ -592,7 +589,6 @@ void RunTlsJail(const Config& config, SSL_CTX* ctx, int raw_control, int plain_c
     Log(kLogInfo, std::string("TLS on a data connection: ") + SSL_get_version(link->ssl) +
                       (resumed ? ", session resumed" : ", new session"));
     if (config.require_ssl_reuse && !resumed) {
-      delete link;
       AnswerWrap(channel, false,
                  "TLS session of the data connection was not resumed: set the client to "
                  "reuse the control connection's TLS session, or the server's "
@@ -602,21 +598,20 @@ void RunTlsJail(const Config& config, SSL_CTX* ctx, int raw_control, int plain_c
     }
     int pair[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
-      delete link;
       AnswerWrap(channel, false, "Out of resources.", -1);
       continue;
     }
-    link->plain = pair[0];
+    link->plain.Reset(pair[0]);
+    UniqueFd theirs(pair[1]);  // passed on to the monitor, closed here
     for (int end : pair) {
       int size = kPlainBuffer;
       setsockopt(end, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
     }
     link->BufferWrites();
-    SetNonBlocking(link->net);
-    SetNonBlocking(link->plain);
-    data.push_back(link);
-    AnswerWrap(channel, true, "", pair[1]);
-    close(pair[1]);
+    SetNonBlocking(link->net.get());
+    SetNonBlocking(link->plain.get());
+    data.push_back(std::move(link));
+    AnswerWrap(channel, true, "", theirs.get());
   }
 }
 

@@ -19,6 +19,8 @@
 #include <cstring>
 #include <vector>
 
+#include "unique_fd.h"
+
 namespace keepftpd {
 
 namespace {
@@ -61,12 +63,10 @@ bool HasCapabilities() {
 
 Status WriteProcSelf(const char* file, const std::string& text) {
   std::string path = std::string("/proc/self/") + file;
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno(errno, path);
-  ssize_t n = write(fd, text.data(), text.size());
-  int saved = errno;
-  close(fd);
-  if (n != static_cast<ssize_t>(text.size())) return Status::FromErrno(saved, "writing " + path);
+  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.valid()) return Status::FromErrno(errno, path);
+  ssize_t n = write(fd.get(), text.data(), text.size());
+  if (n != static_cast<ssize_t>(text.size())) return Status::FromErrno(errno, "writing " + path);
   return Status::Ok();
 }
 

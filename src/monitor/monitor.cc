@@ -503,8 +503,8 @@ Status ActivateTls(Monitor& m) {
     return Status::Error(m.tls.error);
   }
   m.tls.active = true;
-  close(m.session->control_fd);
-  m.session->control_fd = m.tls.plain.Release();
+  // The raw connection is the TLS jail's alone now; the protocol jails get the plaintext end.
+  UniqueFd raw(std::exchange(m.session->control_fd, m.tls.plain.Release()));
   return Status::Ok();
 }
 
@@ -537,7 +537,7 @@ bool EveryLoginNeedsTls(const Config& config) {
                    e);
   }
   if (m.tls.active && m.tls.pid > 0) {
-    close(m.session->control_fd);
+    UniqueFd(std::exchange(m.session->control_fd, -1)).Reset();  // the TLS jail then ends
     for (int i = 0; i < 300; ++i) {
       DrainTlsChannel(m);
       if (waitpid(m.tls.pid, nullptr, WNOHANG) != 0) break;
@@ -1610,10 +1610,7 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
       if (!is_keeper) {
         // The session's monitor: serve the session. The plaintext control end is the
         // session jail's now.
-        if (m.tls.active) {
-          close(m.session->control_fd);
-          m.session->control_fd = -1;
-        }
+        if (m.tls.active) UniqueFd(std::exchange(m.session->control_fd, -1)).Reset();
         continue;
       }
       if (!rein) EndConnection(m, false);
