@@ -138,16 +138,20 @@ def pasv_upload(raw, command, data):
 
 
 @pytest.mark.parametrize("atomic", ["YES", "NO"])
-@pytest.mark.parametrize("who", ["local", "anonymous"])
-def test_parallel_stou_of_one_name(make_server, local_users, tree, atomic, who):
+@pytest.mark.parametrize("who", ["local", "anonymous", "local-nfs"])
+def test_parallel_stou_of_one_name(make_server, local_users, tree, tmp_path, atomic, who):
     # Every client gets its own name, the one its 150 announced, before it sends any data.
-    if who == "local":
+    with contextlib.ExitStack() as stack:
+        stou_storm(make_server, local_users, tree, tmp_path, atomic, who, stack)
+
+
+def stou_storm(make_server, local_users, tree, tmp_path, atomic, who, stack):
+    if who.startswith("local"):
         s = make_server({"local_enable": "YES", "write_enable": "YES", "anonymous_enable": "NO",
                          "atomic_uploads": atomic})
-        d = home(local_users)
-        directory = os.path.join(d, f"stou-{atomic}")
-        os.makedirs(directory, exist_ok=True)
-        os.chown(directory, local_users.users[ALICE]["uid"], -1)
+        fs = "nfs" if who == "local-nfs" else "local"
+        directory = stack.enter_context(
+            upload_directory(local_users, tmp_path, f"stou-{atomic}-{fs}", fs))
         user, password = ALICE, local_users.users[ALICE]["password"]
         remote = directory + "/report.txt"
     else:
