@@ -101,13 +101,13 @@ ReceiveOutcome ReceiveMessage(int channel, Message* out, std::string* error) {
   do {
     n = recvmsg(channel, &msg, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
-  if (n == 0) return ReceiveOutcome::kClosed;
   if (n < 0) {
     if (errno == ECONNRESET) return ReceiveOutcome::kClosed;
     *error = std::string("recvmsg: ") + std::strerror(errno);
     return ReceiveOutcome::kError;
   }
-  // Collect every descriptor first so that none leaks whatever else is wrong.
+  // Collect every descriptor first so that none leaks whatever else is wrong (an empty datagram
+  // may carry one too).
   int fd_count = 0;
   UniqueFd received;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
@@ -121,6 +121,16 @@ ReceiveOutcome ReceiveMessage(int channel, Message* out, std::string* error) {
       } else {
         UniqueFd stray(fd);  // closed at once: only one descriptor may come
       }
+    }
+  }
+  // On SOCK_SEQPACKET an empty datagram reads as 0 bytes, like the end of the stream. The end
+  // reads 0 again; an empty datagram (which no sender of ours makes) leaves the channel open,
+  // and is an error like any other message too short for its type.
+  if (n == 0 && fd_count == 0) {
+    char probe;
+    const ssize_t again = recv(channel, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (again == 0 || (again < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+      return ReceiveOutcome::kClosed;
     }
   }
   if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {

@@ -38,8 +38,9 @@ class ControlConnection {
 
   // "CODE text\r\n". CR and LF inside text are replaced, so a reply cannot be split.
   bool Reply(int code, std::string_view text);
-  // "CODE-first\r\n", then each line (prefixed with one space unless it starts with a space or
-  // is a raw line), then "CODE last\r\n". Lines are sent as given after CR/LF removal.
+  // "CODE-first\r\n", then each line as given (CR and LF replaced; callers add the leading
+  // space RFC 959 asks for), then "CODE last\r\n". A line that would read as the final line
+  // ("CODE " at its start) gets a leading space.
   bool ReplyMulti(int code, std::string_view first, const std::vector<std::string>& lines,
                   std::string_view last);
   // Sends raw bytes (already formatted reply text).

@@ -194,7 +194,6 @@ TransferResult SendBuffer(int data_fd, ControlConnection& ctrl, std::string_view
                           const TransferOptions& options, std::uint64_t* sent) {
   *sent = 0;
   Waiter waiter(data_fd, ctrl, options.timeout_seconds);
-  // Check for an ABOR that arrived before the transfer started.
   if (options.ascii) {
     AsciiEncoder encoder;
     std::string out;
@@ -229,9 +228,7 @@ TransferResult SendFile(int data_fd, ControlConnection& ctrl, int file_fd, std::
         char* end = encoder.Convert(out, converted);
         out = std::string_view(converted, static_cast<std::size_t>(end - converted));
       }
-      std::uint64_t chunk_sent = 0;
-      TransferResult r = WriteAll(data_fd, waiter, out, &chunk_sent);
-      *sent += static_cast<std::uint64_t>(n);
+      TransferResult r = WriteAll(data_fd, waiter, out, sent);  // counts what went out
       if (r == TransferResult::kOk) r = pacer.Pace(*sent, waiter);
       if (r != TransferResult::kOk) return r;
     }

@@ -31,10 +31,13 @@ struct TransferOptions {
   std::uint64_t max_rate = 0;
 };
 
+// *sent: the bytes that went out on the data connection (after the ASCII conversion), whatever
+// the result. An ABOR is seen while the data connection is not ready; one that comes before a
+// short transfer has gone out is read as the next command (225: no transfer to abort).
 TransferResult SendBuffer(int data_fd, ControlConnection& ctrl, std::string_view data,
                           const TransferOptions& options, std::uint64_t* sent);
 
-// Sends file_fd from offset to its end.
+// Sends file_fd from offset to its end; *sent as for SendBuffer.
 TransferResult SendFile(int data_fd, ControlConnection& ctrl, int file_fd, std::uint64_t offset,
                         const TransferOptions& options, std::uint64_t* sent);
 

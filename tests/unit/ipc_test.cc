@@ -336,14 +336,10 @@ TEST_CASE("Sending and receiving a descriptor leaves exactly one new descriptor 
   CHECK(CountOpenFds() == open_before);
 }
 
-// Known bug, skipped until ipc.cc is fixed: ReceiveMessage returns kClosed as soon as recvmsg
-// returns 0, before it collects descriptors. On SOCK_SEQPACKET an empty datagram also reads as 0,
-// with any descriptor it carried, so that descriptor stays open in the receiver and nobody owns
-// it, and the header's "kError on a message too short for its type field" does not hold for 0
-// bytes. (A fix: collect descriptors first; after a 0, a recv(MSG_PEEK | MSG_DONTWAIT) that
-// fails with EAGAIN tells an empty datagram from end of stream, which reads 0 again.)
-TEST_CASE("An empty datagram is kError, not end of stream, and its descriptor is closed" *
-          doctest::skip(true)) {
+// On SOCK_SEQPACKET an empty datagram reads as 0 bytes, like the end of the stream: it must
+// neither pass for the end (a jail could make the monitor take it for gone) nor leak what it
+// carried.
+TEST_CASE("An empty datagram is kError, not end of stream, and its descriptor is closed") {
   Channel c;
   UniqueFd file = MakeFile("ipc_test_empty");
   const int open_before = CountOpenFds();
@@ -353,6 +349,14 @@ TEST_CASE("An empty datagram is kError, not end of stream, and its descriptor is
   CHECK(ReceiveMessage(c.monitor_end.get(), &got, &error) == ReceiveOutcome::kError);
   CHECK_FALSE(got.fd.valid());
   CHECK(CountOpenFds() == open_before);
+  // Without a descriptor as well; the channel is still open afterwards.
+  SendDatagram(c.jail_end.get(), "", {});
+  CHECK(ReceiveMessage(c.monitor_end.get(), &got, &error) == ReceiveOutcome::kError);
+  CHECK(SendMessage(c.jail_end.get(), MsgType::kLog, "x").ok());
+  CHECK(ReceiveMessage(c.monitor_end.get(), &got, &error) == ReceiveOutcome::kMessage);
+  // The real end of the stream is still kClosed.
+  c.jail_end.Reset();
+  CHECK(ReceiveMessage(c.monitor_end.get(), &got, &error) == ReceiveOutcome::kClosed);
 }
 
 }  // namespace
