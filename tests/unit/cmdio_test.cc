@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "check_or_return.h"
 #include "ftp_command.h"
 #include "ipc.h"
 #include "log.h"
@@ -22,15 +23,6 @@
 
 namespace keepftpd {
 namespace {
-
-// REQUIRE needs exceptions, which the project does not have: check, and leave the test (or
-// helper, returning the extra argument) on failure.
-#define CHECK_OR_RETURN(cond, ...)  \
-  do {                              \
-    const bool ok_ = (cond);        \
-    CHECK_MESSAGE(ok_, #cond);      \
-    if (!ok_) return __VA_ARGS__;   \
-  } while (0)
 
 using Outcome = ControlConnection::ReadOutcome;
 

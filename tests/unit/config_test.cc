@@ -14,17 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "check_or_return.h"
+
 namespace keepftpd {
 namespace {
-
-// REQUIRE needs exceptions, which the project does not have: check, and leave the test (or
-// helper, returning the extra argument) on failure.
-#define CHECK_OR_RETURN(cond, ...)  \
-  do {                              \
-    const bool ok_ = (cond);        \
-    CHECK_MESSAGE(ok_, #cond);      \
-    if (!ok_) return __VA_ARGS__;   \
-  } while (0)
 
 struct Parsed {
   Config config;

@@ -21,6 +21,7 @@
 #include <thread>
 #include <utility>
 
+#include "check_or_return.h"
 #include "cmdio.h"
 #include "unique_fd.h"
 
@@ -43,15 +44,6 @@ struct StringMaker<keepftpd::TransferResult> {
 
 namespace keepftpd {
 namespace {
-
-// REQUIRE needs exceptions, which the project does not have: check, and leave the test (or
-// helper, returning the extra argument) on failure.
-#define CHECK_OR_RETURN(cond, ...)  \
-  do {                              \
-    const bool ok_ = (cond);        \
-    CHECK_MESSAGE(ok_, #cond);      \
-    if (!ok_) return __VA_ARGS__;   \
-  } while (0)
 
 // A transfer that should end on its own never waits this long; a broken one fails with
 // kTimeout instead of hanging the test.

@@ -17,19 +17,11 @@
 #include <string>
 #include <vector>
 
+#include "check_or_return.h"
 #include "ipc_messages.h"
 
 namespace keepftpd {
 namespace {
-
-// REQUIRE needs exceptions, which the project does not have: check, and leave the test (or
-// helper, returning the extra argument) on failure.
-#define CHECK_OR_RETURN(cond, ...)  \
-  do {                              \
-    const bool ok_ = (cond);        \
-    CHECK_MESSAGE(ok_, #cond);      \
-    if (!ok_) return __VA_ARGS__;   \
-  } while (0)
 
 struct Channel {
   UniqueFd monitor_end;
