@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from test_privsep import children, wait_for
+
 
 def retr(ftp, path):
     out = io.BytesIO()
@@ -333,6 +335,9 @@ def test_log_ftp_protocol(make_server):
     c.cmd("PWD")
     c.cmd("QUIT")
     c.closed()
+    # The records come through the monitor, which may still be writing them as the client sees
+    # the end: read them once every process of the connection is gone.
+    assert wait_for(lambda: children(s.proc.pid) == [])
     out = s.output()
     assert "FTP response: 220 " in out
     assert "FTP command: USER anonymous" in out
