@@ -44,7 +44,7 @@ std::optional<std::uint64_t> ParseDecimal(std::string_view s, std::uint64_t max)
   for (char c : s) {
     if (c < '0' || c > '9') return std::nullopt;
     std::uint64_t d = static_cast<std::uint64_t>(c - '0');
-    if (v > (max - d) / 10) return std::nullopt;
+    if (d > max || v > (max - d) / 10) return std::nullopt;
     v = v * 10 + d;
   }
   return v;

@@ -19,10 +19,16 @@ constexpr const char* kHowToStart =
     "keepftpd serves one connection handed over by its superserver: systemd (ftp.socket with "
     "Accept=yes) or xinetd/inetd. See keepftpd(8).";
 
-// A connected (not listening) TCP socket of family IPv4 or IPv6.
+// A connected TCP socket of family IPv4 or IPv6 (sd_is_socket only says it is not listening:
+// a socket that was never connected has no peer).
 bool IsConnectedTcpSocket(int fd) {
-  return sd_is_socket(fd, AF_INET, SOCK_STREAM, 0) > 0 ||
-         sd_is_socket(fd, AF_INET6, SOCK_STREAM, 0) > 0;
+  if (sd_is_socket(fd, AF_INET, SOCK_STREAM, 0) <= 0 &&
+      sd_is_socket(fd, AF_INET6, SOCK_STREAM, 0) <= 0) {
+    return false;
+  }
+  sockaddr_storage peer;
+  socklen_t len = sizeof(peer);
+  return getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0;
 }
 
 std::string Describe(int fd) {
@@ -84,7 +90,11 @@ Result<Activation> FindConnection() {
   dup2(devnull.get(), 0);
   dup2(devnull.get(), 1);
   if (!result.stderr_usable) dup2(devnull.get(), 2);
-  if (devnull.get() <= 2) devnull.Release();  // it is one of the standard descriptors itself
+  if (devnull.get() <= 2) {
+    devnull.Release();  // it is one of the standard descriptors itself
+  } else {
+    devnull.Reset();  // closed now, not again after close_range below
+  }
   // Close everything else we may have inherited: everything from 3 up except the connection.
   if (conn > 3) syscall(SYS_close_range, 3u, static_cast<unsigned>(conn - 1), 0u);
   syscall(SYS_close_range, static_cast<unsigned>(conn + 1), ~0u, 0u);

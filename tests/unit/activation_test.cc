@@ -3,6 +3,7 @@
 // is, and then only 0-2 and the connection stay open. Every case runs in a forked child that
 // sets up its own descriptors and reports back over the connection or a pipe.
 #include "activation.h"
+#include "check_or_return.h"
 
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
@@ -26,15 +27,6 @@
 
 namespace keepftpd {
 namespace {
-
-// REQUIRE needs exceptions, which the project does not have: check, and leave the test (or
-// helper, returning the extra argument) on failure.
-#define CHECK_OR_RETURN(cond, ...)  \
-  do {                              \
-    const bool ok_ = (cond);        \
-    CHECK_MESSAGE(ok_, #cond);      \
-    if (!ok_) return __VA_ARGS__;   \
-  } while (0)
 
 // In the child, the report pipe sits here, away from the descriptors a case sets up.
 constexpr int kReportFd = 200;
@@ -495,6 +487,11 @@ TEST_CASE("Without systemd, fd 0 that is not a connected TCP socket is refused, 
   UniqueFd udp(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   CHECK_OR_RETURN(udp.valid());
   CheckStdinRefused(udp.get(), "a socket that is not a connected TCP socket");
+
+  // A TCP socket that was never connected: it has no client to serve.
+  UniqueFd unconnected(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  CHECK_OR_RETURN(unconnected.valid());
+  CheckStdinRefused(unconnected.get(), "a socket that is not a connected TCP socket");
 }
 
 TEST_CASE("Without systemd, a terminal on fd 0 is refused as a terminal") {

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "check_or_return.h"
 #include "ipc.h"
 #include "ipc_messages.h"
 #include "strutil.h"
@@ -27,15 +28,6 @@
 
 namespace keepftpd {
 namespace {
-
-// REQUIRE needs exceptions, which the project does not have: check, and leave the test (or
-// helper, returning the extra argument) on failure.
-#define CHECK_OR_RETURN(cond, ...)  \
-  do {                              \
-    const bool ok_ = (cond);        \
-    CHECK_MESSAGE(ok_, #cond);      \
-    if (!ok_) return __VA_ARGS__;   \
-  } while (0)
 
 // Reads fd until end of file.
 std::string ReadAll(int fd) {

@@ -14,19 +14,12 @@
 #include <system_error>
 #include <vector>
 
+#include "check_or_return.h"
 #include "config.h"
 #include "strutil.h"
 
 namespace keepftpd {
 namespace {
-
-// REQUIRE needs exceptions, which the project does not have: check, and leave the test on failure.
-#define CHECK_OR_RETURN(cond)  \
-  do {                         \
-    const bool ok_ = (cond);   \
-    CHECK_MESSAGE(ok_, #cond); \
-    if (!ok_) return;          \
-  } while (0)
 
 // The PAM services that exist, as MigrateVsftpdConfig asks about them.
 bool NoPam(std::string_view) { return false; }

@@ -14,16 +14,10 @@
 #include <string_view>
 #include <vector>
 
+#include "check_or_return.h"
+
 namespace keepftpd {
 namespace {
-
-// REQUIRE needs exceptions, which the project does not have: check, and leave the test on failure.
-#define CHECK_OR_RETURN(cond)  \
-  do {                         \
-    const bool ok_ = (cond);   \
-    CHECK_MESSAGE(ok_, #cond); \
-    if (!ok_) return;          \
-  } while (0)
 
 // The real argv of this program. glibc calls the functions of .init_array with (argc, argv,
 // envp), the same argv main gets; the strings are the kernel's argument area.

@@ -137,6 +137,14 @@ TEST_CASE("ParseDecimal reads digits, with leading zeros, up to 20 characters") 
   CHECK_FALSE(ParseDecimal(std::string(1000, '0'), UINT64_MAX).has_value());
 }
 
+TEST_CASE("ParseDecimal refuses a digit above a small max") {
+  CHECK_FALSE(ParseDecimal("7", 5).has_value());
+  CHECK_FALSE(ParseDecimal("1", 0).has_value());
+  CHECK_FALSE(ParseDecimal("09", 3).has_value());
+  CHECK(ParseDecimal("0", 0) == std::optional<std::uint64_t>(0));
+  CHECK(ParseDecimal("5", 5) == std::optional<std::uint64_t>(5));
+}
+
 TEST_CASE("ParseDecimal accepts exactly max and refuses max + 1 at every bound its callers use") {
   // UINT64_MAX: the largest value, and the first one that overflows 64 bits.
   CHECK(ParseDecimal("18446744073709551615", UINT64_MAX) == UINT64_MAX);
