@@ -47,6 +47,8 @@ class ControlConnection {
   bool SendRaw(std::string_view bytes);
 
   int fd() const { return fd_; }
+  // Bytes of a line whose end has not come yet, already taken from the connection.
+  std::size_t pending_size() const { return pending_.size(); }
 
   // max_command_rate: lines (commands, and over-long lines) per second on average; a burst of
   // one second's worth passes at once, and beyond it ReadLine waits before returning a line.

@@ -104,25 +104,32 @@ class Waiter {
 
  private:
   TransferResult CheckControl() {
-    std::string line;
-    bool closed = false;
-    if (ctrl_.PeekLine(&line, &closed)) {
-      if (ParseCommandLine(line).verb == "ABOR") {
-        ctrl_.ConsumePeeked(0);
-        return TransferResult::kAborted;
+    while (true) {
+      std::string line;
+      bool closed = false;
+      const std::size_t taken = ctrl_.pending_size();
+      if (ctrl_.PeekLine(&line, &closed)) {
+        if (ParseCommandLine(line).verb == "ABOR") {
+          ctrl_.ConsumePeeked(0);
+          return TransferResult::kAborted;
+        }
+        // Another whole command: it waits until the transfer ends. Stop polling the control
+        // connection until the data connection makes progress, so we never spin on it.
+        watch_ctrl_ = false;
+        return TransferResult::kOk;
       }
-      // Another whole command: it waits until the transfer ends. Stop polling the control
-      // connection until the data connection makes progress, so we never spin on it.
-      watch_ctrl_ = false;
-      return TransferResult::kOk;
+      if (closed) return TransferResult::kControlClosed;
+      // Half a line: PeekLine took its bytes (a telnet Synch, or an ABOR, arrives in pieces),
+      // so the control connection stays quiet until more come, and is still watched for the
+      // rest. Bytes that came while PeekLine looked are looked at again; only bytes it would
+      // not take (an over-long line) stop the watching.
+      char probe;
+      if (recv(ctrl_.fd(), &probe, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) return TransferResult::kOk;
+      if (ctrl_.pending_size() == taken) {
+        watch_ctrl_ = false;
+        return TransferResult::kOk;
+      }
     }
-    if (closed) return TransferResult::kControlClosed;
-    // Half a line: PeekLine took its bytes (a telnet Synch arrives in pieces), so the control
-    // connection stays quiet until more come, and is still watched for the rest of an ABOR.
-    // Only if bytes it would not take are left (an over-long line) does watching stop.
-    char probe;
-    if (recv(ctrl_.fd(), &probe, 1, MSG_PEEK | MSG_DONTWAIT) > 0) watch_ctrl_ = false;
-    return TransferResult::kOk;
   }
 
   int data_fd_;
