@@ -211,7 +211,8 @@ void ControlConnection::EndTooLong() {
   Log(kLogNotice, "the client sent a command line longer than " +
                       std::to_string(kMaxCommandLine) + " bytes; the connection is closed");
   Reply(500, kTooLongReply);
-  shutdown(fd_, SHUT_WR);
+  // No shutdown(): the pre-login jail's filter does not allow it. The monitor ends the
+  // connection as soon as this jail has gone.
   _exit(0);
 }
 
