@@ -364,12 +364,12 @@ void Session::Run() {
       ctrl_.Reply(500, "Unknown command.");
       continue;
     }
-    if (cmd.arg.empty() && NeedsArgument(cmd.verb)) {
-      ctrl_.Reply(501, cmd.verb + " needs an argument.");
-      continue;
-    }
     if (!CommandPermitted(config_, cmd.verb)) {
       ctrl_.Reply(550, "Permission denied.");
+      continue;
+    }
+    if (cmd.arg.empty() && NeedsArgument(cmd.verb)) {
+      ctrl_.Reply(501, cmd.verb + " needs an argument.");
       continue;
     }
     SetProcTitle(title_ + cmd.verb);
