@@ -374,13 +374,16 @@ std::string StoreParsed(const StrRow& row, std::string_view value, Config* confi
   const std::string_view name = row.name;
   switch (row.kind) {
     case StrKind::kNetworks: {
-      Result<std::vector<Network>> networks = ParseNetworkList(value);
+      // Empty: unset, as for every string option (a user's file may clear the main one's).
+      Result<std::vector<Network>> networks =
+          value.empty() ? std::vector<Network>() : ParseNetworkList(value);
       if (!networks.ok()) return networks.status().message();
       if (name == "proxy_trusted_addresses") config->proxy_trusted_networks = *networks;
       return "";
     }
     case StrKind::kPasvAddressMap: {
-      Result<std::vector<PasvAddressRule>> rules = ParsePasvAddressMap(value);
+      Result<std::vector<PasvAddressRule>> rules =
+          value.empty() ? std::vector<PasvAddressRule>() : ParsePasvAddressMap(value);
       if (!rules.ok()) return rules.status().message();
       if (name == "pasv_address_map") config->pasv_address_rules = *rules;
       return "";

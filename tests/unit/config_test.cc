@@ -222,6 +222,17 @@ TEST_CASE("options with a parsed form keep it, so nothing parses them again") {
   CHECK(errors.empty());
   CHECK(over.deny_filter.Matches("a.exe"));
   CHECK(over.hide_filter.Matches("a.tmp"));
+  // An empty value is unset, as for every string option, and clears what a base set.
+  Parsed empty = Parse("proxy_trusted_addresses=\npasv_address_map=\ndeny_file=\n");
+  CHECK(empty.errors.empty());
+  Parsed full = Parse("proxy_trusted_addresses=10.0.0.0/8\npasv_address_map=0.0.0.0/0=10.1.2.3\n"
+                      "deny_file=*.exe\n");
+  Config cleared = ParseConfig("proxy_trusted_addresses=\npasv_address_map=\ndeny_file=\n",
+                               "user.conf", &errors, full.config);
+  CHECK(errors.empty());
+  CHECK(cleared.proxy_trusted_networks.empty());
+  CHECK(cleared.pasv_address_rules.empty());
+  CHECK(cleared.deny_filter.empty());
   // A broken map is an error of the file, not a map quietly ignored later.
   CHECK(Contains(OnlyError("pasv_address_map=10.0.0.0/8\n"), "pasv_address_map:"));
   CHECK(Contains(OnlyError("proxy_trusted_addresses=10.0.0.0/33\n"), "proxy_trusted_addresses:"));
