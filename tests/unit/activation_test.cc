@@ -3,7 +3,7 @@
 // is, and then only 0-2 and the connection stay open. Every case runs in a forked child that
 // sets up its own descriptors and reports back over the connection or a pipe.
 #include "activation.h"
-#include "check_or_return.h"
+#include "test_support.h"
 
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
@@ -28,21 +28,13 @@
 namespace keepftpd {
 namespace {
 
+using test::ReadAll;
+using test::TempFile;
+
 // In the child, the report pipe sits here, away from the descriptors a case sets up.
 constexpr int kReportFd = 200;
 // Descriptors a case leaves open in the child to see that they get closed.
 constexpr int kStrayFds[] = {5, 150, 500};
-
-std::string ReadAll(int fd) {
-  std::string out;
-  char buf[4096];
-  while (true) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return out;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-}
 
 bool WriteAll(int fd, const std::string& text) {
   std::size_t done = 0;

@@ -14,10 +14,10 @@
 #include <string_view>
 #include <vector>
 
-#include "check_or_return.h"
 #include "ftp_command.h"
 #include "ipc.h"
 #include "log.h"
+#include "test_support.h"
 #include "unique_fd.h"
 #include "wire.h"
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "check_or_return.h"
+#include "test_support.h"
 
 namespace keepftpd {
 namespace {

@@ -21,8 +21,8 @@
 #include <thread>
 #include <utility>
 
-#include "check_or_return.h"
 #include "cmdio.h"
+#include "test_support.h"
 #include "unique_fd.h"
 
 namespace doctest {
@@ -44,6 +44,9 @@ struct StringMaker<keepftpd::TransferResult> {
 
 namespace keepftpd {
 namespace {
+
+using test::ReadAll;
+using test::TempFile;
 
 // A transfer that should end on its own never waits this long; a broken one fails with
 // kTimeout instead of hanging the test.
@@ -87,18 +90,6 @@ bool SendAll(int fd, std::string_view data) {
   return true;
 }
 
-// Everything up to the end of the stream (or an error) on a blocking descriptor.
-std::string ReadToEnd(int fd) {
-  std::string out;
-  char buf[65536];
-  while (true) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return out;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-}
-
 // Up to and including the next LF, read a byte at a time (the control connection's replies).
 std::string ReadLineFrom(int fd) {
   std::string line;
@@ -138,50 +129,6 @@ class Peer {
 
  private:
   std::thread thread_;
-};
-
-// A file under /tmp, removed at the end of the test.
-class TempFile {
- public:
-  TempFile() {
-    char path[] = "/tmp/keepftpd-dataio-test-XXXXXX";
-    fd_.Reset(mkstemp(path));
-    CHECK(fd_.valid());
-    path_ = path;
-  }
-  explicit TempFile(std::string_view content) : TempFile() {
-    std::string_view left = content;
-    while (!left.empty()) {
-      ssize_t n = write(fd_.get(), left.data(), left.size());
-      if (n <= 0) break;
-      left.remove_prefix(static_cast<std::size_t>(n));
-    }
-    CHECK(left.empty());
-  }
-  ~TempFile() {
-    if (!path_.empty()) unlink(path_.c_str());
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-
-  int fd() const { return fd_.get(); }
-  const std::string& path() const { return path_; }
-  // The whole file, whatever the descriptor's offset.
-  std::string Contents() const {
-    std::string out;
-    char buf[65536];
-    off_t pos = 0;
-    while (true) {
-      ssize_t n = pread(fd_.get(), buf, sizeof(buf), pos);
-      if (n <= 0) return out;
-      out.append(buf, static_cast<std::size_t>(n));
-      pos += n;
-    }
-  }
-
- private:
-  UniqueFd fd_;
-  std::string path_;
 };
 
 // Every byte value, in an order that is not a pattern a chunk size could line up with.
@@ -225,7 +172,7 @@ Download RunSendFile(const std::string& content, std::uint64_t offset,
   Connections c = Connect();
   ControlConnection ctrl(c.ctrl_server.get());
   Download d;
-  Peer client([&] { d.received = ReadToEnd(c.data_client.get()); });
+  Peer client([&] { d.received = test::ReadAll(c.data_client.get()); });
   d.result = SendFile(c.data_server.get(), ctrl, file.fd(), offset, options, &d.sent);
   c.data_server.Reset();  // the end of the data for the client
   client.Join();
@@ -394,7 +341,7 @@ TEST_CASE("SendFile ends with kTimeout when the client stops reading") {
     CHECK(sent < content.size());
     // What was sent arrived, in order.
     c.data_server.Reset();
-    const std::string got = ReadToEnd(c.data_client.get());
+    const std::string got = test::ReadAll(c.data_client.get());
     CHECK(got.size() > 0);
     CHECK(Mismatch(got, content.substr(0, got.size())) == "");
     CHECK(got.size() == sent);
@@ -418,7 +365,7 @@ TEST_CASE("ABOR on the control connection during a download gives kAborted and i
         if (read(c.data_client.get(), &first, 1) != 1) return;
         SendAll(c.ctrl_client.get(), "ABOR\r\n");
         reply = ReadLineFrom(c.ctrl_client.get());
-        ReadToEnd(c.data_client.get());
+        test::ReadAll(c.data_client.get());
       });
       std::uint64_t sent = 0;
       CHECK(SendFile(c.data_server.get(), ctrl, file.fd(), 0, Options(use_sendfile, ascii),
@@ -456,7 +403,7 @@ TEST_CASE("another command on the control connection waits until the download en
   CHECK(SendAll(c.ctrl_client.get(), "NOOP\r\nABOR\r\n"));
   TempFile file(content);
   std::string got;
-  Peer client([&] { got = ReadToEnd(c.data_client.get()); });
+  Peer client([&] { got = test::ReadAll(c.data_client.get()); });
   std::uint64_t sent = 0;
   CHECK(SendFile(c.data_server.get(), ctrl, file.fd(), 0, Options(), &sent) ==
         TransferResult::kOk);
@@ -525,7 +472,7 @@ TEST_CASE("SendBuffer sends a buffer as it is, or converted in ASCII mode") {
     Connections c = Connect();
     ControlConnection ctrl(c.ctrl_server.get());
     std::string got;
-    Peer client([&] { got = ReadToEnd(c.data_client.get()); });
+    Peer client([&] { got = test::ReadAll(c.data_client.get()); });
     std::uint64_t sent = 0;
     CHECK(SendBuffer(c.data_server.get(), ctrl, data, Options(), &sent) == TransferResult::kOk);
     c.data_server.Reset();
@@ -539,7 +486,7 @@ TEST_CASE("SendBuffer sends a buffer as it is, or converted in ASCII mode") {
   CHECK(SendBuffer(c.data_server.get(), ctrl, "a\nb\r\nc\r", Options(true, true), &sent) ==
         TransferResult::kOk);
   c.data_server.Reset();
-  CHECK(ReadToEnd(c.data_client.get()) == "a\r\nb\r\nc\r");
+  CHECK(test::ReadAll(c.data_client.get()) == "a\r\nb\r\nc\r");
   CHECK(sent == 8);  // the bytes on the wire
 }
 

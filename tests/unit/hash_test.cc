@@ -14,41 +14,18 @@
 #include <string_view>
 
 #include "hash_file.h"
+#include "test_support.h"
 #include "unique_fd.h"
 
 namespace keepftpd {
 namespace {
 
+using test::ReadAll;
+using test::TempFile;
+
 constexpr HashAlgorithm kAll[] = {HashAlgorithm::kSha256, HashAlgorithm::kSha512,
                                   HashAlgorithm::kSha1, HashAlgorithm::kMd5,
                                   HashAlgorithm::kCrc32};
-
-// A file under /tmp holding content, removed at the end of the test.
-class TempFile {
- public:
-  explicit TempFile(std::string_view content) {
-    char path[] = "/tmp/keepftpd-hash-test-XXXXXX";
-    fd_.Reset(mkstemp(path));
-    CHECK(fd_.valid());
-    path_ = path;
-    while (!content.empty()) {
-      ssize_t n = write(fd_.get(), content.data(), content.size());
-      if (n <= 0) break;
-      content.remove_prefix(static_cast<std::size_t>(n));
-    }
-    CHECK(content.empty());
-  }
-  ~TempFile() { unlink(path_.c_str()); }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-
-  int fd() const { return fd_.get(); }
-  const std::string& path() const { return path_; }
-
- private:
-  UniqueFd fd_;
-  std::string path_;
-};
 
 // 1 MiB: byte i is (i * 7 + 3) % 251, so no 64 KiB read repeats another.
 std::string Pattern() {

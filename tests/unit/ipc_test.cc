@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "check_or_return.h"
 #include "ipc_messages.h"
+#include "test_support.h"
 
 namespace keepftpd {
 namespace {

@@ -19,27 +19,18 @@
 #include <utility>
 #include <vector>
 
-#include "check_or_return.h"
 #include "ipc.h"
 #include "ipc_messages.h"
 #include "strutil.h"
+#include "test_support.h"
 #include "unique_fd.h"
 #include "wire.h"
 
 namespace keepftpd {
 namespace {
 
-// Reads fd until end of file.
-std::string ReadAll(int fd) {
-  std::string out;
-  char buf[4096];
-  while (true) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return out;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-}
+using test::ReadAll;
+using test::TempFile;
 
 // ---------------------------------------------------------------------------------------------
 // The jail sink, in a forked child: once a process has chosen it there is no way back.

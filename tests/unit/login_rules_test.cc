@@ -13,10 +13,14 @@
 #include <vector>
 
 #include "config.h"
+#include "test_support.h"
 #include "unique_fd.h"
 
 namespace keepftpd {
 namespace {
+
+using test::ReadAll;
+using test::TempFile;
 
 // A Config from config file text, which must parse without errors.
 Config Parse(std::string_view text) {
@@ -25,31 +29,6 @@ Config Parse(std::string_view text) {
   CHECK_MESSAGE(errors.empty(), text);
   return config;
 }
-
-// A file under /tmp holding content, removed at the end of the test.
-class TempFile {
- public:
-  explicit TempFile(std::string_view content) {
-    char path[] = "/tmp/keepftpd-login-rules-test-XXXXXX";
-    UniqueFd fd(mkstemp(path));
-    CHECK(fd.valid());
-    path_ = path;
-    while (!content.empty()) {
-      ssize_t n = write(fd.get(), content.data(), content.size());
-      if (n <= 0) break;
-      content.remove_prefix(static_cast<std::size_t>(n));
-    }
-    CHECK(content.empty());
-  }
-  ~TempFile() { unlink(path_.c_str()); }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 bool Contains(const std::string& haystack, std::string_view needle) {
   return haystack.find(needle) != std::string::npos;

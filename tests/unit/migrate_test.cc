@@ -14,9 +14,9 @@
 #include <system_error>
 #include <vector>
 
-#include "check_or_return.h"
 #include "config.h"
 #include "strutil.h"
+#include "test_support.h"
 
 namespace keepftpd {
 namespace {

@@ -19,12 +19,12 @@
 #include <utility>
 #include <vector>
 
-#include "check_or_return.h"
 #include "cmdio.h"
 #include "ftp_command.h"
 #include "ipc.h"
 #include "ipc_messages.h"
 #include "log.h"
+#include "test_support.h"
 #include "wire.h"
 
 namespace keepftpd {

@@ -14,10 +14,13 @@
 #include <string_view>
 #include <vector>
 
-#include "check_or_return.h"
+#include "test_support.h"
 
 namespace keepftpd {
 namespace {
+
+using test::ReadAll;
+using test::TempFile;
 
 // The real argv of this program. glibc calls the functions of .init_array with (argc, argv,
 // envp), the same argv main gets; the strings are the kernel's argument area.
@@ -194,18 +197,6 @@ TEST_CASE("An empty or missing argument list is ignored: the area set before sta
   SetProcTitle("still here");
   CHECK(args.Area() == Expected("still here", args.Area().size()));
   CHECK(args.GuardsIntact());
-}
-
-// Reads all of fd until end of file.
-std::string ReadAll(int fd) {
-  std::string out;
-  char buf[4096];
-  while (true) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return out;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
 }
 
 std::string ReadCmdline() {

@@ -13,7 +13,7 @@
 #include <string>
 #include <utility>
 
-#include "check_or_return.h"
+#include "test_support.h"
 #include "unique_fd.h"
 
 namespace keepftpd {
