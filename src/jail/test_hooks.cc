@@ -27,6 +27,7 @@ bool TestHook(const FtpCommand& cmd, int channel, bool logged_in) {
       if (logged_in) {
         w.PutString("anonymous");
         w.PutString("x");
+        w.PutU8(0);  // prot_private: a whole LOGIN, wrong only in its phase
         SendMessage(channel, MsgType::kLogin, w.data());
       } else {
         SendMessage(channel, MsgType::kPasvListen, {});

@@ -33,25 +33,32 @@ struct utmpx Record(short type, pid_t pid) {
   return ut;
 }
 
-void Write(const struct utmpx& ut) {
-  setutxent();
-  pututxline(&ut);  // fails quietly where the system keeps no utmp file
-  endutxent();
-  updwtmpx(_PATH_WTMP, &ut);
+void Write(const struct utmpx& ut, const UwtmpFiles& files) {
+  // Another utmp file (tests) is libc's for this call only; if it cannot be named, the record
+  // is not written there rather than into the system's.
+  const bool other_utmp = files.utmp != _PATH_UTMP;
+  if (!other_utmp || utmpxname(files.utmp.c_str()) == 0) {
+    setutxent();
+    pututxline(&ut);  // fails quietly where the system keeps no utmp file
+    endutxent();
+    if (other_utmp) utmpxname(_PATH_UTMP);
+  }
+  updwtmpx(files.wtmp.c_str(), &ut);
 }
 
 }  // namespace
 
-void UwtmpLogin(const std::string& user, const std::string& host, pid_t pid) {
+void UwtmpLogin(const std::string& user, const std::string& host, pid_t pid,
+                const UwtmpFiles& files) {
   struct utmpx ut = Record(USER_PROCESS, pid);
   Put(ut.ut_user, user);
   Put(ut.ut_host, host);
   if (inet_pton(AF_INET, host.c_str(), ut.ut_addr_v6) != 1) {
     inet_pton(AF_INET6, host.c_str(), ut.ut_addr_v6);
   }
-  Write(ut);
+  Write(ut, files);
 }
 
-void UwtmpLogout(pid_t pid) { Write(Record(DEAD_PROCESS, pid)); }
+void UwtmpLogout(pid_t pid, const UwtmpFiles& files) { Write(Record(DEAD_PROCESS, pid), files); }
 
 }  // namespace keepftpd
