@@ -163,6 +163,9 @@ Status EnterJail(const JailSpec& spec, std::initializer_list<int> keep_fds) {
   // then check the monitor did not die in between: its end of the channel would be closed.
   // (getppid() cannot tell: in a new PID namespace it is 0.)
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return Status::FromErrno(errno, "PR_SET_PDEATHSIG");
+  // Not dumpable whatever fs.suid_dumpable says: the change of ids set the flag from it, and at
+  // 1 any process of the jail's user could trace the jail or read its memory.
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return Status::FromErrno(errno, "PR_SET_DUMPABLE");
   pollfd alive = {spec.channel, POLLIN, 0};
   if (poll(&alive, 1, 0) != 0 && (alive.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) _exit(1);
 

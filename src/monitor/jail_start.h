@@ -1,8 +1,8 @@
 // Building a jail in a freshly forked child of the monitor: keep only the granted descriptors,
 // chroot, become the jail's user with no capabilities (proved by trying to undo it), die with the
 // monitor, bounded rlimits (no processes, no core, few files, bounded address space),
-// no_new_privs, seccomp. Called in the child only, as root (or, rootless, as the launching user
-// in a new user namespace), once.
+// no_new_privs, not dumpable, seccomp. Called in the child only, as root (or, rootless, as the
+// launching user in a new user namespace), once.
 #ifndef KEEPFTPD_SRC_MONITOR_JAIL_START_H_
 #define KEEPFTPD_SRC_MONITOR_JAIL_START_H_
 
