@@ -477,12 +477,14 @@ void Session::Stat(const FtpCommand& c) {
   if (c.arg.empty()) {
     std::vector<std::string> lines = {
         "     Connected to " + info_.peer.HostString(),
-        "     Logged in as " + info_.anonymous.name,
+        "     Logged in as " + user_.name,
         std::string("     TYPE: ") + (type_ == TransferType::kAscii ? "ASCII" : "BINARY"),
-        "     No session bandwidth limit",
+        MaxRate() == 0 ? std::string("     No session bandwidth limit")
+                       : "     Session bandwidth limit in byte/s is " + std::to_string(MaxRate()),
         "     Session timeout in seconds is " + std::to_string(config_.idle_session_timeout),
-        "     Control connection is plain text",
-        "     Data connections will be plain text",
+        std::string("     Control connection is ") + (user_.tls_active ? "encrypted" : "plain text"),
+        std::string("     Data connections will be ") +
+            (prot_.private_data ? "encrypted" : "plain text"),
         "     keepftpd " KEEPFTPD_VERSION,
     };
     ctrl_.ReplyMulti(211, "FTP server status:", lines, "End of status");
