@@ -19,7 +19,7 @@ packages=(clang libclang-rt-14-dev)
 # libsystemd, PAM).
 lib_sources=(jail/ftp_command common/sockaddr jail/ftp_path jail/listing common/config common/wire
              monitor/monitor_table common/ipc common/status common/strutil jail/proxy_protocol
-             common/name_filter)
+             common/name_filter common/requests)
 
 # Target -> largest input worth trying.
 declare -A max_len=(

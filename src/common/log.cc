@@ -14,7 +14,7 @@
 #include "ipc.h"
 #include "no_destructor.h"
 #include "strutil.h"
-#include "wire.h"
+#include "requests.h"
 
 namespace keepftpd {
 
@@ -158,10 +158,8 @@ void UseJailLogSink(int channel_fd) {
 
 void Log(int priority, std::string_view message, std::source_location where) {
   if (g_sink == Sink::kJail) {
-    WireWriter w;
-    w.PutU8(static_cast<std::uint8_t>(priority));
-    w.PutString(message.substr(0, kMaxLogText));
-    SendMessage(g_channel, MsgType::kLog, w.data());
+    const LogRequest log{static_cast<std::uint8_t>(priority), std::string(message)};
+    SendMessage(g_channel, MsgType::kLog, Encode(log));
     return;
   }
   WriteMonitorRecord(priority, Context().process, message, where.function_name(), where.line());
@@ -169,16 +167,16 @@ void Log(int priority, std::string_view message, std::source_location where) {
 
 void LogEventRecord(int priority, std::string_view message, const LogEvent& event) {
   if (g_sink == Sink::kJail) {
-    WireWriter w;
-    w.PutU8(static_cast<std::uint8_t>(priority));
-    w.PutString(message.substr(0, kMaxEventText));
-    w.PutString(std::string_view(event.command).substr(0, kMaxEventCommand));
-    w.PutString(std::string_view(event.path).substr(0, kMaxEventPath));
-    w.PutU64(static_cast<std::uint64_t>(event.bytes));
-    w.PutU64(static_cast<std::uint64_t>(event.duration_usec));
-    w.PutString(std::string_view(event.result).substr(0, kMaxEventResult));
-    w.PutU8(static_cast<std::uint8_t>(event.transfer_type));
-    SendMessage(g_channel, MsgType::kEvent, w.data());
+    EventRequest e;
+    e.priority = static_cast<std::uint8_t>(priority);
+    e.text = message;
+    e.command = event.command;
+    e.path = event.path;
+    e.bytes = static_cast<std::uint64_t>(event.bytes);
+    e.duration_usec = static_cast<std::uint64_t>(event.duration_usec);
+    e.result = event.result;
+    e.transfer_type = event.transfer_type;
+    SendMessage(g_channel, MsgType::kEvent, Encode(e));
     return;
   }
   WriteMonitorRecord(priority, Context().process, message, "event", 0, &event);

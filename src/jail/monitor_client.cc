@@ -10,6 +10,7 @@
 #include "ftp_command.h"
 #include "ipc.h"
 #include "log.h"
+#include "requests.h"
 #include "wire.h"
 
 namespace keepftpd {
@@ -57,11 +58,11 @@ DataAnswer DecodeDataAnswer(Message answer, bool expect_fd = true) {
 
 LoginAnswer RequestLogin(int channel, std::string_view user, std::string_view password,
                          bool prot_private) {
-  WireWriter w;
-  w.PutString(user.substr(0, kMaxUserName));
-  w.PutString(password.substr(0, kMaxPassword));
-  w.PutU8(prot_private ? 1 : 0);
-  Message answer = Call(channel, MsgType::kLogin, w.data(), MsgType::kLoginResult);
+  LoginRequest req{std::string(user.substr(0, kMaxUserName)),
+                   std::string(password.substr(0, kMaxPassword)), prot_private};
+  const std::string body = Encode(req);
+  explicit_bzero(req.password.data(), req.password.size());
+  Message answer = Call(channel, MsgType::kLogin, body, MsgType::kLoginResult);
   LoginAnswer out;
   WireReader r(answer.body);
   std::uint8_t ok = 0, close = 0;
@@ -94,25 +95,11 @@ PasvAnswer RequestPasvListen(int channel) {
 }
 
 bool RequestProxyInfo(int channel, const ProxyHeader& header, std::string* reply) {
-  WireWriter w;
-  const bool proxied = header.kind == ProxyHeader::Kind::kProxy;
-  w.PutU8(proxied ? 1 : 0);
-  const SockAddr src = header.source.Normalized(), dst = header.destination.Normalized();
-  const bool v4 = !proxied || src.family() == AF_INET;
-  w.PutU8(v4 ? 4 : 6);
-  auto put = [&](const SockAddr& a) {
-    std::uint8_t bytes[16] = {};
-    if (proxied && v4) {
-      a.GetV4Bytes(bytes);
-    } else if (proxied) {
-      std::memcpy(bytes, &reinterpret_cast<const sockaddr_in6*>(a.raw())->sin6_addr, 16);
-    }
-    w.PutBytes(std::string_view(reinterpret_cast<const char*>(bytes), v4 ? 4 : 16));
-    w.PutU16(proxied ? a.port() : 0);
-  };
-  put(src);
-  put(dst.family() == src.family() ? dst : src);
-  Message answer = Call(channel, MsgType::kProxyInfo, w.data(), MsgType::kProxyInfoResult);
+  ProxyInfoRequest req;
+  req.proxied = header.kind == ProxyHeader::Kind::kProxy;
+  req.source = header.source.Normalized();
+  req.destination = header.destination.Normalized();
+  Message answer = Call(channel, MsgType::kProxyInfo, Encode(req), MsgType::kProxyInfoResult);
   WireReader r(answer.body);
   std::uint8_t go_on = 0;
   r.GetU8(&go_on);
@@ -122,9 +109,7 @@ bool RequestProxyInfo(int channel, const ProxyHeader& header, std::string* reply
 }
 
 DataAnswer RequestDataAccept(int channel, bool tls, ControlConnection& ctrl) {
-  WireWriter w;
-  w.PutU8(tls ? 1 : 0);
-  Status s = SendMessage(channel, MsgType::kDataAccept, w.data());
+  Status s = SendMessage(channel, MsgType::kDataAccept, Encode(DataAcceptRequest{tls}));
   if (!s.ok()) Fatal("monitor request DATA_ACCEPT: " + s.message());
   bool watch = true;
   while (watch) {
@@ -168,9 +153,8 @@ DataAnswer RequestTlsData(int channel) {
 }
 
 bool RequestTlsDataEnd(int channel, bool upload, bool* close_notify) {
-  WireWriter w;
-  w.PutU8(upload ? 1 : 0);
-  Message answer = Call(channel, MsgType::kTlsUploadEnd, w.data(), MsgType::kTlsUploadEndResult);
+  Message answer = Call(channel, MsgType::kTlsUploadEnd, Encode(TlsUploadEndRequest{upload}),
+                        MsgType::kTlsUploadEndResult);
   WireReader r(answer.body);
   std::uint8_t clean = 0, notified = 0;
   r.GetU8(&clean);
@@ -195,20 +179,8 @@ StartTlsAnswer RequestStartTls(int channel) {
 }
 
 DataAnswer RequestPortConnect(int channel, const SockAddr& target, bool tls) {
-  SockAddr n = target.Normalized();
-  WireWriter w;
-  if (n.family() == AF_INET) {
-    auto* sin = reinterpret_cast<const sockaddr_in*>(n.raw());
-    w.PutU8(4);
-    w.PutBytes(std::string_view(reinterpret_cast<const char*>(&sin->sin_addr), 4));
-  } else {
-    auto* sin6 = reinterpret_cast<const sockaddr_in6*>(n.raw());
-    w.PutU8(6);
-    w.PutBytes(std::string_view(reinterpret_cast<const char*>(&sin6->sin6_addr), 16));
-  }
-  w.PutU16(n.port());
-  w.PutU8(tls ? 1 : 0);
-  return DecodeDataAnswer(Call(channel, MsgType::kPortConnect, w.data(), MsgType::kDataResult),
+  const PortConnectRequest req{target.Normalized(), tls};
+  return DecodeDataAnswer(Call(channel, MsgType::kPortConnect, Encode(req), MsgType::kDataResult),
                           !tls);
 }
 
@@ -222,9 +194,8 @@ bool RequestChownUpload(int channel, int fd) {
 }
 
 Result<HashAnswer> RequestHashFile(int channel, int fd, HashAlgorithm algorithm) {
-  WireWriter w;
-  w.PutU8(static_cast<std::uint8_t>(algorithm));
-  Message answer = Call(channel, MsgType::kHashFile, w.data(), MsgType::kHashResult, fd);
+  Message answer =
+      Call(channel, MsgType::kHashFile, Encode(HashFileRequest{algorithm}), MsgType::kHashResult, fd);
   WireReader r(answer.body);
   std::uint8_t ok = 0;
   HashAnswer a;

@@ -26,9 +26,9 @@
 #include "log.h"
 #include "openssl_library.h"
 #include "proxy_protocol.h"
+#include "requests.h"
 #include "strutil.h"
 #include "unique_fd.h"
-#include "wire.h"
 
 namespace keepftpd {
 
@@ -353,10 +353,8 @@ bool Handshake(SSL* ssl, int fd, int timeout_ms, std::string* why) {
 }
 
 void AnswerWrap(int channel, bool ok, std::string_view message, int fd) {
-  WireWriter w;
-  w.PutU8(ok ? 1 : 0);
-  w.PutString(message);
-  Status s = SendMessage(channel, MsgType::kTlsWrapResult, w.data(), fd);
+  Status s = SendMessage(channel, MsgType::kTlsWrapResult,
+                         Encode(TlsWrapAnswer{ok, std::string(message)}), fd);
   if (!s.ok()) _exit(1);
 }
 
@@ -398,10 +396,8 @@ int UsePrivateKeyFile(SSL_CTX* ctx, const std::string& path) {
 }  // namespace
 
 void SendTlsReady(int channel, std::string_view error) {
-  WireWriter w;
-  w.PutU8(error.empty() ? 1 : 0);
-  w.PutString(error.substr(0, kMaxLogText));
-  if (!SendMessage(channel, MsgType::kTlsReady, w.data()).ok()) _exit(1);
+  const TlsReadyReport ready{error.empty(), std::string(error)};
+  if (!SendMessage(channel, MsgType::kTlsReady, Encode(ready)).ok()) _exit(1);
 }
 
 std::string CheckTlsFiles(const Config& config) {
@@ -531,10 +527,10 @@ void RunTlsJail(const Config& config, SSL_CTX* ctx, int raw_control, int plain_c
       if (data[i]->Done()) {
         // Tell the monitor how it ended: an upload counts only if it ended cleanly.
         // bit 0: the client's side ended without breaking; bit 1: with its close_notify.
-        std::uint8_t flags = (data[i]->net_error ? 0 : 1) | (data[i]->clean_eof ? 2 : 0);
-        WireWriter w;
-        w.PutU8(flags);
-        if (!SendMessage(channel, MsgType::kTlsDataEnd, w.data()).ok()) _exit(1);
+        TlsDataEndReport end;
+        if (!data[i]->net_error) end.flags |= TlsDataEndReport::kUnbroken;
+        if (data[i]->clean_eof) end.flags |= TlsDataEndReport::kCloseNotify;
+        if (!SendMessage(channel, MsgType::kTlsDataEnd, Encode(end)).ok()) _exit(1);
         data.erase(data.begin() + static_cast<long>(i));
       } else {
         ++i;

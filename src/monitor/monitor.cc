@@ -62,6 +62,7 @@
 #include "monitor_table.h"
 #include "postlogin.h"
 #include "prelogin.h"
+#include "requests.h"
 #include "strutil.h"
 #include "unique_fd.h"
 #include "uwtmp.h"
@@ -132,6 +133,7 @@ struct Monitor {
 Monitor* g_monitor = nullptr;
 
 void HandleEvent(Monitor& m, const Message& msg);
+void HandleLog(Monitor& m, const Message& msg);
 
 void KillChildOnFatal() {
   if (g_monitor != nullptr && g_monitor->child > 0) {
@@ -330,12 +332,7 @@ void ReapChild(Monitor& m, int timeout_ms) {
         continue;
       }
       if (msg.type != MsgType::kLog) Fatal("jail sent a request while leaving");
-      WireReader rd(msg.body);
-      std::uint8_t prio = 0;
-      std::string text;
-      rd.GetU8(&prio);
-      rd.GetString(kMaxLogText, &text);
-      if (rd.Finish() && prio <= kLogDebug) LogFromJail(prio, m.child_name, text);
+      HandleLog(m, msg);
       struct timespec now;
       clock_gettime(CLOCK_MONOTONIC, &now);
       long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
@@ -424,7 +421,47 @@ void StartTlsJail(Monitor& m) {
   m.tls.state = Monitor::TlsJail::State::kStarting;
 }
 
-// Log records the TLS jail sent; a seccomp report ends the connection.
+// One message of the TLS jail that is not an answer: a log record, TLS_READY, TLS_DATA_END or
+// a seccomp report. False for anything else (the caller decides whether it may come).
+bool TakeTlsReport(Monitor& m, const Message& msg) {
+  if (msg.fd.valid() && msg.type != MsgType::kTlsWrapResult) {
+    Fatal("the tls jail sent a descriptor with " + std::string(MsgTypeName(msg.type)));
+  }
+  if (msg.type == MsgType::kLog) {
+    LogRequest log;
+    Status s = Decode(msg.body, &log);
+    if (!s.ok()) Fatal(s.message());
+    LogFromJail(log.priority, "tls", log.text);
+  } else if (msg.type == MsgType::kTlsReady) {
+    TlsReadyReport ready;
+    Status s = Decode(msg.body, &ready);
+    if (!s.ok()) Fatal(s.message());
+    if (m.tls.state != Monitor::TlsJail::State::kStarting) Fatal("a second TLS_READY");
+    m.tls.state = ready.ok ? Monitor::TlsJail::State::kReady : Monitor::TlsJail::State::kFailed;
+    m.tls.error = SanitizeForLog(ready.error);
+  } else if (msg.type == MsgType::kTlsDataEnd) {
+    TlsDataEndReport end;
+    Status s = Decode(msg.body, &end);
+    if (!s.ok()) Fatal(s.message());
+    ++m.tls.data_ends;
+    m.tls.last_flags = end.flags;
+  } else if (msg.type == MsgType::kSeccompReport) {
+    SeccompReport report;
+    Status s = Decode(msg.body, &report);
+    if (!s.ok()) Fatal(s.message());
+    char* name =
+        seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, static_cast<int>(report.syscall));
+    Log(kLogErr, "seccomp violation: the tls jail called forbidden system call " +
+                     std::to_string(report.syscall) + " (" + (name != nullptr ? name : "unknown") +
+                     ") and was stopped");
+    std::free(name);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// Log records and reports the TLS jail sent; a seccomp report ends the connection.
 void DrainTlsChannel(Monitor& m) {
   while (m.tls.channel.valid()) {
     pollfd p = {m.tls.channel.get(), POLLIN, 0};
@@ -435,40 +472,7 @@ void DrainTlsChannel(Monitor& m) {
       m.tls.channel.Reset();
       return;
     }
-    WireReader r(msg.body);
-    if (msg.type == MsgType::kLog) {
-      std::uint8_t prio = 0;
-      std::string text;
-      r.GetU8(&prio);
-      r.GetString(kMaxLogText, &text);
-      if (r.Finish() && prio <= kLogDebug) LogFromJail(prio, "tls", text);
-    } else if (msg.type == MsgType::kTlsReady) {
-      std::uint8_t ok = 0;
-      std::string why;
-      r.GetU8(&ok);
-      r.GetString(kMaxLogText, &why);
-      if (!r.Finish() || ok > 1 || m.tls.state != Monitor::TlsJail::State::kStarting) {
-        Fatal("malformed or unexpected TLS_READY");
-      }
-      m.tls.state = ok == 1 ? Monitor::TlsJail::State::kReady : Monitor::TlsJail::State::kFailed;
-      m.tls.error = SanitizeForLog(why);
-    } else if (msg.type == MsgType::kTlsDataEnd) {
-      std::uint8_t flags = 0;
-      r.GetU8(&flags);
-      if (!r.Finish() || flags > 3) Fatal("malformed TLS_DATA_END");
-      ++m.tls.data_ends;
-      m.tls.last_flags = flags;
-    } else if (msg.type == MsgType::kSeccompReport) {
-      std::uint32_t nr = 0;
-      r.GetU32(&nr);
-      char* name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, static_cast<int>(nr));
-      Log(kLogErr, "seccomp violation: the tls jail called forbidden system call " +
-                       std::to_string(nr) + " (" + (name != nullptr ? name : "unknown") +
-                       ") and was stopped");
-      std::free(name);
-    } else {
-      Fatal("unexpected message from the tls jail");
-    }
+    if (!TakeTlsReport(m, msg)) Fatal("unexpected message from the tls jail");
   }
 }
 
@@ -566,26 +570,16 @@ void AnswerData(Monitor& m, UniqueFd fd, std::string_view message) {
 // ---- Handlers, one per request ----
 
 void HandleEvent(Monitor& m, const Message& msg) {
-  WireReader r(msg.body);
-  std::uint8_t prio = 0;
-  std::string text;
+  EventRequest req;
+  Status s = Decode(msg.body, &req);
+  if (!s.ok()) Fatal(s.message());
   LogEvent e;
-  std::uint64_t bytes = 0, usec = 0;
-  r.GetU8(&prio);
-  r.GetString(kMaxEventText, &text);
-  r.GetString(kMaxEventCommand, &e.command);
-  r.GetString(kMaxEventPath, &e.path);
-  r.GetU64(&bytes);
-  r.GetU64(&usec);
-  r.GetString(kMaxEventResult, &e.result);
-  std::uint8_t type = 0;
-  r.GetU8(&type);
-  if (!r.Finish() || prio > kLogDebug || (type != 0 && type != 'a' && type != 'b')) {
-    Fatal("malformed EVENT request");
-  }
-  e.transfer_type = static_cast<char>(type);
-  e.bytes = static_cast<std::int64_t>(bytes);
-  e.duration_usec = static_cast<std::int64_t>(usec);
+  e.command = std::move(req.command);
+  e.path = std::move(req.path);
+  e.result = std::move(req.result);
+  e.transfer_type = req.transfer_type;
+  e.bytes = static_cast<std::int64_t>(req.bytes);
+  e.duration_usec = static_cast<std::int64_t>(req.duration_usec);
   if (e.bytes > 0 && e.command == "RETR") {
     m.bytes_out += e.bytes;
     m.files_out += e.result == "ok" ? 1 : 0;
@@ -593,17 +587,14 @@ void HandleEvent(Monitor& m, const Message& msg) {
     m.bytes_in += e.bytes;
     m.files_in += e.result == "ok" ? 1 : 0;
   }
-  LogEventFromJail(prio, m.child_name, text, e);
+  LogEventFromJail(req.priority, m.child_name, req.text, e);
 }
 
 void HandleLog(Monitor& m, const Message& msg) {
-  WireReader r(msg.body);
-  std::uint8_t prio = 0;
-  std::string text;
-  r.GetU8(&prio);
-  r.GetString(kMaxLogText, &text);
-  if (!r.Finish() || prio > kLogDebug) Fatal("malformed LOG request");
-  LogFromJail(prio, m.child_name, text);
+  LogRequest log;
+  Status s = Decode(msg.body, &log);
+  if (!s.ok()) Fatal(s.message());
+  LogFromJail(log.priority, m.child_name, log.text);
 }
 
 void Sleep(unsigned seconds) {
@@ -730,26 +721,15 @@ void RefuseUntrustedProxy(const Config& config, const SessionInfo& session) {
 // PROXY_INFO: the client behind the balancer becomes the session's peer, for everything from
 // here on: logs, bans, PAM's rhost, the data connection checks.
 void HandleProxyInfo(Monitor& m, const Message& msg) {
-  WireReader r(msg.body);
-  std::uint8_t kind = 0, family = 0;
-  std::string_view src, dst;
-  std::uint16_t sport = 0, dport = 0;
-  r.GetU8(&kind);
-  r.GetU8(&family);
-  if (family != 4 && family != 6) Fatal("malformed PROXY_INFO request");
-  r.GetBytes(family == 4 ? 4 : 16, &src);
-  r.GetU16(&sport);
-  r.GetBytes(family == 4 ? 4 : 16, &dst);
-  r.GetU16(&dport);
-  if (!r.Finish() || kind > 1 || m.proxy_seen || !m.config().proxy_protocol) {
-    Fatal("malformed or unexpected PROXY_INFO request");
-  }
+  ProxyInfoRequest req;
+  Status s = Decode(msg.body, &req);
+  if (!s.ok()) Fatal(s.message());
+  if (m.proxy_seen || !m.config().proxy_protocol) Fatal("unexpected PROXY_INFO request");
   m.proxy_seen = true;
   WireWriter w;
-  if (kind == 1) {
-    const auto* s = reinterpret_cast<const std::uint8_t*>(src.data());
-    SockAddr client = family == 4 ? SockAddr::V4(s, sport) : SockAddr::V6(s, sport);
-    client = client.Normalized();
+  if (req.proxied) {
+    const SockAddr client = req.source.Normalized();
+    const std::uint16_t sport = client.port();
     Log(kLogInfo, "PROXY header: client " + client.HostString() + " port " +
                       std::to_string(sport) + ", through " + m.session->peer.HostString());
     m.session->proxy = m.session->peer;
@@ -914,16 +894,13 @@ bool LocalSession(Monitor& m, const std::string& user, const PamResult& pam) {
 }
 
 void HandleLogin(Monitor& m, const Message& msg) {
-  WireReader r(msg.body);
-  std::string user, password;
-  r.GetString(kMaxUserName, &user);
-  r.GetString(kMaxPassword, &password);
-  std::uint8_t prot_private = 0;
-  r.GetU8(&prot_private);
-  if (!r.Finish() || prot_private > 1 || (prot_private == 1 && !m.tls.active)) {
-    Fatal("malformed LOGIN request");
-  }
-  m.prot_private = prot_private != 0;
+  LoginRequest req;
+  Status decoded = Decode(msg.body, &req);
+  if (!decoded.ok()) Fatal(decoded.message());
+  if (req.prot_private && !m.tls.active) Fatal("LOGIN with PROT P but no TLS");
+  std::string& user = req.user;
+  std::string& password = req.password;
+  m.prot_private = req.prot_private;
   if (m.main_config->proxy_protocol && !m.proxy_seen) Fatal("LOGIN before PROXY_INFO");
   m.user_config.reset();  // a failed login's user_config_dir file does not stay
   struct Wipe {
@@ -985,7 +962,7 @@ void HandleLogin(Monitor& m, const Message& msg) {
 }
 
 void HandlePasvListen(Monitor& m, const Message& msg) {
-  if (!msg.body.empty()) Fatal("malformed PASV_LISTEN request");
+  if (Status s = DecodeEmpty(msg.type, msg.body); !s.ok()) Fatal(s.message());
   m.pasv_listener.Reset();
   WireWriter w;
   static const char kNoAddress[4] = {};
@@ -1079,12 +1056,11 @@ bool FromClientOrItsBalancer(const SessionInfo& session, const SockAddr& peer) {
 }
 
 void HandleDataAccept(Monitor& m, const Message& msg) {
-  WireReader rd(msg.body);
-  std::uint8_t tls = 0;
-  rd.GetU8(&tls);
-  if (!rd.Finish() || tls > 1 || (tls == 1 && !m.tls.active)) {
-    Fatal("malformed DATA_ACCEPT request");
-  }
+  DataAcceptRequest req;
+  Status s = Decode(msg.body, &req);
+  if (!s.ok()) Fatal(s.message());
+  if (req.tls && !m.tls.active) Fatal("DATA_ACCEPT over TLS without TLS");
+  const bool tls = req.tls;
   m.tls.pending_data.Reset();
   if (!m.pasv_listener.valid()) return AnswerData(m, UniqueFd(), "Use PORT or PASV first.");
   UniqueFd listener = std::move(m.pasv_listener);  // one connection per PASV
@@ -1101,7 +1077,7 @@ void HandleDataAccept(Monitor& m, const Message& msg) {
     ReceiveOutcome got = ReceiveMessage(m.channel.get(), &cancel, &error);
     if (got == ReceiveOutcome::kClosed) return;
     if (got != ReceiveOutcome::kMessage || cancel.type != MsgType::kDataCancel ||
-        !cancel.body.empty() || cancel.fd.valid()) {
+        !DecodeEmpty(cancel.type, cancel.body).ok() || cancel.fd.valid()) {
       Fatal("a request other than DATA_CANCEL while waiting for a data connection");
     }
     return AnswerData(m, UniqueFd(), "Data connection cancelled.");
@@ -1119,28 +1095,18 @@ void HandleDataAccept(Monitor& m, const Message& msg) {
                               : ": it is neither the client's address nor its balancer's"));
     return AnswerData(m, UniqueFd(), "Security: Bad IP connecting.");
   }
-  GiveData(m, std::move(data), tls != 0);
+  GiveData(m, std::move(data), tls);
 }
 
 void HandlePortConnect(Monitor& m, const Message& msg) {
-  WireReader r(msg.body);
-  std::uint8_t family = 0;
-  std::string_view bytes;
-  std::uint16_t port = 0;
-  r.GetU8(&family);
-  if (family != 4 && family != 6) Fatal("PORT_CONNECT with bad family");
-  r.GetBytes(family == 4 ? 4 : 16, &bytes);
-  r.GetU16(&port);
-  std::uint8_t tls = 0;
-  r.GetU8(&tls);
-  if (!r.Finish() || tls > 1 || (tls == 1 && !m.tls.active)) {
-    Fatal("malformed PORT_CONNECT request");
-  }
+  PortConnectRequest req;
+  Status s = Decode(msg.body, &req);
+  if (!s.ok()) Fatal(s.message());
+  if (req.tls && !m.tls.active) Fatal("PORT_CONNECT over TLS without TLS");
   m.pasv_listener.Reset();
   m.tls.pending_data.Reset();
-  SockAddr target = family == 4 ? SockAddr::V4(reinterpret_cast<const std::uint8_t*>(bytes.data()), port)
-                                : SockAddr::V6(reinterpret_cast<const std::uint8_t*>(bytes.data()), port);
-  target = target.Normalized();
+  const SockAddr target = req.target.Normalized();
+  const std::uint16_t port = target.port();
   if (!m.config().port_enable) return AnswerData(m, UniqueFd(), "Permission denied.");
   if (!m.config().port_promiscuous) {
     if (!target.SameHost(m.session->peer) || port < 1024) {
@@ -1192,11 +1158,11 @@ void HandlePortConnect(Monitor& m, const Message& msg) {
   if (rc <= 0 || getsockopt(data.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
     return AnswerData(m, UniqueFd(), "Failed to establish connection.");
   }
-  GiveData(m, std::move(data), tls != 0);
+  GiveData(m, std::move(data), req.tls);
 }
 
 void HandleStartTls(Monitor& m, const Message& msg) {
-  if (!msg.body.empty()) Fatal("malformed START_TLS request");
+  if (Status s = DecodeEmpty(msg.type, msg.body); !s.ok()) Fatal(s.message());
   if (m.main_config->proxy_protocol && !m.proxy_seen) Fatal("START_TLS before PROXY_INFO");
   WireWriter w;
   if (!m.config().ssl_enable || m.tls.active) {
@@ -1221,7 +1187,7 @@ void HandleStartTls(Monitor& m, const Message& msg) {
 // PROT P data: the raw connection kept by DATA_ACCEPT or PORT_CONNECT goes to the TLS jail,
 // whose plaintext end goes to the session jail.
 void HandleTlsData(Monitor& m, const Message& msg) {
-  if (!msg.body.empty()) Fatal("malformed TLS_DATA request");
+  if (Status s = DecodeEmpty(msg.type, msg.body); !s.ok()) Fatal(s.message());
   if (!m.tls.pending_data.valid() || !m.tls.channel.valid()) {
     return AnswerData(m, UniqueFd(), "Use PORT or PASV first.");
   }
@@ -1237,34 +1203,13 @@ void HandleTlsData(Monitor& m, const Message& msg) {
     if (ReceiveMessage(m.tls.channel.get(), &answer, &error) != ReceiveOutcome::kMessage) {
       Fatal("the tls jail is gone");
     }
-    if (answer.type == MsgType::kTlsDataEnd) {
-      WireReader r(answer.body);
-      std::uint8_t flags = 0;
-      r.GetU8(&flags);
-      if (!r.Finish() || flags > 3) Fatal("malformed TLS_DATA_END");
-      ++m.tls.data_ends;
-      m.tls.last_flags = flags;
-      continue;
-    }
-    if (answer.type == MsgType::kLog || answer.type == MsgType::kSeccompReport) {
-      WireReader r(answer.body);
-      std::uint8_t prio = 0;
-      std::string text;
-      r.GetU8(&prio);
-      r.GetString(kMaxLogText, &text);
-      if (answer.type == MsgType::kLog && r.Finish() && prio <= kLogDebug) {
-        LogFromJail(prio, "tls", text);
-      }
-      continue;
-    }
+    if (TakeTlsReport(m, answer)) continue;
     if (answer.type != MsgType::kTlsWrapResult) Fatal("unexpected answer from the tls jail");
-    WireReader r(answer.body);
-    std::uint8_t ok = 0;
-    std::string message;
-    r.GetU8(&ok);
-    r.GetString(kMaxLogText, &message);
-    if (!r.Finish() || (ok != 0) != answer.fd.valid()) Fatal("malformed TLS_WRAP_RESULT");
-    return AnswerData(m, std::move(answer.fd), SanitizeForLog(message));
+    TlsWrapAnswer wrapped;
+    Status decoded = Decode(answer.body, &wrapped);
+    if (!decoded.ok()) Fatal(decoded.message());
+    if (wrapped.ok != answer.fd.valid()) Fatal("TLS_WRAP_RESULT: descriptor and status disagree");
+    return AnswerData(m, std::move(answer.fd), SanitizeForLog(wrapped.message));
   }
 }
 
@@ -1273,17 +1218,17 @@ void HandleTlsData(Monitor& m, const Message& msg) {
 // client sent close_notify); a download, with strict_ssl_write_shutdown, if the client answered
 // with close_notify.
 void HandleTlsUploadEnd(Monitor& m, const Message& msg) {
-  WireReader rd(msg.body);
-  std::uint8_t upload = 0;
-  rd.GetU8(&upload);
-  if (!rd.Finish() || upload > 1) Fatal("malformed TLS_DATA_STATUS request");
+  TlsUploadEndRequest req;
+  Status s = Decode(msg.body, &req);
+  if (!s.ok()) Fatal(s.message());
+  const bool upload = req.upload;
   for (int i = 0; i < 1000 && m.tls.data_ends == 0 && m.tls.channel.valid(); ++i) {
     pollfd p = {m.tls.channel.get(), POLLIN, 0};
     if (poll(&p, 1, 10) > 0) DrainTlsChannel(m);
   }
   const bool known = m.tls.data_ends > 0;
   const bool unbroken = (m.tls.last_flags & 1) != 0, close_notify = (m.tls.last_flags & 2) != 0;
-  bool clean = upload != 0 ? known && unbroken && (close_notify || !m.config().strict_ssl_read_eof)
+  bool clean = upload ? known && unbroken && (close_notify || !m.config().strict_ssl_read_eof)
                            : known && (close_notify || !m.config().strict_ssl_write_shutdown);
   m.tls.data_ends = 0;
   WireWriter w;
@@ -1293,7 +1238,7 @@ void HandleTlsUploadEnd(Monitor& m, const Message& msg) {
 }
 
 void HandleReinit(Monitor& m, const Message& msg) {
-  if (!msg.body.empty()) Fatal("malformed REINIT request");
+  if (Status s = DecodeEmpty(msg.type, msg.body); !s.ok()) Fatal(s.message());
   Log(kLogNotice, "REIN: session ended, back to the login prompt");
   m.pasv_listener.Reset();
   m.phase = Phase::kClosing;
@@ -1304,7 +1249,8 @@ void HandleReinit(Monitor& m, const Message& msg) {
 // client. Only a regular file with one link, owned by the anonymous account, is changed:
 // first its mode (the monitor has the file owner's uid), then its owner (CAP_CHOWN).
 void HandleChownUpload(Monitor& m, Message& msg) {
-  if (!msg.body.empty() || !msg.fd.valid()) Fatal("malformed CHOWN_UPLOAD request");
+  if (Status s = DecodeEmpty(msg.type, msg.body); !s.ok()) Fatal(s.message());
+  if (!msg.fd.valid()) Fatal("CHOWN_UPLOAD without a file");
   UniqueFd file = std::move(msg.fd);
   bool ok = false;
   struct stat st;
@@ -1379,19 +1325,16 @@ Result<std::string> DigestWithoutCapabilities(int file, HashAlgorithm algorithm,
 // computed here because the jail cannot load OpenSSL (openssl_library.h). This process has the
 // session user's uid; it only reads the file, from its start.
 void HandleHashFile(Monitor& m, Message& msg) {
-  WireReader r(msg.body);
-  std::uint8_t algorithm = 0;
-  r.GetU8(&algorithm);
-  if (!r.Finish() || !msg.fd.valid() ||
-      algorithm > static_cast<std::uint8_t>(HashAlgorithm::kCrc32)) {
-    Fatal("malformed HASH_FILE request");
-  }
+  HashFileRequest req;
+  Status decoded = Decode(msg.body, &req);
+  if (!decoded.ok()) Fatal(decoded.message());
+  if (!msg.fd.valid()) Fatal("HASH_FILE without a file");
   UniqueFd file = std::move(msg.fd);
   struct stat st;
   Result<std::string> digest = Status::Error("not a regular file");
   std::uint64_t size = 0;
   if (fstat(file.get(), &st) == 0 && S_ISREG(st.st_mode)) {
-    digest = DigestWithoutCapabilities(file.get(), static_cast<HashAlgorithm>(algorithm), &size);
+    digest = DigestWithoutCapabilities(file.get(), req.algorithm, &size);
   }
   if (!digest.ok()) Log(kLogWarning, "HASH: " + digest.status().message());
   WireWriter w;
@@ -1404,12 +1347,11 @@ void HandleHashFile(Monitor& m, Message& msg) {
 // Sent by a jail's SIGSYS handler (sandbox.cc) just before it exits; logged when it is reaped,
 // with its exit status as the proof. Nothing else changes: the jail is gone either way.
 void HandleSeccompReport(Monitor& m, const Message& msg) {
-  WireReader r(msg.body);
-  std::uint32_t nr = 0;
-  r.GetU32(&nr);
-  if (!r.Finish()) Fatal("malformed SECCOMP_REPORT request");
+  SeccompReport report;
+  Status s = Decode(msg.body, &report);
+  if (!s.ok()) Fatal(s.message());
   m.violation_reported = true;
-  m.violation_syscall = nr;
+  m.violation_syscall = report.syscall;
   m.phase = Phase::kClosing;
 }
 
@@ -1423,7 +1365,9 @@ void Dispatch(Monitor& m, Message& msg) {
     case MsgType::kLogin: return HandleLogin(m, msg);
     case MsgType::kPasvListen: return HandlePasvListen(m, msg);
     case MsgType::kDataAccept: return HandleDataAccept(m, msg);
-    case MsgType::kDataCancel: return;  // too late: the DATA_RESULT had gone
+    case MsgType::kDataCancel:  // too late: the DATA_RESULT had gone
+      if (Status s = DecodeEmpty(msg.type, msg.body); !s.ok()) Fatal(s.message());
+      return;
     case MsgType::kProxyInfo: return HandleProxyInfo(m, msg);
     case MsgType::kPortConnect: return HandlePortConnect(m, msg);
     case MsgType::kSeccompReport: return HandleSeccompReport(m, msg);
