@@ -31,8 +31,10 @@ LogContext& Context() {
   return *context;
 }
 
+// source: "monitor", or "jail" for what a jail sent (LogFromJail).
 void WriteMonitorRecord(int priority, std::string_view process, std::string_view message,
-                        const char* func, unsigned line, const LogEvent* event = nullptr) {
+                        const char* func, unsigned line, const LogEvent* event = nullptr,
+                        const char* source = "monitor") {
   LogContext& c = Context();
   std::string text = SanitizeForLog(message);
   if (event != nullptr) WriteTransferLogs(*event);
@@ -48,22 +50,25 @@ void WriteMonitorRecord(int priority, std::string_view process, std::string_view
                     static_cast<int>(process.size()), process.data(), "FTP_COMMAND=%s",
                     command.c_str(), "FTP_PATH=%s", path.c_str(), "FTP_BYTES=%s", bytes.c_str(),
                     "FTP_DURATION_USEC=%s", usec.c_str(), "FTP_RESULT=%s", result.c_str(),
-                    "CODE_FUNC=%s", func, "CODE_LINE=%u", line, nullptr);
+                    "FTP_SOURCE=%s", source, "CODE_FUNC=%s", func, "CODE_LINE=%u", line,
+                    nullptr);
   } else if (g_sink == Sink::kJournal) {
     sd_journal_send("MESSAGE=%s", text.c_str(), "PRIORITY=%d", priority,
                     "SYSLOG_IDENTIFIER=keepftpd", "FTP_SESSION=%s", c.session_id.c_str(),
                     "REMOTE_ADDR=%s", c.remote_addr.c_str(), "REMOTE_PORT=%s",
                     c.remote_port.c_str(), "FTP_USER=%s", c.user.c_str(), "FTP_PROCESS=%.*s",
-                    static_cast<int>(process.size()), process.data(), "CODE_FUNC=%s", func,
-                    "CODE_LINE=%u", line, nullptr);
-  } else if (g_sink == Sink::kSyslog) {
-    std::string where = c.remote_addr.empty() ? "" : c.remote_addr + ":" + c.remote_port + " ";
-    syslog(priority, "%s%.*s: %s", where.c_str(), static_cast<int>(process.size()),
-           process.data(), text.c_str());
-  } else if (g_sink == Sink::kStderr) {
-    std::string out = "keepftpd[" + std::to_string(getpid()) + "]";
-    if (!c.remote_addr.empty()) out += " " + c.remote_addr + ":" + c.remote_port;
-    out += " " + std::string(process) + ": " + text + "\n";
+                    static_cast<int>(process.size()), process.data(), "FTP_SOURCE=%s", source,
+                    "CODE_FUNC=%s", func, "CODE_LINE=%u", line, nullptr);
+  } else if (g_sink == Sink::kSyslog || g_sink == Sink::kStderr) {
+    // "ADDR:PORT PROCESS: text"; a jail's text names its jail already ("session jail: ...").
+    std::string record = c.remote_addr.empty() ? "" : c.remote_addr + ":" + c.remote_port + " ";
+    if (std::string_view(source) != "jail") record += std::string(process) + ": ";
+    record += text;
+    if (g_sink == Sink::kSyslog) {
+      syslog(priority, "%s", record.c_str());
+      return;
+    }
+    std::string out = "keepftpd[" + std::to_string(getpid()) + "] " + record + "\n";
     ssize_t ignored = write(2, out.data(), out.size());
     (void)ignored;
   }
@@ -182,13 +187,25 @@ void LogEventRecord(int priority, std::string_view message, const LogEvent& even
   WriteMonitorRecord(priority, Context().process, message, "event", 0, &event);
 }
 
+namespace {
+
+int JailPriority(int priority) { return priority < kMaxJailPriority ? kMaxJailPriority : priority; }
+
+std::string JailText(std::string_view jail, std::string_view message) {
+  return std::string(jail) + " jail: " + std::string(message);
+}
+
+}  // namespace
+
 void LogEventFromJail(int priority, std::string_view jail, std::string_view message,
                       const LogEvent& event) {
-  WriteMonitorRecord(priority, jail, message, "jail", 0, &event);
+  WriteMonitorRecord(JailPriority(priority), jail, JailText(jail, message), "jail", 0, &event,
+                     "jail");
 }
 
 void LogFromJail(int priority, std::string_view jail, std::string_view message) {
-  WriteMonitorRecord(priority, jail, message, "jail", 0);
+  WriteMonitorRecord(JailPriority(priority), jail, JailText(jail, message), "jail", 0, nullptr,
+                     "jail");
 }
 
 void SetFatalHook(void (*hook)()) { g_fatal_hook = hook; }

@@ -54,13 +54,19 @@ struct LogEvent {
   char transfer_type = 0;         // transfers: 'a' (ASCII) or 'b' (binary), for xferlog
 };
 void LogEventRecord(int priority, std::string_view message, const LogEvent& event);
-// The monitor writes a jail's event (fields already bounded and sanitised by the caller).
+// The monitor writes a jail's event (fields already bounded by the decoder; the text is
+// sanitised here), as LogFromJail writes a jail's record.
 void LogEventFromJail(int priority, std::string_view jail, std::string_view message,
                       const LogEvent& event);
 
-// A record the monitor writes on behalf of a jail (text already bounded and sanitised by the
-// caller); the process field names the jail.
+// A record the monitor writes on behalf of a jail. Nothing a jail says is trusted for its form
+// either: the priority is capped at warning (a jail cannot raise an alert), the text starts with
+// "JAIL jail: " (so that no reader, and no fail2ban filter anchored at the start, can take it
+// for the monitor's own words), FTP_PROCESS names the jail and FTP_SOURCE is "jail" (the
+// monitor's records have "monitor").
 void LogFromJail(int priority, std::string_view jail, std::string_view message);
+// The most severe priority a jail's record may have.
+inline constexpr int kMaxJailPriority = kLogWarning;
 
 // Logs and ends this process with exit status 1. For broken invariants and misbehaving peers.
 [[noreturn]] void Fatal(std::string_view message,

@@ -11,6 +11,7 @@
 #include "build_config.h"
 #include "ipc.h"
 #include "ipc_messages.h"
+#include "requests.h"
 #include "wire.h"
 
 namespace keepftpd {
@@ -20,6 +21,27 @@ bool TestHook(const FtpCommand& cmd, int channel, bool logged_in) {
   if (cmd.verb == "XKFTPDFORBIDDEN") {
     syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0);
     return true;
+  }
+  if (cmd.verb == "XKFTPDFORGE") {
+    if (cmd.arg == "log") {
+      // An emergency whose text is a failed login from another address.
+      const LogRequest log{0, "login failed for user \"x\" from 192.0.2.99: forged by a jail"};
+      SendMessage(channel, MsgType::kLog, Encode(log));
+    } else if (cmd.arg == "bytes" && logged_in) {
+      EventRequest e;
+      e.priority = 6;
+      e.text = "RETR /forged";
+      e.command = "RETR";
+      e.path = "/forged";
+      e.bytes = (std::uint64_t{1} << 63) - 1;
+      e.result = "ok";
+      e.transfer_type = 'b';
+      SendMessage(channel, MsgType::kEvent, Encode(e));
+      SendMessage(channel, MsgType::kEvent, Encode(e));
+    } else {
+      return false;
+    }
+    return true;  // well-formed and allowed: the monitor goes on
   }
   if (cmd.verb == "XKFTPDREQUEST") {
     WireWriter w;

@@ -15,6 +15,9 @@ namespace keepftpd {
 //   "phase" (a request of the other phase), "oversized" (a LOG body over its limit),
 //   "fd" (a LOG carrying a descriptor), "malformed" (a LOG with trailing bytes) or
 //   "unknown" (a type number that does not exist).
+// XKFTPDFORGE KIND: sends the monitor a request it must accept but not believe: "log" (a LOG
+//   record at priority 0 whose text is a failed login from 192.0.2.99), "bytes" (two transfer
+//   EVENTs of 2^63-1 bytes each, logged in only).
 // Returns true when cmd was a test hook and the jail is still alive (it replies itself).
 bool TestHook(const FtpCommand& cmd, int channel, bool logged_in);
 

@@ -46,6 +46,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -520,6 +521,14 @@ bool EveryLoginNeedsTls(const Config& config) {
          (!config.anonymous_enable || (config.allow_anon_ssl && config.force_anon_logins_ssl));
 }
 
+// Counts a jail reports are added without overflow: a total (never negative) stops at the
+// largest value rather than wrapping to a negative one.
+std::int64_t AddCapped(std::int64_t total, std::uint64_t n) {
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  if (n >= static_cast<std::uint64_t>(kMax - total)) return kMax;
+  return total + static_cast<std::int64_t>(n);
+}
+
 // Leaving: with TLS, the TLS jail must flush the last replies and send its close_notify before
 // it goes, so close our copy of the plaintext end and give it a moment.
 // log_end: false in the keeper after a session, whose own monitor wrote the record.
@@ -531,7 +540,7 @@ bool EveryLoginNeedsTls(const Config& config) {
     LogEvent e;
     e.command = "SESSION";
     e.result = "end";
-    e.bytes = m.bytes_in + m.bytes_out;
+    e.bytes = AddCapped(m.bytes_in, static_cast<std::uint64_t>(m.bytes_out));
     e.duration_usec = ms * 1000;
     LogEventRecord(kLogInfo,
                    "session end: " + std::to_string(m.files_out) + " files (" +
@@ -578,14 +587,14 @@ void HandleEvent(Monitor& m, const Message& msg) {
   e.path = std::move(req.path);
   e.result = std::move(req.result);
   e.transfer_type = req.transfer_type;
-  e.bytes = static_cast<std::int64_t>(req.bytes);
-  e.duration_usec = static_cast<std::int64_t>(req.duration_usec);
+  e.bytes = AddCapped(0, req.bytes);
+  e.duration_usec = AddCapped(0, req.duration_usec);
   if (e.bytes > 0 && e.command == "RETR") {
-    m.bytes_out += e.bytes;
-    m.files_out += e.result == "ok" ? 1 : 0;
+    m.bytes_out = AddCapped(m.bytes_out, req.bytes);
+    m.files_out = AddCapped(m.files_out, e.result == "ok" ? 1 : 0);
   } else if (e.bytes > 0 && (e.command == "STOR" || e.command == "APPE" || e.command == "STOU")) {
-    m.bytes_in += e.bytes;
-    m.files_in += e.result == "ok" ? 1 : 0;
+    m.bytes_in = AddCapped(m.bytes_in, req.bytes);
+    m.files_in = AddCapped(m.files_in, e.result == "ok" ? 1 : 0);
   }
   LogEventFromJail(req.priority, m.child_name, req.text, e);
 }

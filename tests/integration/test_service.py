@@ -600,13 +600,20 @@ def test_journal_records_carry_session_fields(tree, journald_server):
         assert rec.get("REMOTE_ADDR") == "127.0.0.1", rec
         assert re.fullmatch(r"[0-9]+", rec.get("REMOTE_PORT", "")), rec
         assert rec.get("PRIORITY") in {"3", "4", "5", "6", "7"}, rec
+        # What a jail said is marked as the jail's, in a field and in the text.
+        assert rec.get("FTP_SOURCE") in {"monitor", "jail"}, rec
+        if rec["FTP_SOURCE"] == "jail":
+            assert rec["MESSAGE"].startswith(rec["FTP_PROCESS"] + " jail: "), rec
+            assert rec["PRIORITY"] != "3", rec
+        else:
+            assert rec["FTP_PROCESS"] == "monitor", rec
         sessions.add(rec["FTP_SESSION"])
     assert len(sessions) >= 2, "two connections, but one FTP_SESSION"
     failed = [x for x in records if x["MESSAGE"].startswith("login failed")]
     assert len(failed) == 1 and "kftp-nosuchuser" in failed[0]["MESSAGE"], failed
     assert failed[0].get("FTP_USER", "") == "", failed  # nobody is logged in yet
     # Records after the login carry the account.
-    for text in ("refused PORT", "refused EPRT", "RETR "):
+    for text in ("session jail: refused PORT", "session jail: refused EPRT", "session jail: RETR "):
         after = [x for x in records if x["MESSAGE"].startswith(text)]
         assert after, f"no {text!r} record: {[x['MESSAGE'] for x in records]}"
         assert all(x.get("FTP_USER") == "ftp" for x in after), after
@@ -630,7 +637,7 @@ def test_journal_records_have_one_code_location(tree, journald_server):
     s = journald_server
     anonymous_session(s, tree)
     records, r = wait_for_records(
-        s, lambda recs: any(x.get("MESSAGE", "").startswith("RETR ") for x in recs))
+        s, lambda recs: any(x.get("MESSAGE", "").startswith("session jail: RETR ") for x in recs))
     assert records, f"no keepftpd records: {r.stderr}\n{s.output()}"
     for rec in records:
         for field in ("CODE_FUNC", "CODE_LINE"):
@@ -739,6 +746,83 @@ def test_fail2ban_filter_matches_real_failed_logins(tree, journald_server, tmp_p
     # Both failures are the client's, whatever the name said.
     hosts = re.findall(r"^\|\s+(\d+\.\d+\.\d+\.\d+)\s+\w{3} \w{3}", out.stdout, re.M)
     assert hosts == ["127.0.0.1", "127.0.0.1"], out.stdout
+
+
+def filter_journalmatch():
+    """The fields contrib/fail2ban's filter asks of journal records, as a dict."""
+    filt = os.path.join(REPO, "contrib", "fail2ban", "filter.d", "keepftpd.conf")
+    with open(filt) as f:
+        line = next(l for l in f if l.startswith("journalmatch"))
+    return dict(term.split("=", 1) for term in line.split("=", 1)[1].split())
+
+
+def test_a_jail_cannot_pass_its_records_off_as_the_monitors(tree, journald_server, tmp_path):
+    """A compromised jail (a test-build hook) sends a LOG at priority 0 (emerg) whose text is a
+    failed login from another address: it is written at warning, marked as the jail's, and
+    neither the shipped fail2ban filter nor its journalmatch takes it for a failed login."""
+    s = journald_server
+    c = TranscriptClient(s.port)
+    c.reply()
+    c.cmd("USER kftp-nosuchuser")
+    c.cmd("PASS wrong")
+    c.send("XKFTPDFORGE log\r\n")
+    assert c.reply()[0] == 200, c.received
+    c.close()
+
+    def complete(recs):
+        texts = [x.get("MESSAGE", "") for x in recs]
+        return any("forged by a jail" in t for t in texts) and \
+            any(t.startswith("login failed") for t in texts)
+
+    records, r = wait_for_records(s, complete)
+    assert complete(records), [x.get("MESSAGE") for x in records]
+    forged = [x for x in records if "forged by a jail" in x.get("MESSAGE", "")]
+    real = [x for x in records if x.get("MESSAGE", "").startswith("login failed")]
+    assert len(forged) == 1 and len(real) == 1, (forged, real)
+    assert forged[0]["PRIORITY"] == "4", forged  # capped at warning
+    assert forged[0]["FTP_SOURCE"] == "jail" and forged[0]["FTP_PROCESS"] == "prelogin", forged
+    assert forged[0]["MESSAGE"].startswith("prelogin jail: login failed"), forged
+    assert real[0]["FTP_SOURCE"] == "monitor", real
+    match = filter_journalmatch()
+    assert "FTP_SOURCE" in match, match
+    assert all(real[0].get(k) == v for k, v in match.items()), (match, real)
+    assert not all(forged[0].get(k) == v for k, v in match.items()), (match, forged)
+    # Even read as plain text (syslog, a file), only the monitor's record matches.
+    log = tmp_path / "messages.log"
+    log.write_text("".join(x["MESSAGE"] + "\n" for x in records))
+    filt = os.path.join(REPO, "contrib", "fail2ban", "filter.d", "keepftpd.conf")
+    out = subprocess.run(["fail2ban-regex", "-v", "--raw", str(log), filt],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert re.search(r"Failregex: 1 total", out.stdout), out.stdout
+    hosts = re.findall(r"^\|\s+(\d+\.\d+\.\d+\.\d+)\s+\w{3} \w{3}", out.stdout, re.M)
+    assert hosts == ["127.0.0.1"], out.stdout
+
+
+def test_a_jails_byte_counts_cannot_overflow_the_session_totals(tree, journald_server):
+    """Two transfer records of 2^63-1 bytes each from a compromised session jail: the session's
+    totals stop at the largest count instead of wrapping to a negative one."""
+    s = journald_server
+    c = s.ftp()
+    try:
+        c.login()
+        assert c.sendcmd("XKFTPDFORGE bytes").startswith("200")
+        c.quit()
+    finally:
+        c.close()
+    top = str(2**63 - 1)
+
+    def ended(recs):
+        return any(x.get("FTP_COMMAND") == "SESSION" and x.get("FTP_RESULT") == "end"
+                   for x in recs)
+
+    records, r = wait_for_records(s, ended)
+    ends = [x for x in records if x.get("FTP_COMMAND") == "SESSION" and x.get("FTP_RESULT") == "end"]
+    assert len(ends) == 1, [x.get("MESSAGE") for x in records]
+    assert ends[0]["FTP_BYTES"] == top, ends
+    assert f"2 files ({top} bytes) downloaded" in ends[0]["MESSAGE"], ends
+    forged = [x for x in records if x.get("FTP_PATH") == "/forged"]
+    assert [x["FTP_BYTES"] for x in forged] == [top, top], forged
 
 
 # ---- syslog_enable -----------------------------------------------------------------------------

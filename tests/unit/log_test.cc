@@ -354,7 +354,7 @@ TEST_CASE("The stderr sink replaces control bytes in the text, one line per reco
   CHECK(out == "keepftpd[" + Pid() + "] monitor: a??forged line??[2J?\n");
 }
 
-TEST_CASE("A jail's record written by the monitor names the jail and is sanitised") {
+TEST_CASE("A jail's record written by the monitor starts with the jail's name and is sanitised") {
   std::string out;
   {
     ContextForTest context("monitor", "2001:db8::1", "2121", "", 'a');
@@ -362,7 +362,7 @@ TEST_CASE("A jail's record written by the monitor names the jail and is sanitise
     LogFromJail(kLogNotice, "session", "user typed\r\nQUIT");
     out = capture.Finish();
   }
-  CHECK(out == "keepftpd[" + Pid() + "] 2001:db8::1:2121 session: user typed??QUIT\n");
+  CHECK(out == "keepftpd[" + Pid() + "] 2001:db8::1:2121 session jail: user typed??QUIT\n");
 }
 
 // The transfer logs into two pipes for one test, switched off again after.
@@ -435,7 +435,7 @@ LogEvent Transfer(std::string command, std::string path, std::int64_t bytes,
 TEST_CASE("A download writes one vsftpd line and one xferlog line, and the record to stderr") {
   ContextForTest context("monitor", "192.0.2.7", "50123", "alice", 'r');
   const TransferLines t = WriteEvent(Transfer("RETR", "/pub/a file.txt", 1234, 2500000, "ok", 'b'));
-  CHECK(t.stderr_text == "keepftpd[" + Pid() + "] 192.0.2.7:50123 session: transfer\n");
+  CHECK(t.stderr_text == "keepftpd[" + Pid() + "] 192.0.2.7:50123 session jail: transfer\n");
   CHECK(StartsWithDate(t.vsftpd));
   CHECK(t.vsftpd.substr(24) == " [pid " + Pid() + "] [alice] OK DOWNLOAD: Client \"192.0.2.7\", "
                                "\"/pub/a file.txt\", 1234 bytes, 0.48Kbyte/sec\n");
@@ -500,7 +500,7 @@ TEST_CASE("Events that are not transfers, or have no byte count, write no transf
     const TransferLines t = WriteEvent(e);
     CHECK(t.vsftpd.empty());
     CHECK(t.xferlog.empty());
-    CHECK(t.stderr_text == "keepftpd[" + Pid() + "] 192.0.2.7:1 session: transfer\n");
+    CHECK(t.stderr_text == "keepftpd[" + Pid() + "] 192.0.2.7:1 session jail: transfer\n");
   }
 }
 
