@@ -1,7 +1,8 @@
 // Seccomp allowlists per jail kind (libseccomp), installed by EnterJail (jail_start.cc) as each
 // jail's last step into its jail.
-// Each line allows one syscall and says who needs it. Everything else kills the process; the
-// monitor sees the SIGSYS and logs a seccomp violation.
+// Each line allows one syscall and says who needs it. Everything else traps: the SIGSYS handler
+// reports the call to the monitor (SECCOMP_REPORT) and ends the process before the call runs;
+// the monitor logs a seccomp violation (sandbox.h).
 #include "sandbox.h"
 
 #include <errno.h>
