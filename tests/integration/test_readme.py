@@ -124,7 +124,8 @@ SKIP_SANITIZED = pytest.mark.skipif(
 def test_readme_systemd_walkthrough(tmp_path):
     out = walk_through(tmp_path, readme_block("## Install and run with systemd"))
     # ... and the journal has the session.
-    assert re.search(r"keepftpd\[[0-9]+\]: RETR /pub/hello\.txt: 6 bytes", out), out[-3000:]
+    assert re.search(r"keepftpd\[[0-9]+\]: session jail: RETR /pub/hello\.txt: 6 bytes", out), \
+        out[-3000:]
 
 
 # The rootless walkthrough's user, made in the throwaway machine (its /etc is an overlay, its
