@@ -133,11 +133,15 @@ unsigned char* LoginTable::FindOrTake(const LoginKey& key, std::uint32_t now,
       best = slot;
       break;
     }
+    // A live ban never gives way, however soon it ends: otherwise addresses that fail once
+    // each, enough of them, would lift it.
+    if (Get32(slot + kBanUntil) > now) continue;
     if (best == nullptr || until < best_until) {
       best = slot;
       best_until = until;
     }
   }
+  if (best == nullptr) return nullptr;  // every record the key may use holds a live ban
   std::memset(best, 0, kSlotBytes);
   best[kKind] = key.kind;
   std::memcpy(best + kKeyBytes, key.bytes, 16);
@@ -155,6 +159,7 @@ std::uint32_t LoginTable::BannedUntil(const LoginKey& key, std::uint32_t now) co
 std::uint32_t LoginTable::RecordFailure(const LoginKey& key, std::uint32_t now,
                                         std::uint32_t window) {
   unsigned char* slot = FindOrTake(key, now, window);
+  if (slot == nullptr) return kUncounted;
   std::uint32_t first = Get32(slot + kFirst);
   std::uint32_t count = Get32(slot + kCount);
   if (now < first || std::uint64_t{now} - first >= window) {  // a new window (or a clock step)
@@ -169,7 +174,7 @@ std::uint32_t LoginTable::RecordFailure(const LoginKey& key, std::uint32_t now,
 void LoginTable::Ban(const LoginKey& key, std::uint32_t until, std::uint32_t now,
                      std::uint32_t window) {
   unsigned char* slot = FindOrTake(key, now, window);
-  Put32(slot + kBanUntil, until);
+  if (slot != nullptr) Put32(slot + kBanUntil, until);
 }
 
 // ---- The file ----
@@ -269,11 +274,14 @@ Result<LoginState::Failure> LoginState::RecordFailure(const SockAddr& peer, std:
   Status s = WithTable([&](LoginTable& table, std::uint32_t now) {
     f.address_fails = table.RecordFailure(address, now, window);
     f.user_fails = table.RecordFailure(name, now, window);
-    if (ban_fails > 0 && f.address_fails >= ban_fails && table.BannedUntil(address, now) == 0) {
+    f.uncounted = f.address_fails == LoginTable::kUncounted;
+    if (ban_fails > 0 && !f.uncounted && f.address_fails >= ban_fails &&
+        table.BannedUntil(address, now) == 0) {
       table.Ban(address, now + ban_time, now, window);
       f.ban_started = true;
     }
-    f.banned = table.BannedUntil(address, now) != 0;
+    // A failure the table could not keep ends the connection as a ban would.
+    f.banned = f.uncounted || table.BannedUntil(address, now) != 0;
   });
   if (!s.ok()) return s;
   return f;

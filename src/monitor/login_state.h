@@ -8,7 +8,9 @@
 // for ban_time seconds, and later connections from it get 421 before anything they send is read.
 //
 // The table has a fixed size, so no client can make it grow: when the records a key may use are
-// all taken, the stalest gives way. Records are placed by a hash keyed with a random salt kept
+// all taken, the stalest gives way, but never a live ban (a ban lasts until its end whatever
+// else happens to the table). When all of them hold live bans, the failure cannot be kept: it
+// is reported as uncounted, and the monitor ends the connection as for a ban. Records are placed by a hash keyed with a random salt kept
 // in the file, so a client cannot pick addresses that fight over the same records. Every use holds flock(LOCK_EX)
 // on the file for a few microseconds. A user name is kept only as a hash.
 #ifndef KEEPFTPD_SRC_MONITOR_LOGIN_STATE_H_
@@ -53,8 +55,10 @@ class LoginTable {
   // The end of the key's ban, or 0 when it is not banned at `now`.
   std::uint32_t BannedUntil(const LoginKey& key, std::uint32_t now) const;
   // Counts one failure and returns the key's failures within the last `window` seconds,
-  // this one included.
+  // this one included; kUncounted when every record the key may use holds a live ban.
+  static constexpr std::uint32_t kUncounted = UINT32_MAX;
   std::uint32_t RecordFailure(const LoginKey& key, std::uint32_t now, std::uint32_t window);
+  // Bans the key until `until`; nothing when every record it may use holds a live ban.
   void Ban(const LoginKey& key, std::uint32_t until, std::uint32_t now, std::uint32_t window);
 
  private:
@@ -81,8 +85,9 @@ class LoginState {
   struct Failure {
     std::uint32_t address_fails = 0;  // within the window, this one included
     std::uint32_t user_fails = 0;
-    bool banned = false;              // the address is banned now
+    bool banned = false;              // the address is banned now (or the failure is uncounted)
     bool ban_started = false;         // by this failure
+    bool uncounted = false;           // the table is full of live bans where the address goes
   };
   // 0 when the address is not banned, else the seconds left.
   Result<std::uint32_t> BannedFor(const SockAddr& peer);

@@ -657,6 +657,10 @@ void RefuseLogin(Monitor& m, const std::string& user, const std::string& why,
       grown = std::min<std::uint64_t>(grown, config.max_delay_failed_login);
       delay = std::max<unsigned>(delay, static_cast<unsigned>(grown));
       banned = f->banned;
+      if (f->uncounted) {
+        Log(kLogWarning, "the failed-login table is full of live bans where " + address +
+                             " would be counted: this failure ends the connection as a ban would");
+      }
       if (f->ban_started) {
         LogEvent b;
         b.command = "BAN";

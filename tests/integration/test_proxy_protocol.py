@@ -4,6 +4,8 @@ that a passive data connection comes from the client (or the balancer relaying i
 peers, missing, late and malformed headers end the connection. (test_multinode.py puts a real
 HAProxy in front of two nodes.)"""
 
+import concurrent.futures
+import os
 import socket
 import ssl
 import struct
@@ -141,6 +143,56 @@ def test_bans_apply_to_the_client_behind_the_balancer(make_server, tree):
     assert code == 421 and "Too many failed logins" in lines[0]
     assert c.closed()
     c = connect(s, v1("127.0.0.4", 1002))  # another client through the same balancer
+    assert c.reply()[0] == 220
+
+
+def fail_once(server, address, port):
+    """One connection from address (per its PROXY header) that fails one login; the replies."""
+    with socket.create_connection((server.host, server.port), timeout=30) as sock:
+        sock.sendall(v1(address, port) + b"USER anonymous\r\nPASS bad@example.org\r\n")
+        received = b""
+        try:
+            while b"\r\n530 " not in received:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+            sock.sendall(b"QUIT\r\n")  # the server may have closed already (a ban)
+            while chunk := sock.recv(65536):
+                received += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+        return received.decode()
+
+
+@pytest.mark.skipif(bool(os.environ.get("KEEPFTPD_SANITIZED")),
+                    reason="6,000 connections; login_state_test covers the table under ASan")
+def test_a_flood_of_failures_from_thousands_of_addresses_does_not_lift_a_ban(make_server, tree):
+    """The failed-login table has a fixed size, and a full one gives up its stalest records. A ban
+    shorter than the failure window used to be the stalest as soon as the records around it were
+    all taken: 6,000 addresses failing once each lifted it (in a simulation of the table, 299 of
+    300 runs; this test failed on the code before). A ban now lasts until its end."""
+    banned = tree.base + "/banned"
+    with open(banned, "w") as f:
+        f.write("bad@example.org\n")
+    s = make_server({**PROXY, "deny_email_enable": "YES", "banned_email_file": banned,
+                     "ban_max_login_fails": "2", "ban_time": "900", "ban_window": "3600",
+                     "delay_failed_login": "0"})
+    for port in (1000, 1001):
+        assert "530 " in fail_once(s, "192.0.2.7", port)
+    c = connect(s, v1("192.0.2.7", 1002))
+    assert c.reply()[0] == 421
+    c.close()
+    # More addresses than the table has records, each failing once (not enough to be banned).
+    flood = [f"172.{16 + (i >> 16)}.{(i >> 8) & 255}.{i & 255}" for i in range(6000)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        replies = list(pool.map(lambda a: fail_once(s, a, 2000), flood))
+    assert all("530 " in r for r in replies), [r for r in replies if "530 " not in r][:3]
+    c = connect(s, v1("192.0.2.7", 1003))
+    code, lines = c.reply()
+    assert code == 421 and "Too many failed logins" in lines[0], lines
+    assert c.closed()
+    c = connect(s, v1("198.51.100.1", 1004))  # and the table still serves others
     assert c.reply()[0] == 220
 
 

@@ -103,6 +103,49 @@ TEST_CASE("a full table stays its size: the stalest record gives way, live bans 
   CHECK(t.bytes.size() == kLoginTableBytes);
 }
 
+std::string TenNet(std::uint32_t i) {
+  return "10." + std::to_string((i >> 16) & 255) + "." + std::to_string((i >> 8) & 255) + "." +
+         std::to_string(i & 255);
+}
+
+// The attack: a ban lasts ban_time, failures count over ban_window. Once less than a window of
+// the ban was left, a flood of single failures from other addresses outlived it and took its
+// record: 1,500 addresses lifted a 900 s ban after 345 s.
+TEST_CASE("a live ban is never given up for other records, however many and however fresh") {
+  Table t;
+  const std::uint32_t window = 600, start = 100000;
+  LoginKey banned = AddressKey(Host("198.51.100.7"));
+  t.table.Ban(banned, start + 900, start, window);
+  // 500 s later, 400 s of the ban are left, less than a window: every new failure outlasts it.
+  for (std::uint32_t i = 0; i < 4 * LoginTable::kSlots; ++i) {
+    t.table.RecordFailure(AddressKey(Host(TenNet(i))), start + 500, window);
+  }
+  CHECK(t.table.BannedUntil(banned, start + 500) == start + 900);
+  CHECK(t.table.BannedUntil(banned, start + 899) == start + 900);
+  CHECK(t.table.BannedUntil(banned, start + 900) == 0);  // and it ends when it should
+}
+
+TEST_CASE("when every record an address may use holds a live ban, its failure is uncounted") {
+  Table t;
+  const std::uint32_t window = 600, now = 100000;
+  // More bans than records: every record holds one.
+  for (std::uint32_t i = 0; i < 2 * LoginTable::kSlots; ++i) {
+    t.table.Ban(AddressKey(Host(TenNet(i))), now + 900, now, window);
+  }
+  LoginKey newcomer = AddressKey(Host("203.0.113.9"));
+  CHECK(t.table.RecordFailure(newcomer, now + 1, window) == LoginTable::kUncounted);
+  t.table.Ban(newcomer, now + 901, now + 1, window);  // nowhere to keep it: no effect
+  CHECK(t.table.BannedUntil(newcomer, now + 1) == 0);
+  // The bans that hold the records are all still there.
+  std::uint32_t held = 0;
+  for (std::uint32_t i = 0; i < 2 * LoginTable::kSlots; ++i) {
+    held += t.table.BannedUntil(AddressKey(Host(TenNet(i))), now + 1) != 0;
+  }
+  CHECK(held == LoginTable::kSlots);
+  // Once they end, failures are counted again.
+  CHECK(t.table.RecordFailure(newcomer, now + 900, window) == 1);
+}
+
 struct TempDir {
   std::string path;
   TempDir() {
