@@ -80,6 +80,14 @@ std::vector<std::string_view> KeepftpdOptionNames();
 // keepftpd's default for one of its options, as it would be written in the file ("YES", "300").
 std::string KeepftpdDefault(std::string_view name);
 
+// Whether REIN after a login may start a new pre-login jail as isolated as the first: the
+// first is cloned into new namespaces (isolate, isolate_network) while the monitor still holds
+// CAP_SYS_ADMIN, which it gives up before any login; rootless, its user namespace allows it.
+// Otherwise REIN after login is refused (502), and the monitor refuses a jail's REINIT.
+inline bool ReinAfterLogin(const Config& config, bool rootless) {
+  return rootless || (!config.isolate && !config.isolate_network);
+}
+
 inline constexpr std::size_t kMaxConfigBytes = 100000;
 inline constexpr const char* kDefaultConfigPath = "/etc/keepftpd.conf";
 

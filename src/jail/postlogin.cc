@@ -242,6 +242,11 @@ class Session {
   }
   void Host(const FtpCommand&) { ctrl_.Reply(503, "HOST must come before USER."); }
   void Rein(const FtpCommand&) {
+    if (!ReinAfterLogin(config_, info_.rootless)) {
+      ctrl_.Reply(502, "REIN is not available after login here (the new login would be less "
+                       "isolated than this one); open a new connection to log in again.");
+      return;
+    }
     RequestReinit(channel_);
     _exit(0);  // a new pre-login jail says 220
   }

@@ -27,6 +27,8 @@ bool TestHook(const FtpCommand& cmd, int channel, bool logged_in) {
       // An emergency whose text is a failed login from another address.
       const LogRequest log{0, "login failed for user \"x\" from 192.0.2.99: forged by a jail"};
       SendMessage(channel, MsgType::kLog, Encode(log));
+    } else if (cmd.arg == "rein" && logged_in) {
+      SendMessage(channel, MsgType::kReinit, {});  // the jail itself would answer 502
     } else if (cmd.arg == "bytes" && logged_in) {
       EventRequest e;
       e.priority = 6;

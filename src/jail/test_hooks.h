@@ -17,7 +17,8 @@ namespace keepftpd {
 //   "unknown" (a type number that does not exist).
 // XKFTPDFORGE KIND: sends the monitor a request it must accept but not believe: "log" (a LOG
 //   record at priority 0 whose text is a failed login from 192.0.2.99), "bytes" (two transfer
-//   EVENTs of 2^63-1 bytes each, logged in only).
+//   EVENTs of 2^63-1 bytes each, logged in only), "rein" (a REINIT where REIN after login is
+//   not available: the monitor must end the connection).
 // Returns true when cmd was a test hook and the jail is still alive (it replies itself).
 bool TestHook(const FtpCommand& cmd, int channel, bool logged_in);
 

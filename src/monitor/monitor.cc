@@ -167,10 +167,10 @@ pid_t ForkJail(const Monitor& m, bool isolate, bool reinit) {
     if (config.isolate_network) flags |= CLONE_NEWNET;
     if (config.isolate) flags |= CLONE_NEWPID | CLONE_NEWIPC;
   }
-  if (reinit && flags != 0 && !rootless) {
-    // The keeper gave up CAP_SYS_ADMIN with the rest before the first login.
-    Log(kLogInfo, "REIN: the new pre-login jail runs without new namespaces");
-    flags = 0;
+  if (reinit && !ReinAfterLogin(config, rootless)) {
+    // The keeper gave up CAP_SYS_ADMIN with the rest before the first login: a pre-login jail
+    // without its namespaces is never started (HandleReinit refuses the request before this).
+    Fatal("REIN: a new pre-login jail could not be isolated as the first was");
   }
   const unsigned long always = rootless ? CLONE_NEWUSER : 0;
   while (true) {
@@ -1252,6 +1252,10 @@ void HandleTlsUploadEnd(Monitor& m, const Message& msg) {
 
 void HandleReinit(Monitor& m, const Message& msg) {
   if (Status s = DecodeEmpty(msg.type, msg.body); !s.ok()) Fatal(s.message());
+  if (!ReinAfterLogin(m.config(), m.session->rootless)) {
+    Fatal("refusing REINIT from the session jail: REIN after login is not available with "
+          "isolate or isolate_network (the session jail answers 502 itself)");
+  }
   Log(kLogNotice, "REIN: session ended, back to the login prompt");
   m.pasv_listener.Reset();
   m.phase = Phase::kClosing;

@@ -312,7 +312,8 @@ def test_key_that_does_not_match_the_certificate(tls_server, tree, other_key):
 # ---- 6. REIN over TLS ----------------------------------------------------------------------
 
 def test_rein_keeps_the_tls_control_connection(tls_server, tree):
-    s = tls_server({"require_ssl_reuse": "NO"})
+    # REIN after login needs isolate=NO and isolate_network=NO (test_protocol.py).
+    s = tls_server({"require_ssl_reuse": "NO", "isolate": "NO", "isolate_network": "NO"})
     ftp = ftplib.FTP_TLS(context=client_context())
     ftp.connect("127.0.0.1", s.port)
     ftp.auth()

@@ -430,8 +430,13 @@ def test_abor_after_telnet_ip_and_synch(server_inetd):
     assert ftp.sendcmd("NOOP").startswith("200")
 
 
-def test_rein_returns_to_prelogin(server_inetd):
-    c = server_inetd.raw().login()
+# REIN after login starts a new pre-login jail, which can have new namespaces only while the
+# monitor holds CAP_SYS_ADMIN, before the first login: REIN needs isolate=NO, isolate_network=NO.
+NO_ISOLATION = {"isolate": "NO", "isolate_network": "NO"}
+
+
+def test_rein_returns_to_prelogin(make_server):
+    c = make_server(NO_ISOLATION).raw().login()
     assert c.cmd("CWD pub")[0] == 250
     assert c.cmd("REIN")[0] == 220
     assert c.cmd("PWD")[0] == 530
@@ -441,6 +446,23 @@ def test_rein_returns_to_prelogin(server_inetd):
     assert c.cmd("REIN")[0] == 220
     assert c.cmd("USER ftp")[0] == 331
     assert c.cmd("PASS x@y")[0] == 230
+
+
+def test_rein_after_login_is_refused_where_the_new_login_would_be_less_isolated(server_inetd):
+    """With isolate or isolate_network (the defaults), a new pre-login jail after a login could
+    not get the namespaces the first one had: REIN gets 502 and the session goes on."""
+    c = server_inetd.raw().login()
+    assert c.cmd("CWD pub")[0] == 250
+    code, lines = c.cmd("REIN")
+    assert code == 502 and "open a new connection" in lines[0], lines
+    assert c.cmd("PWD") == (257, ['257 "/pub" is the current directory'])
+    # A session jail that asks anyway (a test-build hook) ends the connection.
+    c.send("XKFTPDFORGE rein\r\n")
+    assert c.closed(10)
+    deadline = time.time() + 10
+    while "refusing REINIT" not in server_inetd.output() and time.time() < deadline:
+        time.sleep(0.05)
+    assert "refusing REINIT from the session jail" in server_inetd.output()
 
 
 def test_hash(server_inetd, tree):

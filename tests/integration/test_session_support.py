@@ -92,7 +92,9 @@ def test_local_session_records(tree, superservers, local_users):  # noqa: F811
 
 def test_anonymous_sessions_get_records_too_and_a_failed_login_none(tree, superservers,  # noqa
                                                                     local_users):
-    s = start(tree, superservers, {"delay_failed_login": "0"})
+    # REIN after login needs isolate=NO and isolate_network=NO (test_protocol.py).
+    s = start(tree, superservers, {"delay_failed_login": "0", "isolate": "NO",
+                                   "isolate_network": "NO"})
     c = RawClient("127.0.0.1", s.port)
     c.reply()
     c.cmd(f"USER {ALICE}")
