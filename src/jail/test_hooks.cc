@@ -1,6 +1,7 @@
 // Hidden commands for the privilege audit tests; empty in release builds. Jails only.
 #include "test_hooks.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -11,7 +12,9 @@
 #include "build_config.h"
 #include "ipc.h"
 #include "ipc_messages.h"
+#include "monitor_client.h"
 #include "requests.h"
+#include "unique_fd.h"
 #include "wire.h"
 
 namespace keepftpd {
@@ -27,6 +30,10 @@ bool TestHook(const FtpCommand& cmd, int channel, bool logged_in) {
       // An emergency whose text is a failed login from another address.
       const LogRequest log{0, "login failed for user \"x\" from 192.0.2.99: forged by a jail"};
       SendMessage(channel, MsgType::kLog, Encode(log));
+    } else if (cmd.arg.starts_with("chown ") && logged_in) {
+      // An older file of the anonymous account, handed over as if it were an upload.
+      UniqueFd file(open(cmd.arg.substr(6).c_str(), O_RDONLY | O_CLOEXEC));
+      if (file.valid()) RequestChownUpload(channel, file.get());
     } else if (cmd.arg == "rein" && logged_in) {
       SendMessage(channel, MsgType::kReinit, {});  // the jail itself would answer 502
     } else if (cmd.arg == "bytes" && logged_in) {

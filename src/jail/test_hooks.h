@@ -18,7 +18,8 @@ namespace keepftpd {
 // XKFTPDFORGE KIND: sends the monitor a request it must accept but not believe: "log" (a LOG
 //   record at priority 0 whose text is a failed login from 192.0.2.99), "bytes" (two transfer
 //   EVENTs of 2^63-1 bytes each, logged in only), "rein" (a REINIT where REIN after login is
-//   not available: the monitor must end the connection).
+//   not available: the monitor must end the connection), "chown PATH" (CHOWN_UPLOAD of a file
+//   that is not an upload of this session: the monitor must refuse it).
 // Returns true when cmd was a test hook and the jail is still alive (it replies itself).
 bool TestHook(const FtpCommand& cmd, int channel, bool logged_in);
 

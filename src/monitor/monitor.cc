@@ -122,6 +122,7 @@ struct Monitor {
   // The session's totals, for the session-end record.
   std::int64_t bytes_in = 0, bytes_out = 0, files_in = 0, files_out = 0;
   long started_ms = 0;
+  std::int64_t started_realtime = 0;  // seconds: CHOWN_UPLOAD takes only files born after it
   // session_support: the PAM handle of a local login, kept for its session, and whether the
   // session's PAM session and utmp/wtmp records are open (closed by the keeper at the end).
   pam_handle_t* pam = nullptr;
@@ -1262,9 +1263,22 @@ void HandleReinit(Monitor& m, const Message& msg) {
   m.next = Monitor::Next::kPrelogin;
 }
 
+// Whether the file was created during this connection, as far as the file system can tell:
+// its birth time is at most a second (the coarse clock of file times) before the connection
+// started. A file system without birth times (NFS) cannot tell: true.
+bool CreatedDuringSession(const Monitor& m, int fd) {
+  struct statx stx;
+  if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BTIME, &stx) != 0 ||
+      (stx.stx_mask & STATX_BTIME) == 0) {
+    return true;
+  }
+  return stx.stx_btime.tv_sec + 1 >= m.started_realtime;
+}
+
 // chown_uploads: the session jail hands over the file it just received from an anonymous
-// client. Only a regular file with one link, owned by the anonymous account, is changed:
-// first its mode (the monitor has the file owner's uid), then its owner (CAP_CHOWN).
+// client. Only a regular file with one link, owned by the anonymous account and created during
+// this session, is changed: first its mode (the monitor has the file owner's uid), then its
+// owner (CAP_CHOWN). A compromised jail cannot give away an older anonymous file.
 void HandleChownUpload(Monitor& m, Message& msg) {
   if (Status s = DecodeEmpty(msg.type, msg.body); !s.ok()) Fatal(s.message());
   if (!msg.fd.valid()) Fatal("CHOWN_UPLOAD without a file");
@@ -1277,6 +1291,8 @@ void HandleChownUpload(Monitor& m, Message& msg) {
   if (fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
       st.st_uid != m.account.uid) {
     Log(kLogWarning, "chown_uploads: refused a file that is not a new anonymous upload");
+  } else if (!CreatedDuringSession(m, file.get())) {
+    Log(kLogWarning, "chown_uploads: refused a file created before this session");
   } else if (fchmod(file.get(), static_cast<mode_t>(m.config().chown_upload_mode)) != 0 ||
              fchown(file.get(), m.session->chown_owner.uid, m.session->chown_owner.gid) != 0) {
     Log(kLogWarning, std::string("chown_uploads: ") + std::strerror(errno));
@@ -1524,6 +1540,7 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     m.started_ms = now.tv_sec * 1000L + now.tv_nsec / 1000000L;
+    m.started_realtime = static_cast<std::int64_t>(time(nullptr));
     LogEvent e;
     e.command = "SESSION";
     e.result = "start";

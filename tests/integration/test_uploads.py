@@ -621,6 +621,30 @@ def test_chown_uploads(make_server, tree):
     ftp2.quit()
 
 
+def test_chown_uploads_gives_away_only_files_created_in_the_session(make_server, tree):
+    """A compromised session jail (a test-build hook) hands the monitor an older file of the
+    anonymous account as if it were an upload: it is not given away. (Before, any regular
+    anonymous file with one link was.)"""
+    import pwd
+    old = tree.path("pub/incoming/old.bin")
+    with open(old, "wb") as f:
+        f.write(b"an older anonymous upload")
+    ftp_user = pwd.getpwnam("ftp")
+    os.chown(old, ftp_user.pw_uid, ftp_user.pw_gid)
+    os.chmod(old, 0o644)
+    time.sleep(2.1)  # its birth time is then well before the session's start
+    s = make_server(dict(ANON_UP, chown_uploads="YES", chown_username="kftp-nopriv"))
+    ftp = s.ftp()
+    assert ftp.sendcmd("XKFTPDFORGE chown /pub/incoming/old.bin").startswith("200")
+    st = os.stat(old)
+    assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (ftp_user.pw_uid, 0o644)
+    assert "chown_uploads: refused a file created before this session" in s.output()
+    # A real upload of the session is still given away.
+    put(ftp, "pub/incoming/new.bin", b"new")
+    assert os.stat(tree.path("pub/incoming/new.bin")).st_uid == pwd.getpwnam("kftp-nopriv").pw_uid
+    ftp.quit()
+
+
 @contextlib.contextmanager
 def quotafs(backing, mnt, budget, nfs=False):
     """tests/tools/quotafs over backing, mounted on mnt for the duration; nfs: with the rename
