@@ -1500,6 +1500,19 @@ bool ForkSessionMonitor(Monitor& m, bool* is_keeper) {
   m.channel.Reset();
   m.pasv_listener.Reset();
   m.child = -1;
+  // The keeper's privileges serve only a new login after REIN and closing the session's PAM
+  // session and utmp records. Without either, it waits as the session's user with no
+  // capabilities (that uid, so that its death still ends the session's monitor: the kernel
+  // sends a parent-death signal with the dying parent's credentials).
+  if (!m.session->rootless && !m.session_records && !ReinAfterLogin(m.config(), false)) {
+    capng_clear(CAPNG_SELECT_BOTH);
+    int rc = capng_change_id(static_cast<int>(m.account.uid), static_cast<int>(m.account.gid),
+                             static_cast<capng_flags_t>(CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING));
+    if (rc != 0 || setuid(0) == 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+      Fatal("keeper: could not drop its privileges (" + std::to_string(rc) + ")");
+    }
+  }
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

@@ -132,11 +132,14 @@ def test_prelogin_and_session_jails(server, tree):
     keeper, session_monitor, session = process_chain(server, 3)
     assert keeper == monitor
     assert_jailed(session, uid_of("ftp"), tree.anon)
-    # The keeper keeps the pre-login privileges only to start a new login after REIN; it waits
-    # for its child and reads nothing else.
-    st = status(keeper)
-    assert st["Uid"].split()[0] == "0"
-    assert int(st["CapEff"], 16) == MONITOR_PRELOGIN_CAPS
+    # The keeper would keep the pre-login privileges only to start a new login after REIN,
+    # which isolate and isolate_network (the defaults) rule out, or to close session records
+    # (session_support): here it waits as the session's user with no capabilities, for its
+    # child, and reads nothing else.
+    st = wait_for(lambda: (lambda s: s if s["Uid"].split()[0] != "0" else None)(status(keeper)))
+    assert st["Uid"].split() == [str(uid_of("ftp"))] * 4
+    assert st["NoNewPrivs"] == "1"
+    assert_no_capabilities(st)
     assert st["State"].startswith("S")
     # The session's monitor has the session's ids and nothing else (the same uid as the jail,
     # so that the jail's parent-death signal is delivered).
@@ -152,6 +155,18 @@ def test_prelogin_and_session_jails(server, tree):
     assert c.closed()
     assert wait_for(lambda: children(server.proc.pid) == [])
 
+
+def test_the_keeper_keeps_its_privileges_only_where_rein_needs_them(make_server):
+    """With isolate and isolate_network off, REIN after login starts a new pre-login jail, for
+    which the keeper keeps the pre-login monitor's capabilities while the session runs."""
+    s = make_server({"isolate": "NO", "isolate_network": "NO"})
+    c = s.raw().login()
+    keeper, session_monitor, session = process_chain(s, 3)
+    st = status(keeper)
+    assert st["Uid"].split()[0] == "0"
+    assert int(st["CapEff"], 16) == MONITOR_PRELOGIN_CAPS
+    assert c.cmd("REIN")[0] == 220
+    assert c.cmd("QUIT")[0] == 221
 
 def gone(pid):
     try:
