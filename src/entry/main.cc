@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "main.h"
+
 #include "activation.h"
 #include "build_config.h"
 #include "config.h"
@@ -376,6 +378,8 @@ int FromVsftpd(const Options& options) {
   return 0;
 }
 
+}  // namespace
+
 int Main(int argc, char** argv) {
   InitProcTitle(argc, argv);
   Options options;
@@ -524,7 +528,8 @@ int Main(int argc, char** argv) {
   RunMonitor(config, session);
 }
 
-}  // namespace
 }  // namespace keepftpd
 
+#ifndef KEEPFTPD_MAIN_UNDER_TEST  // tests/unit/main_test.cc calls Main itself
 int main(int argc, char** argv) { return keepftpd::Main(argc, argv); }
+#endif
