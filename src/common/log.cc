@@ -1,15 +1,15 @@
 // Log sinks: journald or stderr in the monitor, the monitor channel in jails. Shared.
 #include "log.h"
 
-// The caller's location is passed explicitly (CODE_FUNC, CODE_LINE), not this file's.
-#define SD_JOURNAL_SUPPRESS_LOCATION
-#include <systemd/sd-journal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "ipc.h"
 #include "no_destructor.h"
@@ -24,6 +24,56 @@ enum class Sink { kStderr, kJournal, kSyslog, kJail, kNone };
 Sink g_sink = Sink::kStderr;
 void WriteTransferLogs(const LogEvent& e);
 int g_channel = -1;
+int g_journal = -1;  // connected to journald's native socket (kJournal)
+
+constexpr char kJournalSocket[] = "/run/systemd/journal/socket";
+
+// One journal record in the journal's native protocol (systemd's JOURNAL_NATIVE_PROTOCOL, its
+// stable interface for clients): a line "NAME=value" per field, or, for a value holding a
+// newline, "NAME", a newline, the value's length as 64-bit little-endian, the value and a
+// newline. Sent as one datagram on a socket connected once, when the sink is chosen. (Not
+// sd_journal_send(): it addresses the socket by its path in every sendmsg(), which the session's
+// monitor, chrooted into an empty directory, cannot reach.) journald adds the trusted fields
+// (_PID, _UID, _COMM, ...) from the socket's credentials.
+class JournalRecord {
+ public:
+  JournalRecord& Field(std::string_view name, std::string_view value) {
+    data_.append(name);
+    if (value.find('\n') == std::string_view::npos) {
+      data_ += '=';
+      data_.append(value);
+    } else {
+      data_ += '\n';
+      std::uint64_t n = value.size();
+      for (int i = 0; i < 8; ++i) data_ += static_cast<char>((n >> (8 * i)) & 0xff);
+      data_.append(value);
+    }
+    data_ += '\n';
+    return *this;
+  }
+  // Lost, as with sd_journal_send(), when journald is gone or its queue overflows (the socket
+  // is blocking: a busy journald slows the writer down instead).
+  void Send() const {
+    ssize_t ignored = send(g_journal, data_.data(), data_.size(), MSG_NOSIGNAL);
+    (void)ignored;
+  }
+
+ private:
+  std::string data_;
+};
+
+int ConnectJournal() {
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, kJournalSocket, sizeof(kJournalSocket));
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
 void (*g_fatal_hook)() = nullptr;
 
 LogContext& Context() {
@@ -38,27 +88,26 @@ void WriteMonitorRecord(int priority, std::string_view process, std::string_view
   LogContext& c = Context();
   std::string text = SanitizeForLog(message);
   if (event != nullptr) WriteTransferLogs(*event);
-  if (g_sink == Sink::kJournal && event != nullptr) {
-    std::string command = SanitizeForLog(event->command), path = SanitizeForLog(event->path);
-    std::string result = SanitizeForLog(event->result);
-    std::string bytes = event->bytes >= 0 ? std::to_string(event->bytes) : "";
-    std::string usec = event->duration_usec >= 0 ? std::to_string(event->duration_usec) : "";
-    sd_journal_send("MESSAGE=%s", text.c_str(), "PRIORITY=%d", priority,
-                    "SYSLOG_IDENTIFIER=keepftpd", "FTP_SESSION=%s", c.session_id.c_str(),
-                    "REMOTE_ADDR=%s", c.remote_addr.c_str(), "REMOTE_PORT=%s",
-                    c.remote_port.c_str(), "FTP_USER=%s", c.user.c_str(), "FTP_PROCESS=%.*s",
-                    static_cast<int>(process.size()), process.data(), "FTP_COMMAND=%s",
-                    command.c_str(), "FTP_PATH=%s", path.c_str(), "FTP_BYTES=%s", bytes.c_str(),
-                    "FTP_DURATION_USEC=%s", usec.c_str(), "FTP_RESULT=%s", result.c_str(),
-                    "FTP_SOURCE=%s", source, "CODE_FUNC=%s", func, "CODE_LINE=%u", line,
-                    nullptr);
-  } else if (g_sink == Sink::kJournal) {
-    sd_journal_send("MESSAGE=%s", text.c_str(), "PRIORITY=%d", priority,
-                    "SYSLOG_IDENTIFIER=keepftpd", "FTP_SESSION=%s", c.session_id.c_str(),
-                    "REMOTE_ADDR=%s", c.remote_addr.c_str(), "REMOTE_PORT=%s",
-                    c.remote_port.c_str(), "FTP_USER=%s", c.user.c_str(), "FTP_PROCESS=%.*s",
-                    static_cast<int>(process.size()), process.data(), "FTP_SOURCE=%s", source,
-                    "CODE_FUNC=%s", func, "CODE_LINE=%u", line, nullptr);
+  if (g_sink == Sink::kJournal) {
+    JournalRecord r;
+    r.Field("MESSAGE", text)
+        .Field("PRIORITY", std::to_string(priority))
+        .Field("SYSLOG_IDENTIFIER", "keepftpd")
+        .Field("FTP_SESSION", c.session_id)
+        .Field("REMOTE_ADDR", c.remote_addr)
+        .Field("REMOTE_PORT", c.remote_port)
+        .Field("FTP_USER", c.user)
+        .Field("FTP_PROCESS", process);
+    if (event != nullptr) {
+      r.Field("FTP_COMMAND", SanitizeForLog(event->command))
+          .Field("FTP_PATH", SanitizeForLog(event->path))
+          .Field("FTP_BYTES", event->bytes >= 0 ? std::to_string(event->bytes) : "")
+          .Field("FTP_DURATION_USEC",
+                 event->duration_usec >= 0 ? std::to_string(event->duration_usec) : "")
+          .Field("FTP_RESULT", SanitizeForLog(event->result));
+    }
+    r.Field("FTP_SOURCE", source).Field("CODE_FUNC", func).Field("CODE_LINE", std::to_string(line));
+    r.Send();
   } else if (g_sink == Sink::kSyslog || g_sink == Sink::kStderr) {
     // "ADDR:PORT PROCESS: text"; a jail's text names its jail already ("session jail: ...").
     std::string record = c.remote_addr.empty() ? "" : c.remote_addr + ":" + c.remote_port + " ";
@@ -141,7 +190,8 @@ void WriteTransferLogs(const LogEvent& e) {
 }  // namespace
 
 void UseMonitorLogSink(bool stderr_usable) {
-  if (access("/run/systemd/journal/socket", W_OK) == 0) {
+  if (g_journal < 0) g_journal = ConnectJournal();
+  if (g_journal >= 0) {
     g_sink = Sink::kJournal;
   } else {
     g_sink = stderr_usable ? Sink::kStderr : Sink::kNone;

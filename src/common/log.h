@@ -31,7 +31,8 @@ struct LogContext {
 // vsftpd_to_syslog (syslog_enable): the vsftpd-format lines go to syslog instead of a file.
 void UseTransferLogs(int vsftpd_log_fd, int xferlog_fd, bool vsftpd_to_syslog = false);
 
-// Monitor (and entry) sink: journald when its socket exists, else stderr when stderr_usable.
+// Monitor (and entry) sink: journald when its socket takes a connection (kept for the life of
+// the process, so that a chrooted monitor still reaches it), else stderr when stderr_usable.
 void UseMonitorLogSink(bool stderr_usable);
 // syslog_enable: connects to syslog now (facility ftp, ident keepftpd), before any process
 // gives up privileges; without a journal the monitor's records go there instead of stderr.
