@@ -22,7 +22,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 packages=(meson ninja-build pkg-config g++ libsystemd-dev libssl-dev libcap-ng-dev
-          libpam0g-dev libseccomp-dev systemd util-linux libpam-modules python3 openssl vsftpd)
+          libpam0g-dev libseccomp-dev libgcrypt20-dev systemd util-linux libpam-modules python3
+          openssl vsftpd)
 ensure_packages bench "${packages[@]}"
 
 # Release build of keepftpd, without the test hooks.

@@ -107,7 +107,6 @@ int Decode(MsgType type, std::string_view body) {
     case MsgType::kDataCancel:
     case MsgType::kChownUpload: return keepftpd::DecodeEmpty(type, body).ok();
     case MsgType::kTlsUploadEnd: return Check<keepftpd::TlsUploadEndRequest>(body);
-    case MsgType::kHashFile: return Check<keepftpd::HashFileRequest>(body);
     case MsgType::kDataAccept: return Check<keepftpd::DataAcceptRequest>(body);
     case MsgType::kPortConnect: return CheckPortConnect(body);
     case MsgType::kProxyInfo: return CheckProxyInfo(body);
@@ -138,10 +137,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   bool allowed_somewhere = false;
   for (Phase phase : {Phase::kPrelogin, Phase::kSession, Phase::kClosing}) {
     (void)keepftpd::PhaseName(phase);
-    // Only CHOWN_UPLOAD and HASH_FILE, in the session, may pass a descriptor to the monitor.
+    // Only CHOWN_UPLOAD, in the session, may pass a descriptor to the monitor.
     if (keepftpd::ValidateRequest(phase, type, body.size(), true).ok()) {
-      FUZZ_CHECK(phase == Phase::kSession &&
-                 (type == MsgType::kChownUpload || type == MsgType::kHashFile));
+      FUZZ_CHECK(phase == Phase::kSession && type == MsgType::kChownUpload);
     }
     const keepftpd::Status v = keepftpd::ValidateRequest(phase, type, body.size(), false);
     if (!v.ok()) {

@@ -1,5 +1,5 @@
 // The HASH command's algorithms and their names (FEAT, OPTS HASH, the 213 reply). Shared: the
-// jails parse and print them, the session's monitor decodes them (hash_file.cc computes).
+// jails parse and print them (the session jail's hash_file.cc computes the digests).
 #include "hash.h"
 
 #include "strutil.h"

@@ -1,6 +1,6 @@
 // The algorithms of the HASH command (draft-bryan-ftpext-hash): SHA-256, SHA-512, SHA-1, MD5 and
-// CRC32, and their names. The session jail parses HASH and opens the file; the session's monitor
-// computes the digest (HASH_FILE, hash_file.h). Shared.
+// CRC32, and their names. The jails parse and print them; the session jail computes the digest
+// (hash_file.h). Shared.
 #ifndef KEEPFTPD_SRC_COMMON_HASH_H_
 #define KEEPFTPD_SRC_COMMON_HASH_H_
 

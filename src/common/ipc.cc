@@ -33,8 +33,6 @@ const char* MsgTypeName(MsgType type) {
     case MsgType::kDataCancel: return "DATA_CANCEL";
     case MsgType::kProxyInfo: return "PROXY_INFO";
     case MsgType::kProxyInfoResult: return "PROXY_INFO_RESULT";
-    case MsgType::kHashFile: return "HASH_FILE";
-    case MsgType::kHashResult: return "HASH_RESULT";
     case MsgType::kTlsUploadEndResult: return "TLS_UPLOAD_END_RESULT";
     case MsgType::kLoginResult: return "LOGIN_RESULT";
     case MsgType::kPasvListenResult: return "PASV_LISTEN_RESULT";

@@ -52,9 +52,7 @@ enum class MsgType : std::uint16_t {
                      //  bytes[4|16] destination, u16 port} pre-login only, once, before any
                      // other request (proxy_protocol): what the header said; answered by
                      // kProxyInfoResult
-  kHashFile = 17,    // {u8 algorithm} + fd of a regular file the jail opened for HASH, session
-                     // only: the session's monitor computes the digest (the jail has no OpenSSL:
-                     // see openssl_library.h); answered by kHashResult
+  // 17 (HASH_FILE) and 109 (HASH_RESULT) were retired: HASH is computed in the session jail
   kTlsReady = 18,    // TLS jail -> monitor, once: {u8 ok, str why not} its context is built (from
                      // the certificate and key, before its jail) or could not be
   kTlsStart = 19,    // monitor -> TLS jail: {} the client was told to start its handshake (or
@@ -73,14 +71,12 @@ enum class MsgType : std::uint16_t {
   kTlsUploadEndResult = 107,  // {u8 clean, u8 close_notify}
   kProxyInfoResult = 108,     // {u8 go_on, str reply}: without go_on the jail sends the reply
                               // (if any) and ends the connection
-  kHashResult = 109,          // {u8 ok, u64 size, str lower-case hex digest}
 };
 
-// The message types a descriptor may ride with: kDataResult (monitor to jail), kChownUpload and
-// kHashFile (jail to monitor, the file to chown or to hash), and the TLS jail's.
+// The message types a descriptor may ride with: kDataResult (monitor to jail), kChownUpload (jail
+// to monitor, the file to chown), and the TLS jail's.
 constexpr bool MessageCarriesFd(MsgType type) {
   return type == MsgType::kDataResult || type == MsgType::kChownUpload ||
-         type == MsgType::kHashFile ||
          type == MsgType::kTlsWrap || type == MsgType::kTlsWrapResult ||
          type == MsgType::kStartTlsResult;
 }

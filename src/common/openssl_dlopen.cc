@@ -2,7 +2,7 @@
 // libcrypto) is loaded with dlopen, and each OpenSSL function keepftpd calls is defined here, by
 // its own name and prototype (the compiler checks them against OpenSSL's headers), as
 // dynamic_library.h says. Loaded outside any jail: by the TLS jail's process before it enters its
-// jail, by the session's monitor for HASH, by --check-config.
+// jail, and by --check-config.
 #include "openssl_library.h"
 
 #include <dlfcn.h>
@@ -42,18 +42,6 @@
   X(void, OSSL_DECODER_CTX_free, (OSSL_DECODER_CTX * ctx), (ctx))                               \
   X(int, OSSL_DECODER_from_bio, (OSSL_DECODER_CTX * ctx, BIO* in), (ctx, in))                   \
   X(const char*, OpenSSL_version, (int type), (type))                                           \
-  X(int, OPENSSL_init_crypto, (uint64_t opts, const OPENSSL_INIT_SETTINGS* s), (opts, s))       \
-  X(EVP_MD_CTX*, EVP_MD_CTX_new, (void), ())                                                    \
-  X(void, EVP_MD_CTX_free, (EVP_MD_CTX * ctx), (ctx))                                           \
-  X(int, EVP_DigestInit_ex, (EVP_MD_CTX * ctx, const EVP_MD* type, ENGINE* impl),               \
-    (ctx, type, impl))                                                                          \
-  X(int, EVP_DigestUpdate, (EVP_MD_CTX * ctx, const void* d, size_t cnt), (ctx, d, cnt))        \
-  X(int, EVP_DigestFinal_ex, (EVP_MD_CTX * ctx, unsigned char* md, unsigned int* s),            \
-    (ctx, md, s))                                                                               \
-  X(const EVP_MD*, EVP_sha256, (void), ())                                                      \
-  X(const EVP_MD*, EVP_sha512, (void), ())                                                      \
-  X(const EVP_MD*, EVP_sha1, (void), ())                                                        \
-  X(const EVP_MD*, EVP_md5, (void), ())                                                         \
   X(const char*, SSL_CIPHER_get_name, (const SSL_CIPHER* c), (c))                               \
   X(long, SSL_CTX_callback_ctrl, (SSL_CTX * ctx, int cmd, void (*fp)(void)), (ctx, cmd, fp))    \
   X(int, SSL_CTX_check_private_key, (const SSL_CTX* ctx), (ctx))                                \

@@ -217,23 +217,6 @@ Status Decode(std::string_view body, TlsUploadEndRequest* out) {
   return Flag(body, "TLS_UPLOAD_END", &out->upload);
 }
 
-std::string Encode(const HashFileRequest& r) {
-  return std::string(1, static_cast<char>(r.algorithm));
-}
-
-Status Decode(std::string_view body, HashFileRequest* out) {
-  WireReader r(body);
-  std::uint8_t algorithm = 0;
-  r.GetU8(&algorithm);
-  Status s = Finished(r, "HASH_FILE");
-  if (!s.ok()) return s;
-  if (algorithm > static_cast<std::uint8_t>(HashAlgorithm::kCrc32)) {
-    return Malformed("HASH_FILE", "unknown algorithm");
-  }
-  out->algorithm = static_cast<HashAlgorithm>(algorithm);
-  return Status::Ok();
-}
-
 std::string Encode(const TlsReadyReport& r) {
   WireWriter w;
   w.PutU8(r.ok ? 1 : 0);

@@ -11,7 +11,6 @@
 #include <string>
 #include <string_view>
 
-#include "hash.h"
 #include "ipc_messages.h"
 #include "sockaddr.h"
 #include "status.h"
@@ -74,11 +73,6 @@ struct TlsUploadEndRequest {
   bool upload = false;
 };
 
-// HASH_FILE {u8 algorithm} (+ the file's descriptor beside the body).
-struct HashFileRequest {
-  HashAlgorithm algorithm = HashAlgorithm::kSha256;
-};
-
 // TLS_READY {u8 ok, str why not}: from the TLS jail, once.
 struct TlsReadyReport {
   bool ok = false;
@@ -107,7 +101,6 @@ std::string Encode(const ProxyInfoRequest& r);
 std::string Encode(const SeccompReport& r);
 std::string Encode(const DataAcceptRequest& r);
 std::string Encode(const TlsUploadEndRequest& r);
-std::string Encode(const HashFileRequest& r);
 std::string Encode(const TlsReadyReport& r);
 std::string Encode(const TlsDataEndReport& r);
 std::string Encode(const TlsWrapAnswer& r);
@@ -122,7 +115,6 @@ Status Decode(std::string_view body, ProxyInfoRequest* out);
 Status Decode(std::string_view body, SeccompReport* out);
 Status Decode(std::string_view body, DataAcceptRequest* out);
 Status Decode(std::string_view body, TlsUploadEndRequest* out);
-Status Decode(std::string_view body, HashFileRequest* out);
 Status Decode(std::string_view body, TlsReadyReport* out);
 Status Decode(std::string_view body, TlsDataEndReport* out);
 Status Decode(std::string_view body, TlsWrapAnswer* out);

@@ -1,32 +1,33 @@
-// HASH_FILE: the digest of a whole file whose descriptor the session jail sent. The session's
-// monitor only (or a child of it that dropped its capability); OpenSSL is loaded at the first
-// digest that needs it, CRC32 is zlib's.
+// HASH's digests in the session jail: SHA-256, SHA-512, SHA-1 and MD5 with libgcrypt (in every
+// keepftpd process already, with libsystemd), CRC32 with zlib. Session jail only; PrepareHashing
+// runs in its process before it enters the jail.
 #include "hash_file.h"
 
 #include <errno.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <gcrypt.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include <cstdio>
 #include <memory>
 
-#include "openssl_library.h"
-
 namespace keepftpd {
 
 namespace {
 
-const EVP_MD* Digest(HashAlgorithm algorithm) {
+// PrepareHashing's result once it ran, else null: HashFile never initialises libgcrypt itself
+// (inside the jail it would read files the user may have planted).
+const Status* g_prepared = nullptr;
+
+int GcryptAlgorithm(HashAlgorithm algorithm) {
   switch (algorithm) {
-    case HashAlgorithm::kSha256: return EVP_sha256();
-    case HashAlgorithm::kSha512: return EVP_sha512();
-    case HashAlgorithm::kSha1: return EVP_sha1();
-    case HashAlgorithm::kMd5: return EVP_md5();
-    case HashAlgorithm::kCrc32: return nullptr;
+    case HashAlgorithm::kSha256: return GCRY_MD_SHA256;
+    case HashAlgorithm::kSha512: return GCRY_MD_SHA512;
+    case HashAlgorithm::kSha1: return GCRY_MD_SHA1;
+    case HashAlgorithm::kMd5: return GCRY_MD_MD5;
+    case HashAlgorithm::kCrc32: return GCRY_MD_NONE;
   }
-  return nullptr;
+  return GCRY_MD_NONE;
 }
 
 std::string Hex(const unsigned char* bytes, std::size_t n) {
@@ -39,26 +40,52 @@ std::string Hex(const unsigned char* bytes, std::size_t n) {
   return out;
 }
 
+Status GcryptError(std::string_view what, gcry_error_t err) {
+  return Status::Error(std::string(what) + ": " + gcry_strerror(err));
+}
+
+struct MdClose {
+  void operator()(gcry_md_hd_t md) const { gcry_md_close(md); }
+};
+using MdHandle = std::unique_ptr<gcry_md_handle, MdClose>;
+
 }  // namespace
+
+Status PrepareHashing() {
+  static const Status prepared = [] {
+    if (gcry_check_version(GCRYPT_VERSION) == nullptr) {
+      const char* found = gcry_check_version(nullptr);
+      return Status::Error(std::string("libgcrypt ") + GCRYPT_VERSION + " or later is needed, " +
+                           "found " + (found != nullptr ? found : "none"));
+    }
+    // Digests only: no secret to keep out of swap, so no secure memory pool (it would mlock).
+    if (gcry_error_t err = gcry_control(GCRYCTL_DISABLE_SECMEM, 0); err != 0) {
+      return GcryptError("libgcrypt: disabling secure memory", err);
+    }
+    if (gcry_error_t err = gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0); err != 0) {
+      return GcryptError("libgcrypt: finishing its initialisation", err);
+    }
+    return Status::Ok();
+  }();
+  g_prepared = &prepared;
+  return prepared;
+}
 
 Result<std::string> HashFile(int fd, HashAlgorithm algorithm, std::uint64_t* size) {
   *size = 0;
-  if (algorithm != HashAlgorithm::kCrc32) {
-    Status loaded = LoadOpenSsl();
-    if (!loaded.ok()) return loaded;
-    static const bool initialised =
-        OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr) == 1;  // no openssl.cnf
-    (void)initialised;
+  const int md_algorithm = GcryptAlgorithm(algorithm);
+  // CRC32 is zlib's: no libgcrypt object for it.
+  MdHandle md;
+  if (md_algorithm != GCRY_MD_NONE) {
+    if (g_prepared == nullptr) return Status::Error("libgcrypt was not prepared (PrepareHashing)");
+    if (!g_prepared->ok()) return *g_prepared;
+    gcry_md_hd_t handle = nullptr;
+    gcry_error_t err = gcry_md_open(&handle, md_algorithm, 0);
+    if (err != 0) return GcryptError(std::string(HashName(algorithm)), err);
+    md.reset(handle);
   }
-  std::string buf(1 << 16, '\0');
-  const EVP_MD* md = Digest(algorithm);
-  // CRC32 is zlib's: no OpenSSL object for it (OpenSSL may not be loaded).
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(md != nullptr ? EVP_MD_CTX_new() : nullptr,
-                                                         EVP_MD_CTX_free);
   uLong crc = crc32(0L, Z_NULL, 0);
-  if (md != nullptr && (ctx == nullptr || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1)) {
-    return Status::Error("digest initialisation failed");
-  }
+  std::string buf(1 << 16, '\0');
   off_t pos = 0;
   while (true) {
     ssize_t n = pread(fd, buf.data(), buf.size(), pos);
@@ -68,7 +95,7 @@ Result<std::string> HashFile(int fd, HashAlgorithm algorithm, std::uint64_t* siz
     pos += n;
     *size += static_cast<std::uint64_t>(n);
     if (md != nullptr) {
-      EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(n));
+      gcry_md_write(md.get(), buf.data(), static_cast<std::size_t>(n));
     } else {
       crc = crc32(crc, reinterpret_cast<const Bytef*>(buf.data()), static_cast<uInt>(n));
     }
@@ -78,10 +105,9 @@ Result<std::string> HashFile(int fd, HashAlgorithm algorithm, std::uint64_t* siz
     std::snprintf(text, sizeof(text), "%08lx", static_cast<unsigned long>(crc));
     return std::string(text);
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  if (EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1) return Status::Error("digest failed");
-  return Hex(digest, len);
+  const unsigned char* digest = gcry_md_read(md.get(), md_algorithm);
+  if (digest == nullptr) return Status::Error(std::string(HashName(algorithm)) + ": no digest");
+  return Hex(digest, gcry_md_get_algo_dlen(md_algorithm));
 }
 
 }  // namespace keepftpd

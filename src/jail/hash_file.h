@@ -1,7 +1,8 @@
-// HASH_FILE in the session's monitor: a whole file's checksum, computed from a descriptor the
-// session jail opened with its own rights. Monitor only.
-#ifndef KEEPFTPD_SRC_MONITOR_HASH_FILE_H_
-#define KEEPFTPD_SRC_MONITOR_HASH_FILE_H_
+// HASH's digests: a whole file's checksum, computed in the session jail from a file it opened
+// itself, with libgcrypt (already loaded with libsystemd) and zlib for CRC32. Session jail only,
+// and PrepareHashing in its process before it enters the jail.
+#ifndef KEEPFTPD_SRC_JAIL_HASH_FILE_H_
+#define KEEPFTPD_SRC_JAIL_HASH_FILE_H_
 
 #include <cstdint>
 #include <string>
@@ -11,9 +12,16 @@
 
 namespace keepftpd {
 
+// Initialises libgcrypt (version check, no secure memory); once per process, later calls return
+// the first result. Call it before the chroot and the seccomp filter: libgcrypt's first
+// initialisation reads /proc/sys/crypto/fips_enabled and /etc/gcrypt/hwf.deny, which a user
+// could plant inside the jail.
+Status PrepareHashing();
+
 // Reads fd from its start to its end (pread: its offset does not move); lower-case hex digest.
+// Never initialises libgcrypt: without a successful PrepareHashing only CRC32 works.
 Result<std::string> HashFile(int fd, HashAlgorithm algorithm, std::uint64_t* size);
 
 }  // namespace keepftpd
 
-#endif  // KEEPFTPD_SRC_MONITOR_HASH_FILE_H_
+#endif  // KEEPFTPD_SRC_JAIL_HASH_FILE_H_

@@ -193,20 +193,6 @@ bool RequestChownUpload(int channel, int fd) {
   return ok != 0;
 }
 
-Result<HashAnswer> RequestHashFile(int channel, int fd, HashAlgorithm algorithm) {
-  Message answer =
-      Call(channel, MsgType::kHashFile, Encode(HashFileRequest{algorithm}), MsgType::kHashResult, fd);
-  WireReader r(answer.body);
-  std::uint8_t ok = 0;
-  HashAnswer a;
-  r.GetU8(&ok);
-  r.GetU64(&a.size);
-  r.GetString(2 * 64, &a.digest);
-  if (!r.Finish()) Fatal("malformed HASH_RESULT");
-  if (ok == 0) return Status::Error("the file could not be read");
-  return a;
-}
-
 void RequestReinit(int channel) {
   Status s = SendMessage(channel, MsgType::kReinit, {});
   if (!s.ok()) Fatal("REINIT: " + s.message());

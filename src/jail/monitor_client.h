@@ -9,7 +9,6 @@
 #include <string_view>
 
 #include "cmdio.h"
-#include "hash.h"
 #include "proxy_protocol.h"
 #include "sockaddr.h"
 #include "unique_fd.h"
@@ -69,13 +68,6 @@ DataAnswer RequestPortConnect(int channel, const SockAddr& target, bool tls);
 // Session jail: chown_uploads. The monitor gives the anonymous upload open on fd to
 // chown_username with chown_upload_mode; false when it refused (the upload stays as it is).
 bool RequestChownUpload(int channel, int fd);
-// Session jail: HASH. The monitor computes the digest of the regular file open on fd, from
-// its start to its end (the jail has no OpenSSL); an error when it could not.
-struct HashAnswer {
-  std::string digest;  // lower-case hex
-  std::uint64_t size = 0;
-};
-Result<HashAnswer> RequestHashFile(int channel, int fd, HashAlgorithm algorithm);
 // Session jail: REIN. The jail must exit at once; a new pre-login jail greets the client.
 void RequestReinit(int channel);
 

@@ -28,6 +28,7 @@
 #include "ftp_command.h"
 #include "ftp_path.h"
 #include "hash.h"
+#include "hash_file.h"
 #include "listing.h"
 #include "log.h"
 #include "monitor_client.h"
@@ -954,7 +955,7 @@ void Session::Mdtm(const FtpCommand& c) {
 }
 
 // HASH: a checksum of the whole file (draft-bryan-ftpext-hash), the algorithm chosen with
-// OPTS HASH. The same rights as RETR.
+// OPTS HASH. The same rights as RETR; computed here, in the jail (hash_file.h).
 void Session::Hash(const FtpCommand& c) {
   std::string path;
   if (!config_.download_enable || !Resolve(c.arg, &path) || Denied(path)) {
@@ -968,10 +969,14 @@ void Session::Hash(const FtpCommand& c) {
       (user_.anonymous && config_.anon_world_readable_only && (st.st_mode & S_IROTH) == 0)) {
     return (void)ctrl_.Reply(550, "Failed to open file.");
   }
-  Result<HashAnswer> hash = RequestHashFile(channel_, fd, hash_);
-  if (!hash.ok()) return (void)ctrl_.Reply(451, "Failure reading local file.");
-  std::string range = hash->size == 0 ? "0-0" : "0-" + std::to_string(hash->size - 1);
-  ctrl_.Reply(213, std::string(HashName(hash_)) + " " + range + " " + hash->digest + " " +
+  std::uint64_t size = 0;
+  Result<std::string> digest = HashFile(fd, hash_, &size);
+  if (!digest.ok()) {
+    Log(kLogWarning, "HASH: " + digest.status().message());
+    return (void)ctrl_.Reply(451, "Failure reading local file.");
+  }
+  std::string range = size == 0 ? "0-0" : "0-" + std::to_string(size - 1);
+  ctrl_.Reply(213, std::string(HashName(hash_)) + " " + range + " " + *digest + " " +
                        SanitizeForLog(c.arg));
 }
 

@@ -289,6 +289,9 @@ void StartSession(Monitor& m) {
     mine.Reset();
     UseJailLogSink(theirs.get());
     if (m.config().use_localtime) tzset();  // read /etc/localtime before the chroot hides it
+    // libgcrypt's first initialisation reads /proc and /etc/gcrypt: before the chroot, where the
+    // user could plant those files. Without it, HASH answers 451 (HashFile says why).
+    if (Status h = PrepareHashing(); !h.ok()) Log(kLogWarning, "HASH: " + h.message());
     SetProcTitle(m.session->peer.HostString() + ": " + m.account.name + ": IDLE");
     SessionUser user;
     user.anonymous = m.account.anonymous;
@@ -1311,72 +1314,6 @@ bool HoldsCapability() {
   return capng_get_caps_process() != 0 || capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE;
 }
 
-// The digest of file, by this process when it holds no capability, else by a child that gives
-// up the capability first: the bytes were uploaded by clients.
-Result<std::string> DigestWithoutCapabilities(int file, HashAlgorithm algorithm,
-                                              std::uint64_t* size) {
-  if (!HoldsCapability()) return HashFile(file, algorithm, size);
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
-  UniqueFd in(p[0]), out(p[1]);
-  pid_t pid = fork();
-  if (pid < 0) return Status::FromErrno(errno, "fork");
-  if (pid == 0) {
-    in.Reset();
-    capng_clear(CAPNG_SELECT_CAPS);
-    if (capng_apply(CAPNG_SELECT_CAPS) != 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) _exit(1);
-    std::uint64_t n = 0;
-    Result<std::string> digest = HashFile(file, algorithm, &n);
-    WireWriter w;
-    w.PutU8(digest.ok() ? 1 : 0);
-    w.PutU64(n);
-    w.PutString(digest.ok() ? *digest : digest.status().message());
-    _exit(write(out.get(), w.data().data(), w.data().size()) ==
-                  static_cast<ssize_t>(w.data().size()) ? 0 : 1);
-  }
-  out.Reset();
-  char buf[512];
-  ssize_t got = 0, n;
-  while ((n = read(in.get(), buf + got, sizeof(buf) - static_cast<std::size_t>(got))) != 0) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 || (got += n) == static_cast<ssize_t>(sizeof(buf))) break;
-  }
-  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-  }
-  WireReader r(std::string_view(buf, static_cast<std::size_t>(std::max<ssize_t>(got, 0))));
-  std::uint8_t ok = 0;
-  std::string text;
-  r.GetU8(&ok);
-  r.GetU64(size);
-  r.GetString(sizeof(buf), &text);
-  if (!r.Finish()) return Status::Error("the digest's process failed");
-  if (ok == 0) return Status::Error(text);
-  return text;
-}
-
-// HASH: the session jail opened the file (with its own rights and checks); the digest is
-// computed here because the jail cannot load OpenSSL (openssl_library.h). This process has the
-// session user's uid; it only reads the file, from its start.
-void HandleHashFile(Monitor& m, Message& msg) {
-  HashFileRequest req;
-  Status decoded = Decode(msg.body, &req);
-  if (!decoded.ok()) Fatal(decoded.message());
-  if (!msg.fd.valid()) Fatal("HASH_FILE without a file");
-  UniqueFd file = std::move(msg.fd);
-  struct stat st;
-  Result<std::string> digest = Status::Error("not a regular file");
-  std::uint64_t size = 0;
-  if (fstat(file.get(), &st) == 0 && S_ISREG(st.st_mode)) {
-    digest = DigestWithoutCapabilities(file.get(), req.algorithm, &size);
-  }
-  if (!digest.ok()) Log(kLogWarning, "HASH: " + digest.status().message());
-  WireWriter w;
-  w.PutU8(digest.ok() ? 1 : 0);
-  w.PutU64(size);
-  w.PutString(digest.ok() ? *digest : std::string());
-  Answer(m, MsgType::kHashResult, w.data());
-}
-
 // Sent by a jail's SIGSYS handler (sandbox.cc) just before it exits; logged when it is reaped,
 // with its exit status as the proof. Nothing else changes: the jail is gone either way.
 void HandleSeccompReport(Monitor& m, const Message& msg) {
@@ -1406,7 +1343,6 @@ void Dispatch(Monitor& m, Message& msg) {
     case MsgType::kSeccompReport: return HandleSeccompReport(m, msg);
     case MsgType::kReinit: return HandleReinit(m, msg);
     case MsgType::kChownUpload: return HandleChownUpload(m, msg);
-    case MsgType::kHashFile: return HandleHashFile(m, msg);
     case MsgType::kStartTls: return HandleStartTls(m, msg);
     case MsgType::kTlsData: return HandleTlsData(m, msg);
     case MsgType::kTlsUploadEnd: return HandleTlsUploadEnd(m, msg);

@@ -35,7 +35,6 @@ constexpr MonitorRule kSessionRules[] = {
     {MsgType::kPortConnect, kPortConnectMax, false},
     {MsgType::kReinit, 0, false},
     {MsgType::kChownUpload, 0, true},
-    {MsgType::kHashFile, 1, true},
     {MsgType::kLog, kLogMax, false},
     {MsgType::kSeccompReport, kSeccompReportMax, false},
 };

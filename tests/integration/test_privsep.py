@@ -299,11 +299,28 @@ def maps_openssl(pid):
         return any("/libssl.so" in line or "/libcrypto.so" in line for line in f)
 
 
+def read_bytes(pid):
+    """What pid has read with read(2), pread(2) and the like (rchar in /proc/PID/io)."""
+    with open(f"/proc/{pid}/io") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key == "rchar":
+                return int(value)
+    raise AssertionError(f"no rchar for {pid}")
+
+
+def maps_libgcrypt(pid):
+    with open(f"/proc/{pid}/maps") as f:
+        return any("/libgcrypt.so" in line for line in f)
+
+
 @pytest.mark.parametrize("keeps_capability", [False, True])
-def test_openssl_is_loaded_only_by_the_process_that_needs_it(make_server, keeps_capability):
-    """A plain session maps no OpenSSL at all; the first HASH loads libcrypto into the session's
-    monitor, which computes the digest, and nowhere else (openssl_library.h). Where that monitor
-    keeps a capability (chown_uploads), a child without it computes the digest instead."""
+def test_the_session_jail_computes_hash_digests_and_nothing_loads_openssl(
+        make_server, tree, keeps_capability):
+    """HASH digests are libgcrypt's (loaded with libsystemd in every process), computed by the
+    session jail from the file it opened: the session's monitor reads none of the file and forks
+    nothing, even where it keeps a capability (chown_uploads), and no process of a plain session
+    maps OpenSSL (openssl_library.h)."""
     options = {}
     if keeps_capability:
         options = {"write_enable": "YES", "anon_upload_enable": "YES", "chown_uploads": "YES",
@@ -316,14 +333,19 @@ def test_openssl_is_loaded_only_by_the_process_that_needs_it(make_server, keeps_
     assert c.cmd("USER anonymous")[0] == 331
     assert c.cmd("PASS x@y")[0] == 230
     keeper, session_monitor, session = process_chain(server, 3)
-    assert not any(maps_openssl(pid) for pid in (keeper, session_monitor, session))
-    code, text = c.cmd("HASH pub/hello.txt")
+    assert maps_libgcrypt(session)
+    with open(tree.path("pub/random.bin"), "rb") as f:
+        data = f.read()
+    jail_read, monitor_read = read_bytes(session), read_bytes(session_monitor)
+    code, text = c.cmd("HASH pub/random.bin")
     assert code == 213
-    assert hashlib.sha256(b"Hello from keepftpd.\n").hexdigest() in " ".join(text).split()
-    assert maps_openssl(session_monitor) != keeps_capability
+    assert hashlib.sha256(data).hexdigest() in " ".join(text).split()
+    assert read_bytes(session) - jail_read >= len(data)
+    assert status(session)["Seccomp"] == "2"  # under its filter (mode 2) throughout
+    assert read_bytes(session_monitor) - monitor_read < len(data)
+    assert not any(maps_openssl(pid) for pid in (keeper, session_monitor, session))
     assert (int(status(session_monitor)["CapEff"], 16) != 0) == keeps_capability
-    assert not maps_openssl(keeper) and not maps_openssl(session)
-    assert children(session_monitor) == [session]  # the digest's child is gone
+    assert children(session_monitor) == [session]
 
 
 def test_a_crc32_hash_needs_no_openssl(server):

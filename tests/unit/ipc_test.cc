@@ -99,11 +99,10 @@ constexpr MsgType kAllTypes[] = {
     MsgType::kReinit,        MsgType::kChownUpload, MsgType::kStartTls,
     MsgType::kTlsData,       MsgType::kTlsWrap,     MsgType::kTlsUploadEnd,
     MsgType::kTlsDataEnd,    MsgType::kEvent,       MsgType::kProxyInfo,
-    MsgType::kHashFile,      MsgType::kTlsReady,    MsgType::kTlsStart,
-    MsgType::kDataCancel,    MsgType::kLoginResult, MsgType::kPasvListenResult,
-    MsgType::kDataResult,    MsgType::kChownResult, MsgType::kTlsWrapResult,
-    MsgType::kStartTlsResult, MsgType::kTlsUploadEndResult, MsgType::kProxyInfoResult,
-    MsgType::kHashResult,
+    MsgType::kTlsReady,      MsgType::kTlsStart,    MsgType::kDataCancel,
+    MsgType::kLoginResult,   MsgType::kPasvListenResult, MsgType::kDataResult,
+    MsgType::kChownResult,   MsgType::kTlsWrapResult, MsgType::kStartTlsResult,
+    MsgType::kTlsUploadEndResult, MsgType::kProxyInfoResult,
 };
 
 TEST_CASE("MakeChannel gives two connected close-on-exec SOCK_SEQPACKET ends") {
@@ -178,10 +177,10 @@ TEST_CASE("Every message type round-trips, and travels as a little-endian u16") 
   }
 
   // On the wire: the type's low byte first, then the body.
-  CHECK_OR_RETURN(SendMessage(c.jail_end.get(), MsgType::kHashResult, "ab").ok());
+  CHECK_OR_RETURN(SendMessage(c.jail_end.get(), MsgType::kProxyInfoResult, "ab").ok());
   char raw[8];
   CHECK(recv(c.monitor_end.get(), raw, sizeof(raw), 0) == 4);
-  CHECK(std::string(raw, 4) == std::string("\x6d\x00" "ab", 4));  // 109
+  CHECK(std::string(raw, 4) == std::string("\x6c\x00" "ab", 4));  // 108
 
   // The channel carries a type it does not know as it is: the receiver decides what to do.
   SendDatagram(c.jail_end.get(), std::string("\xef\xbe", 2));
@@ -190,18 +189,24 @@ TEST_CASE("Every message type round-trips, and travels as a little-endian u16") 
   CHECK(static_cast<std::uint16_t>(got.type) == 0xbeef);
   CHECK(got.body.empty());
   CHECK(std::string(MsgTypeName(got.type)) == "UNKNOWN");
+  // Nor does it name the retired HASH_FILE (17) and HASH_RESULT (109), or carry a descriptor.
+  for (std::uint16_t retired : {17, 109}) {
+    CAPTURE(retired);
+    CHECK(std::string(MsgTypeName(static_cast<MsgType>(retired))) == "UNKNOWN");
+    CHECK_FALSE(MessageCarriesFd(static_cast<MsgType>(retired)));
+  }
 }
 
 TEST_CASE("A descriptor rides along and refers to the same open file") {
   Channel c;
   UniqueFd file = MakeFile("ipc_test_ride");
-  CHECK_OR_RETURN(write(file.get(), "hash me", 7) == 7);
-  const std::string sha512(1, '\x01');
-  CHECK_OR_RETURN(SendMessage(c.jail_end.get(), MsgType::kHashFile, sha512, file.get()).ok());
+  CHECK_OR_RETURN(write(file.get(), "data me", 7) == 7);
+  const std::string ok("\x01\x00\x00", 3);  // DATA_RESULT {u8 ok, str ""} + fd
+  CHECK_OR_RETURN(SendMessage(c.monitor_end.get(), MsgType::kDataResult, ok, file.get()).ok());
   Message got;
-  if (!Receive(c.monitor_end.get(), &got)) return;
-  CHECK(got.type == MsgType::kHashFile);
-  CHECK(got.body == sha512);
+  if (!Receive(c.jail_end.get(), &got)) return;
+  CHECK(got.type == MsgType::kDataResult);
+  CHECK(got.body == ok);
   CHECK_OR_RETURN(got.fd.valid());
   CHECK(got.fd.get() != file.get());
   CHECK(SameFile(got.fd.get(), file.get()));
@@ -230,7 +235,7 @@ TEST_CASE("Sending fails with a Status, not a signal, when the descriptor or the
   UniqueFd file = MakeFile("ipc_test_bad");
   const int stale = file.get();
   file.Reset();
-  Status bad_fd = SendMessage(c.jail_end.get(), MsgType::kHashFile, "", stale);
+  Status bad_fd = SendMessage(c.jail_end.get(), MsgType::kChownUpload, "", stale);
   CHECK_FALSE(bad_fd.ok());
   CHECK(bad_fd.errno_value() == EBADF);
   CHECK(NothingWaiting(c.monitor_end.get()));
@@ -320,7 +325,7 @@ TEST_CASE("Sending and receiving a descriptor leaves exactly one new descriptor 
   UniqueFd file = MakeFile("ipc_test_count");
   const int open_before = CountOpenFds();
   {
-    CHECK_OR_RETURN(SendMessage(c.jail_end.get(), MsgType::kHashFile, "x", file.get()).ok());
+    CHECK_OR_RETURN(SendMessage(c.jail_end.get(), MsgType::kChownUpload, "", file.get()).ok());
     Message got;
     if (!Receive(c.monitor_end.get(), &got)) return;
     CHECK(CountOpenFds() == open_before + 1);  // the received copy, owned by got.fd

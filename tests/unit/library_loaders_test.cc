@@ -3,10 +3,10 @@
 // programs, this one is not linked with OpenSSL or libpam (tests/unit/meson.build): like the
 // binary, it reaches them only through the loaders. Checked: neither library is in the program
 // before its loader runs; each loader succeeds and opens its library once, however often it is
-// called; the trampolines then reach the real functions (digests of "abc", an SSL_CTX and an SSL,
-// a PAM handle for a service that falls back to "other", nobody authenticated); a trampoline
-// called before loading stops the program, naming itself; and dynamic_library.h's Load reports
-// a missing library or function by name, leaving the table as it was.
+// called; the trampolines then reach the real functions (an SSL_CTX and an SSL, a PAM handle for
+// a service that falls back to "other", nobody authenticated); a trampoline called before
+// loading stops the program, naming itself; and dynamic_library.h's Load reports a missing
+// library or function by name, leaving the table as it was.
 #include <dlfcn.h>
 #include <doctest/doctest.h>
 #include <link.h>
@@ -27,7 +27,6 @@
 #include <string_view>
 
 #include "dynamic_library.h"
-#include "hash_file.h"
 #include "openssl_library.h"
 #include "pam_library.h"
 #include "test_support.h"
@@ -80,16 +79,6 @@ bool Mapped(std::string_view prefix) {
 const bool g_libssl_at_start = Mapped("libssl.so");
 const bool g_libcrypto_at_start = Mapped("libcrypto.so");
 const bool g_libpam_at_start = Mapped("libpam.so");
-
-std::string Hex(const unsigned char* bytes, std::size_t n) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < n; ++i) {
-    out += kHex[bytes[i] >> 4];
-    out += kHex[bytes[i] & 15];
-  }
-  return out;
-}
 
 // The first of the file: with doctest's default order it runs before any loader, so the child
 // calls the real trampoline (if another order loaded libpam first, the same check, by hand).
@@ -154,50 +143,6 @@ TEST_CASE("LoadOpenSsl succeeds, and later calls return its result without loadi
   const char* version = OpenSSL_version(OPENSSL_VERSION);
   CHECK_OR_RETURN(version != nullptr);
   CHECK(std::string_view(version).starts_with("OpenSSL 3"));
-}
-
-TEST_CASE("After LoadOpenSsl, the EVP trampolines and HashFile give the known digests of abc") {
-  const Status loaded = LoadOpenSsl();
-  CHECK_MESSAGE(loaded.ok(), loaded.message());
-  if (!loaded.ok()) return;
-  CHECK(OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr) == 1);
-
-  // By hand, the calls hash_file.cc makes.
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  CHECK_OR_RETURN(ctx != nullptr);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  CHECK(EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1);
-  CHECK(EVP_DigestUpdate(ctx, "ab", 2) == 1);
-  CHECK(EVP_DigestUpdate(ctx, "c", 1) == 1);
-  CHECK(EVP_DigestFinal_ex(ctx, digest, &len) == 1);
-  EVP_MD_CTX_free(ctx);
-  CHECK(Hex(digest, len) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-
-  // And keepftpd's own HashFile, through the same trampolines.
-  test::TempFile file("abc");
-  struct Known {
-    HashAlgorithm algorithm;
-    const char* hex;
-  };
-  const Known known[] = {
-      {HashAlgorithm::kSha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
-      {HashAlgorithm::kSha512,
-       "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
-       "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"},
-      {HashAlgorithm::kSha1, "a9993e364706816aba3e25717850c26c9cd0d89d"},
-      {HashAlgorithm::kMd5, "900150983cd24fb0d6963f7d28e17f72"},
-  };
-  for (const Known& k : known) {
-    const std::string expected = k.hex;
-    CAPTURE(expected);
-    std::uint64_t size = 0;
-    Result<std::string> r = HashFile(file.fd(), k.algorithm, &size);
-    CHECK_MESSAGE(r.ok(), r.status().message());
-    if (!r.ok()) continue;
-    CHECK(r.value() == expected);
-    CHECK(size == 3);
-  }
 }
 
 TEST_CASE("After LoadOpenSsl, an SSL_CTX and an SSL can be made, configured and freed") {

@@ -151,14 +151,6 @@ std::string DataResult(bool ok, std::string_view message) {
   return w.data();
 }
 
-std::string HashResult(bool ok, std::uint64_t size, std::string_view digest) {
-  WireWriter w;
-  w.PutU8(ok);
-  w.PutU64(size);
-  w.PutString(digest);
-  return w.data();
-}
-
 std::string Bytes(std::initializer_list<std::uint8_t> bytes) {
   std::string out;
   for (std::uint8_t b : bytes) out += static_cast<char>(b);
@@ -294,40 +286,6 @@ TEST_CASE("RequestTlsData sends an empty TLS_DATA and returns the plaintext end"
   CHECK(a.ok);
   CHECK_OR_RETURN(a.fd.valid());
   CHECK(SameFile(a.fd.get(), plain.a.get()));
-}
-
-TEST_CASE("RequestHashFile passes the open file and returns the digest and size") {
-  Channel c;
-  UniqueFd file = MakeFile("abc");
-  const std::string sha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
-  {
-    FakeMonitor monitor(c.monitor_end.get(), MsgType::kHashResult, HashResult(true, 3, sha256));
-    Result<HashAnswer> a = RequestHashFile(c.jail_end.get(), file.get(), HashAlgorithm::kSha256);
-    const Message& req = monitor.request();
-    CHECK(req.type == MsgType::kHashFile);
-    CHECK(req.body == Bytes({0}));
-    CHECK_OR_RETURN(req.fd.valid());
-    CHECK(SameFile(req.fd.get(), file.get()));
-    CHECK_OR_RETURN(a.ok());
-    CHECK(a->digest == sha256);
-    CHECK(a->size == 3);
-  }
-  {
-    // The longest digest (SHA-512, 128 hex digits) fits; a refusal is an error, not a digest.
-    const std::string sha512(128, 'f');
-    FakeMonitor monitor(c.monitor_end.get(), MsgType::kHashResult, HashResult(true, 0, sha512));
-    Result<HashAnswer> a = RequestHashFile(c.jail_end.get(), file.get(), HashAlgorithm::kSha512);
-    CHECK(monitor.request().body == Bytes({1}));
-    CHECK_OR_RETURN(a.ok());
-    CHECK(a->digest == sha512);
-  }
-  {
-    FakeMonitor monitor(c.monitor_end.get(), MsgType::kHashResult, HashResult(false, 0, ""));
-    Result<HashAnswer> a = RequestHashFile(c.jail_end.get(), file.get(), HashAlgorithm::kCrc32);
-    CHECK(monitor.request().body == Bytes({4}));
-    CHECK_FALSE(a.ok());
-    CHECK(a.status().message() == "the file could not be read");
-  }
 }
 
 TEST_CASE("RequestChownUpload passes the upload and returns whether the monitor gave it away") {
@@ -591,10 +549,6 @@ void CallChown(int ch) {
   UniqueFd f(memfd_create("upload", MFD_CLOEXEC));
   RequestChownUpload(ch, f.get());
 }
-void CallHash(int ch) {
-  UniqueFd f(memfd_create("hash", MFD_CLOEXEC));
-  RequestHashFile(ch, f.get(), HashAlgorithm::kSha256);
-}
 void CallDataAccept(int ch) {
   int fds[2];
   if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) _exit(98);
@@ -645,16 +599,13 @@ std::vector<BadAnswer> BadAnswers() {
        "malformed PROXY_INFO_RESULT"},
       {"CHOWN_RESULT empty", CallChown, MsgType::kChownUpload, MonitorDoes::kAnswer,
        MsgType::kChownResult, "", false, "malformed CHOWN_RESULT"},
-      {"HASH_RESULT with a digest over 128 digits", CallHash, MsgType::kHashFile,
-       MonitorDoes::kAnswer, MsgType::kHashResult, HashResult(true, 1, std::string(129, 'f')),
-       false, "malformed HASH_RESULT"},
-      {"HASH_RESULT with a descriptor", CallHash, MsgType::kHashFile, MonitorDoes::kAnswer,
-       MsgType::kHashResult, HashResult(true, 1, "00"), true, "unexpected descriptor"},
+      {"CHOWN_RESULT with a descriptor", CallChown, MsgType::kChownUpload, MonitorDoes::kAnswer,
+       MsgType::kChownResult, Bytes({1}), true, "unexpected descriptor"},
       {"an answer too short for its type field", CallPasv, MsgType::kPasvListen,
        MonitorDoes::kAnswerRaw, MsgType::kLog, "\x66", false,
        "monitor answer: message of bad size 1"},
-      {"an answer over kMaxMessageBody", CallHash, MsgType::kHashFile, MonitorDoes::kAnswerRaw,
-       MsgType::kLog, std::string(2 + kMaxMessageBody + 1, '\x6d'), false,
+      {"an answer over kMaxMessageBody", CallChown, MsgType::kChownUpload, MonitorDoes::kAnswerRaw,
+       MsgType::kLog, std::string(2 + kMaxMessageBody + 1, '\x68'), false,
        "monitor answer: message of bad size 4099"},
       {"the monitor gone before it answers", CallPasv, MsgType::kPasvListen, MonitorDoes::kClose,
        MsgType::kLog, "", false, nullptr},

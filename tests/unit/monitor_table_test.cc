@@ -24,8 +24,7 @@ constexpr MsgType kAllTypes[] = {
     MsgType::kTlsWrapResult, MsgType::kStartTlsResult, MsgType::kTlsUploadEnd,
     MsgType::kTlsDataEnd,    MsgType::kTlsUploadEndResult, MsgType::kEvent,
     MsgType::kDataCancel,    MsgType::kProxyInfo,   MsgType::kProxyInfoResult,
-    MsgType::kHashFile,      MsgType::kHashResult,  MsgType::kTlsReady,
-    MsgType::kTlsStart,
+    MsgType::kTlsReady,      MsgType::kTlsStart,
 };
 
 // The documented policy, written out independently of the table.
@@ -61,7 +60,6 @@ constexpr Expected kAllowed[] = {
     {Phase::kSession, MsgType::kPortConnect, kPortConnectMax},
     {Phase::kSession, MsgType::kReinit, 0},
     {Phase::kSession, MsgType::kChownUpload, 0},
-    {Phase::kSession, MsgType::kHashFile, 1},
     {Phase::kSession, MsgType::kLog, kLogMax},
     {Phase::kSession, MsgType::kSeccompReport, kSeccompReportMax},
     {Phase::kClosing, MsgType::kLog, kLogMax},
@@ -98,12 +96,11 @@ TEST_CASE("Each request is refused when its body is one byte too long") {
   }
 }
 
-TEST_CASE("Only CHOWN_UPLOAD and HASH_FILE, in the session, may carry a descriptor to the monitor") {
+TEST_CASE("Only CHOWN_UPLOAD, in the session, may carry a descriptor to the monitor") {
   for (Phase phase : kAllPhases) {
     for (MsgType type : kAllTypes) {
       CAPTURE(Describe(phase, type));
-      bool allowed = phase == Phase::kSession &&
-                     (type == MsgType::kChownUpload || type == MsgType::kHashFile);
+      bool allowed = phase == Phase::kSession && type == MsgType::kChownUpload;
       CHECK(ValidateRequest(phase, type, 0, true).ok() == allowed);
     }
   }
@@ -121,8 +118,8 @@ TEST_CASE("Every request is refused in every phase it is not listed for") {
       ++refused;
     }
   }
-  // 3 phases x 28 types, 20 allowed.
-  CHECK(refused == 3 * 28 - 20);
+  // 3 phases x 26 types, 19 allowed.
+  CHECK(refused == 3 * 26 - 19);
 }
 
 TEST_CASE("Specific refusals a jail could attempt") {
@@ -146,6 +143,13 @@ TEST_CASE("Specific refusals a jail could attempt") {
   CHECK_FALSE(ValidateRequest(Phase::kSession, MsgType::kDataResult, 0, true).ok());
   // A type number that does not exist.
   CHECK_FALSE(ValidateRequest(Phase::kSession, static_cast<MsgType>(999), 0, false).ok());
+  // The retired HASH_FILE (17) and HASH_RESULT (109): HASH is computed in the session jail.
+  for (Phase phase : kAllPhases) {
+    CAPTURE(PhaseName(phase));
+    CHECK_FALSE(ValidateRequest(phase, static_cast<MsgType>(17), 1, false).ok());
+    CHECK_FALSE(ValidateRequest(phase, static_cast<MsgType>(17), 1, true).ok());
+    CHECK_FALSE(ValidateRequest(phase, static_cast<MsgType>(109), 0, false).ok());
+  }
   CHECK_FALSE(ValidateRequest(Phase::kPrelogin, static_cast<MsgType>(0), 0, false).ok());
   // Empty-body requests with a body.
   CHECK_FALSE(ValidateRequest(Phase::kSession, MsgType::kPasvListen, 1, false).ok());
@@ -160,8 +164,7 @@ TEST_CASE("The rule tables match the documented policy") {
       const Expected* e = FindAllowed(phase, rule.type);
       CHECK(e != nullptr);
       if (e != nullptr) CHECK(rule.max_body == e->max_body);
-      CHECK(rule.fd_allowed ==
-            (rule.type == MsgType::kChownUpload || rule.type == MsgType::kHashFile));
+      CHECK(rule.fd_allowed == (rule.type == MsgType::kChownUpload));
       CHECK(rule.max_body <= kMaxMessageBody);
       if (rule.fd_allowed) CHECK(MessageCarriesFd(rule.type));
       for (MsgType t : seen) CHECK(t != rule.type);  // each type listed once per phase

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "config.h"
+#include "hash_file.h"
 #include "ipc.h"
 #include "ipc_messages.h"
 #include "log.h"
@@ -458,13 +459,15 @@ class Fixture {
   }
 
   // The child: the session jail, entered as production enters it (log sink on the channel,
-  // umask, chroot, the user's ids), minus the seccomp filter and namespaces.
+  // libgcrypt prepared for HASH, umask, chroot, the user's ids), minus the seccomp filter and
+  // namespaces.
   [[noreturn]] void RunJail(int jail_end) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     client_.Reset();
     monitor_.Reset();
     signal(SIGPIPE, SIG_IGN);  // as the monitor sets it before it forks its jails
     UseJailLogSink(jail_end);
+    if (!PrepareHashing().ok()) _exit(92);
     umask(static_cast<mode_t>(config_.local_umask));
     if (chroot(tree_.root().c_str()) != 0 || chdir("/") != 0) _exit(90);
     if (setgroups(0, nullptr) != 0 || setgid(kUser) != 0 || setuid(kUser) != 0) _exit(91);
@@ -640,6 +643,25 @@ TEST_CASE("SIZE and MDTM give a regular file's size and UTC modification time, e
   CHECK(f.Command("SIZE pub").code == 550);  // a directory has no size here
   CHECK(f.Command("SIZE missing.txt").code == 550);
   CHECK(f.Command("MDTM missing.txt").code == 550);
+}
+
+TEST_CASE("HASH gives the file's digest, computed in the jail without asking the monitor") {
+  Fixture f;
+  CHECK_OR_RETURN(f.ok());
+  Reply r = f.Command("HASH hello.txt");
+  CHECK(r.code == 213);
+  CHECK(r.text ==
+        "SHA-256 0-11 4a1e67f2fe1d1cc7b31d0ca2ec441da4778203a036a77da10344c85e24ff0f92 hello.txt");
+  CHECK(f.Command("OPTS HASH MD5").code == 200);
+  CHECK(f.Command("HASH pub/a.txt").text == "MD5 0-4 2c1743a391305fbf367df8e4f069f9f9 pub/a.txt");
+  CHECK(f.Command("OPTS HASH CRC32").code == 200);
+  CHECK(f.Command("HASH /pub/a.txt").text == "CRC32 0-4 d0e0396a /pub/a.txt");
+  // What RETR could not read, HASH cannot either.
+  for (const char* cmd : {"HASH pub", "HASH missing.txt", "HASH secret.deny"}) {
+    CHECK_MESSAGE(f.Command(cmd).code == 550, cmd);
+  }
+  CHECK(f.TakeEvents().empty());
+  CHECK(NothingWaiting(f.monitor()));  // no request: the monitor has no part in HASH
 }
 
 // ---- listings ----

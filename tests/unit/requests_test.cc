@@ -170,7 +170,7 @@ TEST_CASE("PROXY_INFO: IPv6 addresses travel whole") {
   CHECK(out.destination.HostString() == "2001:db8::2");
 }
 
-TEST_CASE("One-byte requests take 0 or 1 (or a known algorithm), nothing else") {
+TEST_CASE("One-byte requests take 0 or 1, nothing else") {
   DataAcceptRequest accept;
   CHECK(Decode(Encode(DataAcceptRequest{true}), &accept).ok());
   CHECK(accept.tls);
@@ -180,10 +180,6 @@ TEST_CASE("One-byte requests take 0 or 1 (or a known algorithm), nothing else") 
   CHECK(Decode(Encode(TlsUploadEndRequest{true}), &end).ok());
   CHECK(end.upload);
   CHECK_FALSE(Decode(std::string("\1\1"), &end).ok());
-  HashFileRequest hash;
-  CHECK(Decode(Encode(HashFileRequest{HashAlgorithm::kCrc32}), &hash).ok());
-  CHECK(hash.algorithm == HashAlgorithm::kCrc32);
-  CHECK_FALSE(Decode(std::string(1, static_cast<char>(HashAlgorithm::kCrc32) + 1), &hash).ok());
   SeccompReport report;
   CHECK(Decode(Encode(SeccompReport{101}), &report).ok());
   CHECK(report.syscall == 101);
