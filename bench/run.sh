@@ -5,8 +5,8 @@
 #   QUICK=1 bench/run.sh    smoke run (about a minute and a half)
 # Knobs (environment): ROUNDS, SEQ_SESSIONS, PAR_SESSIONS, RETR_SMALL_COUNT, RETR_MID_COUNT,
 # LIST_ENTRIES, HOLD_SESSIONS, MANY_SESSIONS, MANY_ROUNDS, RETR_MIB, STOR_MIB, ONLY; see
-# bench/README.md
-# for what each row means.
+# bench/README.md for what each row means. KEEPFTPD=/path/to/keepftpd measures that binary
+# (another commit's build, for a before/after) instead of this tree's release build.
 # Exits non-zero only if a server (or the harness) fails to serve; speed is never judged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +31,7 @@ if [ ! -f build-bench/build.ninja ]; then
   meson setup build-bench --buildtype=release -Dtest_hooks=false >/dev/null
 fi
 ninja -C build-bench src/keepftpd >&2
+keepftpd=${KEEPFTPD:-$top/build-bench/src/keepftpd}
 
 # The benchmark's own programs.
 tools=build-bench/bench-tools
@@ -43,7 +44,7 @@ done
 # The process-shape floor, static (the kernel's part alone) and linked against the shared
 # libraries keepftpd's release binary names (what loading them adds in this shape).
 g++ -std=c++20 -O2 -Wall -Wextra -static -o "$tools/shape_floor" bench/shape_floor.cc
-mapfile -t needed < <(readelf -d build-bench/src/keepftpd | sed -n 's/.*(NEEDED).*\[\(.*\)\]/-l:\1/p')
+mapfile -t needed < <(readelf -d "$keepftpd" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/-l:\1/p')
 g++ -std=c++20 -O2 -Wall -Wextra -static-libstdc++ -static-libgcc -o "$tools/shape_floor_libs" \
   bench/shape_floor.cc -Wl,--no-as-needed "${needed[@]}"
 
@@ -89,5 +90,5 @@ work=$(mktemp -d /tmp/keepftpd-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 anon_home=$work/ftp
 with_users /usr/bin/python3 bench/bench.py --work "$work" \
-  --keepftpd "$top/build-bench/src/keepftpd" --vsftpd /usr/sbin/vsftpd \
+  --keepftpd "$keepftpd" --vsftpd /usr/sbin/vsftpd \
   --tools "$top/$tools" --big "$top/$big" --xfer "$top/$xfer" --cert "$top/$cert" --key "$top/$key"
