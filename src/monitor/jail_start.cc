@@ -9,6 +9,7 @@
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -73,22 +74,51 @@ Status WriteProcSelf(const char* file, const std::string& text) {
 // Rootless: the launching user's uid and gid, mapped to themselves, are the only ids of the
 // new user namespace. setgroups is denied in it first (the kernel's rule for an unprivileged
 // gid map), so the supplementary groups stay the launching user's.
-Status MapOwnIds(const JailSpec& spec) {
+Status MapOwnIds(const char* name, uid_t uid, gid_t gid) {
   // The monitor is not dumpable, nor is this copy of it, and the /proc files of a process that
   // is not dumpable belong to root: writable by this process only while it is dumpable. (Only
   // processes of the launching user could trace it meanwhile, and it holds nothing of theirs.)
   if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) return Status::FromErrno(errno, "PR_SET_DUMPABLE");
   Status s = WriteProcSelf("setgroups", "deny");
-  if (s.ok()) s = WriteProcSelf("uid_map", std::to_string(spec.uid) + " " +
-                                               std::to_string(spec.uid) + " 1\n");
-  if (s.ok()) s = WriteProcSelf("gid_map", std::to_string(spec.gid) + " " +
-                                               std::to_string(spec.gid) + " 1\n");
+  if (s.ok()) s = WriteProcSelf("uid_map", std::to_string(uid) + " " + std::to_string(uid) + " 1\n");
+  if (s.ok()) s = WriteProcSelf("gid_map", std::to_string(gid) + " " + std::to_string(gid) + " 1\n");
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 && s.ok()) {
     s = Status::FromErrno(errno, "PR_SET_DUMPABLE");
   }
-  if (!s.ok()) return Status::Error(std::string(spec.name) + ": mapping ids in the user namespace: " +
+  if (!s.ok()) return Status::Error(std::string(name) + ": mapping ids in the user namespace: " +
                                     s.message());
   return Status::Ok();
+}
+
+// Rootless: a process that already has its final ids gives up every capability (those a new
+// user namespace gave it), bounding set first. (Directly: libcap-ng keeps the pid it first saw,
+// and a process that came from a clone() runs no fork handlers.)
+Status DropNamespaceCapabilities(const char* name) {
+  for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; ++cap) {
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+      return Status::FromErrno(errno, std::string(name) + ": PR_CAPBSET_DROP");
+    }
+  }
+  __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct none[2] = {};
+  if (syscall(SYS_capset, &header, none) != 0) {
+    return Status::FromErrno(errno, std::string(name) + ": capset");
+  }
+  return Status::Ok();
+}
+
+// No processes, no core, few files, bounded address space.
+Status SetJailLimits(unsigned max_open_files, unsigned long max_address_space) {
+  Status s = SetLimit(RLIMIT_CORE, 0, "RLIMIT_CORE");
+  if (s.ok()) s = SetLimit(RLIMIT_NPROC, 0, "RLIMIT_NPROC");
+  if (s.ok()) s = SetLimit(RLIMIT_NOFILE, max_open_files, "RLIMIT_NOFILE");
+#if !KEEPFTPD_SANITIZED
+  // (Sanitizer builds reserve terabytes of address space for their shadow memory.)
+  if (s.ok()) s = SetLimit(RLIMIT_AS, max_address_space, "RLIMIT_AS");
+#else
+  (void)max_address_space;
+#endif
+  return s;
 }
 
 }  // namespace
@@ -107,7 +137,7 @@ Status EnterJail(const JailSpec& spec, std::initializer_list<int> keep_fds) {
   if (spec.uid == 0) return Status::Error(std::string(spec.name) + ": refusing to run as root");
   CloseAllBut(keep_fds);
   if (spec.rootless) {
-    Status s = MapOwnIds(spec);
+    Status s = MapOwnIds(spec.name, spec.uid, spec.gid);
     if (!s.ok()) return s;
     if (getuid() != spec.uid || getgid() != spec.gid) {
       return Status::Error(std::string(spec.name) + ": rootless jail started with other ids");
@@ -119,19 +149,9 @@ Status EnterJail(const JailSpec& spec, std::initializer_list<int> keep_fds) {
   if (chdir("/") != 0) return Status::FromErrno(errno, "chdir / in " + spec.root);
 
   if (spec.rootless) {
-    // Already the jail's user: give up the user namespace's capabilities, bounding set first.
-    // (Directly: libcap-ng keeps the pid it first saw, and this process came from a clone(),
-    // which runs no fork handlers.)
-    for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; ++cap) {
-      if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
-        return Status::FromErrno(errno, std::string(spec.name) + ": PR_CAPBSET_DROP");
-      }
-    }
-    __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct none[2] = {};
-    if (syscall(SYS_capset, &header, none) != 0) {
-      return Status::FromErrno(errno, std::string(spec.name) + ": capset");
-    }
+    // Already the jail's user: give up the user namespace's capabilities.
+    Status s = DropNamespaceCapabilities(spec.name);
+    if (!s.ok()) return s;
   } else {
     // Become the jail's user: its supplementary groups (looked up by the monitor: there is no
     // NSS in the chroot) or none, no capabilities in any set, bounding set cleared (libcap-ng
@@ -175,19 +195,58 @@ Status EnterJail(const JailSpec& spec, std::initializer_list<int> keep_fds) {
                          (spec.writable_root_hint.empty() ? "" : ", " + spec.writable_root_hint));
   }
 
-  Status s = SetLimit(RLIMIT_CORE, 0, "RLIMIT_CORE");
-  if (s.ok()) s = SetLimit(RLIMIT_NPROC, 0, "RLIMIT_NPROC");
-  if (s.ok()) s = SetLimit(RLIMIT_NOFILE, spec.max_open_files, "RLIMIT_NOFILE");
-#if !KEEPFTPD_SANITIZED
-  // (Sanitizer builds reserve terabytes of address space for their shadow memory.)
-  if (s.ok()) s = SetLimit(RLIMIT_AS, spec.max_address_space, "RLIMIT_AS");
-#endif
+  Status s = SetJailLimits(spec.max_open_files, spec.max_address_space);
   if (!s.ok()) return s;
 
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     return Status::FromErrno(errno, "PR_SET_NO_NEW_PRIVS");
   }
   if (spec.seccomp) return InstallSandbox(spec.sandbox, spec.channel, spec.seccomp_log_only);
+  return Status::Ok();
+}
+
+Status ConfineMonitor(const MonitorJailSpec& spec) {
+  static constexpr char kName[] = "session monitor";
+  if (spec.uid == 0) return Status::Error("session monitor: refusing to run as root");
+  if (spec.rootless) {
+    // The launching user's process: a user namespace of its own gives it the right to chroot.
+    if (unshare(CLONE_NEWUSER) != 0) return Status::Error(UserNamespaceRefused(errno));
+    Status s = MapOwnIds(kName, spec.uid, spec.gid);
+    if (!s.ok()) return s;
+  }
+  if (chroot(spec.root.c_str()) != 0) return Status::FromErrno(errno, "chroot to " + spec.root);
+  if (chdir("/") != 0) return Status::FromErrno(errno, "chdir / in " + spec.root);
+  if (spec.rootless) {
+    Status s = DropNamespaceCapabilities(kName);
+    if (!s.ok()) return s;
+  } else {
+    capng_clear(CAPNG_SELECT_BOTH);
+    for (int cap : spec.capabilities) {
+      capng_update(CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED),
+                   static_cast<unsigned>(cap));
+    }
+    int rc = capng_change_id(static_cast<int>(spec.uid), static_cast<int>(spec.gid),
+                             static_cast<capng_flags_t>(CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING));
+    if (rc != 0) {
+      return Status::Error("session monitor: capng_change_id failed (" + std::to_string(rc) + ")");
+    }
+  }
+  if (setuid(0) == 0 || seteuid(0) == 0 || setgid(0) == 0) {
+    return Status::Error("session monitor: could regain root after dropping it");
+  }
+  if (getuid() != spec.uid || geteuid() != spec.uid || getgid() != spec.gid) {
+    return Status::Error("session monitor: ids did not change");
+  }
+  // After the last credential change, which clears it; then check the keeper is still there.
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return Status::FromErrno(errno, "PR_SET_PDEATHSIG");
+  if (getppid() != spec.parent) _exit(0);
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return Status::FromErrno(errno, "PR_SET_DUMPABLE");
+  Status s = SetJailLimits(64, 256ul << 20);
+  if (!s.ok()) return s;
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    return Status::FromErrno(errno, "PR_SET_NO_NEW_PRIVS");
+  }
+  if (spec.seccomp) return InstallMonitorSandbox(spec.sandbox);
   return Status::Ok();
 }
 

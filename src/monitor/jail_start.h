@@ -48,6 +48,24 @@ struct JailSpec {
 // clone(CLONE_NEWUSER) or unshare(CLONE_NEWUSER), with what to change.
 std::string UserNamespaceRefused(int errno_value);
 
+// The session's monitor, confined once it has started the session jail, as tightly as its work
+// allows: chrooted into root (secure_chroot_dir, empty), the session's ids, no capabilities but
+// the listed ones (chown_uploads: CAP_CHOWN; connect_from_port_20 below 1024:
+// CAP_NET_BIND_SERVICE), bounding set empty, dies with parent, no processes, no core, few files,
+// bounded address space, no_new_privs, not dumpable, its seccomp policy (sandbox.h). It keeps
+// its descriptors: the channels, the journal's socket, the transfer logs.
+struct MonitorJailSpec {
+  std::string root;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<int> capabilities;  // kept in the effective and permitted sets
+  pid_t parent = 0;               // the keeper: dies with it
+  bool rootless = false;          // a new user namespace gives it the right to chroot
+  bool seccomp = true;
+  MonitorSandbox sandbox;
+};
+Status ConfineMonitor(const MonitorJailSpec& spec);
+
 // Returns only when the calling process is inside the jail. On failure the process is in an
 // undefined half-dropped state: the caller reports and exits.
 Status EnterJail(const JailSpec& spec, std::initializer_list<int> keep_fds);

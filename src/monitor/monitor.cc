@@ -34,6 +34,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
@@ -1026,23 +1027,6 @@ void HandlePasvListen(Monitor& m, const Message& msg) {
   w.PutU8(1);
   w.PutU16(where->port());
   w.PutString("");
-  // pasv_addr_resolve: the name is looked up here, by the session's monitor (the session
-  // user's uid, no capabilities), once per session; the jail has no resolver.
-  if (m.config().pasv_addr_resolve && !m.pasv_resolved) {
-    addrinfo hints = {};
-    hints.ai_family = AF_INET;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* res = nullptr;
-    int rc = getaddrinfo(m.config().pasv_address.c_str(), nullptr, &hints, &res);
-    if (rc == 0 && res != nullptr && res->ai_family == AF_INET) {
-      std::memcpy(m.pasv_address, &reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr, 4);
-      m.pasv_resolved = true;
-    } else {
-      Log(kLogErr, "pasv_addr_resolve: could not look up pasv_address=" +
-                       SanitizeForLog(m.config().pasv_address) + ": " + gai_strerror(rc));
-    }
-    if (res != nullptr) freeaddrinfo(res);
-  }
   w.PutU8(m.pasv_resolved ? 1 : 0);
   w.PutBytes(std::string_view(reinterpret_cast<const char*>(m.pasv_address), 4));
   Answer(m, MsgType::kPasvListenResult, w.data());
@@ -1309,7 +1293,7 @@ void HandleChownUpload(Monitor& m, Message& msg) {
 
 // Whether this process holds a capability: the session's monitor may keep one (CAP_CHOWN for
 // chown_uploads, CAP_NET_BIND_SERVICE for connect_from_port_20 below port 1024: see
-// DropPrivileges).
+// ConfineSessionMonitor).
 bool HoldsCapability() {
   return capng_get_caps_process() != 0 || capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE;
 }
@@ -1370,7 +1354,7 @@ void TrimCapabilities(const Config& config, bool rootless) {
                                               CAPNG_BOUNDING_SET);
   capng_updatev(CAPNG_ADD, sets, CAP_SETUID, CAP_SETGID, CAP_SYS_CHROOT, CAP_KILL, CAP_SETPCAP,
                 -1);
-  // chown_uploads: kept for the session's monitor (see DropPrivileges).
+  // chown_uploads: kept for the session's monitor (see ConfineSessionMonitor).
   if (config.chown_uploads) capng_update(CAPNG_ADD, sets, CAP_CHOWN);
   // connect_from_port_20 below 1024: the same.
   if (config.connect_from_port_20 && config.ftp_data_port < 1024) {
@@ -1379,34 +1363,69 @@ void TrimCapabilities(const Config& config, bool rootless) {
   if (capng_apply(CAPNG_SELECT_BOTH) != 0) Fatal("monitor: could not trim its capabilities");
 }
 
+// pasv_addr_resolve: pasv_address is looked up once per session, by the session's monitor
+// before it confines itself (no resolver in its chroot; the jail has none either).
+void ResolvePasvAddress(Monitor& m) {
+  addrinfo hints = {};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  int rc = getaddrinfo(m.config().pasv_address.c_str(), nullptr, &hints, &res);
+  if (rc == 0 && res != nullptr && res->ai_family == AF_INET) {
+    std::memcpy(m.pasv_address, &reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr, 4);
+    m.pasv_resolved = true;
+  } else {
+    Log(kLogErr, "pasv_addr_resolve: could not look up pasv_address=" +
+                     SanitizeForLog(m.config().pasv_address) + ": " + gai_strerror(rc));
+  }
+  if (res != nullptr) freeaddrinfo(res);
+}
+
 // Session: nothing privileged can be asked for any more, so give everything up for good and
-// become the session's user (see the top of this file for why not nopriv_user).
-void DropPrivileges(const Monitor& m) {
-  if (m.session->rootless) {
-    // Already the launching user, without capabilities (TrimCapabilities checked).
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-      Fatal("monitor: prctl failed");
-    }
-    return;
-  }
-  capng_clear(CAPNG_SELECT_BOTH);
+// become the session's user (see the top of this file for why not nopriv_user), chrooted into
+// secure_chroot_dir under the monitor's seccomp policy. What it needs from the file system is
+// taken first: the time zone (transfer logs, syslog), pasv_address's address; the journal's
+// socket and the transfer logs are open already.
+void ConfineSessionMonitor(Monitor& m, pid_t keeper, volatile std::uint32_t* report) {
+  const Config& config = m.config();
+  tzset();
+  if (config.pasv_addr_resolve) ResolvePasvAddress(m);
+  MonitorJailSpec spec;
+  spec.root = config.secure_chroot_dir;
+  spec.uid = m.account.uid;
+  spec.gid = m.account.gid;
+  spec.parent = keeper;
+  spec.rootless = m.session->rootless;
   // chown_uploads for an anonymous session: CHOWN_UPLOAD needs CAP_CHOWN, and nothing else.
-  if (m.config().chown_uploads && m.account.anonymous_login) {
-    capng_update(CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED),
-                 CAP_CHOWN);
+  const bool chown_uploads = config.chown_uploads && m.account.anonymous_login;
+  if (chown_uploads) spec.capabilities.push_back(CAP_CHOWN);
+  // connect_from_port_20 with a port below 1024: active data connections are bound to it,
+  // which needs CAP_NET_BIND_SERVICE, and nothing else.
+  if (config.connect_from_port_20 && config.ftp_data_port < 1024) {
+    spec.capabilities.push_back(CAP_NET_BIND_SERVICE);
   }
-  // connect_from_port_20 with a port below 1024: active data connections are bound to it, which
-  // needs CAP_NET_BIND_SERVICE, and nothing else.
-  if (m.config().connect_from_port_20 && m.config().ftp_data_port < 1024) {
-    capng_update(CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED),
-                 CAP_NET_BIND_SERVICE);
-  }
-  int rc = capng_change_id(static_cast<int>(m.account.uid), static_cast<int>(m.account.gid),
-                           static_cast<capng_flags_t>(CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING));
-  if (rc != 0) Fatal("monitor: could not drop its privileges (" + std::to_string(rc) + ")");
-  if (setuid(0) == 0) Fatal("monitor: could regain root after dropping it");
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-    Fatal("monitor: prctl failed after dropping privileges");
+  spec.seccomp = config.seccomp_sandbox;
+  spec.sandbox.children = {m.child, m.tls.pid};
+  spec.sandbox.chown_uploads = chown_uploads;
+  spec.sandbox.log_only = config.seccomp_log_only;
+  spec.sandbox.report = report;
+  Status s = ConfineMonitor(spec);
+  if (!s.ok()) Fatal("monitor: " + s.message());
+}
+
+// The keeper, once the session's monitor is gone: a forbidden system call it made.
+void LogMonitorViolation(int status, volatile std::uint32_t* report) {
+  const std::uint32_t reported = *report;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kSeccompExitStatus && reported != 0) {
+    char* name =
+        seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, static_cast<int>(reported - 1));
+    Log(kLogErr, "seccomp violation: the session's monitor called forbidden system call " +
+                     std::to_string(reported - 1) + " (" + (name != nullptr ? name : "unknown") +
+                     ") and was stopped");
+    std::free(name);
+  } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
+    Log(kLogErr, "seccomp violation: the session's monitor made a forbidden system call and "
+                 "was killed");
   }
 }
 
@@ -1417,6 +1436,11 @@ constexpr int kReinExit = 75;  // the session's monitor to the keeper: the clien
 // it and returns (*is_keeper true) whether the client sent REIN.
 bool ForkSessionMonitor(Monitor& m, bool* is_keeper) {
   pid_t keeper = getpid();
+  // Where the session's monitor's SIGSYS handler leaves the number of a forbidden call.
+  void* shared = mmap(nullptr, sizeof(std::uint32_t), PROT_READ | PROT_WRITE,
+                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (shared == MAP_FAILED) Fatal(Status::FromErrno(errno, "mmap").message());
+  auto* report = static_cast<volatile std::uint32_t*>(shared);
   pid_t pid = fork();
   if (pid < 0) Fatal(Status::FromErrno(errno, "fork").message());
   if (pid == 0) {
@@ -1424,11 +1448,9 @@ bool ForkSessionMonitor(Monitor& m, bool* is_keeper) {
     m.pam = nullptr;  // the keeper's to close
     m.session_records = false;
     StartSession(m);
-    DropPrivileges(m);
-    m.privileged = false;
     SetProcTitle(m.session->peer.HostString() + ": " + m.account.name + ": monitor");
-    // Die with the keeper. Set after the last credential change, which clears it.
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != keeper) _exit(0);
+    ConfineSessionMonitor(m, keeper, report);
+    m.privileged = false;
     return true;
   }
   *is_keeper = true;
@@ -1452,6 +1474,8 @@ bool ForkSessionMonitor(Monitor& m, bool* is_keeper) {
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  LogMonitorViolation(status, report);
+  munmap(shared, sizeof(std::uint32_t));
   // session_support: the session is over (logged out, REIN, or gone).
   if (m.session_records) {
     if (m.pam != nullptr) PamCloseSession(std::exchange(m.pam, nullptr));

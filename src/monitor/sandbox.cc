@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -25,11 +27,17 @@ namespace keepftpd {
 namespace {
 
 int g_report_fd = -1;
+volatile std::uint32_t* g_report_word = nullptr;  // the session's monitor: shared with the keeper
 
-// SIGSYS from the filter: tell the monitor which syscall it was, then leave. Async-signal-safe:
-// the message is built on the stack and sent with one raw syscall the filter allows.
+// SIGSYS from the filter: tell the monitor (or, in the session's monitor, the keeper) which
+// syscall it was, then leave. Async-signal-safe: the message is built on the stack and sent
+// with one raw syscall the filter allows.
 void OnForbiddenSyscall(int, siginfo_t* info, void*) {
   auto nr = static_cast<std::uint32_t>(info->si_syscall);
+  if (g_report_word != nullptr) {
+    *g_report_word = nr + 1;
+    syscall(SYS_exit_group, kSeccompExitStatus);
+  }
   auto type = static_cast<std::uint16_t>(MsgType::kSeccompReport);
   char message[6] = {static_cast<char>(type & 0xff), static_cast<char>(type >> 8),
                      static_cast<char>(nr & 0xff),   static_cast<char>((nr >> 8) & 0xff),
@@ -57,6 +65,11 @@ class Filter {
   // Fails the call with errno instead of killing: for probes libc makes that we can refuse.
   void Refuse(int nr, int err) {
     if (rc_ == 0) rc_ = seccomp_rule_add(ctx_, SCMP_ACT_ERRNO(static_cast<unsigned>(err)), nr, 0);
+  }
+  void Refuse(int nr, int err, scmp_arg_cmp a) {
+    if (rc_ == 0) {
+      rc_ = seccomp_rule_add(ctx_, SCMP_ACT_ERRNO(static_cast<unsigned>(err)), nr, 1, a);
+    }
   }
 
   Status Load() {
@@ -126,10 +139,7 @@ void AllowSanitizerRuntime(Filter& f) {
 #endif
 }
 
-}  // namespace
-
-Status InstallSandbox(SandboxKind kind, int report_fd, bool log_only) {
-  g_report_fd = report_fd;
+Status CatchForbiddenSyscalls() {
   struct sigaction sa = {};
   sa.sa_sigaction = OnForbiddenSyscall;
   sa.sa_flags = SA_SIGINFO;
@@ -139,6 +149,14 @@ Status InstallSandbox(SandboxKind kind, int report_fd, bool log_only) {
   sigemptyset(&sys);
   sigaddset(&sys, SIGSYS);
   sigprocmask(SIG_UNBLOCK, &sys, nullptr);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status InstallSandbox(SandboxKind kind, int report_fd, bool log_only) {
+  g_report_fd = report_fd;
+  if (Status s = CatchForbiddenSyscalls(); !s.ok()) return s;
   Filter f(log_only);
   AllowCommon(f);
   AllowSanitizerRuntime(f);
@@ -201,6 +219,51 @@ Status InstallSandbox(SandboxKind kind, int report_fd, bool log_only) {
     f.Allow(SCMP_SYS(getgid));          // same
     f.Allow(SCMP_SYS(nanosleep));       // brief waits while a partial ABOR line arrives
     f.Allow(SCMP_SYS(clock_nanosleep)); // same, newer libc
+  }
+  return f.Load();
+}
+
+Status InstallMonitorSandbox(const MonitorSandbox& policy) {
+  g_report_word = policy.report;
+  if (Status s = CatchForbiddenSyscalls(); !s.ok()) return s;
+  Filter f(policy.log_only);
+  AllowCommon(f);  // its requests, answers and log records; write(): the transfer logs
+  AllowSanitizerRuntime(f);
+  // PASV: a listener in the control connection's family; PORT: a connection from it.
+  for (int family : {AF_INET, AF_INET6}) {
+    f.Allow(SCMP_SYS(socket), SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(family)),
+            SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM));
+  }
+  // glibc's syslog() reconnects to /dev/log after an error: refused (the chroot hides it).
+  f.Refuse(SCMP_SYS(socket), EACCES, SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+  f.Allow(SCMP_SYS(setsockopt), SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
+          SCMP_A2(SCMP_CMP_EQ, SO_REUSEADDR));  // passive ports, connect_from_port_20
+  f.Allow(SCMP_SYS(setsockopt), SCMP_A1(SCMP_CMP_EQ, IPPROTO_TCP),
+          SCMP_A2(SCMP_CMP_EQ, TCP_NODELAY));   // data connections handed to the TLS jail
+  f.Allow(SCMP_SYS(getsockopt), SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
+          SCMP_A2(SCMP_CMP_EQ, SO_ERROR));      // PORT: did the connection succeed
+  f.Allow(SCMP_SYS(bind));           // PASV listener, PORT's local address
+  f.Allow(SCMP_SYS(listen));         // PASV
+  f.Allow(SCMP_SYS(accept4));        // PASV: the client's data connection
+  f.Allow(SCMP_SYS(connect));        // PORT: to the client (checked by the handler)
+  f.Allow(SCMP_SYS(getsockname));    // PASV: the port bound
+  f.Allow(SCMP_SYS(getpeername));    // PASV: who connected
+  f.Allow(SCMP_SYS(getrandom));      // PASV: where in the port range to start
+  f.Allow(SCMP_SYS(nanosleep));      // waiting for a leaving jail to become reapable
+  f.Allow(SCMP_SYS(clock_nanosleep));  // same, newer libc
+  // Its own children only: the session jail and the TLS jail, ended with SIGKILL and reaped.
+  for (pid_t child : policy.children) {
+    if (child <= 0) continue;
+    f.Allow(SCMP_SYS(kill), SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(child)),
+            SCMP_A1(SCMP_CMP_EQ, SIGKILL));
+    f.Allow(SCMP_SYS(wait4), SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(child)));
+  }
+  if (policy.chown_uploads) {
+    f.Allow(SCMP_SYS(fstat));        // CHOWN_UPLOAD: a regular file of the anonymous account
+    f.Allow(SCMP_SYS(newfstatat), SCMP_A3(SCMP_CMP_EQ, AT_EMPTY_PATH));  // fstat, newer glibc
+    f.Allow(SCMP_SYS(statx), SCMP_A2(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH));  // birth time
+    f.Allow(SCMP_SYS(fchmod));       // chown_upload_mode
+    f.Allow(SCMP_SYS(fchown));       // chown_username (CAP_CHOWN)
   }
   return f.Load();
 }

@@ -1,6 +1,6 @@
-// Seccomp allowlists, one per jail kind, built with libseccomp. Each policy is a list with one
-// line per syscall and a comment saying who needs it. Installed by each jail on itself after
-// dropping privileges. Jails only.
+// Seccomp allowlists, one per jail kind and one for the session's monitor, built with
+// libseccomp. Each policy is a list with one line per syscall and a comment saying who needs it.
+// Installed by each jail, and by the session's monitor, on itself after dropping privileges.
 //
 // Anything else traps: a SIGSYS handler (async-signal-safe, raw syscalls only) reports the
 // syscall number to the monitor in a SECCOMP_REPORT message and ends the process at once. The
@@ -8,6 +8,11 @@
 // monitor reports too.
 #ifndef KEEPFTPD_SRC_MONITOR_SANDBOX_H_
 #define KEEPFTPD_SRC_MONITOR_SANDBOX_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <vector>
 
 #include "status.h"
 
@@ -22,6 +27,18 @@ enum class SandboxKind { kPrelogin, kSession, kSessionWrite, kTls };
 // log_only (seccomp_log_only, for diagnosing a policy): a forbidden call runs, and the kernel
 // logs it as an audit record (type=1326, with the pid and the syscall number) instead.
 Status InstallSandbox(SandboxKind kind, int report_fd, bool log_only = false);
+
+// The session's monitor after login: what serving the session jail's requests needs, and no
+// file system call at all (it is chrooted into an empty directory, and everything it writes to
+// was opened before). A forbidden call stores its number + 1 in *report (memory shared with the
+// keeper, which logs it once the monitor is gone) and ends the process with kSeccompExitStatus.
+struct MonitorSandbox {
+  std::vector<pid_t> children;   // the only processes it may signal (SIGKILL) and wait for
+  bool chown_uploads = false;    // fchmod and fchown of an anonymous upload
+  bool log_only = false;         // seccomp_log_only
+  volatile std::uint32_t* report = nullptr;
+};
+Status InstallMonitorSandbox(const MonitorSandbox& policy);
 
 // The exit status of a jail stopped by its seccomp filter (128 + SIGSYS, as a shell shows it).
 inline constexpr int kSeccompExitStatus = 159;

@@ -13,7 +13,8 @@ import subprocess
 import pytest
 
 from conftest import RANDOM_SIZE, sha256_file
-from test_privsep import assert_jailed, children, process_chain, status, wait_for, uid_of
+from test_privsep import (assert_jailed, assert_session_monitor_confined, children, process_chain,
+                          status, wait_for, uid_of)
 from test_local_users import ALICE
 
 
@@ -244,6 +245,10 @@ def test_tls_jail_audit(tls_server, tree):
     tls_jail = [p for p in children(monitor) if status(p)["Uid"].split()[0] == str(nopriv)]
     assert len(tls_jail) == 1
     assert_jailed(tls_jail[0], nopriv, tree.empty)
+    # ... and the session's monitor, which reads the session jail's requests, is confined.
+    session_monitor = [p for p in children(monitor) if p != tls_jail[0]]
+    assert len(session_monitor) == 1
+    assert_session_monitor_confined(session_monitor[0], uid_of("ftp"), tree.empty)
     tls.sendall(b"QUIT\r\n")
     assert tls.recv(100).startswith(b"221")
     tls.close()

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from test_privsep import (assert_jailed, assert_no_capabilities, children, connection_processes,
-                          status, wait_for)
+from test_privsep import (assert_jailed, assert_session_monitor_confined,
+                          children, connection_processes, status, wait_for)
 
 ALICE, BOB, CAROL, DAVE, TOOR = ("kftp-alice", "kftp-bob", "kftp-carol", "kftp-dave",
                                  "kftp-toor")
@@ -161,7 +161,7 @@ def test_chroot_local_user_with_allow_writeable_chroot(local_server, local_users
     assert retr(ftp, "/readme.txt") == b"kftp-alice's file\n"
 
 
-def test_chrooted_session_audit(local_server, local_users):
+def test_chrooted_session_audit(local_server, local_users, tree):
     # carol's home is owned by root: a proper jail.
     s = local_server({"chroot_local_user": "YES"})
     c = s.raw()
@@ -172,9 +172,7 @@ def test_chrooted_session_audit(local_server, local_users):
     monitor, jail = connection_processes(s, logged_in=True)
     uid = local_users.users[CAROL]["uid"]
     assert_jailed(jail, uid, local_users.users[CAROL]["real_home"], groups=[uid])
-    st = wait_for(lambda: (lambda x: x if x["Uid"].split()[0] != "0" else None)(status(monitor)))
-    assert st["Uid"].split() == [str(uid)] * 4
-    assert_no_capabilities(st)
+    assert_session_monitor_confined(monitor, uid, tree.empty)
 
 
 def test_local_session_has_the_users_groups(local_server, local_users):

@@ -110,6 +110,13 @@ def assert_jailed(pid, uid, root, groups=()):
     assert int(lim["Max open files"]) <= 64
 
 
+def assert_session_monitor_confined(pid, uid, empty):
+    """The session's monitor reads the session jail's requests: it is confined as a jail is,
+    chrooted into the empty secure_chroot_dir, with no supplementary groups."""
+    wait_for(lambda: status(pid)["Seccomp"] == "2")
+    assert_jailed(pid, uid, empty)
+
+
 def test_prelogin_and_session_jails(server, tree):
     c = server.raw()
     assert c.reply()[0] == 220
@@ -142,13 +149,10 @@ def test_prelogin_and_session_jails(server, tree):
     assert_no_capabilities(st)
     assert st["State"].startswith("S")
     # The session's monitor has the session's ids and nothing else (the same uid as the jail,
-    # so that the jail's parent-death signal is delivered).
-    st = wait_for(lambda: (lambda s: s if s["Uid"].split()[0] != "0" else None)(
-        status(session_monitor)))
-    assert st["Uid"].split() == [str(uid_of("ftp"))] * 4
-    assert st["Groups"] == ""
-    assert st["NoNewPrivs"] == "1"
-    assert_no_capabilities(st)
+    # so that the jail's parent-death signal is delivered), and reads the jail's requests
+    # confined as a jail is: chrooted into the empty secure_chroot_dir, its own seccomp policy,
+    # no processes, no core, few files, bounded address space.
+    assert_session_monitor_confined(session_monitor, uid_of("ftp"), tree.empty)
     # ... and still does its work: a passive download.
     assert c.cmd("TYPE I")[0] == 200
     assert c.cmd("QUIT")[0] == 221
@@ -156,16 +160,23 @@ def test_prelogin_and_session_jails(server, tree):
     assert wait_for(lambda: children(server.proc.pid) == [])
 
 
-def test_the_keeper_keeps_its_privileges_only_where_rein_needs_them(make_server):
+def test_the_keeper_keeps_its_privileges_only_where_rein_needs_them(make_server, tree):
     """With isolate and isolate_network off, REIN after login starts a new pre-login jail, for
-    which the keeper keeps the pre-login monitor's capabilities while the session runs."""
+    which the keeper keeps the pre-login monitor's capabilities while the session runs; the
+    session's monitor is confined in the first session and in the one after REIN."""
     s = make_server({"isolate": "NO", "isolate_network": "NO"})
     c = s.raw().login()
     keeper, session_monitor, session = process_chain(s, 3)
     st = status(keeper)
     assert st["Uid"].split()[0] == "0"
     assert int(st["CapEff"], 16) == MONITOR_PRELOGIN_CAPS
+    assert_session_monitor_confined(session_monitor, uid_of("ftp"), tree.empty)
     assert c.cmd("REIN")[0] == 220
+    assert c.cmd("USER anonymous")[0] == 331
+    assert c.cmd("PASS x@y")[0] == 230
+    keeper2, session_monitor2, session2 = process_chain(s, 3)
+    assert keeper2 == keeper and session_monitor2 != session_monitor
+    assert_session_monitor_confined(session_monitor2, uid_of("ftp"), tree.empty)
     assert c.cmd("QUIT")[0] == 221
 
 def gone(pid):

@@ -95,8 +95,14 @@ def test_every_process_is_the_user_and_each_jail_is_chrooted_in_its_own_namespac
         assert js["NoNewPrivs"] == "1" and js["Seccomp"] == "2"
         assert ns(jail, "user") != ns(monitor, "user")
         assert os.readlink(f"/proc/{jail}/root") == own_tree.anon
-        ms = status(monitor)
+        # The session's monitor reads the jail's requests: in a user namespace of its own,
+        # chrooted into the empty directory, with its own filter and no capability left there.
+        ms = wait_for(lambda: (lambda x: x if x["Seccomp"] == "2" else None)(status(monitor)))
         assert ms["NoNewPrivs"] == "1" and int(ms["CapEff"], 16) == 0
+        assert int(ms["CapPrm"], 16) == 0 and int(ms["CapBnd"], 16) == 0
+        assert ms["Uid"].split() == [str(UID)] * 4
+        assert os.readlink(f"/proc/{monitor}/root") == own_tree.empty
+        assert ns(monitor, "user") != ns(jail, "user")
         # The uid map of the jail's namespace is the user's own uid and nothing else.
         with open(f"/proc/{jail}/uid_map") as f:
             assert f.read().split() == [str(UID), str(UID), "1"]

@@ -10,6 +10,7 @@ import socket
 
 import pytest
 
+from conftest import uid_of
 from test_ftps import cert, client_context  # noqa: F401 (a fixture)
 from test_local_users import ALICE
 
@@ -163,3 +164,45 @@ def test_every_command_under_the_seccomp_filters(make_server, local_users, tree,
     out = s.output()
     assert "seccomp violation" not in out, out
     assert "OOPS" not in out
+
+
+def test_the_session_monitors_work_under_its_filter(make_server, tree, cert):
+    """What only the session's monitor does, each under its own filter: CHOWN_UPLOAD (fstat,
+    statx, fchmod, fchown with CAP_CHOWN), active connections from port 1020
+    (connect_from_port_20, CAP_NET_BIND_SERVICE), the transfer logs in both formats,
+    pasv_address looked up before it confined itself, PASV, EPSV and PORT, data connections
+    handed to the TLS jail, and its jail ended and reaped. (syslog_enable: test_service.py,
+    with a syslog socket to write to.)"""
+    options = {"write_enable": "YES", "anon_upload_enable": "YES", "chown_uploads": "YES",
+               "chown_username": "kftp-nopriv", "connect_from_port_20": "YES",
+               "ftp_data_port": "1020", "xferlog_enable": "YES", "dual_log_enable": "YES",
+               "xferlog_file": os.path.join(tree.base, "xferlog"),
+               "vsftpd_log_file": os.path.join(tree.base, "vsftpd.log"),
+               "pasv_addr_resolve": "YES", "pasv_address": "localhost",
+               "ssl_enable": "YES", "allow_anon_ssl": "YES", "require_ssl_reuse": "NO"}
+    options.update(cert)
+    s = make_server(options)
+    for tls in (False, True):
+        if tls:
+            ftp = ftplib.FTP_TLS(context=client_context(), timeout=10)
+            ftp.connect(s.host, s.port)
+            ftp.login()
+            ftp.prot_p()
+        else:
+            ftp = s.ftp()
+        name = f"pub/incoming/monitor-{int(tls)}.bin"
+        ftp.storbinary(f"STOR {name}", io.BytesIO(b"given away\n"))  # CHOWN_UPLOAD
+        assert ftp.sendcmd("PASV").startswith("227")
+        ftp.retrlines("LIST pub", lambda line: None)  # EPSV or PASV
+        ftp.set_pasv(False)
+        ftp.retrlines("NLST pub", lambda line: None)  # PORT, from port 1020
+        ftp.retrbinary("RETR pub/hello.txt", lambda data: None)
+        ftp.set_pasv(True)
+        ftp.quit()
+        assert os.stat(tree.path(name)).st_uid == uid_of("kftp-nopriv")
+    out = s.output()
+    assert "seccomp violation" not in out, out
+    assert "OOPS" not in out
+    assert "pasv_addr_resolve" not in out
+    with open(os.path.join(tree.base, "xferlog")) as f:
+        assert f.read().count(" ftp 0 * c\n") == 4

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from test_privsep import assert_jailed, connection_processes
+from test_privsep import assert_jailed, assert_session_monitor_confined, connection_processes
 
 VIRTUAL_UID = 61030
 
@@ -58,7 +58,7 @@ def get(ftp, path):
     return out.getvalue()
 
 
-def test_virtual_login_runs_as_guest_username(make_server, virtual):
+def test_virtual_login_runs_as_guest_username(make_server, virtual, tree):
     s = make_server(BASE)
     c = s.raw()
     c.reply()
@@ -67,6 +67,7 @@ def test_virtual_login_runs_as_guest_username(make_server, virtual):
     assert c.cmd("PWD") == (257, ['257 "/" is the current directory'])
     monitor, jail = connection_processes(s, logged_in=True)
     assert_jailed(jail, virtual["uid"], virtual["srv"], groups=[virtual["uid"]])
+    assert_session_monitor_confined(monitor, virtual["uid"], tree.empty)
     assert 'virtual login as "vuser1" (running as kftp-virtual)' in s.output()
     ftp = vlogin(s)
     assert get(ftp, "shared.txt") == b"shared by every virtual user\n"

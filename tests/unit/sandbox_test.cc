@@ -3,17 +3,21 @@
 // never runs, ends the child with kSeccompExitStatus and reaches the monitor's end of the
 // channel as exactly one SECCOMP_REPORT naming it; the argument filters let one argument through
 // and stop another; the read-only session stops what only write_enable allows; log_only lets a
-// forbidden call run.
+// forbidden call run. The session monitor's policy: its data connections and its own jail only,
+// no file, no other process, no fork; a forbidden call leaves its number for the keeper.
 #include "sandbox.h"
 
 #include <doctest/doctest.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -451,6 +455,216 @@ TEST_CASE("log_only: a forbidden call runs, the jail goes on, and nothing is rep
   CheckRanThrough(o);
   CHECK(Said(o) == std::vector<std::string>{"after"});
   CHECK(Exists(made));
+}
+
+// ---- The session's monitor (InstallMonitorSandbox) ----
+
+// Runs body() in a forked child under the session monitor's policy, with a sleeping grandchild
+// standing for its jail (the only process it may signal and wait for). Returns the child's wait
+// status and the word its SIGSYS handler leaves for the keeper (syscall number + 1, or 0).
+struct MonitorOutcome {
+  int status = -1;
+  std::uint32_t reported = 0;
+};
+
+template <typename Body>
+MonitorOutcome InMonitorSandbox(Body body, bool chown_uploads = false) {
+  MonitorOutcome out;
+  void* shared = mmap(nullptr, sizeof(std::uint32_t), PROT_READ | PROT_WRITE,
+                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  CHECK_OR_RETURN(shared != MAP_FAILED, out);
+  auto* word = static_cast<volatile std::uint32_t*>(shared);
+  *word = 0;
+  const pid_t pid = fork();
+  CHECK_OR_RETURN(pid >= 0, out);
+  if (pid == 0) {
+    const pid_t monitor = getpid();
+    const pid_t jail = fork();
+    if (jail < 0) _exit(kSetupFailed);
+    if (jail == 0) {
+      // The monitor may be stopped before it ends this process: die with it.
+      if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != monitor) _exit(0);
+      pause();
+      _exit(0);
+    }
+    MonitorSandbox policy;
+    policy.children = {jail};
+    policy.chown_uploads = chown_uploads;
+    policy.report = word;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(kSetupFailed);
+    if (!InstallMonitorSandbox(policy).ok()) {
+      kill(jail, SIGKILL);
+      _exit(kSetupFailed);
+    }
+    _exit(body(jail));
+  }
+  CHECK(waitpid(pid, &out.status, 0) == pid);
+  out.reported = *word;
+  munmap(shared, sizeof(std::uint32_t));
+  return out;
+}
+
+int MonitorExit(const MonitorOutcome& o) {
+  if (WIFEXITED(o.status)) return WEXITSTATUS(o.status);
+  if (WIFSIGNALED(o.status)) return -WTERMSIG(o.status);
+  return -1000;
+}
+
+void CheckMonitorStoppedAt(const MonitorOutcome& o, long nr) {
+  CHECK(MonitorExit(o) == kSeccompExitStatus);
+  CHECK(o.reported == static_cast<std::uint32_t>(nr) + 1);
+}
+
+// The session's monitor's work: a passive listener, a connection to it, PORT's checks, its
+// jail ended and reaped; ends the jail either way.
+int ServeLikeAMonitor(pid_t jail) {
+  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (listener < 0 || setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+      bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      listen(listener, 1) != 0 ||
+      getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return kAllowedCallFailed;
+  }
+  int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (client < 0 || setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0) {
+    return kAllowedCallFailed;
+  }
+  if (connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 &&
+      errno != EINPROGRESS) {
+    return kAllowedCallFailed;
+  }
+  int data = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+  int err = -1;
+  socklen_t err_len = sizeof(err);
+  sockaddr_in peer = {};
+  socklen_t peer_len = sizeof(peer);
+  if (data < 0 || getpeername(data, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0 ||
+      getsockopt(client, SOL_SOCKET, SO_ERROR, &err, &err_len) != 0 || err != 0) {
+    return kAllowedCallFailed;
+  }
+  std::uint32_t start = 0;
+  if (getrandom(&start, sizeof(start), 0) != sizeof(start)) return kAllowedCallFailed;
+  int v6 = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (v6 < 0) return kAllowedCallFailed;
+  close(v6);
+  struct timespec ms = {0, 1000000};
+  if (nanosleep(&ms, nullptr) != 0) return kAllowedCallFailed;
+  if (kill(jail, SIGKILL) != 0 || waitpid(jail, nullptr, 0) != jail) return kAllowedCallFailed;
+  close(data);
+  close(client);
+  close(listener);
+  return 0;
+}
+
+TEST_CASE("session monitor: passive and active data connections, its own jail ended and reaped") {
+  const MonitorOutcome o = InMonitorSandbox(ServeLikeAMonitor);
+  CHECK(MonitorExit(o) == 0);
+  CHECK(o.reported == 0);
+}
+
+TEST_CASE("session monitor: no file is opened, no other process signalled, no process made") {
+  SUBCASE("openat") {
+    CheckMonitorStoppedAt(InMonitorSandbox([](pid_t jail) {
+      open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+      kill(jail, SIGKILL);
+      return kForbiddenCallReturned;
+    }), SYS_openat);
+  }
+  SUBCASE("kill of another process") {
+    CheckMonitorStoppedAt(InMonitorSandbox([](pid_t jail) {
+      kill(jail + 100000, SIGKILL);
+      return kForbiddenCallReturned;
+    }), SYS_kill);
+  }
+  SUBCASE("kill of its jail with another signal") {
+    CheckMonitorStoppedAt(InMonitorSandbox([](pid_t jail) {
+      kill(jail, SIGTERM);
+      return kForbiddenCallReturned;
+    }), SYS_kill);
+  }
+  SUBCASE("waiting for any child") {
+    CheckMonitorStoppedAt(InMonitorSandbox([](pid_t) {
+      waitpid(-1, nullptr, WNOHANG);
+      return kForbiddenCallReturned;
+    }), SYS_wait4);
+  }
+  SUBCASE("fork") {
+    CheckMonitorStoppedAt(InMonitorSandbox([](pid_t) {
+      syscall(SYS_fork);
+      return kForbiddenCallReturned;
+    }), SYS_fork);
+  }
+  SUBCASE("a datagram or raw socket") {
+    CheckMonitorStoppedAt(InMonitorSandbox([](pid_t jail) {
+      if (socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0) < 0) return kAllowedCallFailed;
+      socket(AF_INET, SOCK_DGRAM, 0);
+      kill(jail, SIGKILL);
+      return kForbiddenCallReturned;
+    }), SYS_socket);
+  }
+  SUBCASE("setsockopt other than SO_REUSEADDR and TCP_NODELAY") {
+    CheckMonitorStoppedAt(InMonitorSandbox([](pid_t jail) {
+      int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, "lo", 3);
+      kill(jail, SIGKILL);
+      return kForbiddenCallReturned;
+    }), SYS_setsockopt);
+  }
+}
+
+TEST_CASE("session monitor: an AF_UNIX socket (syslog reconnecting) is refused, not fatal") {
+  const MonitorOutcome o = InMonitorSandbox([](pid_t jail) {
+    int r = kAllowedCallFailed;
+    if (socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0) < 0 && errno == EACCES) r = 0;
+    kill(jail, SIGKILL);
+    return r;
+  });
+  CHECK(MonitorExit(o) == 0);
+  CHECK(o.reported == 0);
+}
+
+TEST_CASE("session monitor: fchmod and fchown only with chown_uploads, fstat only of a descriptor") {
+  TempDir dir;
+  const std::string file = dir.At("f");
+  // In real life the descriptor comes from the jail (CHOWN_UPLOAD); here it is open before.
+  UniqueFd fd(open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  CHECK_OR_RETURN(fd.valid());
+  const int f = fd.get();
+  SUBCASE("without chown_uploads") {
+    CheckMonitorStoppedAt(InMonitorSandbox([f](pid_t jail) {
+      fchmod(f, 0644);
+      kill(jail, SIGKILL);
+      return kForbiddenCallReturned;
+    }), SYS_fchmod);
+  }
+  SUBCASE("with chown_uploads") {
+    const MonitorOutcome o = InMonitorSandbox([f](pid_t jail) {
+      struct stat st;
+      struct statx stx;
+      int r = fstat(f, &st) == 0 &&
+                      statx(f, "", AT_EMPTY_PATH, STATX_BTIME, &stx) == 0 &&
+                      fchmod(f, 0640) == 0 && fchown(f, st.st_uid, st.st_gid) == 0
+                  ? 0
+                  : kAllowedCallFailed;
+      kill(jail, SIGKILL);
+      return r;
+    }, true);
+    CHECK(MonitorExit(o) == 0);
+    CHECK(Mode(file) == 0640);
+  }
+  SUBCASE("with chown_uploads, stat of a path") {
+    CheckMonitorStoppedAt(InMonitorSandbox([](pid_t jail) {
+      struct stat st;
+      stat("/", &st);
+      kill(jail, SIGKILL);
+      return kForbiddenCallReturned;
+    }, true), SYS_newfstatat);
+  }
 }
 
 }  // namespace
