@@ -570,7 +570,8 @@ TEST_CASE("session monitor: passive and active data connections, its own jail en
 TEST_CASE("session monitor: no file is opened, no other process signalled, no process made") {
   SUBCASE("openat") {
     CheckMonitorStoppedAt(InMonitorSandbox([](pid_t jail) {
-      open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+      // (For writing: sanitizer builds let read-only opens through for their runtimes.)
+      open("/tmp/keepftpd-sandbox-test-never", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
       kill(jail, SIGKILL);
       return kForbiddenCallReturned;
     }), SYS_openat);
@@ -658,6 +659,10 @@ TEST_CASE("session monitor: fchmod and fchown only with chown_uploads, fstat onl
     CHECK(Mode(file) == 0640);
   }
   SUBCASE("with chown_uploads, stat of a path") {
+    if (KEEPFTPD_SANITIZED) {
+      MESSAGE("skipped: the sanitizer runtimes' rule lets newfstatat of any path through");
+      return;
+    }
     CheckMonitorStoppedAt(InMonitorSandbox([](pid_t jail) {
       struct stat st;
       stat("/", &st);
