@@ -148,6 +148,14 @@ def test_prelogin_and_session_jails(server, tree):
     assert st["NoNewPrivs"] == "1"
     assert_no_capabilities(st)
     assert st["State"].startswith("S")
+    # It only waits (wait4, x86-64's 61), holding standard input, output and error and the
+    # client's connection: no channel to a jail, nothing it could read a request from.
+    with open(f"/proc/{keeper}/syscall") as f:
+        assert f.read().split()[0] == "61"
+    held = {os.readlink(f"/proc/{keeper}/fd/{fd}") for fd in os.listdir(f"/proc/{keeper}/fd")}
+    sockets = [h for h in held if h.startswith("socket:")]
+    assert len(sockets) == 1, held
+    assert held - set(sockets) <= {"/dev/null", server.log_path}, held
     # The session's monitor has the session's ids and nothing else (the same uid as the jail,
     # so that the jail's parent-death signal is delivered), and reads the jail's requests
     # confined as a jail is: chrooted into the empty secure_chroot_dir, its own seccomp policy,
