@@ -29,6 +29,7 @@
 #include "log.h"
 #include "login_rules.h"
 #include "migrate.h"
+#include "prepare.h"
 #include "openssl_library.h"
 #include "monitor.h"
 #include "session.h"
@@ -62,8 +63,6 @@ constexpr const char* kUsage =
     "                  (DIR: the current directory), print what changed, and exit\n"
     "  --version       print the version and exit\n"
     "  --help          print this help and exit\n";
-
-constexpr std::size_t kMaxBannerFile = 8192;
 
 struct Options {
   std::string config_path = kDefaultConfigPath;
@@ -200,22 +199,71 @@ int TryUserNamespace() {
   return WIFEXITED(status) ? WEXITSTATUS(status) : EPERM;
 }
 
-int CheckConfig(const Options& options) {
+// The line of path that sets option (0 when the file leaves it at its default).
+unsigned OptionLine(const std::string& path, const std::string& option) {
+  if (option.empty()) return 0;
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  std::string text(kMaxConfigBytes, '\0');
+  ssize_t n = fd.valid() ? read(fd.get(), text.data(), text.size()) : -1;
+  text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  unsigned line = 1;
+  for (std::size_t at = 0; at < text.size(); ++line) {
+    std::size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    std::string_view l(text.data() + at, end - at);
+    while (!l.empty() && (l.front() == ' ' || l.front() == '\t')) l.remove_prefix(1);
+    if (l.size() > option.size() && l.substr(0, option.size()) == option &&
+        l[option.size()] == '=') {
+      return line;
+    }
+    at = end + 1;
+  }
+  return 0;
+}
+
+// Everything a connection would check, as the user keepftpd would run as: the file itself, then
+// PrepareSession's accounts, lists, directories and files, then the certificate and key as a
+// client's AUTH TLS would load them. Errors name the file, the line (when the file sets the
+// option) and the option.
+std::vector<ConfigError> CheckConfigFile(const std::string& path) {
   std::vector<ConfigError> errors;
-  Config config = LoadConfigFile(options.config_path, &errors);
-  if (errors.empty() && config.run_as_launching_user) {
+  Config config = LoadConfigFile(path, &errors);
+  if (!errors.empty()) return errors;
+  if (config.run_as_launching_user) {
     // The rootless mode needs an unprivileged user namespace: try one, as the jails will.
     if (geteuid() == 0) {
-      errors.push_back({options.config_path, 0, "run_as_launching_user", kRootlessAsRoot});
+      errors.push_back({path, OptionLine(path, "run_as_launching_user"), "run_as_launching_user",
+                        kRootlessAsRoot});
     } else if (int refused = TryUserNamespace(); refused != 0) {
-      errors.push_back({options.config_path, 0, "", UserNamespaceRefused(refused)});
+      errors.push_back({path, 0, "", UserNamespaceRefused(refused)});
     }
+  } else if (geteuid() != 0) {
+    errors.push_back({path, 0, "",
+                      "keepftpd runs as root with this file (run_as_launching_user=NO): check it "
+                      "as root, or the accounts and files root would use cannot be checked"});
   }
-  if (errors.empty() && config.ssl_enable) {
-    // The certificate and key as a client's AUTH TLS would load them.
+  if (!errors.empty()) return errors;
+  SessionInfo session;
+  session.rootless = config.run_as_launching_user;
+  bool tls_files_found = true;
+  for (const PrepareError& e : PrepareSession(config, Preparation::kCheck, &session)) {
+    // "option=value: why": ToString names the option already.
+    std::string message = e.message;
+    if (!e.option.empty() && message.rfind(e.option + "=", 0) == 0) {
+      message.erase(0, e.option.size() + 1);
+    }
+    errors.push_back({path, OptionLine(path, e.option), e.option, message});
+    if (e.option == "rsa_cert_file" || e.option == "rsa_private_key_file") tls_files_found = false;
+  }
+  if (config.ssl_enable && tls_files_found) {
     std::string problem = CheckTlsFiles(config);
-    if (!problem.empty()) errors.push_back({options.config_path, 0, "", problem});
+    if (!problem.empty()) errors.push_back({path, 0, "", problem});
   }
+  return errors;
+}
+
+int CheckConfig(const Options& options) {
+  std::vector<ConfigError> errors = CheckConfigFile(options.config_path);
   for (const ConfigError& e : errors) std::fprintf(stdout, "%s\n", e.ToString().c_str());
   if (!errors.empty()) return 1;
   std::puts("OK");
@@ -225,80 +273,13 @@ int CheckConfig(const Options& options) {
 // Refuses the connection: a 421 to the client, the reasons to the log.
 [[noreturn]] void Refuse(int conn, const std::vector<std::string>& reasons) {
   for (const std::string& r : reasons) Log(kLogErr, r);
+  Log(kLogErr, "connection refused: the configuration cannot serve it (keepftpd --check-config "
+               "lists what to fix)");
   const char kReply[] =
       "421 Service not available: the server is misconfigured; the administrator can see why in "
       "its log.\r\n";
   send(conn, kReply, sizeof(kReply) - 1, MSG_NOSIGNAL);
   _exit(1);
-}
-
-bool LookUpAccount(const std::string& name, const char* option, Account* out,
-                   std::vector<std::string>* errors) {
-  errno = 0;
-  passwd* pw = getpwnam(name.c_str());
-  if (pw == nullptr) {
-    errors->push_back(std::string(option) + "=" + name + ": no such user");
-    return false;
-  }
-  if (pw->pw_uid == 0) {
-    errors->push_back(std::string(option) + "=" + name + ": must not be root (uid 0)");
-    return false;
-  }
-  out->name = name;
-  out->uid = pw->pw_uid;
-  out->gid = pw->pw_gid;
-  out->home = pw->pw_dir != nullptr ? pw->pw_dir : "";
-  return true;
-}
-
-// Rootless: the user who started keepftpd, who every process stays.
-void LookUpLauncher(Account* out, std::vector<std::string>* errors) {
-  passwd* pw = getpwuid(getuid());
-  out->uid = getuid();
-  out->gid = getgid();
-  if (pw == nullptr) {
-    errors->push_back("run_as_launching_user=YES: uid " + std::to_string(getuid()) +
-                      " is not in the passwd database");
-    return;
-  }
-  out->name = pw->pw_name;
-  out->home = pw->pw_dir != nullptr ? pw->pw_dir : "";
-}
-
-// secure_chroot_dir must be an empty directory owned by root (rootless: or by the launching
-// user) and writable by nobody else.
-void CheckSecureChroot(const std::string& dir, bool rootless, std::vector<std::string>* errors) {
-  struct stat st;
-  std::string fix = rootless ? " (create it with: mkdir -p " + dir + " && chmod 555 " + dir + ")"
-                             : " (create it with: mkdir -p " + dir + " && chown root:root " + dir +
-                                   " && chmod 755 " + dir + ")";
-  if (stat(dir.c_str(), &st) != 0) {
-    errors->push_back("secure_chroot_dir=" + dir + ": " + std::strerror(errno) + fix);
-    return;
-  }
-  const bool owner_ok = st.st_uid == 0 || (rootless && st.st_uid == getuid());
-  if (!S_ISDIR(st.st_mode) || !owner_ok || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-    errors->push_back("secure_chroot_dir=" + dir +
-                      (rootless ? ": must be a directory owned by root or by you and not "
-                                  "writable by group or others"
-                                : ": must be a directory owned by root and not writable by group "
-                                  "or others") +
-                      fix);
-    return;
-  }
-  UniqueDir d(opendir(dir.c_str()));
-  if (d == nullptr) {
-    errors->push_back("secure_chroot_dir=" + dir + ": " + std::strerror(errno) + fix);
-    return;
-  }
-  while (dirent* e = readdir(d.get())) {
-    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
-      errors->push_back("secure_chroot_dir=" + dir + ": must be empty, but contains " +
-                        SanitizeForLog(e->d_name) +
-                        " (empty it, or set secure_chroot_dir to an empty directory)");
-      break;
-    }
-  }
 }
 
 std::string NewSessionId() {
@@ -314,10 +295,6 @@ std::string NewSessionId() {
     id += kHex[b & 15];
   }
   return id;
-}
-
-bool PamServiceExists(std::string_view name) {
-  return access(("/etc/pam.d/" + std::string(name)).c_str(), F_OK) == 0;
 }
 
 // --from-vsftpd: run by an administrator at a shell; reads one file, writes three new ones.
@@ -370,6 +347,10 @@ int FromVsftpd(const Options& options) {
       std::fprintf(stderr, "keepftpd: %s: %s\n", path.c_str(), std::strerror(errno));
       return 1;
     }
+  }
+  // The same check as --check-config, on this machine: each failure is a decision to make.
+  for (const ConfigError& e : CheckConfigFile(dir + "/keepftpd.conf")) {
+    m.decide.push_back("--check-config here: " + e.ToString());
   }
   std::printf("keepftpd --from-vsftpd %s: wrote %s/keepftpd.conf, %s/ftp.socket.d/override.conf "
               "and %s/xinetd.d/keepftpd\n\n%s",
@@ -435,93 +416,8 @@ int Main(int argc, char** argv) {
 
   if (config.syslog_enable) UseSyslog();
   std::vector<std::string> errors;
-  if (session.rootless) {
-    // Every process is the launching user; the jails' chroots come from user namespaces.
-    LookUpLauncher(&session.nopriv, &errors);
-    session.anonymous = session.nopriv;
-    session.anonymous.name = config.ftp_username;
-    if (config.anonymous_enable) {
-      Account ftp;
-      if (!config.anon_root.empty()) {
-        session.anon_root = config.anon_root;
-      } else if (LookUpAccount(config.ftp_username, "ftp_username", &ftp, &errors)) {
-        session.anon_root = ftp.home;
-      }
-    }
-  } else {
-    LookUpAccount(config.nopriv_user, "nopriv_user", &session.nopriv, &errors);
-    if (config.anonymous_enable &&
-        LookUpAccount(config.ftp_username, "ftp_username", &session.anonymous, &errors)) {
-      session.anon_root = config.anon_root.empty() ? session.anonymous.home : config.anon_root;
-    }
-  }
-  // The lists are read now, like the banner: the pre-login jail checks the user list at USER
-  // (and the monitor again at login); neither can open files later.
-  if (config.local_enable && config.userlist_enable) {
-    Status s = ReadNameList(config.userlist_file, &session.user_list);
-    if (!s.ok()) errors.push_back("userlist_file: " + s.message());
-  }
-  if (config.anonymous_enable && config.deny_email_enable) {
-    Status s = ReadNameList(config.banned_email_file, &session.banned_emails);
-    if (!s.ok()) errors.push_back("banned_email_file: " + s.message());
-  }
-  if (config.anonymous_enable && config.secure_email_list_enable) {
-    Status s = ReadNameList(config.email_password_file, &session.email_passwords);
-    if (!s.ok()) errors.push_back("email_password_file: " + s.message());
-  }
-  if (config.local_enable && config.chroot_list_enable) {
-    Status s = ReadNameList(config.chroot_list_file, &session.chroot_list);
-    if (!s.ok()) errors.push_back("chroot_list_file: " + s.message());
-  }
-  if (config.anonymous_enable && config.chown_uploads) {
-    passwd* pw = getpwnam(config.chown_username.c_str());
-    if (pw == nullptr) {
-      errors.push_back("chown_username=" + config.chown_username + ": no such user");
-    } else {
-      session.chown_owner.name = config.chown_username;
-      session.chown_owner.uid = pw->pw_uid;
-      session.chown_owner.gid = pw->pw_gid;
-    }
-  }
-  CheckSecureChroot(config.secure_chroot_dir, session.rootless, &errors);
-  if (config.ssl_enable) {
-    // A missing or unreadable certificate or key refuses the connection at once, as vsftpd
-    // refuses to start. (Parsing them waits for AUTH TLS: most connections never ask.)
-    for (const std::string* file : {&config.rsa_cert_file, &config.rsa_private_key_file}) {
-      if (file->empty()) continue;
-      UniqueFd fd(open(file->c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-      if (!fd.valid()) {
-        errors.push_back((file == &config.rsa_cert_file ? "rsa_cert_file=" : "rsa_private_key_file=") +
-                         *file + ": " + std::strerror(errno));
-      }
-    }
-  }
-  if (config.xferlog_enable) {
-    // Opened now, as root: no process can open them later.
-    auto open_log = [&](const std::string& path, const char* option) {
-      int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-      if (fd < 0) errors.push_back(std::string(option) + "=" + path + ": " + std::strerror(errno));
-      return fd;
-    };
-    const bool std_format = config.xferlog_std_format;
-    // syslog_enable: vsftpd's lines go to syslog, and vsftpd_log_file is not used.
-    const bool vsftpd_format = !std_format || config.dual_log_enable;
-    int vsftpd_fd = vsftpd_format && !config.syslog_enable
-                        ? open_log(config.vsftpd_log_file, "vsftpd_log_file") : -1;
-    int xferlog_fd = std_format || config.dual_log_enable
-                         ? open_log(config.xferlog_file, "xferlog_file") : -1;
-    UseTransferLogs(vsftpd_fd, xferlog_fd, vsftpd_format && config.syslog_enable);
-  }
-  if (!config.banner_file.empty()) {
-    UniqueFd fd(open(config.banner_file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-    if (!fd.valid()) {
-      errors.push_back("banner_file=" + config.banner_file + ": " + std::strerror(errno));
-    } else {
-      std::string text(kMaxBannerFile, '\0');
-      ssize_t n = read(fd.get(), text.data(), text.size());
-      text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-      session.banner_text = text;
-    }
+  for (const PrepareError& e : PrepareSession(config, Preparation::kServe, &session)) {
+    errors.push_back(e.message);
   }
   if (!errors.empty()) Refuse(conn, errors);
 

@@ -255,10 +255,22 @@ def make_server(tree):
         return s
 
     yield make
+    said_ok_but_refused = []
     for s in servers:
         s.stop()
         print(f"---- server output ({s.mode}) ----")  # shown by pytest when a test fails
-        print(s.output())
+        out = s.output()
+        print(out)
+        # "OK" from --check-config means a connection will be served: every server of the
+        # suite that refused a connection as misconfigured must fail the check too.
+        if "connection refused: the configuration cannot serve it" in out:
+            r = subprocess.run([KEEPFTPD, "--check-config", "--config", s.config_path],
+                               capture_output=True, text=True, timeout=30)
+            if r.returncode == 0:
+                said_ok_but_refused.append(s.config_path)
+    assert not said_ok_but_refused, (
+        "--check-config said OK for a configuration whose connections were refused: "
+        + ", ".join(said_ok_but_refused))
 
 
 @pytest.fixture(params=["inetd", "listen_fds"])

@@ -3,6 +3,8 @@
 import os
 import subprocess
 
+import pytest
+
 from conftest import KEEPFTPD
 
 
@@ -18,8 +20,94 @@ def check(tree, text, mode=0o644):
 
 def test_check_config_ok(tree):
     code, out, _ = check(tree, f"# vsftpd-style, inetd mode\nlisten=NO\nlisten_ipv6=NO\n"
-                               f"background=NO\nanonymous_enable=YES\nanon_root={tree.anon}\n")
+                               f"background=NO\nanonymous_enable=YES\nanon_root={tree.anon}\n"
+                               f"nopriv_user=kftp-nopriv\nsecure_chroot_dir={tree.empty}\n"
+                               f"login_state_dir={tree.base}/state\n")
     assert code == 0 and out.strip() == "OK"
+
+
+# Configurations that parse but cannot serve: (name, options over the test tree's working
+# ones, the option the check must name, a word of its message, whether a connection gets 421).
+# {base} is the tree's own directory.
+CANNOT_SERVE = [
+    ("secure_chroot_dir missing", {"secure_chroot_dir": "{base}/no-empty"}, "secure_chroot_dir",
+     "No such file or directory", True),
+    ("anon_root missing", {"anon_root": "{base}/no-ftp"}, "anon_root",
+     "No such file or directory", True),
+    ("ftp_username's home missing", {"anon_root": None}, "ftp_username", "home directory", True),
+    ("nopriv_user unknown", {"nopriv_user": "kftp-no-such-user"}, "nopriv_user",
+     "no such user", True),
+    ("ftp_username unknown", {"anon_root": None, "ftp_username": "kftp-no-such-user"},
+     "ftp_username", "no such user", True),
+    ("userlist_file missing", {"local_enable": "YES", "userlist_enable": "YES",
+                               "userlist_file": "{base}/no-list"}, "userlist_file",
+     "No such file or directory", True),
+    ("chroot_list_file missing", {"local_enable": "YES", "chroot_list_enable": "YES",
+                                  "chroot_list_file": "{base}/no-list"}, "chroot_list_file",
+     "No such file or directory", True),
+    ("pam_service_name unknown", {"local_enable": "YES", "pam_service_name": "kftp-no-such"},
+     "pam_service_name", "no such PAM service", True),
+    ("guest_username unknown", {"local_enable": "YES", "guest_enable": "YES",
+                                "guest_username": "kftp-no-such-user"}, "guest_username",
+     "no such user", True),
+    ("chown_username unknown", {"write_enable": "YES", "anon_upload_enable": "YES",
+                                "chown_uploads": "YES", "chown_username": "kftp-no-such-user"},
+     "chown_username", "no such user", True),
+    ("login_state_dir's parent missing", {"login_state_dir": "{base}/no-parent/state"},
+     "login_state_dir", "does not exist", True),
+    ("certificate missing", {"ssl_enable": "YES", "rsa_cert_file": "{base}/no-cert.pem"},
+     "rsa_cert_file", "No such file or directory", True),
+    ("banner_file missing", {"banner_file": "{base}/no-banner"}, "banner_file",
+     "No such file or directory", True),
+    ("transfer log's directory missing", {"xferlog_enable": "YES", "xferlog_std_format": "YES",
+                                          "xferlog_file": "{base}/no-dir/xferlog"},
+     "xferlog_file", "does not exist", True),
+    ("a broken user_config_dir file", {"user_config_dir": "{base}/users"}, "user_config_dir",
+     "bogus_option", False),
+]
+
+
+@pytest.mark.parametrize("name, options, option, word, refused", CANNOT_SERVE,
+                         ids=[c[0] for c in CANNOT_SERVE])
+def test_check_config_refuses_what_cannot_serve(make_server, tree, name, options, option, word,
+                                                refused):
+    """Each is refused by --check-config, naming the file, the line that sets the option, the
+    option and what to do; and a connection to it is refused too (421), never served with a
+    server path in a reply."""
+    users = os.path.join(tree.base, "users")
+    os.makedirs(users, exist_ok=True)
+    with open(os.path.join(users, "kftp-alice"), "w") as f:
+        f.write("bogus_option=1\n")
+    s = make_server({k: (v.format(base=tree.base) if v else v) for k, v in options.items()})
+    r = subprocess.run([KEEPFTPD, "--check-config", "--config", s.config_path],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "OK" not in r.stdout.split(), r.stdout
+    lines = [l for l in r.stdout.splitlines() if f": {option}: " in l or f"{option}=" in l]
+    assert lines and any(word in l for l in lines), r.stdout
+    config = open(s.config_path).read().splitlines()
+    if option in (l.split("=", 1)[0] for l in config):
+        number = 1 + [l.split("=", 1)[0] for l in config].index(option)
+        assert any(l.startswith(f"{s.config_path}:{number}: {option}: ") for l in lines), r.stdout
+    if refused:
+        c = s.raw()
+        code, text = c.reply()
+        assert code == 421, text
+        assert tree.base not in " ".join(text)
+        assert c.closed()
+        assert "connection refused: the configuration cannot serve it" in s.output()
+
+
+def test_check_config_as_another_user_than_the_server_runs_as(tree):
+    """A root-mode file checked by a normal user: the files and accounts root would use cannot be
+    checked from there, so it is not OK."""
+    path = os.path.join(tree.base, "root-mode.conf")
+    with open(path, "w") as f:
+        f.write(f"anonymous_enable=YES\nanon_root={tree.anon}\nsecure_chroot_dir={tree.empty}\n")
+    os.chmod(path, 0o644)
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", KEEPFTPD,
+                        "--check-config", "--config", path], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 1 and "check it as root" in r.stdout, r.stdout + r.stderr
 
 
 def test_check_config_lists_every_error(tree):
