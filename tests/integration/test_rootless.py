@@ -245,6 +245,10 @@ def test_without_user_namespaces_it_says_so_and_serves_nothing(own_tree):
 
 def test_dev_serve_as_a_normal_user_is_rootless(launcher):
     """./dev serve, run by a normal user: the demo is served in the rootless mode."""
+    # What it runs is built by root first: the user may not write into root's checkout.
+    r = subprocess.run([os.path.join(REPO, "dev"), "build", "serve"], capture_output=True,
+                       text=True, timeout=900)
+    assert r.returncode == 0, r.stdout + r.stderr
     port = free_port()
     demo = f"/tmp/keepftpd-demo-test-{port}"
     env = dict(os.environ, KEEPFTPD_DEMO_PORT=str(port), KEEPFTPD_DEMO_DIR=demo,
