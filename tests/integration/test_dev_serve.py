@@ -1,8 +1,12 @@
 """`./dev serve`, the README's first command: the demo tree reaches curl and lftp, from the
-server alone built as it is installed (build-serve/, no test hooks)."""
+server alone built as it is installed (build-serve/, no test hooks); Ctrl-C and SIGTERM stop
+everything it started and remove everything it made."""
 
+import ftplib
 import os
+import re
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -10,6 +14,7 @@ import time
 import pytest
 
 from conftest import REPO, RawClient, free_port
+from test_privsep import wait_for
 
 
 def listening(port):
@@ -82,3 +87,87 @@ def test_dev_serve_serves_the_demo_to_curl_and_lftp():
     finally:
         stop(proc)
         subprocess.run(["rm", "-rf", demo])
+
+
+def process_tree(root):
+    """{pid: start time} of root and every process descended from it (by parent), whatever
+    its session, process group or PID namespace."""
+    parents = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                parents[int(name)] = (int(fields[1]), fields[19])
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+    tree, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in parents:
+            tree[pid] = parents[pid][1]
+            todo += [p for p, (ppid, _) in parents.items() if ppid == pid]
+    return tree
+
+
+def alive(pid, start):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19] == start
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def account_directories(pids):
+    """Directories under /tmp that the processes' mounts come from (the old
+    tests/with-test-accounts bind-mounted /tmp/keepftpd-users.XXXXXX/passwd and others)."""
+    found = set()
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/mountinfo") as f:
+                found.update(re.findall(r" (/tmp/keepftpd-users\.[^/ ]+)", f.read()))
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            pass
+    return found
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_a_signal_stops_everything_dev_serve_started_and_removes_what_it_made(how):
+    proc, port, demo, log = start_dev_serve()
+    leftovers, tree = set(), {}
+    try:
+        # A logged-in session (keeper, session monitor, session jail) and one before login
+        # (monitor, pre-login jail): keepftpd processes that the signal must end too.
+        sessions = [ftplib.FTP(timeout=10), socket.create_connection(("127.0.0.1", port))]
+        sessions[0].connect("127.0.0.1", port)
+        sessions[0].login()
+        assert sessions[1].recv(100).startswith(b"220")
+        def all_started():
+            tree = process_tree(proc.pid)
+            return tree if len(tree) >= 7 else None  # dev, the superserver, 3 + 2 keepftpd
+        tree = wait_for(all_started, 10)
+        assert tree, process_tree(proc.pid)
+        # (not this test's own: the tests may run under the old script too)
+        leftovers = account_directories(tree) - account_directories(["self"])
+        if how == "ctrl-c":
+            os.killpg(proc.pid, signal.SIGINT)  # as the terminal sends it: to the whole job
+        else:
+            os.kill(proc.pid, signal.SIGTERM)  # as kill PID sends it: to ./dev alone
+        proc.wait(30)
+        assert wait_for(lambda: not any(alive(p, s) for p, s in tree.items()), 10), \
+            [p for p, s in tree.items() if alive(p, s)]
+        assert not listening(port)
+        with socket.socket() as s:  # the port is free (its closed connections may linger)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", port))
+            s.listen()
+        assert not [d for d in leftovers if os.path.lexists(d)]
+        assert not os.path.lexists(demo)
+        for s in sessions:
+            s.close()
+    finally:
+        stop(proc)
+        for pid, start in tree.items():
+            if alive(pid, start) and pid != proc.pid:
+                os.kill(pid, signal.SIGKILL)
+        subprocess.run(["rm", "-rf", demo, *leftovers])
