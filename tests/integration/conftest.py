@@ -90,8 +90,10 @@ class Tree:
 class Server:
     """keepftpd under systemd-socket-activate on a loopback port."""
 
-    def __init__(self, tree, options=None, mode="inetd", raw_config=None, env=None, user=None):
-        """user: (uid, gid) to start systemd-socket-activate and keepftpd as, not root."""
+    def __init__(self, tree, options=None, mode="inetd", raw_config=None, env=None, user=None,
+                 binary=None):
+        """user: (uid, gid) to start systemd-socket-activate and keepftpd as, not root (with
+        user_binary() as the binary, unless another is given)."""
         self.tree = tree
         self.mode = mode
         self.port = free_port()
@@ -121,7 +123,9 @@ class Server:
             cmd.append("--inetd")
         for k, v in (env or {}).items():
             cmd += ["-E", f"{k}={v}"]
-        cmd += [KEEPFTPD, "--config", self.config_path]
+        if binary is None:
+            binary = KEEPFTPD if user is None else user_binary()
+        cmd += [binary, "--config", self.config_path]
         self.log_path = os.path.join(tree.base, "activate.log")
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
@@ -234,6 +238,29 @@ class RawClient:
 
     def close(self):
         self.sock.close()
+
+
+_user_binary_dir = []
+
+
+def user_binary():
+    """KEEPFTPD where a user who is not root can run it: a copy in a world-readable temporary
+    directory, made once and removed at the end of the run. The build tree may be where only
+    root can enter (a clone in /root, mode 0700): a user's exec of a binary there fails."""
+    if not _user_binary_dir:
+        base = tempfile.mkdtemp(prefix="keepftpd-bin-", dir="/tmp")
+        os.chmod(base, 0o755)
+        shutil.copy(KEEPFTPD, os.path.join(base, "keepftpd"))
+        os.chmod(os.path.join(base, "keepftpd"), 0o755)
+        _user_binary_dir.append(base)
+    return os.path.join(_user_binary_dir[0], "keepftpd")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def remove_user_binary():
+    yield
+    for base in _user_binary_dir:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

@@ -7,11 +7,14 @@ import ftplib
 import hashlib
 import io
 import os
+import re
+import shutil
 import subprocess
+import tempfile
 
 import pytest
 
-from conftest import KEEPFTPD, REPO, Server, free_port
+from conftest import KEEPFTPD, REPO, Server, free_port, user_binary
 from test_ftps import cert  # noqa: F401 (a fixture)
 from test_privsep import connection_processes, status, wait_for
 
@@ -214,7 +217,8 @@ def test_without_user_namespaces_it_says_so_and_serves_nothing(own_tree):
         f.write(f"run_as_launching_user=YES\nanonymous_enable=YES\nanon_root={own_tree.anon}\n"
                 f"secure_chroot_dir={own_tree.empty}\n"
                 f"login_state_dir={os.path.join(own_tree.base, 'state')}\n")
-    r = subprocess.run(without_user_namespaces(KEEPFTPD, "--check-config", "--config", config),
+    r = subprocess.run(without_user_namespaces(user_binary(), "--check-config", "--config",
+                                               config),
                        capture_output=True, text=True)
     assert r.returncode == 1, r.stdout + r.stderr
     assert "the kernel refused an unprivileged user namespace" in r.stdout
@@ -224,7 +228,7 @@ def test_without_user_namespaces_it_says_so_and_serves_nothing(own_tree):
     log = os.path.join(own_tree.base, "activate.log")
     with open(log, "wb") as out:
         proc = subprocess.Popen(without_user_namespaces(
-            "systemd-socket-activate", "-l", f"127.0.0.1:{port}", "--inetd", "-a", KEEPFTPD,
+            "systemd-socket-activate", "-l", f"127.0.0.1:{port}", "--inetd", "-a", user_binary(),
             "--config", config), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         def listening():
@@ -243,25 +247,51 @@ def test_without_user_namespaces_it_says_so_and_serves_nothing(own_tree):
         proc.wait(10)
 
 
+def as_user(*command):
+    return ["setpriv", f"--reuid={UID}", f"--regid={UID}", "--clear-groups", *command]
+
+
+def checkout_files(repo, dest):
+    """The checkout's files (new ones too), without build directories, copied to dest."""
+    files = subprocess.run(["git", "-C", repo, "ls-files", "-z", "--cached", "--others",
+                            "--exclude-standard"], capture_output=True,
+                           check=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        src, dst = os.path.join(repo, name), os.path.join(dest, name)
+        if os.path.lexists(src):
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copy2(src, dst, follow_symlinks=False)
+
+
 def test_dev_serve_as_a_normal_user_is_rootless(launcher):
     """./dev serve, run by a normal user: the demo is served in the rootless mode."""
-    # What it runs is built by root first: the user may not write into root's checkout.
-    r = subprocess.run([os.path.join(REPO, "dev"), "build", "serve"], capture_output=True,
-                       text=True, timeout=900)
-    assert r.returncode == 0, r.stdout + r.stderr
+    base = None
+    if subprocess.run(as_user("test", "-x", os.path.join(REPO, "dev"))).returncode == 0:
+        # What it runs is built by root first: the user may not write into root's checkout.
+        checkout = REPO
+        r = subprocess.run([os.path.join(REPO, "dev"), "build", "serve"], capture_output=True,
+                           text=True, timeout=900)
+        assert r.returncode == 0, r.stdout + r.stderr
+    else:
+        # Root's checkout is where the user cannot enter (a clone in /root): the user's own
+        # copy, which ./dev serve builds as the user.
+        base = tempfile.mkdtemp(prefix="keepftpd-user-checkout-", dir="/tmp")
+        os.chmod(base, 0o755)
+        checkout = os.path.join(base, "keepftpd")
+        checkout_files(REPO, checkout)
+        subprocess.run(["chown", "-R", f"{UID}:{UID}", checkout], check=True)
     port = free_port()
     demo = f"/tmp/keepftpd-demo-test-{port}"
     env = dict(os.environ, KEEPFTPD_DEMO_PORT=str(port), KEEPFTPD_DEMO_DIR=demo,
                HOME=launcher["home"])
-    proc = subprocess.Popen(["setpriv", f"--reuid={UID}", f"--regid={UID}", "--clear-groups",
-                             os.path.join(REPO, "dev"), "serve"], env=env,
+    proc = subprocess.Popen(as_user(os.path.join(checkout, "dev"), "serve"), env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
         def listening():
             with open("/proc/net/tcp") as f:
                 return any(f":{port:04X} 00000000:0000 0A" in line for line in f)
-        assert wait_for(listening, 120), proc.poll()
+        assert wait_for(listening, 120 if base is None else 900), proc.poll()
         r = subprocess.run(["curl", "-sS", f"ftp://127.0.0.1:{port}/pub/hello.txt"],
                            capture_output=True, timeout=30)
         assert r.returncode == 0, r.stderr
@@ -277,4 +307,48 @@ def test_dev_serve_as_a_normal_user_is_rootless(launcher):
             os.killpg(proc.pid, 9)
             out = proc.communicate()[0].decode(errors="replace")
         subprocess.run(["rm", "-rf", demo])
+        if base is not None:
+            shutil.rmtree(base, ignore_errors=True)
     assert f"rootless: as {USER}" in out
+
+
+# Runs the command in a mount namespace where the checkout is also at $1/keepftpd, $1 being a
+# directory only root may enter (mode 0700), through that path's tests/with-test-accounts.
+PRIVATE_CLONE = r"""
+set -e
+private=$1 repo=$2; shift 2
+mount --bind "$repo" "$private/keepftpd"
+exec "$private/keepftpd/tests/with-test-accounts" "$@"
+"""
+
+
+def test_the_rootless_tests_pass_from_a_clone_only_root_can_enter():
+    """./dev test from a clone in /root (0700): this file's tests, run again from a path whose
+    parent only root may enter, pass; the user's exec of anything in the build tree fails."""
+    if os.environ.get("KEEPFTPD_PRIVATE_CLONE"):
+        pytest.skip("this run is the one from the private clone")
+    rel = os.path.relpath(KEEPFTPD, REPO)
+    if rel.startswith(".."):
+        pytest.skip(f"{KEEPFTPD} is not in the checkout")
+    private = tempfile.mkdtemp(prefix="keepftpd-private-", dir="/tmp")
+    try:
+        assert os.stat(private).st_mode & 0o777 == 0o700
+        os.mkdir(os.path.join(private, "keepftpd"))
+        clone = os.path.join(private, "keepftpd")
+        env = dict(os.environ, KEEPFTPD_BIN=os.path.join(clone, rel), KEEPFTPD_PRIVATE_CLONE="1")
+        r = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "--", "bash", "-c",
+             PRIVATE_CLONE, "private-clone", private, REPO,
+             # The proof that the path is out of the user's reach: their exec fails (through
+             # env: setpriv itself still has root's capabilities when it execs).
+             "bash", "-c", 'if "$@" --version; then exit 1; fi; exec /usr/bin/python3 -m pytest '
+             '-q -p no:cacheprovider -rs "$0"',
+             os.path.join(clone, "tests", "integration", "test_rootless.py"),
+             *as_user("env", os.path.join(clone, rel))],
+            capture_output=True, text=True, env=env, timeout=1800)
+        assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
+        assert "Permission denied" in r.stderr, r.stderr[-3000:]
+        summary = r.stdout.strip().splitlines()[-1]
+        assert re.search(r"^\d+ passed, 1 skipped in ", summary), r.stdout[-3000:]
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
