@@ -162,7 +162,7 @@ constexpr RefusedOption kRefusedOptions[] = {
     {"max_clients", "set MaxConnections= in ftp.socket (xinetd: instances)"},
     {"max_per_ip", "set MaxConnectionsPerSource= in ftp.socket (xinetd: per_source)"},
     {"one_process_model",
-     "refused: it removes the privilege separation keepftpd is built on"},
+     "it removes the privilege separation keepftpd is built on"},
     {"dsa_cert_file",
      "DSA certificates cannot be used with TLS 1.2 and 1.3; use rsa_cert_file with an RSA or "
      "ECDSA certificate"},

@@ -131,7 +131,10 @@ int PrintFeatures(const Options& options) {
     return 2;
   }
   std::vector<ConfigError> errors;
-  Config config = LoadConfigFile(options.config_path, &errors);
+  // Without --config and without the default file (a build not installed yet): the defaults.
+  const bool defaults = options.config_path == kDefaultConfigPath &&
+                        access(kDefaultConfigPath, F_OK) != 0 && errno == ENOENT;
+  Config config = defaults ? Config() : LoadConfigFile(options.config_path, &errors);
   if (!errors.empty()) {
     for (const ConfigError& e : errors) std::fprintf(stderr, "%s\n", e.ToString().c_str());
     return 1;

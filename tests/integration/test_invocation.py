@@ -86,3 +86,16 @@ def test_features_needs_json_and_a_good_config(tree):
     assert r.returncode == 2
     r = run(["--features", "--json", "--config", "/nonexistent.conf"])
     assert r.returncode == 1 and b"/nonexistent.conf" in r.stderr
+
+
+def test_features_without_a_config_file_describes_the_defaults():
+    """A build not installed yet (no /etc/keepftpd.conf): --features --json describes the
+    defaults instead of failing."""
+    script = 'mount -t tmpfs tmpfs /etc && exec "$0" --features --json'
+    r = subprocess.run(["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+                        script, KEEPFTPD], capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    import json
+    features = json.loads(r.stdout)
+    assert features["options"]["login_state_dir"] == "/run/keepftpd"
+    assert features["options"]["secure_chroot_dir"] == "/usr/share/empty"
