@@ -190,7 +190,7 @@ Status EnterJail(const JailSpec& spec, std::initializer_list<int> keep_fds) {
   if (poll(&alive, 1, 0) != 0 && (alive.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) _exit(1);
 
   if (spec.refuse_writable_root && access("/", W_OK) == 0) {
-    return Status::Error("refusing to run with a root directory the user can write (" +
+    return Status::Error(std::string(kWritableRootRefusal) + " (" +
                          spec.root + "): make it owned by root and not writable by the user" +
                          (spec.writable_root_hint.empty() ? "" : ", " + spec.writable_root_hint));
   }

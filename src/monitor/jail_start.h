@@ -66,6 +66,11 @@ struct MonitorJailSpec {
 };
 Status ConfineMonitor(const MonitorJailSpec& spec);
 
+// How EnterJail's refusal of a root the jail's user can write begins (the rest names the
+// directory and the fixes, for the log): the only failure whose reason the client is told.
+inline constexpr char kWritableRootRefusal[] =
+    "refusing to run with a root directory the user can write";
+
 // Returns only when the calling process is inside the jail. On failure the process is in an
 // undefined half-dropped state: the caller reports and exits.
 Status EnterJail(const JailSpec& spec, std::initializer_list<int> keep_fds);

@@ -147,8 +147,14 @@ void KillChildOnFatal() {
 
 // ---- Starting jails ----
 
+// A jail could not be set up: the reason goes to the log, where it may name directories and
+// system errors; the client is told only that (or, for a root its user can write, which a user
+// can report to the administrator, only that).
 [[noreturn]] void JailSetupFailed(const SessionInfo& session, const Status& s) {
-  std::string reply = "500 OOPS: " + SanitizeForLog(s.message()) + "\r\n";
+  const bool writable_root = s.message().rfind(kWritableRootRefusal, 0) == 0;
+  std::string reply = std::string("500 OOPS: ") +
+                      (writable_root ? kWritableRootRefusal : "the session could not be started") +
+                      "; the administrator can see why in the server's log.\r\n";
   send(session.control_fd, reply.data(), reply.size(), MSG_NOSIGNAL);
   Log(kLogErr, s.message());
   _exit(1);

@@ -151,7 +151,12 @@ def test_chroot_local_user_refuses_a_writable_root(local_server, local_users):
     c.cmd(f"USER {ALICE}")
     code, lines = c.cmd("PASS alice-secret")
     assert code == 500
-    assert "allow_writeable_chroot=YES" in lines[0]
+    # The client is told what to report, never the server's directory; the log has the rest.
+    assert "refusing to run with a root directory the user can write" in lines[0]
+    home = local_users.users[ALICE]["real_home"]
+    assert home not in lines[0] and local_users.users[ALICE]["home"] not in lines[0]
+    assert wait_for(lambda: "allow_writeable_chroot=YES" in s.output())
+    assert home in s.output() or local_users.users[ALICE]["home"] in s.output()
 
 
 def test_chroot_local_user_with_allow_writeable_chroot(local_server, local_users):

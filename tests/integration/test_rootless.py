@@ -236,7 +236,7 @@ def test_without_user_namespaces_it_says_so_and_serves_nothing(own_tree):
                 return any(f":{port:04X} 00000000:0000 0A" in line for line in f)
         assert wait_for(listening, 10)
         c = ftplib.FTP(timeout=10)
-        with pytest.raises(ftplib.error_perm, match="500 OOPS: run_as_launching_user=YES"):
+        with pytest.raises(ftplib.error_perm, match="500 OOPS: the session could not be started"):
             c.connect("127.0.0.1", port)
         def logged():
             with open(log) as f:
