@@ -106,7 +106,10 @@ void WriteMonitorRecord(int priority, std::string_view process, std::string_view
                  event->duration_usec >= 0 ? std::to_string(event->duration_usec) : "")
           .Field("FTP_RESULT", SanitizeForLog(event->result));
     }
-    r.Field("FTP_SOURCE", source).Field("CODE_FUNC", func).Field("CODE_LINE", std::to_string(line));
+    r.Field("FTP_SOURCE", source);
+    // Where in keepftpd the record was written; none for events and a jail's records, which no
+    // line of the monitor's code states.
+    if (line != 0) r.Field("CODE_FUNC", func).Field("CODE_LINE", std::to_string(line));
     r.Send();
   } else if (g_sink == Sink::kSyslog || g_sink == Sink::kStderr) {
     // "ADDR:PORT PROCESS: text"; a jail's text names its jail already ("session jail: ...").
