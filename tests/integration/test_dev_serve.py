@@ -30,7 +30,8 @@ def start_dev_serve():
     env = dict(os.environ, KEEPFTPD_DEMO_PORT=str(port), KEEPFTPD_DEMO_DIR=demo)
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen([os.path.join(REPO, "dev"), "serve"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+                            stderr=subprocess.STDOUT, start_new_session=True,
+                            preexec_fn=as_a_terminal_job)
     deadline = time.time() + 600  # may have to build build-serve/ first
     while time.time() < deadline and proc.poll() is None and not listening(port):
         time.sleep(0.1)
@@ -42,14 +43,27 @@ def start_dev_serve():
     return proc, port, demo, log
 
 
+def as_a_terminal_job():
+    """In the child before exec: Ctrl-C and Ctrl-\\ as a terminal's job gets them. (A suite
+    started in the background of a script inherits them ignored, and a shell cannot trap a
+    signal that was ignored when it started.)"""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 def stop(proc):
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGINT)
+    """Ctrl-C, then SIGTERM, then SIGKILL: ./dev serve's own handler ends what it started."""
+    for how in (signal.SIGINT, signal.SIGTERM):
+        if proc.poll() is not None:
+            return
+        (os.killpg if how == signal.SIGINT else os.kill)(proc.pid, how)
         try:
             proc.wait(20)
+            return
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            pass
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def test_dev_serve_serves_the_demo_to_curl_and_lftp():

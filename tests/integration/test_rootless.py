@@ -7,6 +7,7 @@ import ftplib
 import hashlib
 import io
 import os
+import signal
 import re
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 
 from conftest import KEEPFTPD, REPO, Server, free_port, user_binary
 from test_ftps import cert  # noqa: F401 (a fixture)
+from test_dev_serve import as_a_terminal_job
 from test_privsep import connection_processes, status, wait_for
 
 USER, UID, PASSWORD = "kftp-rootless", 61020, "rootless-secret"
@@ -286,7 +288,7 @@ def test_dev_serve_as_a_normal_user_is_rootless(launcher):
                HOME=launcher["home"])
     proc = subprocess.Popen(as_user(os.path.join(checkout, "dev"), "serve"), env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=as_a_terminal_job)
     try:
         def listening():
             with open("/proc/net/tcp") as f:
@@ -300,12 +302,21 @@ def test_dev_serve_as_a_normal_user_is_rootless(launcher):
             assert "run_as_launching_user=YES" in f.read()
         assert os.stat(os.path.join(demo, "ftp", "pub", "hello.txt")).st_uid == UID
     finally:
-        os.killpg(proc.pid, 2)
-        try:
-            out = proc.communicate(timeout=10)[0].decode(errors="replace")
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            out = proc.communicate()[0].decode(errors="replace")
+        out = ""
+        # Ctrl-C, then SIGTERM (./dev serve's handler ends what it started), then SIGKILL; every
+        # wait is bounded (a superserver left behind would hold the pipe open).
+        for send in (lambda: os.killpg(proc.pid, signal.SIGINT),
+                     lambda: os.kill(proc.pid, signal.SIGTERM),
+                     lambda: os.killpg(proc.pid, signal.SIGKILL)):
+            try:
+                send()
+            except ProcessLookupError:
+                pass
+            try:
+                out += proc.communicate(timeout=20)[0].decode(errors="replace")
+                break
+            except subprocess.TimeoutExpired:
+                pass
         subprocess.run(["rm", "-rf", demo])
         if base is not None:
             shutil.rmtree(base, ignore_errors=True)
