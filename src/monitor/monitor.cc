@@ -1297,9 +1297,7 @@ void HandleChownUpload(Monitor& m, Message& msg) {
   Answer(m, MsgType::kChownResult, w.data());
 }
 
-// Whether this process holds a capability: the session's monitor may keep one (CAP_CHOWN for
-// chown_uploads, CAP_NET_BIND_SERVICE for connect_from_port_20 below port 1024: see
-// ConfineSessionMonitor).
+// Whether this process holds a capability: a rootless start must hold none (TrimCapabilities).
 bool HoldsCapability() {
   return capng_get_caps_process() != 0 || capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE;
 }

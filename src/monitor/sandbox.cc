@@ -251,7 +251,8 @@ Status InstallMonitorSandbox(const MonitorSandbox& policy) {
   f.Allow(SCMP_SYS(getrandom));      // PASV: where in the port range to start
   f.Allow(SCMP_SYS(nanosleep));      // waiting for a leaving jail to become reapable
   f.Allow(SCMP_SYS(clock_nanosleep));  // same, newer libc
-  // Its own children only: the session jail and the TLS jail, ended with SIGKILL and reaped.
+  // The session's jails only: the session jail (its child), ended with SIGKILL and reaped, and
+  // the TLS jail (the keeper's child, of another uid: the same calls fail there, harmlessly).
   for (pid_t child : policy.children) {
     if (child <= 0) continue;
     f.Allow(SCMP_SYS(kill), SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(child)),

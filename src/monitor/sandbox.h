@@ -33,7 +33,8 @@ Status InstallSandbox(SandboxKind kind, int report_fd, bool log_only = false);
 // was opened before). A forbidden call stores its number + 1 in *report (memory shared with the
 // keeper, which logs it once the monitor is gone) and ends the process with kSeccompExitStatus.
 struct MonitorSandbox {
-  std::vector<pid_t> children;   // the only processes it may signal (SIGKILL) and wait for
+  std::vector<pid_t> children;   // the only processes it may signal (SIGKILL) and wait for:
+                                 // the session's jails
   bool chown_uploads = false;    // fchmod and fchown of an anonymous upload
   bool log_only = false;         // seccomp_log_only
   volatile std::uint32_t* report = nullptr;
