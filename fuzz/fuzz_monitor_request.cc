@@ -1,12 +1,15 @@
-// Fuzz target: the monitor's trust boundary. A request from a jail as it arrives on the channel
-// (u16 type, little endian, then the body) goes through the phase table (ValidateRequest) for
-// every phase, and through the very decoder the monitor's handler calls (src/common/requests.h;
-// no copies). A request that decodes must fit the table's size limit, and must re-encode, with
-// the jail's own encoder, to the very bytes it came from.
+// Fuzz target: the monitor's trust boundary. A message from a jail as it arrives on a channel
+// (u16 type, little endian, then the body) goes through AdmitRequest, which is everything the
+// monitor's Dispatch does before it calls the row's handler: the row of monitor_requests.def,
+// its phases, limit, descriptor rule and flags, and the row's decoder (src/common/requests.h;
+// no copies), in every phase. What is admitted must be what the jail's own encoder would have
+// sent, and a body the row's decoder takes must fit the row's limit.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <variant>
 
 #include "fuzz_common.h"
 #include "ipc_messages.h"
@@ -89,40 +92,31 @@ bool CheckProxyInfo(std::string_view body) {
   return true;
 }
 
-template <typename R>
-bool Check(std::string_view body) {
-  R r;
-  return DecodesAndRoundTrips(body, &r);
+// The checks above, on what admission decoded.
+void CheckAdmitted(MsgType type, std::string_view body, const keepftpd::RequestBody& decoded) {
+  std::visit(
+      [&](const auto& r) {
+        using R = std::decay_t<decltype(r)>;
+        if constexpr (std::is_same_v<R, keepftpd::EmptyRequest>) {
+          FUZZ_CHECK(body.empty());
+        } else {
+          // What the monitor acts on is what the jail's own encoder would have sent.
+          FUZZ_CHECK(keepftpd::Encode(r) == body);
+        }
+      },
+      decoded);
+  switch (type) {
+    case MsgType::kLogin: FUZZ_CHECK(CheckLogin(body)); break;
+    case MsgType::kLog: FUZZ_CHECK(CheckLog(body)); break;
+    case MsgType::kEvent: FUZZ_CHECK(CheckEvent(body)); break;
+    case MsgType::kPortConnect: FUZZ_CHECK(CheckPortConnect(body)); break;
+    case MsgType::kProxyInfo: FUZZ_CHECK(CheckProxyInfo(body)); break;
+    default: break;
+  }
 }
 
-// -1: the monitor has no handler for the type ("unhandled request type").
-int Decode(MsgType type, std::string_view body) {
-  switch (type) {
-    case MsgType::kLogin: return CheckLogin(body);
-    case MsgType::kLog: return CheckLog(body);
-    case MsgType::kPasvListen:
-    case MsgType::kReinit:
-    case MsgType::kStartTls:
-    case MsgType::kTlsData:
-    case MsgType::kDataCancel:
-    case MsgType::kChownUpload: return keepftpd::DecodeEmpty(type, body).ok();
-    case MsgType::kTlsUploadEnd: return Check<keepftpd::TlsUploadEndRequest>(body);
-    case MsgType::kDataAccept: return Check<keepftpd::DataAcceptRequest>(body);
-    case MsgType::kPortConnect: return CheckPortConnect(body);
-    case MsgType::kProxyInfo: return CheckProxyInfo(body);
-    case MsgType::kSeccompReport: return Check<keepftpd::SeccompReport>(body);
-    case MsgType::kEvent: return CheckEvent(body);
-    default: break;
-  }
-  // The TLS jail's reports and answer, which the monitor reads on that jail's channel.
-  switch (type) {
-    case MsgType::kTlsReady: (void)Check<keepftpd::TlsReadyReport>(body); break;
-    case MsgType::kTlsDataEnd: (void)Check<keepftpd::TlsDataEndReport>(body); break;
-    case MsgType::kTlsWrapResult: (void)Check<keepftpd::TlsWrapAnswer>(body); break;
-    default: break;
-  }
-  return -1;
-}
+constexpr Phase kPhases[] = {Phase::kPrelogin, Phase::kSession, Phase::kDataWait,
+                             Phase::kClosing,  Phase::kTlsJail, Phase::kTlsWrap};
 
 }  // namespace
 
@@ -131,32 +125,51 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size < 2 || size > 2 + keepftpd::kMaxMessageBody) return 0;
   const auto type = static_cast<MsgType>(data[0] | (data[1] << 8));
   const std::string_view body(reinterpret_cast<const char*>(data) + 2, size - 2);
-
   (void)keepftpd::MsgTypeName(type);
-  const int decoded = Decode(type, body);
-  bool allowed_somewhere = false;
-  for (Phase phase : {Phase::kPrelogin, Phase::kSession, Phase::kClosing}) {
-    (void)keepftpd::PhaseName(phase);
-    // Only CHOWN_UPLOAD, in the session, may pass a descriptor to the monitor.
-    if (keepftpd::ValidateRequest(phase, type, body.size(), true).ok()) {
-      FUZZ_CHECK(phase == Phase::kSession && type == MsgType::kChownUpload);
-    }
-    const keepftpd::Status v = keepftpd::ValidateRequest(phase, type, body.size(), false);
-    if (!v.ok()) {
-      FUZZ_CHECK(!v.message().empty());
-      // A request the table permits in this phase but refuses by size must not be one the
-      // handler would accept: the table's limit covers every well-formed body.
-      bool listed = false;
-      for (const keepftpd::MonitorRule& rule : keepftpd::RulesForPhase(phase)) {
-        listed |= rule.type == type;
-      }
-      if (listed) FUZZ_CHECK(decoded != 1);
-      continue;
-    }
-    allowed_somewhere = true;
-    // Whatever the table lets through must have a handler.
-    FUZZ_CHECK(decoded != -1);
+
+  // The row for the type, if any, and whether its own decoder takes the body.
+  const keepftpd::RequestRule* rule = nullptr;
+  for (const keepftpd::RequestRule& r : keepftpd::RequestRules()) {
+    if (r.type == type) rule = &r;
   }
-  if (decoded == 1) FUZZ_CHECK(allowed_somewhere);
+  bool well_formed = false;
+  if (rule != nullptr) {
+    keepftpd::RequestBody out;
+    well_formed = rule->decode(type, body, &out).ok();
+    // The row's limit covers every well-formed body.
+    if (well_formed) FUZZ_CHECK(body.size() <= rule->max_body);
+  }
+
+  // The very admission the monitor's Dispatch runs, in every phase, with and without a
+  // descriptor, on a fresh connection and on one awaiting its PROXY header.
+  bool admitted_somewhere = false;
+  for (Phase phase : kPhases) {
+    (void)keepftpd::PhaseName(phase);
+    for (bool fd : {false, true}) {
+      for (bool await_proxy : {false, true}) {
+        keepftpd::Admissions state(await_proxy);
+        keepftpd::Result<keepftpd::Admitted> a =
+            keepftpd::AdmitRequest(state, phase, type, body, fd);
+        if (!a.ok()) {
+          FUZZ_CHECK(!a.status().message().empty());
+          continue;
+        }
+        admitted_somewhere = true;
+        const keepftpd::RequestRule& row = keepftpd::RequestRules()[a->row];
+        FUZZ_CHECK(&row == rule);
+        FUZZ_CHECK((row.phases & keepftpd::In(phase)) != 0);
+        FUZZ_CHECK(body.size() <= row.max_body);
+        FUZZ_CHECK(fd ? row.fd != keepftpd::FdRule::kNone : row.fd != keepftpd::FdRule::kRequired);
+        FUZZ_CHECK(well_formed);
+        CheckAdmitted(type, body, a->body);
+        // A once-only request is refused the second time; any other is admitted again.
+        const bool again = keepftpd::AdmitRequest(state, phase, type, body, fd).ok();
+        const bool once =
+            (row.flags & (keepftpd::kOncePerJail | keepftpd::kOncePerConnection)) != 0;
+        FUZZ_CHECK(again != once);
+      }
+    }
+  }
+  if (well_formed) FUZZ_CHECK(admitted_somewhere);
   return 0;
 }

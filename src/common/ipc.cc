@@ -25,7 +25,7 @@ const char* MsgTypeName(MsgType type) {
     case MsgType::kTlsWrap: return "TLS_WRAP";
     case MsgType::kTlsWrapResult: return "TLS_WRAP_RESULT";
     case MsgType::kStartTlsResult: return "START_TLS_RESULT";
-    case MsgType::kTlsUploadEnd: return "TLS_UPLOAD_END";
+    case MsgType::kTlsDataStatus: return "TLS_DATA_STATUS";
     case MsgType::kTlsDataEnd: return "TLS_DATA_END";
     case MsgType::kTlsReady: return "TLS_READY";
     case MsgType::kTlsStart: return "TLS_START";
@@ -33,7 +33,7 @@ const char* MsgTypeName(MsgType type) {
     case MsgType::kDataCancel: return "DATA_CANCEL";
     case MsgType::kProxyInfo: return "PROXY_INFO";
     case MsgType::kProxyInfoResult: return "PROXY_INFO_RESULT";
-    case MsgType::kTlsUploadEndResult: return "TLS_UPLOAD_END_RESULT";
+    case MsgType::kTlsDataStatusResult: return "TLS_DATA_STATUS_RESULT";
     case MsgType::kLoginResult: return "LOGIN_RESULT";
     case MsgType::kPasvListenResult: return "PASV_LISTEN_RESULT";
     case MsgType::kDataResult: return "DATA_RESULT";

@@ -1,6 +1,6 @@
 // The request protocol between the jails and the monitor: every message type, its size limit and
 // whether a descriptor rides with it. One definition, shared by both sides (ipc.cc carries the
-// messages, monitor_table.cc says which are allowed in which phase, monitor_client.cc builds them).
+// messages, monitor_requests.def says which are allowed when, monitor_client.cc builds them).
 #ifndef KEEPFTPD_SRC_COMMON_IPC_MESSAGES_H_
 #define KEEPFTPD_SRC_COMMON_IPC_MESSAGES_H_
 
@@ -42,8 +42,9 @@ enum class MsgType : std::uint16_t {
                      // kDataResult with the plaintext end
   kTlsWrap = 11,     // monitor -> TLS jail: {} + the raw data connection; answered by
                      // kTlsWrapResult
-  kTlsUploadEnd = 12,  // {u8 upload} session only: did the TLS data connection just used end
-                       // cleanly? Answered by kTlsUploadEndResult once the TLS jail has said
+  kTlsDataStatus = 12,  // {u8 upload} session only: did the TLS data connection just used
+                        // end cleanly? Answered by kTlsDataStatusResult once the TLS jail has
+                        // said (TLS_DATA_END)
   kTlsDataEnd = 13,  // TLS jail -> monitor: {u8 flags: 1 not broken, 2 close_notify} a data
                      // connection ended
   kEvent = 14,       // {u8 priority, str text, str command, str path, u64 bytes,
@@ -68,7 +69,7 @@ enum class MsgType : std::uint16_t {
   kChownResult = 104,       // {u8 ok}
   kTlsWrapResult = 105,     // TLS jail -> monitor: {u8 ok, str message} + plaintext fd when ok
   kStartTlsResult = 106,    // {u8 ok, str message}
-  kTlsUploadEndResult = 107,  // {u8 clean, u8 close_notify}
+  kTlsDataStatusResult = 107,  // {u8 clean, u8 close_notify}
   kProxyInfoResult = 108,     // {u8 go_on, str reply}: without go_on the jail sends the reply
                               // (if any) and ends the connection
 };

@@ -212,9 +212,9 @@ Status Decode(std::string_view body, DataAcceptRequest* out) {
   return Flag(body, "DATA_ACCEPT", &out->tls);
 }
 
-std::string Encode(const TlsUploadEndRequest& r) { return FlagBody(r.upload); }
-Status Decode(std::string_view body, TlsUploadEndRequest* out) {
-  return Flag(body, "TLS_UPLOAD_END", &out->upload);
+std::string Encode(const TlsDataStatusRequest& r) { return FlagBody(r.upload); }
+Status Decode(std::string_view body, TlsDataStatusRequest* out) {
+  return Flag(body, "TLS_DATA_STATUS", &out->upload);
 }
 
 std::string Encode(const TlsReadyReport& r) {

@@ -3,7 +3,7 @@
 // side). The decoders are pure: they read nothing but the body, check every bound and every
 // field's range, and refuse trailing bytes. The monitor, the unit tests and the fuzz target
 // call the same ones. Whether a request is allowed at all, and what it may do, is the monitor's
-// business (monitor_table.h and the handlers); these only say what was asked. Shared.
+// business (monitor_requests.def and the handlers); these only say what was asked. Shared.
 #ifndef KEEPFTPD_SRC_COMMON_REQUESTS_H_
 #define KEEPFTPD_SRC_COMMON_REQUESTS_H_
 
@@ -68,8 +68,8 @@ struct DataAcceptRequest {
   bool tls = false;
 };
 
-// TLS_UPLOAD_END {u8 upload}.
-struct TlsUploadEndRequest {
+// TLS_DATA_STATUS {u8 upload}.
+struct TlsDataStatusRequest {
   bool upload = false;
 };
 
@@ -100,7 +100,7 @@ std::string Encode(const PortConnectRequest& r);
 std::string Encode(const ProxyInfoRequest& r);
 std::string Encode(const SeccompReport& r);
 std::string Encode(const DataAcceptRequest& r);
-std::string Encode(const TlsUploadEndRequest& r);
+std::string Encode(const TlsDataStatusRequest& r);
 std::string Encode(const TlsReadyReport& r);
 std::string Encode(const TlsDataEndReport& r);
 std::string Encode(const TlsWrapAnswer& r);
@@ -114,7 +114,7 @@ Status Decode(std::string_view body, PortConnectRequest* out);
 Status Decode(std::string_view body, ProxyInfoRequest* out);
 Status Decode(std::string_view body, SeccompReport* out);
 Status Decode(std::string_view body, DataAcceptRequest* out);
-Status Decode(std::string_view body, TlsUploadEndRequest* out);
+Status Decode(std::string_view body, TlsDataStatusRequest* out);
 Status Decode(std::string_view body, TlsReadyReport* out);
 Status Decode(std::string_view body, TlsDataEndReport* out);
 Status Decode(std::string_view body, TlsWrapAnswer* out);

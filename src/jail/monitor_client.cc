@@ -152,14 +152,14 @@ DataAnswer RequestTlsData(int channel) {
   return DecodeDataAnswer(Call(channel, MsgType::kTlsData, {}, MsgType::kDataResult));
 }
 
-bool RequestTlsDataEnd(int channel, bool upload, bool* close_notify) {
-  Message answer = Call(channel, MsgType::kTlsUploadEnd, Encode(TlsUploadEndRequest{upload}),
-                        MsgType::kTlsUploadEndResult);
+bool RequestTlsDataStatus(int channel, bool upload, bool* close_notify) {
+  Message answer = Call(channel, MsgType::kTlsDataStatus, Encode(TlsDataStatusRequest{upload}),
+                        MsgType::kTlsDataStatusResult);
   WireReader r(answer.body);
   std::uint8_t clean = 0, notified = 0;
   r.GetU8(&clean);
   r.GetU8(&notified);
-  if (!r.Finish() || clean > 1 || notified > 1) Fatal("malformed TLS_UPLOAD_END_RESULT");
+  if (!r.Finish() || clean > 1 || notified > 1) Fatal("malformed TLS_DATA_STATUS_RESULT");
   if (close_notify != nullptr) *close_notify = notified != 0;
   return clean != 0;
 }

@@ -62,7 +62,7 @@ DataAnswer RequestTlsData(int channel);
 // After a transfer over TLS, once the session closed its end: did it end well enough (see
 // strict_ssl_read_eof, strict_ssl_write_shutdown)?
 // *close_notify (when asked): whether the client ended the stream with a TLS close_notify.
-bool RequestTlsDataEnd(int channel, bool upload, bool* close_notify = nullptr);
+bool RequestTlsDataStatus(int channel, bool upload, bool* close_notify = nullptr);
 // Session jail: connect to the client's PORT/EPRT address (within connect_timeout).
 DataAnswer RequestPortConnect(int channel, const SockAddr& target, bool tls);
 // Session jail: chown_uploads. The monitor gives the anonymous upload open on fd to

@@ -1029,7 +1029,7 @@ void Session::Retr(const FtpCommand& c) {
   if (r == TransferResult::kOk) CloseData(data);
   data.Reset();
   if (r == TransferResult::kOk && over_tls && config_.strict_ssl_write_shutdown &&
-      !RequestTlsDataEnd(channel_, false)) {
+      !RequestTlsDataStatus(channel_, false)) {
     r = TransferResult::kDataError;
   }
   clock_gettime(CLOCK_MONOTONIC, &end);
@@ -1265,7 +1265,7 @@ void Session::Upload(std::string_view arg, UploadKind kind) {
   data.Reset();
   // The end of a TLS stream is only the end of the file if the client's side did not break.
   bool close_notify = false;
-  if (r == TransferResult::kOk && over_tls && !RequestTlsDataEnd(channel_, true, &close_notify)) {
+  if (r == TransferResult::kOk && over_tls && !RequestTlsDataStatus(channel_, true, &close_notify)) {
     r = TransferResult::kDataError;
   }
   // Without close_notify (accepted unless strict_ssl_read_eof, as in vsftpd), the stream may

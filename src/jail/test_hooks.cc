@@ -7,6 +7,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdint>
+#include <cstdlib>
 #include <string>
 
 #include "build_config.h"
@@ -14,6 +16,7 @@
 #include "ipc_messages.h"
 #include "monitor_client.h"
 #include "requests.h"
+#include "sockaddr.h"
 #include "unique_fd.h"
 #include "wire.h"
 
@@ -34,6 +37,15 @@ bool TestHook(const FtpCommand& cmd, int channel, bool logged_in) {
       // An older file of the anonymous account, handed over as if it were an upload.
       UniqueFd file(open(cmd.arg.substr(6).c_str(), O_RDONLY | O_CLOEXEC));
       if (file.valid()) RequestChownUpload(channel, file.get());
+    } else if (cmd.arg == "proxy" && !logged_in) {
+      // A PROXY header the client never sent (LOCAL: a health check).
+      SendMessage(channel, MsgType::kProxyInfo, Encode(ProxyInfoRequest{}));
+    } else if (cmd.arg.starts_with("port ") && logged_in) {
+      // An active data connection to 127.0.0.2, which is not the client's address.
+      const std::uint8_t other[4] = {127, 0, 0, 2};
+      const int port = std::atoi(cmd.arg.c_str() + 5);
+      if (port <= 0 || port > 65535) return false;
+      RequestPortConnect(channel, SockAddr::V4(other, static_cast<std::uint16_t>(port)), false);
     } else if (cmd.arg == "rein" && logged_in) {
       SendMessage(channel, MsgType::kReinit, {});  // the jail itself would answer 502
     } else if (cmd.arg == "bytes" && logged_in) {
@@ -78,6 +90,9 @@ bool TestHook(const FtpCommand& cmd, int channel, bool logged_in) {
       SendMessage(channel, MsgType::kLog, w.data());
     } else if (cmd.arg == "unknown") {
       SendMessage(channel, static_cast<MsgType>(77), {});
+    } else if (cmd.arg == "twice") {
+      SendMessage(channel, MsgType::kSeccompReport, Encode(SeccompReport{101}));
+      SendMessage(channel, MsgType::kSeccompReport, Encode(SeccompReport{101}));
     } else {
       return false;
     }

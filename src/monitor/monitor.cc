@@ -16,11 +16,12 @@
 //    parent-death signal with the dying parent's credentials: with any other uid the jail would
 //    outlive it. The jail can neither signal it (seccomp) nor trace it (not dumpable).
 //
-// It forks the jails, then reads their requests one at a time. Each request is first checked
-// against the phase table (monitor_table.cc): type, body size, descriptors. Each handler then
-// decodes with bounds, finishes the body and re-checks the policy itself: nothing a jail says is
-// trusted. When a jail's channel closes the jail is reaped; the connection ends unless that was
-// the planned hand-over after a login or a REIN.
+// It forks the jails, then reads their messages one at a time, each through Dispatch: its row of
+// monitor_requests.def admits it or ends the connection (AdmitRequest: the phase, the body's
+// size, a descriptor, how often, the body's decoder) and names its handler, which gets the
+// decoded request and re-checks the policy itself: nothing a jail says is trusted. When a
+// jail's channel closes the jail is reaped; the connection ends unless that was the planned
+// hand-over after a login or a REIN.
 #include "monitor.h"
 
 #include <cap-ng.h>
@@ -50,6 +51,9 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "auth.h"
@@ -82,7 +86,9 @@ struct Monitor {
   // What applies now: the user's settings after a login that had them, else the main ones.
   const Config& config() const { return user_config ? *user_config : *main_config; }
   SessionInfo* session = nullptr;  // control_fd becomes TLS's plaintext end, peer PROXY's client
-  Phase phase = Phase::kPrelogin;
+  Phase phase = Phase::kPrelogin;  // of the protocol jail's channel
+  Phase from = Phase::kPrelogin;   // the request being handled came in this phase
+  Admissions admissions;           // what the request rules have let through so far
   pid_t child = -1;
   const char* child_name = "prelogin";
   UniqueFd channel;
@@ -118,7 +124,11 @@ struct Monitor {
     UniqueFd pending_data; // the raw data connection kept for the next TLS_DATA
     int data_ends = 0;     // TLS_DATA_END reports not yet asked for by TLS_DATA_STATUS
     std::uint8_t last_flags = 0;
+    bool wrapped = false;  // the TLS_WRAP_RESULT came: its answer
+    TlsWrapAnswer wrap_answer;
+    UniqueFd wrap_plain;
   } tls;
+  bool data_cancelled = false;  // DATA_CANCEL came while waiting for a passive connection
   bool prot_private = false;  // carried from the pre-login jail into the session
   // The session's totals, for the session-end record.
   std::int64_t bytes_in = 0, bytes_out = 0, files_in = 0, files_out = 0;
@@ -128,15 +138,15 @@ struct Monitor {
   // session's PAM session and utmp/wtmp records are open (closed by the keeper at the end).
   pam_handle_t* pam = nullptr;
   bool session_records = false;
-  bool proxy_seen = false;            // proxy_protocol: the one PROXY_INFO came
   bool pasv_resolved = false;         // pasv_addr_resolve: pasv_address looked up
   std::uint8_t pasv_address[4] = {};
 };
 
 Monitor* g_monitor = nullptr;
 
-void HandleEvent(Monitor& m, const Message& msg);
-void HandleLog(Monitor& m, const Message& msg);
+// Acts on one message from a jail through its row in monitor_requests.def, or ends the
+// connection.
+void Dispatch(Monitor& m, Phase phase, Message& msg);
 
 void KillChildOnFatal() {
   if (g_monitor != nullptr && g_monitor->child > 0) {
@@ -266,6 +276,7 @@ void StartPrelogin(Monitor& m, PreloginGreeting greeting) {
   m.child_name = "prelogin";
   m.channel = std::move(mine);
   m.phase = Phase::kPrelogin;
+  m.admissions.NewJail(false);
   MonitorLogContext().user.clear();
 }
 
@@ -321,6 +332,7 @@ void StartSession(Monitor& m) {
   m.child_name = "session";
   m.channel = std::move(mine);
   m.phase = Phase::kSession;
+  m.admissions.NewJail(false);
 }
 
 // Waits for the jail to go away (its channel closes when it exits), at most timeout_ms, then
@@ -339,12 +351,7 @@ void ReapChild(Monitor& m, int timeout_ms) {
       Message msg;
       std::string error;
       if (ReceiveMessage(m.channel.get(), &msg, &error) != ReceiveOutcome::kMessage) break;
-      if (msg.type == MsgType::kEvent) {
-        HandleEvent(m, msg);
-        continue;
-      }
-      if (msg.type != MsgType::kLog) Fatal("jail sent a request while leaving");
-      HandleLog(m, msg);
+      Dispatch(m, Phase::kClosing, msg);
       struct timespec now;
       clock_gettime(CLOCK_MONOTONIC, &now);
       long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
@@ -429,48 +436,9 @@ void StartTlsJail(Monitor& m) {
   }
   m.tls.pid = pid;
   m.tls.channel = std::move(mine);
+  m.admissions.NewJail(true);
   m.tls.plain = std::move(plain_protocol);
   m.tls.state = Monitor::TlsJail::State::kStarting;
-}
-
-// One message of the TLS jail that is not an answer: a log record, TLS_READY, TLS_DATA_END or
-// a seccomp report. False for anything else (the caller decides whether it may come).
-bool TakeTlsReport(Monitor& m, const Message& msg) {
-  if (msg.fd.valid() && msg.type != MsgType::kTlsWrapResult) {
-    Fatal("the tls jail sent a descriptor with " + std::string(MsgTypeName(msg.type)));
-  }
-  if (msg.type == MsgType::kLog) {
-    LogRequest log;
-    Status s = Decode(msg.body, &log);
-    if (!s.ok()) Fatal(s.message());
-    LogFromJail(log.priority, "tls", log.text);
-  } else if (msg.type == MsgType::kTlsReady) {
-    TlsReadyReport ready;
-    Status s = Decode(msg.body, &ready);
-    if (!s.ok()) Fatal(s.message());
-    if (m.tls.state != Monitor::TlsJail::State::kStarting) Fatal("a second TLS_READY");
-    m.tls.state = ready.ok ? Monitor::TlsJail::State::kReady : Monitor::TlsJail::State::kFailed;
-    m.tls.error = SanitizeForLog(ready.error);
-  } else if (msg.type == MsgType::kTlsDataEnd) {
-    TlsDataEndReport end;
-    Status s = Decode(msg.body, &end);
-    if (!s.ok()) Fatal(s.message());
-    ++m.tls.data_ends;
-    m.tls.last_flags = end.flags;
-  } else if (msg.type == MsgType::kSeccompReport) {
-    SeccompReport report;
-    Status s = Decode(msg.body, &report);
-    if (!s.ok()) Fatal(s.message());
-    char* name =
-        seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, static_cast<int>(report.syscall));
-    Log(kLogErr, "seccomp violation: the tls jail called forbidden system call " +
-                     std::to_string(report.syscall) + " (" + (name != nullptr ? name : "unknown") +
-                     ") and was stopped");
-    std::free(name);
-  } else {
-    return false;
-  }
-  return true;
 }
 
 // Log records and reports the TLS jail sent; a seccomp report ends the connection.
@@ -484,7 +452,7 @@ void DrainTlsChannel(Monitor& m) {
       m.tls.channel.Reset();
       return;
     }
-    if (!TakeTlsReport(m, msg)) Fatal("unexpected message from the tls jail");
+    Dispatch(m, Phase::kTlsJail, msg);
   }
 }
 
@@ -589,10 +557,10 @@ void AnswerData(Monitor& m, UniqueFd fd, std::string_view message) {
 
 // ---- Handlers, one per request ----
 
-void HandleEvent(Monitor& m, const Message& msg) {
-  EventRequest req;
-  Status s = Decode(msg.body, &req);
-  if (!s.ok()) Fatal(s.message());
+// The jail that sent the request being handled.
+const char* Sender(const Monitor& m) { return IsTlsPhase(m.from) ? "tls" : m.child_name; }
+
+void HandleEvent(Monitor& m, EventRequest& req) {
   LogEvent e;
   e.command = std::move(req.command);
   e.path = std::move(req.path);
@@ -610,12 +578,7 @@ void HandleEvent(Monitor& m, const Message& msg) {
   LogEventFromJail(req.priority, m.child_name, req.text, e);
 }
 
-void HandleLog(Monitor& m, const Message& msg) {
-  LogRequest log;
-  Status s = Decode(msg.body, &log);
-  if (!s.ok()) Fatal(s.message());
-  LogFromJail(log.priority, m.child_name, log.text);
-}
+void HandleLog(Monitor& m, const LogRequest& log) { LogFromJail(log.priority, Sender(m), log.text); }
 
 void Sleep(unsigned seconds) {
   struct timespec t = {static_cast<time_t>(seconds), 0};
@@ -744,12 +707,7 @@ void RefuseUntrustedProxy(const Config& config, const SessionInfo& session) {
 
 // PROXY_INFO: the client behind the balancer becomes the session's peer, for everything from
 // here on: logs, bans, PAM's rhost, the data connection checks.
-void HandleProxyInfo(Monitor& m, const Message& msg) {
-  ProxyInfoRequest req;
-  Status s = Decode(msg.body, &req);
-  if (!s.ok()) Fatal(s.message());
-  if (m.proxy_seen || !m.config().proxy_protocol) Fatal("unexpected PROXY_INFO request");
-  m.proxy_seen = true;
+void HandleProxyInfo(Monitor& m, const ProxyInfoRequest& req) {
   WireWriter w;
   if (req.proxied) {
     const SockAddr client = req.source.Normalized();
@@ -917,15 +875,11 @@ bool LocalSession(Monitor& m, const std::string& user, const PamResult& pam) {
   return true;
 }
 
-void HandleLogin(Monitor& m, const Message& msg) {
-  LoginRequest req;
-  Status decoded = Decode(msg.body, &req);
-  if (!decoded.ok()) Fatal(decoded.message());
+void HandleLogin(Monitor& m, LoginRequest& req) {
   if (req.prot_private && !m.tls.active) Fatal("LOGIN with PROT P but no TLS");
   std::string& user = req.user;
   std::string& password = req.password;
   m.prot_private = req.prot_private;
-  if (m.main_config->proxy_protocol && !m.proxy_seen) Fatal("LOGIN before PROXY_INFO");
   m.user_config.reset();  // a failed login's user_config_dir file does not stay
   struct Wipe {
     std::string& s;
@@ -985,8 +939,7 @@ void HandleLogin(Monitor& m, const Message& msg) {
               config.anonymous_enable ? "This FTP server is anonymous only." : "Login incorrect.");
 }
 
-void HandlePasvListen(Monitor& m, const Message& msg) {
-  if (Status s = DecodeEmpty(msg.type, msg.body); !s.ok()) Fatal(s.message());
+void HandlePasvListen(Monitor& m, const EmptyRequest&) {
   m.pasv_listener.Reset();
   WireWriter w;
   static const char kNoAddress[4] = {};
@@ -1062,10 +1015,7 @@ bool FromClientOrItsBalancer(const SessionInfo& session, const SockAddr& peer) {
   return session.proxy.family() != AF_UNSPEC && peer.SameHost(session.proxy);
 }
 
-void HandleDataAccept(Monitor& m, const Message& msg) {
-  DataAcceptRequest req;
-  Status s = Decode(msg.body, &req);
-  if (!s.ok()) Fatal(s.message());
+void HandleDataAccept(Monitor& m, const DataAcceptRequest& req) {
   if (req.tls && !m.tls.active) Fatal("DATA_ACCEPT over TLS without TLS");
   const bool tls = req.tls;
   m.tls.pending_data.Reset();
@@ -1083,11 +1033,10 @@ void HandleDataAccept(Monitor& m, const Message& msg) {
     std::string error;
     ReceiveOutcome got = ReceiveMessage(m.channel.get(), &cancel, &error);
     if (got == ReceiveOutcome::kClosed) return;
-    if (got != ReceiveOutcome::kMessage || cancel.type != MsgType::kDataCancel ||
-        !DecodeEmpty(cancel.type, cancel.body).ok() || cancel.fd.valid()) {
-      Fatal("a request other than DATA_CANCEL while waiting for a data connection");
-    }
-    return AnswerData(m, UniqueFd(), "Data connection cancelled.");
+    if (got != ReceiveOutcome::kMessage) Fatal("bad message from the session jail: " + error);
+    m.data_cancelled = false;
+    Dispatch(m, Phase::kDataWait, cancel);  // DATA_CANCEL is all it may say now
+    if (m.data_cancelled) return AnswerData(m, UniqueFd(), "Data connection cancelled.");
   }
   if (r <= 0) return AnswerData(m, UniqueFd(), "Failed to establish connection.");
   int fd = accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -1105,10 +1054,11 @@ void HandleDataAccept(Monitor& m, const Message& msg) {
   GiveData(m, std::move(data), tls);
 }
 
-void HandlePortConnect(Monitor& m, const Message& msg) {
-  PortConnectRequest req;
-  Status s = Decode(msg.body, &req);
-  if (!s.ok()) Fatal(s.message());
+// DATA_CANCEL: while DATA_ACCEPT waits, the wait ends; after it, it is too late (the
+// DATA_RESULT had gone) and nothing happens.
+void HandleDataCancel(Monitor& m, const EmptyRequest&) { m.data_cancelled = true; }
+
+void HandlePortConnect(Monitor& m, const PortConnectRequest& req) {
   if (req.tls && !m.tls.active) Fatal("PORT_CONNECT over TLS without TLS");
   m.pasv_listener.Reset();
   m.tls.pending_data.Reset();
@@ -1168,9 +1118,7 @@ void HandlePortConnect(Monitor& m, const Message& msg) {
   GiveData(m, std::move(data), req.tls);
 }
 
-void HandleStartTls(Monitor& m, const Message& msg) {
-  if (Status s = DecodeEmpty(msg.type, msg.body); !s.ok()) Fatal(s.message());
-  if (m.main_config->proxy_protocol && !m.proxy_seen) Fatal("START_TLS before PROXY_INFO");
+void HandleStartTls(Monitor& m, const EmptyRequest&) {
   WireWriter w;
   if (!m.config().ssl_enable || m.tls.active) {
     w.PutU8(0);
@@ -1193,8 +1141,7 @@ void HandleStartTls(Monitor& m, const Message& msg) {
 
 // PROT P data: the raw connection kept by DATA_ACCEPT or PORT_CONNECT goes to the TLS jail,
 // whose plaintext end goes to the session jail.
-void HandleTlsData(Monitor& m, const Message& msg) {
-  if (Status s = DecodeEmpty(msg.type, msg.body); !s.ok()) Fatal(s.message());
+void HandleTlsData(Monitor& m, const EmptyRequest&) {
   if (!m.tls.pending_data.valid() || !m.tls.channel.valid()) {
     return AnswerData(m, UniqueFd(), "Use PORT or PASV first.");
   }
@@ -1204,30 +1151,43 @@ void HandleTlsData(Monitor& m, const Message& msg) {
   Status s = SendMessage(m.tls.channel.get(), MsgType::kTlsWrap, {}, raw.get());
   if (!s.ok()) Fatal("TLS_WRAP: " + s.message());
   raw.Reset();
-  while (true) {
+  m.tls.wrapped = false;
+  while (!m.tls.wrapped) {
     Message answer;
     std::string error;
     if (ReceiveMessage(m.tls.channel.get(), &answer, &error) != ReceiveOutcome::kMessage) {
       Fatal("the tls jail is gone");
     }
-    if (TakeTlsReport(m, answer)) continue;
-    if (answer.type != MsgType::kTlsWrapResult) Fatal("unexpected answer from the tls jail");
-    TlsWrapAnswer wrapped;
-    Status decoded = Decode(answer.body, &wrapped);
-    if (!decoded.ok()) Fatal(decoded.message());
-    if (wrapped.ok != answer.fd.valid()) Fatal("TLS_WRAP_RESULT: descriptor and status disagree");
-    return AnswerData(m, std::move(answer.fd), SanitizeForLog(wrapped.message));
+    Dispatch(m, Phase::kTlsWrap, answer);
   }
+  AnswerData(m, std::move(m.tls.wrap_plain), SanitizeForLog(m.tls.wrap_answer.message));
+}
+
+// The TLS jail's answer to TLS_WRAP: the plaintext end of the data connection, or why not.
+void HandleTlsWrapResult(Monitor& m, TlsWrapAnswer& answer, UniqueFd plain) {
+  if (answer.ok != plain.valid()) Fatal("TLS_WRAP_RESULT: descriptor and status disagree");
+  m.tls.wrapped = true;
+  m.tls.wrap_answer = std::move(answer);
+  m.tls.wrap_plain = std::move(plain);
+}
+
+// The TLS jail built its context, or could not (before its jail: see StartTlsJail).
+void HandleTlsReady(Monitor& m, const TlsReadyReport& ready) {
+  m.tls.state = ready.ok ? Monitor::TlsJail::State::kReady : Monitor::TlsJail::State::kFailed;
+  m.tls.error = SanitizeForLog(ready.error);
+}
+
+// A data connection the TLS jail wrapped has ended: how (TLS_DATA_STATUS asks).
+void HandleTlsDataEnd(Monitor& m, const TlsDataEndReport& end) {
+  ++m.tls.data_ends;
+  m.tls.last_flags = end.flags;
 }
 
 // After a transfer over TLS: how the client's side of the data connection ended. Waits for the
 // TLS jail's report. An upload counts if it was not reset (and, with strict_ssl_read_eof, if the
 // client sent close_notify); a download, with strict_ssl_write_shutdown, if the client answered
 // with close_notify.
-void HandleTlsUploadEnd(Monitor& m, const Message& msg) {
-  TlsUploadEndRequest req;
-  Status s = Decode(msg.body, &req);
-  if (!s.ok()) Fatal(s.message());
+void HandleTlsDataStatus(Monitor& m, const TlsDataStatusRequest& req) {
   const bool upload = req.upload;
   for (int i = 0; i < 1000 && m.tls.data_ends == 0 && m.tls.channel.valid(); ++i) {
     pollfd p = {m.tls.channel.get(), POLLIN, 0};
@@ -1241,11 +1201,10 @@ void HandleTlsUploadEnd(Monitor& m, const Message& msg) {
   WireWriter w;
   w.PutU8(clean ? 1 : 0);
   w.PutU8(close_notify ? 1 : 0);
-  Answer(m, MsgType::kTlsUploadEndResult, w.data());
+  Answer(m, MsgType::kTlsDataStatusResult, w.data());
 }
 
-void HandleReinit(Monitor& m, const Message& msg) {
-  if (Status s = DecodeEmpty(msg.type, msg.body); !s.ok()) Fatal(s.message());
+void HandleReinit(Monitor& m, const EmptyRequest&) {
   if (!ReinAfterLogin(m.config(), m.session->rootless)) {
     Fatal("refusing REINIT from the session jail: REIN after login is not available with "
           "isolate or isolate_network (the session jail answers 502 itself)");
@@ -1272,10 +1231,7 @@ bool CreatedDuringSession(const Monitor& m, int fd) {
 // client. Only a regular file with one link, owned by the anonymous account and created during
 // this session, is changed: first its mode (the monitor has the file owner's uid), then its
 // owner (CAP_CHOWN). A compromised jail cannot give away an older anonymous file.
-void HandleChownUpload(Monitor& m, Message& msg) {
-  if (Status s = DecodeEmpty(msg.type, msg.body); !s.ok()) Fatal(s.message());
-  if (!msg.fd.valid()) Fatal("CHOWN_UPLOAD without a file");
-  UniqueFd file = std::move(msg.fd);
+void HandleChownUpload(Monitor& m, const EmptyRequest&, UniqueFd file) {
   bool ok = false;
   struct stat st;
   if (!m.config().chown_uploads || !m.account.anonymous_login) {
@@ -1304,38 +1260,50 @@ bool HoldsCapability() {
 
 // Sent by a jail's SIGSYS handler (sandbox.cc) just before it exits; logged when it is reaped,
 // with its exit status as the proof. Nothing else changes: the jail is gone either way.
-void HandleSeccompReport(Monitor& m, const Message& msg) {
-  SeccompReport report;
-  Status s = Decode(msg.body, &report);
-  if (!s.ok()) Fatal(s.message());
+// The TLS jail's is logged at once: the keeper reaps that jail.
+void HandleSeccompReport(Monitor& m, const SeccompReport& report) {
+  if (IsTlsPhase(m.from)) {
+    char* name =
+        seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, static_cast<int>(report.syscall));
+    Log(kLogErr, "seccomp violation: the tls jail called forbidden system call " +
+                     std::to_string(report.syscall) + " (" + (name != nullptr ? name : "unknown") +
+                     ") and was stopped");
+    std::free(name);
+    return;
+  }
   m.violation_reported = true;
   m.violation_syscall = report.syscall;
   m.phase = Phase::kClosing;
 }
 
-void Dispatch(Monitor& m, Message& msg) {
-  Status v = ValidateRequest(m.phase, msg.type, msg.body.size(), msg.fd.valid());
-  if (!v.ok()) Fatal("refusing a request from the " + std::string(m.child_name) + " jail: " +
-                     v.message());
-  switch (msg.type) {
-    case MsgType::kLog: return HandleLog(m, msg);
-    case MsgType::kEvent: return HandleEvent(m, msg);
-    case MsgType::kLogin: return HandleLogin(m, msg);
-    case MsgType::kPasvListen: return HandlePasvListen(m, msg);
-    case MsgType::kDataAccept: return HandleDataAccept(m, msg);
-    case MsgType::kDataCancel:  // too late: the DATA_RESULT had gone
-      if (Status s = DecodeEmpty(msg.type, msg.body); !s.ok()) Fatal(s.message());
-      return;
-    case MsgType::kProxyInfo: return HandleProxyInfo(m, msg);
-    case MsgType::kPortConnect: return HandlePortConnect(m, msg);
-    case MsgType::kSeccompReport: return HandleSeccompReport(m, msg);
-    case MsgType::kReinit: return HandleReinit(m, msg);
-    case MsgType::kChownUpload: return HandleChownUpload(m, msg);
-    case MsgType::kStartTls: return HandleStartTls(m, msg);
-    case MsgType::kTlsData: return HandleTlsData(m, msg);
-    case MsgType::kTlsUploadEnd: return HandleTlsUploadEnd(m, msg);
-    default: Fatal("unhandled request type");
+// One handler per row of monitor_requests.def, in its order; each gets the body its row decoded
+// (and the descriptor, where the row lets one come).
+using Handler = void (*)(Monitor& m, RequestBody& body, UniqueFd fd);
+
+template <typename Body, auto Handle>
+void Call(Monitor& m, RequestBody& body, UniqueFd fd) {
+  if constexpr (std::is_invocable_v<decltype(Handle), Monitor&, Body&, UniqueFd>) {
+    Handle(m, std::get<Body>(body), std::move(fd));
+  } else {
+    Handle(m, std::get<Body>(body));
   }
+}
+
+constexpr Handler kHandlers[] = {
+#define REQUEST(TYPE, PHASES, MAX_BODY, FD, FLAGS, BODY, HANDLER) &Call<BODY, HANDLER>,
+#include "monitor_requests.def"
+#undef REQUEST
+};
+
+void Dispatch(Monitor& m, Phase phase, Message& msg) {
+  Result<Admitted> admitted =
+      AdmitRequest(m.admissions, phase, msg.type, msg.body, msg.fd.valid());
+  if (!admitted.ok()) {
+    Fatal(std::string("refusing a request from the ") +
+          (IsTlsPhase(phase) ? "tls" : m.child_name) + " jail: " + admitted.status().message());
+  }
+  m.from = phase;
+  kHandlers[admitted->row](m, admitted->body, std::move(msg.fd));
 }
 
 // ---- Privileges ----
@@ -1496,6 +1464,7 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
   static SessionInfo info = session;
   m.main_config = &config;
   m.session = &info;
+  m.admissions = Admissions(config.proxy_protocol);
   g_monitor = &m;
   SetFatalHook(KillChildOnFatal);
   signal(SIGPIPE, SIG_IGN);
@@ -1551,7 +1520,7 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
       Fatal("bad message from the " + std::string(m.child_name) + " jail: " + error);
     }
     if (r == ReceiveOutcome::kMessage) {
-      Dispatch(m, msg);
+      Dispatch(m, m.phase, msg);
       if (m.phase == Phase::kClosing) ReapChild(m, kHandOverMs);
     } else {
       ReapChild(m, 0);

@@ -1,5 +1,5 @@
-// The privileged monitor of one connection: starts the pre-login jail, answers its fixed table
-// of requests per phase (monitor_table.h), starts the session jail after a login, and ends the
+// The privileged monitor of one connection: starts the pre-login jail, answers the requests its
+// table allows (monitor_requests.def), starts the session jail after a login, and ends the
 // connection when any jail dies or misbehaves. Never reads the control connection.
 // Monitor process only (root, trimmed).
 #ifndef KEEPFTPD_SRC_MONITOR_MONITOR_H_

@@ -1,49 +1,49 @@
-// The monitor's per-phase request tables. Monitor only.
+// The monitor's request rules (monitor_requests.def) and their admission. Monitor only.
 #include "monitor_table.h"
 
 #include <string>
+#include <utility>
 
 namespace keepftpd {
 
 namespace {
 
-// Body limits: LOGIN = 2 length fields + user + password; LOG = priority + length + text;
-// PORT_CONNECT = family + 16 address bytes + port.
+// Body limits: each the largest body its decoder accepts (requests.h).
 constexpr std::size_t kLoginMax = 2 + kMaxUserName + 2 + kMaxPassword + 1;
 constexpr std::size_t kLogMax = 1 + 2 + kMaxLogText;
 constexpr std::size_t kPortConnectMax = 1 + 16 + 2 + 1;
-constexpr std::size_t kSeccompReportMax = 4;
 constexpr std::size_t kProxyInfoMax = 1 + 1 + 16 + 2 + 16 + 2;
 constexpr std::size_t kEventMax = 1 + 2 + kMaxEventText + 2 + kMaxEventCommand + 2 +
                                   kMaxEventPath + 8 + 8 + 2 + kMaxEventResult + 1;
+constexpr std::size_t kTlsReadyMax = 1 + 2 + kMaxLogText;
+constexpr std::size_t kTlsWrapResultMax = 1 + 2 + kMaxLogText;
 
-constexpr MonitorRule kPreloginRules[] = {
-    {MsgType::kLogin, kLoginMax, false},
-    {MsgType::kProxyInfo, kProxyInfoMax, false},
-    {MsgType::kLog, kLogMax, false},
-    {MsgType::kSeccompReport, kSeccompReportMax, false},
-    {MsgType::kStartTls, 0, false},
-};
+template <typename R>
+Status DecodeAs(MsgType, std::string_view body, RequestBody* out) {
+  R request;
+  Status s = Decode(body, &request);
+  if (s.ok()) *out = std::move(request);
+  return s;
+}
 
-constexpr MonitorRule kSessionRules[] = {
-    {MsgType::kPasvListen, 0, false},
-    {MsgType::kDataAccept, 1, false},
-    {MsgType::kDataCancel, 0, false},
-    {MsgType::kTlsData, 0, false},
-    {MsgType::kTlsUploadEnd, 1, false},
-    {MsgType::kEvent, kEventMax, false},
-    {MsgType::kPortConnect, kPortConnectMax, false},
-    {MsgType::kReinit, 0, false},
-    {MsgType::kChownUpload, 0, true},
-    {MsgType::kLog, kLogMax, false},
-    {MsgType::kSeccompReport, kSeccompReportMax, false},
-};
+template <>
+Status DecodeAs<EmptyRequest>(MsgType type, std::string_view body, RequestBody* out) {
+  *out = EmptyRequest{};
+  return DecodeEmpty(type, body);
+}
 
-constexpr MonitorRule kClosingRules[] = {
-    {MsgType::kLog, kLogMax, false},
-    {MsgType::kEvent, kEventMax, false},
-    {MsgType::kSeccompReport, kSeccompReportMax, false},
+constexpr RequestRule kRules[] = {
+#define REQUEST(TYPE, PHASES, MAX_BODY, FD, FLAGS, BODY, HANDLER) \
+  {MsgType::TYPE, static_cast<PhaseSet>(PHASES), MAX_BODY, FD, FLAGS, &DecodeAs<BODY>},
+#include "monitor_requests.def"
+#undef REQUEST
 };
+static_assert(std::size(kRules) <= 32, "Admissions keeps one bit per row");
+
+std::string Named(MsgType type, Phase phase, std::string_view why) {
+  return std::string(MsgTypeName(type)) + " in the " + PhaseName(phase) + " phase: " +
+         std::string(why);
+}
 
 }  // namespace
 
@@ -51,36 +51,58 @@ const char* PhaseName(Phase phase) {
   switch (phase) {
     case Phase::kPrelogin: return "pre-login";
     case Phase::kSession: return "session";
+    case Phase::kDataWait: return "data connection wait";
     case Phase::kClosing: return "closing";
+    case Phase::kTlsJail: return "tls jail";
+    case Phase::kTlsWrap: return "tls wrap";
   }
   return "unknown";
 }
 
-std::span<const MonitorRule> RulesForPhase(Phase phase) {
-  switch (phase) {
-    case Phase::kPrelogin: return kPreloginRules;
-    case Phase::kSession: return kSessionRules;
-    case Phase::kClosing: return kClosingRules;
-  }
-  return {};
-}
+std::span<const RequestRule> RequestRules() { return kRules; }
 
-Status ValidateRequest(Phase phase, MsgType type, std::size_t body_len, bool has_fd) {
-  for (const MonitorRule& rule : RulesForPhase(phase)) {
-    if (rule.type != type) continue;
-    if (body_len > rule.max_body) {
-      return Status::Error(std::string(MsgTypeName(type)) + " body of " +
-                           std::to_string(body_len) + " bytes exceeds " +
-                           std::to_string(rule.max_body));
-    }
-    if (has_fd && !rule.fd_allowed) {
-      return Status::Error(std::string(MsgTypeName(type)) + " carries an unexpected descriptor");
-    }
-    return Status::Ok();
+Result<Admitted> AdmitRequest(Admissions& state, Phase phase, MsgType type, std::string_view body,
+                              bool has_fd) {
+  std::size_t row = 0;
+  while (row < std::size(kRules) && kRules[row].type != type) ++row;
+  if (row == std::size(kRules) || (kRules[row].phases & In(phase)) == 0) {
+    return Status::Error("request " + std::to_string(static_cast<unsigned>(type)) + " (" +
+                         MsgTypeName(type) + ") is not allowed in the " + PhaseName(phase) +
+                         " phase");
   }
-  return Status::Error("request " + std::to_string(static_cast<unsigned>(type)) + " (" +
-                       MsgTypeName(type) + ") is not allowed in the " + PhaseName(phase) +
-                       " phase");
+  const RequestRule& rule = kRules[row];
+  if (body.size() > rule.max_body) {
+    return Status::Error(Named(type, phase, "a body of " + std::to_string(body.size()) +
+                                                " bytes exceeds " +
+                                                std::to_string(rule.max_body)));
+  }
+  if (has_fd && rule.fd == FdRule::kNone) {
+    return Status::Error(Named(type, phase, "an unexpected descriptor"));
+  }
+  if (!has_fd && rule.fd == FdRule::kRequired) {
+    return Status::Error(Named(type, phase, "no descriptor where one belongs"));
+  }
+  const std::uint32_t bit = 1u << row;
+  std::uint32_t& seen_jail = state.seen_jail[IsTlsPhase(phase) ? 1 : 0];
+  if ((rule.flags & kOncePerJail) != 0 && (seen_jail & bit) != 0) {
+    return Status::Error(Named(type, phase, "a second one from the same jail"));
+  }
+  if ((rule.flags & kOncePerConnection) != 0 && (state.seen_connection & bit) != 0) {
+    return Status::Error(Named(type, phase, "a second one on the connection"));
+  }
+  if ((rule.flags & kProxyHeader) != 0 && !state.awaiting_proxy) {
+    return Status::Error(Named(type, phase, "no PROXY header is expected (proxy_protocol=NO)"));
+  }
+  if ((rule.flags & kAfterProxyHeader) != 0 && state.awaiting_proxy) {
+    return Status::Error(Named(type, phase, "before PROXY_INFO"));
+  }
+  Admitted admitted;
+  admitted.row = row;
+  if (Status s = rule.decode(type, body, &admitted.body); !s.ok()) return s;
+  seen_jail |= bit;
+  state.seen_connection |= bit;
+  if ((rule.flags & kProxyHeader) != 0) state.awaiting_proxy = false;
+  return admitted;
 }
 
 }  // namespace keepftpd

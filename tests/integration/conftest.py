@@ -146,6 +146,14 @@ class Server:
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
+    def wait_output(self, text, timeout=10):
+        """The output once it holds text (what a session logs may come after the client saw
+        its connection end), or as it is after timeout seconds."""
+        deadline = time.time() + timeout
+        while text not in self.output() and time.time() < deadline:
+            time.sleep(0.02)
+        return self.output()
+
     def ftp(self, login=True, timeout=10):
         c = ftplib.FTP(timeout=timeout)
         c.connect(self.host, self.port)

@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 import zlib
@@ -265,10 +266,11 @@ def test_client_disconnect_ends_every_process(server_inetd):
 @pytest.mark.parametrize("phase", ["prelogin", "session"])
 @pytest.mark.parametrize("kind, reason", [
     ("phase", r"is not allowed in the (pre-login|session) phase"),
-    ("oversized", r"LOG body of \d+ bytes exceeds"),
-    ("fd", r"LOG carries an unexpected descriptor"),
+    ("oversized", r"LOG in the (pre-login|session) phase: a body of \d+ bytes exceeds"),
+    ("fd", r"LOG in the (pre-login|session) phase: an unexpected descriptor"),
     ("malformed", r"malformed LOG request"),
     ("unknown", r"request 77"),
+    ("twice", r"SECCOMP_REPORT in the closing phase: a second one from the same jail"),
 ])
 def test_monitor_refuses_bad_requests_and_ends_the_session(server_inetd, phase, kind, reason):
     # Acting as a compromised jail (a test-build hook): the monitor must end the connection and
@@ -283,6 +285,35 @@ def test_monitor_refuses_bad_requests_and_ends_the_session(server_inetd, phase, 
     assert wait_for(lambda: children(server_inetd.proc.pid) == [])
     log = server_inetd.output()
     assert re.search(reason, log), log
+
+
+def test_a_proxy_header_the_client_never_sent_ends_the_connection(server_inetd):
+    # Without proxy_protocol no PROXY_INFO may come: a jail that sends one is not believed.
+    c = server_inetd.raw()
+    c.reply()
+    c.send("XKFTPDFORGE proxy\r\n")
+    assert c.closed(10)
+    assert wait_for(lambda: children(server_inetd.proc.pid) == [])
+    assert "PROXY_INFO in the pre-login phase: no PROXY header is expected" in \
+        server_inetd.output()
+
+
+def test_port_connect_to_a_third_address_is_refused_by_the_monitor(server_inetd):
+    # The session jail refuses PORT to another address itself; a jail that asks the monitor
+    # anyway gets no connection, and the session goes on.
+    listener = socket.socket()
+    listener.bind(("127.0.0.2", 0))
+    listener.listen(1)
+    listener.settimeout(1)
+    port = listener.getsockname()[1]
+    c = server_inetd.raw().login()
+    assert c.cmd(f"XKFTPDFORGE port {port}")[0] == 200
+    with pytest.raises(socket.timeout):
+        listener.accept()
+    listener.close()
+    assert c.cmd("NOOP")[0] == 200
+    assert f"refused an active data connection to 127.0.0.2 port {port}" in \
+        server_inetd.wait_output("refused an active data connection")
 
 
 def cmdline(pid):

@@ -57,6 +57,18 @@ def test_v1_header_makes_the_client_address_the_sessions(make_server):
             "address nor its balancer's") in out
 
 
+def test_a_second_proxy_header_ends_the_connection(make_server):
+    # One PROXY_INFO per connection: a jail that sends another (here a test-build hook, as a
+    # compromised jail would) cannot move the session to a new client address.
+    s = make_server(PROXY)
+    c = connect(s, v1("127.0.0.3", 40000))
+    assert c.reply()[0] == 220
+    c.send("XKFTPDFORGE proxy\r\n")
+    assert c.closed(10)
+    assert "PROXY_INFO in the pre-login phase: a second one on the connection" in \
+        s.wait_output("a second one")
+
+
 def fetch_passive(c, source):
     """RETR pub/hello.txt over a passive data connection made from source: (code, data)."""
     code, lines = c.cmd("PASV")
@@ -251,4 +263,4 @@ def test_implicit_tls_health_check_and_bad_header(implicit_tls_proxy):
     raw = socket.create_connection((s.host, s.port), timeout=10)
     with pytest.raises((ssl.SSLError, OSError)):
         client_context().wrap_socket(raw)
-    assert "not a PROXY protocol header" in s.output()
+    assert "not a PROXY protocol header" in s.wait_output("not a PROXY protocol header")

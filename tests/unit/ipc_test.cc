@@ -97,12 +97,12 @@ constexpr MsgType kAllTypes[] = {
     MsgType::kLogin,         MsgType::kLog,         MsgType::kPasvListen,
     MsgType::kDataAccept,    MsgType::kPortConnect, MsgType::kSeccompReport,
     MsgType::kReinit,        MsgType::kChownUpload, MsgType::kStartTls,
-    MsgType::kTlsData,       MsgType::kTlsWrap,     MsgType::kTlsUploadEnd,
+    MsgType::kTlsData,       MsgType::kTlsWrap,     MsgType::kTlsDataStatus,
     MsgType::kTlsDataEnd,    MsgType::kEvent,       MsgType::kProxyInfo,
     MsgType::kTlsReady,      MsgType::kTlsStart,    MsgType::kDataCancel,
     MsgType::kLoginResult,   MsgType::kPasvListenResult, MsgType::kDataResult,
     MsgType::kChownResult,   MsgType::kTlsWrapResult, MsgType::kStartTlsResult,
-    MsgType::kTlsUploadEndResult, MsgType::kProxyInfoResult,
+    MsgType::kTlsDataStatusResult, MsgType::kProxyInfoResult,
 };
 
 TEST_CASE("MakeChannel gives two connected close-on-exec SOCK_SEQPACKET ends") {

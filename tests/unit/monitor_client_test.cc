@@ -303,19 +303,19 @@ TEST_CASE("RequestChownUpload passes the upload and returns whether the monitor 
   }
 }
 
-TEST_CASE("RequestTlsDataEnd sends the direction and returns clean and close_notify") {
+TEST_CASE("RequestTlsDataStatus sends the direction and returns clean and close_notify") {
   Channel c;
   {
-    FakeMonitor monitor(c.monitor_end.get(), MsgType::kTlsUploadEndResult, Bytes({1, 1}));
+    FakeMonitor monitor(c.monitor_end.get(), MsgType::kTlsDataStatusResult, Bytes({1, 1}));
     bool close_notify = false;
-    CHECK(RequestTlsDataEnd(c.jail_end.get(), true, &close_notify));
+    CHECK(RequestTlsDataStatus(c.jail_end.get(), true, &close_notify));
     CHECK(close_notify);
-    CHECK(monitor.request().type == MsgType::kTlsUploadEnd);
+    CHECK(monitor.request().type == MsgType::kTlsDataStatus);
     CHECK(monitor.request().body == Bytes({1}));
   }
   {
-    FakeMonitor monitor(c.monitor_end.get(), MsgType::kTlsUploadEndResult, Bytes({0, 1}));
-    CHECK_FALSE(RequestTlsDataEnd(c.jail_end.get(), false));  // close_notify not asked for
+    FakeMonitor monitor(c.monitor_end.get(), MsgType::kTlsDataStatusResult, Bytes({0, 1}));
+    CHECK_FALSE(RequestTlsDataStatus(c.jail_end.get(), false));  // close_notify not asked for
     CHECK(monitor.request().body == Bytes({0}));
   }
 }
@@ -540,7 +540,7 @@ void CallPasv(int ch) { RequestPasvListen(ch); }
 void CallPort(int ch) { RequestPortConnect(ch, Host("192.0.2.1", 20), false); }
 void CallPortTls(int ch) { RequestPortConnect(ch, Host("192.0.2.1", 20), true); }
 void CallStartTls(int ch) { RequestStartTls(ch); }
-void CallTlsDataEnd(int ch) { RequestTlsDataEnd(ch, true); }
+void CallTlsDataEnd(int ch) { RequestTlsDataStatus(ch, true); }
 void CallProxyInfo(int ch) {
   std::string reply;
   RequestProxyInfo(ch, ProxyHeader(), &reply);
@@ -591,9 +591,9 @@ std::vector<BadAnswer> BadAnswers() {
       {"START_TLS_RESULT ok without the control connection", CallStartTls, MsgType::kStartTls,
        MonitorDoes::kAnswer, MsgType::kStartTlsResult, DataResult(true, ""), false,
        "START_TLS_RESULT descriptor does not match its status"},
-      {"TLS_UPLOAD_END_RESULT with clean 2", CallTlsDataEnd, MsgType::kTlsUploadEnd,
-       MonitorDoes::kAnswer, MsgType::kTlsUploadEndResult, Bytes({2, 0}), false,
-       "malformed TLS_UPLOAD_END_RESULT"},
+      {"TLS_DATA_STATUS_RESULT with clean 2", CallTlsDataEnd, MsgType::kTlsDataStatus,
+       MonitorDoes::kAnswer, MsgType::kTlsDataStatusResult, Bytes({2, 0}), false,
+       "malformed TLS_DATA_STATUS_RESULT"},
       {"PROXY_INFO_RESULT with go_on 2", CallProxyInfo, MsgType::kProxyInfo, MonitorDoes::kAnswer,
        MsgType::kProxyInfoResult, Bytes({2, 0, 0}), false,
        "malformed PROXY_INFO_RESULT"},

@@ -176,8 +176,8 @@ TEST_CASE("One-byte requests take 0 or 1, nothing else") {
   CHECK(accept.tls);
   CHECK_FALSE(Decode(std::string(1, '\2'), &accept).ok());
   CHECK_FALSE(Decode("", &accept).ok());
-  TlsUploadEndRequest end;
-  CHECK(Decode(Encode(TlsUploadEndRequest{true}), &end).ok());
+  TlsDataStatusRequest end;
+  CHECK(Decode(Encode(TlsDataStatusRequest{true}), &end).ok());
   CHECK(end.upload);
   CHECK_FALSE(Decode(std::string("\1\1"), &end).ok());
   SeccompReport report;
