@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 
 #include <cstring>
+#include <initializer_list>
 
 #include "wire.h"
 
@@ -266,6 +267,123 @@ Status Decode(std::string_view body, TlsWrapAnswer* out) {
   if (ok > 1) return Malformed("TLS_WRAP_RESULT", "ok is not 0 or 1");
   out->ok = ok == 1;
   return Status::Ok();
+}
+
+// ---- Answers ----
+
+namespace {
+
+// Reads u8 flags that must each be 0 or 1.
+bool GetFlags(WireReader& r, std::initializer_list<bool*> flags) {
+  for (bool* flag : flags) {
+    std::uint8_t v = 2;
+    if (!r.GetU8(&v) || v > 1) return false;
+    *flag = v == 1;
+  }
+  return true;
+}
+
+Status Answer(const WireReader& r, bool flags_ok, const char* name) {
+  if (r.Finish() && flags_ok) return Status::Ok();
+  return Status::Error(std::string("malformed ") + name);
+}
+
+}  // namespace
+
+std::string Encode(const LoginResult& r) {
+  WireWriter w;
+  w.PutU8(r.ok ? 1 : 0);
+  w.PutU8(r.close ? 1 : 0);
+  w.PutString(Cut(r.message, kMaxAnswerText));
+  return w.data();
+}
+
+Status Decode(std::string_view body, LoginResult* out) {
+  WireReader r(body);
+  const bool flags = GetFlags(r, {&out->ok, &out->close});
+  r.GetString(kMaxAnswerText, &out->message);
+  return Answer(r, flags, "LOGIN_RESULT");
+}
+
+std::string Encode(const PasvListenResult& r) {
+  WireWriter w;
+  w.PutU8(r.ok ? 1 : 0);
+  w.PutU16(r.port);
+  w.PutString(Cut(r.message, kMaxAnswerText));
+  w.PutU8(r.resolved ? 1 : 0);
+  w.PutBytes(std::string_view(reinterpret_cast<const char*>(r.address), 4));
+  return w.data();
+}
+
+Status Decode(std::string_view body, PasvListenResult* out) {
+  WireReader r(body);
+  bool flags = GetFlags(r, {&out->ok});
+  r.GetU16(&out->port);
+  r.GetString(kMaxAnswerText, &out->message);
+  flags = GetFlags(r, {&out->resolved}) && flags;
+  std::string_view address;
+  if (r.GetBytes(4, &address)) std::memcpy(out->address, address.data(), 4);
+  return Answer(r, flags, "PASV_LISTEN_RESULT");
+}
+
+namespace {
+
+std::string OkAndMessage(bool ok, std::string_view message) {
+  WireWriter w;
+  w.PutU8(ok ? 1 : 0);
+  w.PutString(Cut(message, kMaxAnswerText));
+  return w.data();
+}
+
+Status OkAndMessage(std::string_view body, const char* name, bool* ok, std::string* message) {
+  WireReader r(body);
+  const bool flags = GetFlags(r, {ok});
+  r.GetString(kMaxAnswerText, message);
+  return Answer(r, flags, name);
+}
+
+}  // namespace
+
+std::string Encode(const DataResult& r) { return OkAndMessage(r.ok, r.message); }
+
+Status Decode(std::string_view body, DataResult* out) {
+  return OkAndMessage(body, "DATA_RESULT", &out->ok, &out->message);
+}
+
+std::string Encode(const StartTlsResult& r) { return OkAndMessage(r.ok, r.message); }
+
+Status Decode(std::string_view body, StartTlsResult* out) {
+  return OkAndMessage(body, "START_TLS_RESULT", &out->ok, &out->message);
+}
+
+std::string Encode(const ChownResult& r) { return FlagBody(r.ok); }
+
+Status Decode(std::string_view body, ChownResult* out) {
+  WireReader r(body);
+  return Answer(r, GetFlags(r, {&out->ok}), "CHOWN_RESULT");
+}
+
+std::string Encode(const TlsDataStatusResult& r) {
+  return FlagBody(r.clean) + FlagBody(r.close_notify);
+}
+
+Status Decode(std::string_view body, TlsDataStatusResult* out) {
+  WireReader r(body);
+  return Answer(r, GetFlags(r, {&out->clean, &out->close_notify}), "TLS_DATA_STATUS_RESULT");
+}
+
+std::string Encode(const ProxyInfoResult& r) {
+  WireWriter w;
+  w.PutU8(r.go_on ? 1 : 0);
+  w.PutString(Cut(r.reply, kMaxAnswerText));
+  return w.data();
+}
+
+Status Decode(std::string_view body, ProxyInfoResult* out) {
+  WireReader r(body);
+  const bool flags = GetFlags(r, {&out->go_on});
+  r.GetString(kMaxAnswerText, &out->reply);
+  return Answer(r, flags, "PROXY_INFO_RESULT");
 }
 
 Status DecodeEmpty(MsgType type, std::string_view body) {

@@ -1,4 +1,5 @@
-// The requests a jail sends the monitor, and the TLS jail's reports, each as a struct with one
+// The requests a jail sends the monitor, the TLS jail's reports and the monitor's answers, each
+// as a struct with one
 // encoder (the jail's side: monitor_client.cc, log.cc, tls.cc) and one decoder (the monitor's
 // side). The decoders are pure: they read nothing but the body, check every bound and every
 // field's range, and refuse trailing bytes. The monitor, the unit tests and the fuzz target
@@ -92,6 +93,53 @@ struct TlsWrapAnswer {
   std::string message;  // up to kMaxLogText
 };
 
+// The monitor's answers to the jails: one encoder each (the monitor's side) and one decoder (the
+// jail's, monitor_client.cc). Their strings are at most kMaxAnswerText bytes.
+inline constexpr std::size_t kMaxAnswerText = 512;
+
+// LOGIN_RESULT {u8 ok, u8 close, str message}: close, refused and too many failures.
+struct LoginResult {
+  bool ok = false;
+  bool close = false;
+  std::string message;  // for the 530 reply when refused
+};
+
+// PASV_LISTEN_RESULT {u8 ok, u16 port, str message, u8 resolved, bytes[4] address}.
+struct PasvListenResult {
+  bool ok = false;
+  std::uint16_t port = 0;
+  std::string message;
+  bool resolved = false;  // pasv_addr_resolve: the monitor looked pasv_address up
+  std::uint8_t address[4] = {};
+};
+
+// DATA_RESULT {u8 ok, str message} (+ the data connection when ok, but not for the first step
+// of a TLS data connection).
+struct DataResult {
+  bool ok = false;
+  std::string message;  // why not
+};
+
+// START_TLS_RESULT {u8 ok, str message} (+ the plaintext end of the control connection when ok).
+struct StartTlsResult {
+  bool ok = false;
+  std::string message;  // why not
+};
+
+// CHOWN_RESULT {u8 ok}; TLS_DATA_STATUS_RESULT {u8 clean, u8 close_notify};
+// PROXY_INFO_RESULT {u8 go_on, str reply}.
+struct ChownResult {
+  bool ok = false;
+};
+struct TlsDataStatusResult {
+  bool clean = false;
+  bool close_notify = false;
+};
+struct ProxyInfoResult {
+  bool go_on = false;
+  std::string reply;  // sent by the jail before it ends the connection, when not go_on
+};
+
 // Encoders. Strings longer than their limit are cut to it.
 std::string Encode(const LoginRequest& r);
 std::string Encode(const LogRequest& r);
@@ -104,6 +152,14 @@ std::string Encode(const TlsDataStatusRequest& r);
 std::string Encode(const TlsReadyReport& r);
 std::string Encode(const TlsDataEndReport& r);
 std::string Encode(const TlsWrapAnswer& r);
+
+std::string Encode(const LoginResult& r);
+std::string Encode(const PasvListenResult& r);
+std::string Encode(const DataResult& r);
+std::string Encode(const StartTlsResult& r);
+std::string Encode(const ChownResult& r);
+std::string Encode(const TlsDataStatusResult& r);
+std::string Encode(const ProxyInfoResult& r);
 
 // Decoders: OK and *out filled when body is exactly one well-formed request of that kind;
 // otherwise an error naming the request and what is wrong (*out is then unspecified).
@@ -118,6 +174,13 @@ Status Decode(std::string_view body, TlsDataStatusRequest* out);
 Status Decode(std::string_view body, TlsReadyReport* out);
 Status Decode(std::string_view body, TlsDataEndReport* out);
 Status Decode(std::string_view body, TlsWrapAnswer* out);
+Status Decode(std::string_view body, LoginResult* out);
+Status Decode(std::string_view body, PasvListenResult* out);
+Status Decode(std::string_view body, DataResult* out);
+Status Decode(std::string_view body, StartTlsResult* out);
+Status Decode(std::string_view body, ChownResult* out);
+Status Decode(std::string_view body, TlsDataStatusResult* out);
+Status Decode(std::string_view body, ProxyInfoResult* out);
 // PASV_LISTEN, DATA_CANCEL, TLS_DATA, REINIT, CHOWN_UPLOAD and START_TLS have no body.
 Status DecodeEmpty(MsgType type, std::string_view body);
 

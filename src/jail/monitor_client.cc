@@ -11,13 +11,10 @@
 #include "ipc.h"
 #include "log.h"
 #include "requests.h"
-#include "wire.h"
 
 namespace keepftpd {
 
 namespace {
-
-constexpr std::size_t kMaxAnswerText = 512;
 
 // Sends a request and receives the answer, which must be of type expected.
 Message Call(int channel, MsgType request, std::string_view body, MsgType expected,
@@ -37,61 +34,39 @@ Message Call(int channel, MsgType request, std::string_view body, MsgType expect
   return answer;
 }
 
+// The answer's body as R, or the jail ends: the monitor does not send malformed answers.
+template <typename R>
+R DecodeAnswer(const Message& answer) {
+  R out;
+  Status s = Decode(answer.body, &out);
+  if (!s.ok()) Fatal(s.message());
+  return out;
+}
+
 // expect_fd: a DATA_RESULT that says ok carries the connection (not for the first step of a
 // TLS data connection, whose raw socket stays with the monitor).
 DataAnswer DecodeDataAnswer(Message answer, bool expect_fd = true) {
-  DataAnswer out;
-  WireReader r(answer.body);
-  std::uint8_t ok = 0;
-  r.GetU8(&ok);
-  r.GetString(kMaxAnswerText, &out.message);
-  if (!r.Finish()) Fatal("malformed DATA_RESULT");
-  out.ok = ok != 0;
-  if ((out.ok && expect_fd) != answer.fd.valid()) {
+  DataResult result = DecodeAnswer<DataResult>(answer);
+  if ((result.ok && expect_fd) != answer.fd.valid()) {
     Fatal("DATA_RESULT descriptor does not match its status");
   }
-  out.fd = std::move(answer.fd);
-  return out;
+  return DataAnswer{result.ok, std::move(answer.fd), std::move(result.message)};
 }
 
 }  // namespace
 
-LoginAnswer RequestLogin(int channel, std::string_view user, std::string_view password,
+LoginResult RequestLogin(int channel, std::string_view user, std::string_view password,
                          bool prot_private) {
   LoginRequest req{std::string(user.substr(0, kMaxUserName)),
                    std::string(password.substr(0, kMaxPassword)), prot_private};
   const std::string body = Encode(req);
   explicit_bzero(req.password.data(), req.password.size());
-  Message answer = Call(channel, MsgType::kLogin, body, MsgType::kLoginResult);
-  LoginAnswer out;
-  WireReader r(answer.body);
-  std::uint8_t ok = 0, close = 0;
-  r.GetU8(&ok);
-  r.GetU8(&close);
-  r.GetString(kMaxAnswerText, &out.message);
-  if (!r.Finish()) Fatal("malformed LOGIN_RESULT");
-  out.ok = ok != 0;
-  out.close = close != 0;
-  return out;
+  return DecodeAnswer<LoginResult>(Call(channel, MsgType::kLogin, body, MsgType::kLoginResult));
 }
 
-PasvAnswer RequestPasvListen(int channel) {
-  Message answer = Call(channel, MsgType::kPasvListen, {}, MsgType::kPasvListenResult);
-  PasvAnswer out;
-  WireReader r(answer.body);
-  std::uint8_t ok = 0;
-  r.GetU8(&ok);
-  r.GetU16(&out.port);
-  r.GetString(kMaxAnswerText, &out.message);
-  std::uint8_t resolved = 0;
-  std::string_view address;
-  r.GetU8(&resolved);
-  r.GetBytes(4, &address);
-  if (!r.Finish() || resolved > 1) Fatal("malformed PASV_LISTEN_RESULT");
-  out.ok = ok != 0;
-  out.resolved = resolved != 0;
-  std::memcpy(out.address, address.data(), 4);
-  return out;
+PasvListenResult RequestPasvListen(int channel) {
+  return DecodeAnswer<PasvListenResult>(
+      Call(channel, MsgType::kPasvListen, {}, MsgType::kPasvListenResult));
 }
 
 bool RequestProxyInfo(int channel, const ProxyHeader& header, std::string* reply) {
@@ -99,13 +74,10 @@ bool RequestProxyInfo(int channel, const ProxyHeader& header, std::string* reply
   req.proxied = header.kind == ProxyHeader::Kind::kProxy;
   req.source = header.source.Normalized();
   req.destination = header.destination.Normalized();
-  Message answer = Call(channel, MsgType::kProxyInfo, Encode(req), MsgType::kProxyInfoResult);
-  WireReader r(answer.body);
-  std::uint8_t go_on = 0;
-  r.GetU8(&go_on);
-  r.GetString(kMaxAnswerText, reply);
-  if (!r.Finish() || go_on > 1) Fatal("malformed PROXY_INFO_RESULT");
-  return go_on == 1;
+  ProxyInfoResult result = DecodeAnswer<ProxyInfoResult>(
+      Call(channel, MsgType::kProxyInfo, Encode(req), MsgType::kProxyInfoResult));
+  *reply = std::move(result.reply);
+  return result.go_on;
 }
 
 DataAnswer RequestDataAccept(int channel, bool tls, ControlConnection& ctrl) {
@@ -153,29 +125,18 @@ DataAnswer RequestTlsData(int channel) {
 }
 
 bool RequestTlsDataStatus(int channel, bool upload, bool* close_notify) {
-  Message answer = Call(channel, MsgType::kTlsDataStatus, Encode(TlsDataStatusRequest{upload}),
-                        MsgType::kTlsDataStatusResult);
-  WireReader r(answer.body);
-  std::uint8_t clean = 0, notified = 0;
-  r.GetU8(&clean);
-  r.GetU8(&notified);
-  if (!r.Finish() || clean > 1 || notified > 1) Fatal("malformed TLS_DATA_STATUS_RESULT");
-  if (close_notify != nullptr) *close_notify = notified != 0;
-  return clean != 0;
+  TlsDataStatusResult result = DecodeAnswer<TlsDataStatusResult>(
+      Call(channel, MsgType::kTlsDataStatus, Encode(TlsDataStatusRequest{upload}),
+           MsgType::kTlsDataStatusResult));
+  if (close_notify != nullptr) *close_notify = result.close_notify;
+  return result.clean;
 }
 
 StartTlsAnswer RequestStartTls(int channel) {
   Message answer = Call(channel, MsgType::kStartTls, {}, MsgType::kStartTlsResult);
-  StartTlsAnswer out;
-  WireReader r(answer.body);
-  std::uint8_t ok = 0;
-  r.GetU8(&ok);
-  r.GetString(kMaxAnswerText, &out.message);
-  if (!r.Finish()) Fatal("malformed START_TLS_RESULT");
-  out.ok = ok != 0;
-  if (out.ok != answer.fd.valid()) Fatal("START_TLS_RESULT descriptor does not match its status");
-  out.plain_control = std::move(answer.fd);
-  return out;
+  StartTlsResult result = DecodeAnswer<StartTlsResult>(answer);
+  if (result.ok != answer.fd.valid()) Fatal("START_TLS_RESULT descriptor does not match its status");
+  return StartTlsAnswer{result.ok, std::move(answer.fd), std::move(result.message)};
 }
 
 DataAnswer RequestPortConnect(int channel, const SockAddr& target, bool tls) {
@@ -185,12 +146,9 @@ DataAnswer RequestPortConnect(int channel, const SockAddr& target, bool tls) {
 }
 
 bool RequestChownUpload(int channel, int fd) {
-  Message answer = Call(channel, MsgType::kChownUpload, {}, MsgType::kChownResult, fd);
-  WireReader r(answer.body);
-  std::uint8_t ok = 0;
-  r.GetU8(&ok);
-  if (!r.Finish()) Fatal("malformed CHOWN_RESULT");
-  return ok != 0;
+  return DecodeAnswer<ChownResult>(
+             Call(channel, MsgType::kChownUpload, {}, MsgType::kChownResult, fd))
+      .ok;
 }
 
 void RequestReinit(int channel) {

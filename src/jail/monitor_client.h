@@ -10,19 +10,13 @@
 
 #include "cmdio.h"
 #include "proxy_protocol.h"
+#include "requests.h"
 #include "sockaddr.h"
 #include "unique_fd.h"
 
 namespace keepftpd {
 
-struct LoginAnswer {
-  bool ok = false;
-  bool close = false;   // refused, and too many failures: reply, then end the connection
-  std::string message;  // for the 530 reply when refused
-};
-// Pre-login jail: asks the monitor to log in. On ok the jail must exit at once.
-// prot_private: PROT P was given before login (it carries over into the session).
-LoginAnswer RequestLogin(int channel, std::string_view user, std::string_view password,
+LoginResult RequestLogin(int channel, std::string_view user, std::string_view password,
                          bool prot_private);
 // Pre-login jail: AUTH TLS. On ok the jail replies 234 on the raw connection, then puts
 // plain_control in its place: a TLS jail relays it from then on.
@@ -33,15 +27,7 @@ struct StartTlsAnswer {
 };
 StartTlsAnswer RequestStartTls(int channel);
 
-struct PasvAnswer {
-  bool ok = false;
-  std::uint16_t port = 0;
-  std::string message;
-  bool resolved = false;  // pasv_addr_resolve: the monitor looked pasv_address up
-  std::uint8_t address[4] = {};
-};
-// Session jail: a new passive listener on the control connection's local address.
-PasvAnswer RequestPasvListen(int channel);
+PasvListenResult RequestPasvListen(int channel);
 
 // Pre-login jail, proxy_protocol: what the balancer's header said. false: the connection ends,
 // after *reply (if not empty) is sent.

@@ -541,7 +541,7 @@ void Session::Pasv(const FtpCommand&) {
   if (!config_.pasv_enable) return (void)ctrl_.Reply(550, "Permission denied.");
   SockAddr local = info_.local.Normalized();
   if (local.family() != AF_INET) return (void)ctrl_.Reply(522, "PASV is for IPv4; use EPSV.");
-  PasvAnswer a = RequestPasvListen(channel_);
+  PasvListenResult a = RequestPasvListen(channel_);
   if (!a.ok) return (void)ctrl_.Reply(425, a.message);
   SockAddr shown = local;
   // pasv_address_map: the client's network (the PROXY header's client with proxy_protocol)
@@ -585,7 +585,7 @@ void Session::Epsv(const FtpCommand& c) {
     case EpsvArg::kNone: break;
   }
   if (!config_.pasv_enable) return (void)ctrl_.Reply(550, "Permission denied.");
-  PasvAnswer a = RequestPasvListen(channel_);
+  PasvListenResult a = RequestPasvListen(channel_);
   if (!a.ok) return (void)ctrl_.Reply(425, a.message);
   data_mode_ = DataMode::kPasv;
   ctrl_.Reply(229, FormatEpsvReply(a.port));

@@ -147,7 +147,7 @@ void RunPrelogin(const Config& config, const SessionInfo& session, int channel,
       }
       user_given = true;
       if (anonymous && config.no_anon_password) {
-        LoginAnswer a = RequestLogin(channel, user, "", prot.private_data);
+        LoginResult a = RequestLogin(channel, user, "", prot.private_data);
         if (a.ok) _exit(0);  // the session jail greets the user
         ctrl.Reply(530, a.message);
         if (a.close) _exit(0);
@@ -160,7 +160,7 @@ void RunPrelogin(const Config& config, const SessionInfo& session, int channel,
         ctrl.Reply(503, "Login with USER first.");
         continue;
       }
-      LoginAnswer a = RequestLogin(channel, user, cmd.arg, prot.private_data);
+      LoginResult a = RequestLogin(channel, user, cmd.arg, prot.private_data);
       explicit_bzero(cmd.arg.data(), cmd.arg.size());
       explicit_bzero(line.data(), line.size());
       if (a.ok) _exit(0);  // the session jail greets the user

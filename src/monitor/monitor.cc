@@ -72,7 +72,6 @@
 #include "strutil.h"
 #include "unique_fd.h"
 #include "uwtmp.h"
-#include "wire.h"
 
 namespace keepftpd {
 
@@ -335,6 +334,15 @@ void StartSession(Monitor& m) {
   m.admissions.NewJail(false);
 }
 
+// A process's SIGSYS handler reported this call before it exited (who: "the session jail").
+void LogViolation(const std::string& who, std::uint32_t syscall) {
+  char* name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, static_cast<int>(syscall));
+  Log(kLogErr, "seccomp violation: " + who + " called forbidden system call " +
+                   std::to_string(syscall) + " (" + (name != nullptr ? name : "unknown") +
+                   ") and was stopped");
+  std::free(name);
+}
+
 // Waits for the jail to go away (its channel closes when it exits), at most timeout_ms, then
 // kills it; reaps it and logs how it ended.
 void ReapChild(Monitor& m, int timeout_ms) {
@@ -378,12 +386,7 @@ void ReapChild(Monitor& m, int timeout_ms) {
   bool trapped = m.violation_reported &&
                  WIFEXITED(status) && WEXITSTATUS(status) == kSeccompExitStatus;
   if (trapped) {
-    char* name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE,
-                                                  static_cast<int>(m.violation_syscall));
-    Log(kLogErr, std::string("seccomp violation: the ") + m.child_name +
-                     " jail called forbidden system call " + std::to_string(m.violation_syscall) +
-                     " (" + (name != nullptr ? name : "unknown") + ") and was stopped");
-    std::free(name);
+    LogViolation(std::string("the ") + m.child_name + " jail", m.violation_syscall);
   } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
     Log(kLogErr, std::string("seccomp violation: the ") + m.child_name +
                      " jail made a forbidden system call and was killed");
@@ -549,10 +552,7 @@ void Answer(Monitor& m, MsgType type, std::string_view body, int fd = -1) {
 }
 
 void AnswerData(Monitor& m, UniqueFd fd, std::string_view message) {
-  WireWriter w;
-  w.PutU8(fd.valid() ? 1 : 0);
-  w.PutString(message);
-  Answer(m, MsgType::kDataResult, w.data(), fd.get());
+  Answer(m, MsgType::kDataResult, Encode(DataResult{fd.valid(), std::string(message)}), fd.get());
 }
 
 // ---- Handlers, one per request ----
@@ -587,11 +587,7 @@ void Sleep(unsigned seconds) {
 }
 
 void AnswerLogin(Monitor& m, bool ok, bool close, std::string_view message) {
-  WireWriter w;
-  w.PutU8(ok ? 1 : 0);
-  w.PutU8(close ? 1 : 0);
-  w.PutString(message);
-  Answer(m, MsgType::kLoginResult, w.data());
+  Answer(m, MsgType::kLoginResult, Encode(LoginResult{ok, close, std::string(message)}));
 }
 
 // A refused login: the failure delay, the failure count, and the connection ends after
@@ -708,7 +704,6 @@ void RefuseUntrustedProxy(const Config& config, const SessionInfo& session) {
 // PROXY_INFO: the client behind the balancer becomes the session's peer, for everything from
 // here on: logs, bans, PAM's rhost, the data connection checks.
 void HandleProxyInfo(Monitor& m, const ProxyInfoRequest& req) {
-  WireWriter w;
   if (req.proxied) {
     const SockAddr client = req.source.Normalized();
     const std::uint16_t sport = client.port();
@@ -719,17 +714,14 @@ void HandleProxyInfo(Monitor& m, const ProxyInfoRequest& req) {
     MonitorLogContext().remote_addr = client.HostString();
     MonitorLogContext().remote_port = std::to_string(sport);
     if (IsBanned(m.config(), client)) {
-      w.PutU8(0);
-      w.PutString(kBannedReply);
-      return Answer(m, MsgType::kProxyInfoResult, w.data());
+      return Answer(m, MsgType::kProxyInfoResult,
+                    Encode(ProxyInfoResult{false, std::string(kBannedReply)}));
     }
   } else {
     Log(kLogInfo, "PROXY header LOCAL from " + m.session->peer.HostString() +
                       " (a health check): the banner only");
   }
-  w.PutU8(1);
-  w.PutString("");
-  Answer(m, MsgType::kProxyInfoResult, w.data());
+  Answer(m, MsgType::kProxyInfoResult, Encode(ProxyInfoResult{true, ""}));
 }
 
 void AcceptLogin(Monitor& m) {
@@ -941,16 +933,10 @@ void HandleLogin(Monitor& m, LoginRequest& req) {
 
 void HandlePasvListen(Monitor& m, const EmptyRequest&) {
   m.pasv_listener.Reset();
-  WireWriter w;
-  static const char kNoAddress[4] = {};
   auto fail = [&](const std::string& why) {
     Log(kLogWarning, "passive listener: " + why);
-    w.PutU8(0);
-    w.PutU16(0);
-    w.PutString("Could not open a passive port.");
-    w.PutU8(0);
-    w.PutBytes(std::string_view(kNoAddress, 4));
-    Answer(m, MsgType::kPasvListenResult, w.data());
+    Answer(m, MsgType::kPasvListenResult,
+           Encode(PasvListenResult{false, 0, "Could not open a passive port.", false, {}}));
   };
   if (!m.config().pasv_enable) return fail("pasv_enable=NO");
   const SockAddr& local = m.session->local;
@@ -983,12 +969,9 @@ void HandlePasvListen(Monitor& m, const EmptyRequest&) {
   Result<SockAddr> where = SockAddr::FromLocal(listener.get());
   if (!where.ok()) return fail(where.status().message());
   m.pasv_listener = std::move(listener);
-  w.PutU8(1);
-  w.PutU16(where->port());
-  w.PutString("");
-  w.PutU8(m.pasv_resolved ? 1 : 0);
-  w.PutBytes(std::string_view(reinterpret_cast<const char*>(m.pasv_address), 4));
-  Answer(m, MsgType::kPasvListenResult, w.data());
+  PasvListenResult answer{true, where->port(), "", m.pasv_resolved, {}};
+  std::memcpy(answer.address, m.pasv_address, 4);
+  Answer(m, MsgType::kPasvListenResult, Encode(answer));
 }
 
 // A data connection for the session: handed over, or with PROT P kept for TLS_DATA (the
@@ -999,10 +982,7 @@ void GiveData(Monitor& m, UniqueFd data, bool tls) {
   int one = 1;
   setsockopt(data.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   m.tls.pending_data = std::move(data);
-  WireWriter w;
-  w.PutU8(1);
-  w.PutString("");
-  Answer(m, MsgType::kDataResult, w.data());
+  Answer(m, MsgType::kDataResult, Encode(DataResult{true, ""}));
 }
 
 // Where a passive data connection may come from (unless pasv_promiscuous): the client's own
@@ -1119,24 +1099,20 @@ void HandlePortConnect(Monitor& m, const PortConnectRequest& req) {
 }
 
 void HandleStartTls(Monitor& m, const EmptyRequest&) {
-  WireWriter w;
   if (!m.config().ssl_enable || m.tls.active) {
-    w.PutU8(0);
-    w.PutString("TLS is not available.");
-    return Answer(m, MsgType::kStartTlsResult, w.data());
+    return Answer(m, MsgType::kStartTlsResult,
+                  Encode(StartTlsResult{false, "TLS is not available."}));
   }
   Status s = ActivateTls(m);
   if (!s.ok()) {
     Log(kLogErr, s.message());
-    w.PutU8(0);
-    w.PutString("TLS is not available: the server's certificate could not be loaded.");
-    return Answer(m, MsgType::kStartTlsResult, w.data());
+    return Answer(m, MsgType::kStartTlsResult,
+                  Encode(StartTlsResult{
+                      false, "TLS is not available: the server's certificate could not be loaded."}));
   }
   // The TLS jail waits for the client's handshake, which comes after the pre-login jail's 234;
   // the pre-login jail then swaps its control connection for the plaintext end.
-  w.PutU8(1);
-  w.PutString("");
-  Answer(m, MsgType::kStartTlsResult, w.data(), m.session->control_fd);
+  Answer(m, MsgType::kStartTlsResult, Encode(StartTlsResult{true, ""}), m.session->control_fd);
 }
 
 // PROT P data: the raw connection kept by DATA_ACCEPT or PORT_CONNECT goes to the TLS jail,
@@ -1198,10 +1174,7 @@ void HandleTlsDataStatus(Monitor& m, const TlsDataStatusRequest& req) {
   bool clean = upload ? known && unbroken && (close_notify || !m.config().strict_ssl_read_eof)
                            : known && (close_notify || !m.config().strict_ssl_write_shutdown);
   m.tls.data_ends = 0;
-  WireWriter w;
-  w.PutU8(clean ? 1 : 0);
-  w.PutU8(close_notify ? 1 : 0);
-  Answer(m, MsgType::kTlsDataStatusResult, w.data());
+  Answer(m, MsgType::kTlsDataStatusResult, Encode(TlsDataStatusResult{clean, close_notify}));
 }
 
 void HandleReinit(Monitor& m, const EmptyRequest&) {
@@ -1248,9 +1221,7 @@ void HandleChownUpload(Monitor& m, const EmptyRequest&, UniqueFd file) {
   } else {
     ok = true;
   }
-  WireWriter w;
-  w.PutU8(ok ? 1 : 0);
-  Answer(m, MsgType::kChownResult, w.data());
+  Answer(m, MsgType::kChownResult, Encode(ChownResult{ok}));
 }
 
 // Whether this process holds a capability: a rootless start must hold none (TrimCapabilities).
@@ -1262,15 +1233,7 @@ bool HoldsCapability() {
 // with its exit status as the proof. Nothing else changes: the jail is gone either way.
 // The TLS jail's is logged at once: the keeper reaps that jail.
 void HandleSeccompReport(Monitor& m, const SeccompReport& report) {
-  if (IsTlsPhase(m.from)) {
-    char* name =
-        seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, static_cast<int>(report.syscall));
-    Log(kLogErr, "seccomp violation: the tls jail called forbidden system call " +
-                     std::to_string(report.syscall) + " (" + (name != nullptr ? name : "unknown") +
-                     ") and was stopped");
-    std::free(name);
-    return;
-  }
+  if (IsTlsPhase(m.from)) return LogViolation("the tls jail", report.syscall);
   m.violation_reported = true;
   m.violation_syscall = report.syscall;
   m.phase = Phase::kClosing;
@@ -1389,12 +1352,7 @@ void ConfineSessionMonitor(Monitor& m, pid_t keeper, volatile std::uint32_t* rep
 void LogMonitorViolation(int status, volatile std::uint32_t* report) {
   const std::uint32_t reported = *report;
   if (WIFEXITED(status) && WEXITSTATUS(status) == kSeccompExitStatus && reported != 0) {
-    char* name =
-        seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, static_cast<int>(reported - 1));
-    Log(kLogErr, "seccomp violation: the session's monitor called forbidden system call " +
-                     std::to_string(reported - 1) + " (" + (name != nullptr ? name : "unknown") +
-                     ") and was stopped");
-    std::free(name);
+    LogViolation("the session's monitor", reported - 1);
   } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
     Log(kLogErr, "seccomp violation: the session's monitor made a forbidden system call and "
                  "was killed");

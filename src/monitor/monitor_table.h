@@ -1,9 +1,7 @@
-// The monitor's policy as data: one row per message a jail may send the monitor (monitor_requests.def),
-// saying in which phases it may come, how long its body may be, whether a descriptor rides with
-// it, how often it may come, its request struct and its handler. AdmitRequest applies a row and
-// decodes the body with the one decoder of requests.h; the monitor then calls the row's handler
-// (monitor.cc). Nothing a jail sends is decoded or acted on another way. Monitor only; pure, so
-// the unit tests and the fuzz target run the very code the monitor runs.
+// The monitor's policy as data: a row per message a jail may send (monitor_requests.def).
+// AdmitRequest applies a row and decodes the body with requests.h's decoder; the monitor then
+// calls the row's handler (monitor.cc). Monitor only; pure, so the unit tests and the fuzz target
+// run the very code the monitor runs.
 #ifndef KEEPFTPD_SRC_MONITOR_MONITOR_TABLE_H_
 #define KEEPFTPD_SRC_MONITOR_MONITOR_TABLE_H_
 
@@ -28,14 +26,13 @@ enum class Phase : std::uint8_t {
   kTlsJail,   // the TLS jail's channel: its reports
   kTlsWrap,   // the TLS jail's, while the monitor waits for its TLS_WRAP_RESULT
 };
-inline constexpr std::size_t kPhaseCount = 6;
 
 const char* PhaseName(Phase phase);
-// The jail that speaks on a phase's channel is the TLS jail (true), or the protocol jail.
-constexpr bool IsTlsPhase(Phase phase) { return phase == Phase::kTlsJail || phase == Phase::kTlsWrap; }
+// Whether the TLS jail speaks on the phase's channel (else a protocol jail).
+constexpr bool IsTlsPhase(Phase p) { return p == Phase::kTlsJail || p == Phase::kTlsWrap; }
 
 using PhaseSet = std::uint8_t;
-constexpr PhaseSet In(Phase phase) { return static_cast<PhaseSet>(1u << static_cast<unsigned>(phase)); }
+constexpr PhaseSet In(Phase p) { return static_cast<PhaseSet>(1u << static_cast<unsigned>(p)); }
 
 enum class FdRule : std::uint8_t {
   kNone,      // a descriptor with it ends the connection

@@ -125,7 +125,7 @@ class FakeMonitor {
 };
 
 // Answer bodies, as the monitor encodes them (ipc_messages.h).
-std::string LoginResult(bool ok, bool close, std::string_view message) {
+std::string LoginResultBody(bool ok, bool close, std::string_view message) {
   WireWriter w;
   w.PutU8(ok);
   w.PutU8(close);
@@ -144,7 +144,7 @@ std::string PasvResult(bool ok, std::uint16_t port, std::string_view message,
   return w.data();
 }
 
-std::string DataResult(bool ok, std::string_view message) {
+std::string DataResultBody(bool ok, std::string_view message) {
   WireWriter w;
   w.PutU8(ok);
   w.PutString(message);
@@ -167,8 +167,8 @@ TEST_CASE("RequestLogin sends user, password and PROT P, and returns the monitor
   Channel c;
   {
     FakeMonitor monitor(c.monitor_end.get(), MsgType::kLoginResult,
-                        LoginResult(false, true, "Login incorrect."));
-    LoginAnswer a = RequestLogin(c.jail_end.get(), "alice", "s3cret", true);
+                        LoginResultBody(false, true, "Login incorrect."));
+    LoginResult a = RequestLogin(c.jail_end.get(), "alice", "s3cret", true);
     CHECK_FALSE(a.ok);
     CHECK(a.close);
     CHECK(a.message == "Login incorrect.");
@@ -188,8 +188,8 @@ TEST_CASE("RequestLogin sends user, password and PROT P, and returns the monitor
   }
   {
     // Over-long names and passwords are cut to the monitor's limits, never sent whole.
-    FakeMonitor monitor(c.monitor_end.get(), MsgType::kLoginResult, LoginResult(true, false, ""));
-    LoginAnswer a = RequestLogin(c.jail_end.get(), std::string(kMaxUserName + 50, 'u'),
+    FakeMonitor monitor(c.monitor_end.get(), MsgType::kLoginResult, LoginResultBody(true, false, ""));
+    LoginResult a = RequestLogin(c.jail_end.get(), std::string(kMaxUserName + 50, 'u'),
                                  std::string(kMaxPassword + 50, 'p'), false);
     CHECK(a.ok);
     CHECK_FALSE(a.close);
@@ -212,7 +212,7 @@ TEST_CASE("RequestPasvListen sends an empty PASV_LISTEN and returns port, messag
   {
     FakeMonitor monitor(c.monitor_end.get(), MsgType::kPasvListenResult,
                         PasvResult(true, 50000, "", 1, Bytes({198, 51, 100, 7})));
-    PasvAnswer a = RequestPasvListen(c.jail_end.get());
+    PasvListenResult a = RequestPasvListen(c.jail_end.get());
     CHECK(monitor.request().type == MsgType::kPasvListen);
     CHECK(monitor.request().body.empty());
     CHECK(a.ok);
@@ -227,7 +227,7 @@ TEST_CASE("RequestPasvListen sends an empty PASV_LISTEN and returns port, messag
   {
     FakeMonitor monitor(c.monitor_end.get(), MsgType::kPasvListenResult,
                         PasvResult(false, 0, "No free port.", 0, Bytes({0, 0, 0, 0})));
-    PasvAnswer a = RequestPasvListen(c.jail_end.get());
+    PasvListenResult a = RequestPasvListen(c.jail_end.get());
     CHECK_FALSE(a.ok);
     CHECK_FALSE(a.resolved);
     CHECK(a.message == "No free port.");
@@ -238,7 +238,7 @@ TEST_CASE("RequestPortConnect sends family, address, port and PROT P; ok brings 
   Channel c;
   Pair data;
   {
-    FakeMonitor monitor(c.monitor_end.get(), MsgType::kDataResult, DataResult(true, ""),
+    FakeMonitor monitor(c.monitor_end.get(), MsgType::kDataResult, DataResultBody(true, ""),
                         data.a.get());
     DataAnswer a = RequestPortConnect(c.jail_end.get(), Host("192.0.2.10", 2021), false);
     const Message& req = monitor.request();
@@ -257,7 +257,7 @@ TEST_CASE("RequestPortConnect sends family, address, port and PROT P; ok brings 
   {
     // An IPv4-mapped address goes as IPv4.
     FakeMonitor monitor(c.monitor_end.get(), MsgType::kDataResult,
-                        DataResult(false, "Failed to establish connection."));
+                        DataResultBody(false, "Failed to establish connection."));
     DataAnswer a = RequestPortConnect(c.jail_end.get(), Host("::ffff:192.0.2.10", 80), false);
     CHECK(monitor.request().body == Bytes({4, 192, 0, 2, 10, 80, 0, 0}));
     CHECK_FALSE(a.ok);
@@ -266,7 +266,7 @@ TEST_CASE("RequestPortConnect sends family, address, port and PROT P; ok brings 
   }
   {
     // IPv6, with PROT P: the monitor keeps the connection for TLS_DATA, so none comes back.
-    FakeMonitor monitor(c.monitor_end.get(), MsgType::kDataResult, DataResult(true, ""));
+    FakeMonitor monitor(c.monitor_end.get(), MsgType::kDataResult, DataResultBody(true, ""));
     DataAnswer a = RequestPortConnect(c.jail_end.get(), Host("2001:db8::5", 65535), true);
     CHECK(monitor.request().body ==
           Bytes({6, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0xff, 0xff, 1}));
@@ -278,7 +278,7 @@ TEST_CASE("RequestPortConnect sends family, address, port and PROT P; ok brings 
 TEST_CASE("RequestTlsData sends an empty TLS_DATA and returns the plaintext end") {
   Channel c;
   Pair plain;
-  FakeMonitor monitor(c.monitor_end.get(), MsgType::kDataResult, DataResult(true, ""),
+  FakeMonitor monitor(c.monitor_end.get(), MsgType::kDataResult, DataResultBody(true, ""),
                       plain.a.get());
   DataAnswer a = RequestTlsData(c.jail_end.get());
   CHECK(monitor.request().type == MsgType::kTlsData);
@@ -324,7 +324,7 @@ TEST_CASE("RequestStartTls returns the plaintext end of the control connection o
   Channel c;
   Pair plain;
   {
-    FakeMonitor monitor(c.monitor_end.get(), MsgType::kStartTlsResult, DataResult(true, ""),
+    FakeMonitor monitor(c.monitor_end.get(), MsgType::kStartTlsResult, DataResultBody(true, ""),
                         plain.a.get());
     StartTlsAnswer a = RequestStartTls(c.jail_end.get());
     CHECK(monitor.request().type == MsgType::kStartTls);
@@ -335,7 +335,7 @@ TEST_CASE("RequestStartTls returns the plaintext end of the control connection o
   }
   {
     FakeMonitor monitor(c.monitor_end.get(), MsgType::kStartTlsResult,
-                        DataResult(false, "TLS is not available."));
+                        DataResultBody(false, "TLS is not available."));
     StartTlsAnswer a = RequestStartTls(c.jail_end.get());
     CHECK_FALSE(a.ok);
     CHECK_FALSE(a.plain_control.valid());
@@ -347,7 +347,7 @@ TEST_CASE("RequestProxyInfo sends what the header said and returns go on, or the
   Channel c;
   {
     ProxyHeader local;  // LOCAL: no addresses, all zero
-    FakeMonitor monitor(c.monitor_end.get(), MsgType::kProxyInfoResult, DataResult(true, ""));
+    FakeMonitor monitor(c.monitor_end.get(), MsgType::kProxyInfoResult, DataResultBody(true, ""));
     std::string reply = "junk";
     CHECK(RequestProxyInfo(c.jail_end.get(), local, &reply));
     CHECK(reply.empty());
@@ -360,7 +360,7 @@ TEST_CASE("RequestProxyInfo sends what the header said and returns go on, or the
     v4.source = Host("192.0.2.1", 50000);
     v4.destination = Host("::ffff:198.51.100.2", 21);  // mapped: sent as IPv4
     FakeMonitor monitor(c.monitor_end.get(), MsgType::kProxyInfoResult,
-                        DataResult(false, "421 Too many connections."));
+                        DataResultBody(false, "421 Too many connections."));
     std::string reply;
     CHECK_FALSE(RequestProxyInfo(c.jail_end.get(), v4, &reply));
     CHECK(reply == "421 Too many connections.");
@@ -372,7 +372,7 @@ TEST_CASE("RequestProxyInfo sends what the header said and returns go on, or the
     v6.kind = ProxyHeader::Kind::kProxy;
     v6.source = Host("2001:db8::1", 1);
     v6.destination = Host("2001:db8::2", 2);
-    FakeMonitor monitor(c.monitor_end.get(), MsgType::kProxyInfoResult, DataResult(true, ""));
+    FakeMonitor monitor(c.monitor_end.get(), MsgType::kProxyInfoResult, DataResultBody(true, ""));
     std::string reply;
     CHECK(RequestProxyInfo(c.jail_end.get(), v6, &reply));
     const std::string a1 = Bytes({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
@@ -387,7 +387,7 @@ TEST_CASE("RequestDataAccept returns the accepted connection, or none with PROT 
   ControlConnection ctrl(control.a.get());
   Pair data;
   {
-    FakeMonitor monitor(c.monitor_end.get(), MsgType::kDataResult, DataResult(true, ""),
+    FakeMonitor monitor(c.monitor_end.get(), MsgType::kDataResult, DataResultBody(true, ""),
                         data.a.get());
     DataAnswer a = RequestDataAccept(c.jail_end.get(), false, ctrl);
     CHECK(monitor.request().type == MsgType::kDataAccept);
@@ -397,7 +397,7 @@ TEST_CASE("RequestDataAccept returns the accepted connection, or none with PROT 
     CHECK(SameFile(a.fd.get(), data.a.get()));
   }
   {
-    FakeMonitor monitor(c.monitor_end.get(), MsgType::kDataResult, DataResult(true, ""));
+    FakeMonitor monitor(c.monitor_end.get(), MsgType::kDataResult, DataResultBody(true, ""));
     DataAnswer a = RequestDataAccept(c.jail_end.get(), true, ctrl);
     CHECK(monitor.request().body == Bytes({1}));
     CHECK(a.ok);
@@ -420,7 +420,7 @@ TEST_CASE("An ABOR, or the client leaving, while RequestDataAccept waits sends D
     }
     // The monitor answers only once it has the cancel, so the jail must have sent it unasked.
     FakeMonitor monitor(c.monitor_end.get(), MsgType::kDataResult,
-                        DataResult(false, "Data connection cancelled."), -1, 2);
+                        DataResultBody(false, "Data connection cancelled."), -1, 2);
     DataAnswer a = RequestDataAccept(c.jail_end.get(), false, ctrl);
     const std::vector<Message>& requests = monitor.requests();
     CHECK_OR_RETURN(requests.size() == 2);
@@ -446,7 +446,7 @@ TEST_CASE("Another command, half of one or an over-long one does not cancel Requ
   Pair data;
   CHECK(send(control.b.get(), "STAT\r\nAB", 8, 0) == 8);
   {
-    FakeMonitor monitor(c.monitor_end.get(), MsgType::kDataResult, DataResult(true, ""),
+    FakeMonitor monitor(c.monitor_end.get(), MsgType::kDataResult, DataResultBody(true, ""),
                         data.a.get());
     DataAnswer a = RequestDataAccept(c.jail_end.get(), false, ctrl);
     CHECK(monitor.requests().size() == 1);
@@ -460,7 +460,7 @@ TEST_CASE("Another command, half of one or an over-long one does not cancel Requ
 
   // Half a line: whether or not the wait took its bytes, the line completes as sent.
   {
-    FakeMonitor monitor(c.monitor_end.get(), MsgType::kDataResult, DataResult(true, ""),
+    FakeMonitor monitor(c.monitor_end.get(), MsgType::kDataResult, DataResultBody(true, ""),
                         data.a.get());
     DataAnswer a = RequestDataAccept(c.jail_end.get(), false, ctrl);
     CHECK(a.ok);
@@ -475,7 +475,7 @@ TEST_CASE("Another command, half of one or an over-long one does not cancel Requ
   CHECK(send(control.b.get(), too_long.data(), too_long.size(), 0) ==
         static_cast<ssize_t>(too_long.size()));
   {
-    FakeMonitor monitor(c.monitor_end.get(), MsgType::kDataResult, DataResult(true, ""),
+    FakeMonitor monitor(c.monitor_end.get(), MsgType::kDataResult, DataResultBody(true, ""),
                         data.a.get());
     DataAnswer a = RequestDataAccept(c.jail_end.get(), false, ctrl);
     CHECK(a.ok);
@@ -560,7 +560,7 @@ std::vector<BadAnswer> BadAnswers() {
   const std::string pasv_ok = PasvResult(true, 1024, "", 0, Bytes({0, 0, 0, 0}));
   return {
       {"PASV answered with LOGIN_RESULT", CallPasv, MsgType::kPasvListen, MonitorDoes::kAnswer,
-       MsgType::kLoginResult, LoginResult(true, false, ""), false,
+       MsgType::kLoginResult, LoginResultBody(true, false, ""), false,
        "monitor answered LOGIN_RESULT to PASV_LISTEN"},
       {"LOGIN answered with CHOWN_RESULT", CallLogin, MsgType::kLogin, MonitorDoes::kAnswer,
        MsgType::kChownResult, Bytes({1}), false, "monitor answered CHOWN_RESULT to LOGIN"},
@@ -575,21 +575,21 @@ std::vector<BadAnswer> BadAnswers() {
       {"PASV_LISTEN_RESULT with a descriptor", CallPasv, MsgType::kPasvListen, MonitorDoes::kAnswer,
        MsgType::kPasvListenResult, pasv_ok, true, "unexpected descriptor"},
       {"DATA_RESULT ok without the connection", CallPort, MsgType::kPortConnect,
-       MonitorDoes::kAnswer, MsgType::kDataResult, DataResult(true, ""), false,
+       MonitorDoes::kAnswer, MsgType::kDataResult, DataResultBody(true, ""), false,
        "DATA_RESULT descriptor does not match its status"},
       {"DATA_RESULT refused with a connection", CallPort, MsgType::kPortConnect,
-       MonitorDoes::kAnswer, MsgType::kDataResult, DataResult(false, "no"), true,
+       MonitorDoes::kAnswer, MsgType::kDataResult, DataResultBody(false, "no"), true,
        "DATA_RESULT descriptor does not match its status"},
       {"DATA_RESULT for PROT P with a connection", CallPortTls, MsgType::kPortConnect,
-       MonitorDoes::kAnswer, MsgType::kDataResult, DataResult(true, ""), true,
+       MonitorDoes::kAnswer, MsgType::kDataResult, DataResultBody(true, ""), true,
        "DATA_RESULT descriptor does not match its status"},
       {"DATA_RESULT with a byte too many", CallPort, MsgType::kPortConnect, MonitorDoes::kAnswer,
-       MsgType::kDataResult, DataResult(false, "") + "x", false, "malformed DATA_RESULT"},
+       MsgType::kDataResult, DataResultBody(false, "") + "x", false, "malformed DATA_RESULT"},
       {"DATA_ACCEPT answered with PASV_LISTEN_RESULT", CallDataAccept, MsgType::kDataAccept,
        MonitorDoes::kAnswer, MsgType::kPasvListenResult, pasv_ok, false,
        "monitor answered PASV_LISTEN_RESULT to DATA_ACCEPT"},
       {"START_TLS_RESULT ok without the control connection", CallStartTls, MsgType::kStartTls,
-       MonitorDoes::kAnswer, MsgType::kStartTlsResult, DataResult(true, ""), false,
+       MonitorDoes::kAnswer, MsgType::kStartTlsResult, DataResultBody(true, ""), false,
        "START_TLS_RESULT descriptor does not match its status"},
       {"TLS_DATA_STATUS_RESULT with clean 2", CallTlsDataEnd, MsgType::kTlsDataStatus,
        MonitorDoes::kAnswer, MsgType::kTlsDataStatusResult, Bytes({2, 0}), false,

@@ -201,6 +201,46 @@ TEST_CASE("The TLS jail's reports: TLS_READY, TLS_DATA_END and TLS_WRAP_RESULT")
   RefusesEveryPrefixAndTrailingBytes<TlsWrapAnswer>(Encode(TlsWrapAnswer{false, "handshake"}));
 }
 
+TEST_CASE("The monitor's answers decode to what was encoded, and refuse anything else") {
+  LoginResult login;
+  CHECK(Decode(Encode(LoginResult{false, true, "Login incorrect."}), &login).ok());
+  CHECK((!login.ok && login.close && login.message == "Login incorrect."));
+  RefusesEveryPrefixAndTrailingBytes<LoginResult>(Encode(LoginResult{true, false, "ok"}));
+  CHECK_FALSE(Decode(std::string("\2\0\0\0", 4), &login).ok());  // ok is 0 or 1
+  CHECK(Encode(LoginResult{true, false, std::string(kMaxAnswerText + 9, 'x')}).size() ==
+        2 + 2 + kMaxAnswerText);
+
+  PasvListenResult pasv;
+  PasvListenResult sent{true, 50000, "", true, {192, 0, 2, 7}};
+  CHECK(Decode(Encode(sent), &pasv).ok());
+  CHECK((pasv.ok && pasv.port == 50000 && pasv.resolved && pasv.address[0] == 192 &&
+         pasv.address[3] == 7));
+  RefusesEveryPrefixAndTrailingBytes<PasvListenResult>(Encode(sent));
+
+  DataResult data;
+  CHECK(Decode(Encode(DataResult{false, "Illegal PORT command."}), &data).ok());
+  CHECK(data.message == "Illegal PORT command.");
+  RefusesEveryPrefixAndTrailingBytes<DataResult>(Encode(DataResult{true, ""}));
+  StartTlsResult tls;
+  CHECK(Decode(Encode(StartTlsResult{true, ""}), &tls).ok());
+  CHECK(tls.ok);
+  Status s = Decode(Encode(StartTlsResult{true, ""}) + "x", &tls);
+  CHECK(s.message().find("START_TLS_RESULT") != std::string::npos);
+
+  ChownResult chown;
+  CHECK(Decode(Encode(ChownResult{true}), &chown).ok());
+  CHECK(chown.ok);
+  CHECK_FALSE(Decode("", &chown).ok());
+  TlsDataStatusResult status;
+  CHECK(Decode(Encode(TlsDataStatusResult{false, true}), &status).ok());
+  CHECK((!status.clean && status.close_notify));
+  RefusesEveryPrefixAndTrailingBytes<TlsDataStatusResult>(Encode(TlsDataStatusResult{}));
+  ProxyInfoResult proxy;
+  CHECK(Decode(Encode(ProxyInfoResult{false, "421 banned"}), &proxy).ok());
+  CHECK((!proxy.go_on && proxy.reply == "421 banned"));
+  RefusesEveryPrefixAndTrailingBytes<ProxyInfoResult>(Encode(ProxyInfoResult{true, ""}));
+}
+
 TEST_CASE("Requests without a body refuse any byte, and say which request it was") {
   CHECK(DecodeEmpty(MsgType::kPasvListen, "").ok());
   Status s = DecodeEmpty(MsgType::kReinit, "x");
