@@ -37,6 +37,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
@@ -57,6 +58,7 @@
 #include <vector>
 
 #include "auth.h"
+#include "build_config.h"
 #include "hash_file.h"
 #include "ipc.h"
 #include "tls.h"
@@ -1344,8 +1346,12 @@ void ConfineSessionMonitor(Monitor& m, pid_t keeper, volatile std::uint32_t* rep
   spec.sandbox.chown_uploads = chown_uploads;
   spec.sandbox.log_only = config.seccomp_log_only;
   spec.sandbox.report = report;
+  // Test builds only: the privilege audit's check of the keeper's report of this process's
+  // forbidden calls.
+  const bool forbidden = KEEPFTPD_TEST_HOOKS && getenv("KEEPFTPD_TEST_MONITOR_PTRACE") != nullptr;
   Status s = ConfineMonitor(spec);
   if (!s.ok()) Fatal("monitor: " + s.message());
+  if (forbidden) syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0);
 }
 
 // The keeper, once the session's monitor is gone: a forbidden system call it made.

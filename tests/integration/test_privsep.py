@@ -231,6 +231,21 @@ def test_forbidden_syscall_ends_the_session_and_is_logged(server_inetd, phase):
                      rf"\d+ \(ptrace\)", log), log
 
 
+def test_forbidden_syscall_of_the_sessions_monitor_is_logged_by_the_keeper(make_server):
+    # Test builds only: the session's monitor calls ptrace() once it is confined. Its filter
+    # stops it, and the keeper, which reaps it, names the call.
+    s = make_server(env={"KEEPFTPD_TEST_MONITOR_PTRACE": "1"})
+    c = s.raw()
+    c.reply()
+    c.cmd("USER anonymous")
+    c.send("PASS x@y\r\n")
+    assert c.closed(10)
+    assert wait_for(lambda: children(s.proc.pid) == [])
+    log = s.wait_output("seccomp violation")
+    assert re.search(r"seccomp violation: the session's monitor called forbidden system call "
+                     r"101 \(ptrace\) and was stopped", log), log
+
+
 def test_seccomp_log_only_lets_the_call_run_and_the_kernel_log_it(make_server):
     s = make_server({"seccomp_log_only": "YES"})
     c = s.raw().login()
