@@ -180,3 +180,26 @@ def test_meson_lists_the_suites_by_name():
     assert "config_test" in suites["unit"]
     assert "test_uploads" in suites["integration"] and "test_stress" in suites["integration"]
     assert "fuzz_path" in suites["fuzz"]
+
+
+MONITOR_ONLY = ["monitor.cc", "monitor.h", "monitor_table.cc", "monitor_table.h",
+                "monitor_requests.def", "auth.cc", "auth.h", "login_state.cc", "login_state.h",
+                "uwtmp.cc", "uwtmp.h", "pam_dlopen.cc", "pam_library.h"]
+
+
+def test_readme_counts_the_monitor_only_lines_as_they_are():
+    lines = code = 0
+    for name in MONITOR_ONLY:
+        with open(os.path.join(SRC, "monitor", name)) as f:
+            for line in f:
+                lines += 1
+                stripped = line.strip()
+                code += bool(stripped) and not stripped.startswith("//")
+    with open(os.path.join(REPO, "README.md")) as f:
+        readme = " ".join(f.read().split())
+    m = re.search(r"is ([\d,]+) lines, ([\d,]+) without comments and blank lines", readme)
+    assert m, "README no longer says how many lines only the monitor runs"
+    said_lines, said_code = (int(g.replace(",", "")) for g in m.groups())
+    # Rounded to tens in the README; within 2% it stays true.
+    assert abs(lines - said_lines) <= said_lines // 50, (lines, said_lines)
+    assert abs(code - said_code) <= said_code // 50, (code, said_code)
