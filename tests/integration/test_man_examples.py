@@ -336,8 +336,8 @@ def test_ftps_explicit_and_implicit_with_a_lets_encrypt_certificate(tree, make_s
     # Implicit: the same configuration with implicit_ssl=YES, in the file ftps@.service reads.
     steps = m.run(example("ftps", "implicit"))
     assert steps == "systemctl enable --now ftps.socket\n"
-    with open(os.path.join(REPO, "units", "ftps@.service")) as f:
-        assert "ExecStart=/usr/sbin/keepftpd --config /etc/keepftpd-ftps.conf\n" in f.read()
+    with open(os.path.join(REPO, "units", "ftps@.service.in")) as f:  # /etc with --prefix=/usr
+        assert "ExecStart=@sbindir@/keepftpd --config @sysconfdir@/keepftpd-ftps.conf\n" in f.read()
     implicit = m.path("/etc/keepftpd-ftps.conf")
     check_config(implicit)
     with open(implicit) as f:

@@ -12,8 +12,8 @@ import subprocess
 import pytest
 
 from conftest import KEEPFTPD, REPO, free_port
-from test_service import (Superserver, anonymous_session, superservers,  # noqa: F401
-                          write_keepftpd_config)
+from test_service import (Superserver, anonymous_session, packaged_binary,  # noqa: F401
+                          read_built, superservers, write_keepftpd_config)
 
 DATA = os.path.join(REPO, "tests", "data", "vsftpd")
 CONFIGS = sorted(glob.glob(os.path.join(DATA, "*.conf"))) + ["/etc/vsftpd.conf"]
@@ -113,14 +113,14 @@ def test_listening_and_limits_move_to_the_socket_and_xinetd(tmp_path):
 
 
 def test_the_drop_in_and_the_xinetd_entry_work(tmp_path, tree, superservers):
-    """The drop-in passes systemd-analyze verify beside the shipped units, and xinetd serves a
+    """The drop-in passes systemd-analyze verify beside the installed units, and xinetd serves a
     session with the entry (moved to a free loopback port)."""
     migrate(os.path.join(DATA, "archwiki-limits.conf"), tmp_path / "out")
     units = tmp_path / "units"
     (units / "ftp.socket.d").mkdir(parents=True)
     for name in ("ftp.socket", "ftp@.service"):
-        text = open(os.path.join(REPO, "units", name)).read()
-        (units / name).write_text(text.replace("/usr/sbin/keepftpd", KEEPFTPD))
+        text = read_built(os.path.join("units", name))
+        (units / name).write_text(text.replace(packaged_binary(), KEEPFTPD))
     (units / "ftp.socket.d" / "override.conf").write_text(
         (tmp_path / "out" / "ftp.socket.d" / "override.conf").read_text())
     r = subprocess.run(["systemd-analyze", "verify", "--man=no", str(units / "ftp.socket")],

@@ -1,9 +1,11 @@
 """keepftpd run by its real superservers, from the files the repository ships:
 
-- xinetd (the Debian package) with a copy of xinetd/keepftpd rewritten only for a loopback port,
+- xinetd (the Debian package) with a copy of the xinetd entry meson makes from
+  xinetd/keepftpd.in, rewritten only for a loopback port,
   the built binary and a test config: a real session, nothing logged reaches the client although
   xinetd puts the connection on fd 0, 1 and 2, and xinetd's instances / per_source limits;
-- units/ftp@.service's own ExecStart= line under systemd-socket-activate, the way ftp.socket
+- ftp@.service's own ExecStart= line (as meson makes it from units/ftp@.service.in) under
+  systemd-socket-activate, the way ftp.socket
   (Accept=yes) and StandardInput=socket run it;
 - a real systemd-journald, started in a private mount namespace (tmpfs on /run/systemd, the
   journal files in the test's directory), receiving keepftpd's records with their fields.
@@ -12,6 +14,7 @@
 """
 
 import ftplib
+import functools
 import io
 import json
 import os
@@ -28,14 +31,37 @@ import pytest
 from conftest import KEEPFTPD, RawClient, free_port
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PACKAGED_BINARY = "/usr/sbin/keepftpd"
-PACKAGED_CONFIG = "/etc/keepftpd.conf"
+BUILD = os.path.dirname(os.path.dirname(os.path.abspath(KEEPFTPD)))
 JOURNALD = "/lib/systemd/systemd-journald"
 
 
 def read(relative):
     with open(os.path.join(REPO, relative), encoding="utf-8") as f:
         return f.read()
+
+
+def read_built(relative):
+    """A file meson made from RELATIVE.in in the build directory (the units, the xinetd entries),
+    with the build's installed paths in it."""
+    with open(os.path.join(BUILD, relative), encoding="utf-8") as f:
+        return f.read()
+
+
+@functools.lru_cache(maxsize=None)
+def installed_paths():
+    """The build's installed paths: {"sbindir": ..., "sysconfdir": ...}, absolute."""
+    r = subprocess.run(["meson", "introspect", "--buildoptions", BUILD], capture_output=True,
+                       text=True, timeout=60, check=True)
+    options = {o["name"]: o["value"] for o in json.loads(r.stdout)}
+    return {d: os.path.join(options["prefix"], options[d]) for d in ("sbindir", "sysconfdir")}
+
+
+def packaged_binary():
+    return os.path.join(installed_paths()["sbindir"], "keepftpd")
+
+
+def packaged_config():
+    return os.path.join(installed_paths()["sysconfdir"], "keepftpd.conf")
 
 
 def require(program):
@@ -248,10 +274,11 @@ def session_that_logs(port):
 # ---- xinetd -----------------------------------------------------------------------------------
 
 def xinetd_entry_for_test(port, config_path, instances=None, per_source=None):
-    """xinetd/keepftpd with only what a test must change: a free loopback port (UNLISTED, since
-    the port is not ftp's in /etc/services), the built binary, the test config, and optionally
-    the limits. Every other line is the shipped entry's."""
-    text = read("xinetd/keepftpd")
+    """The xinetd entry keepftpd installs with only what a test must change: a free loopback port
+    (UNLISTED, since the port is not ftp's in /etc/services), the built binary, the test config,
+    optionally the limits, and enabled (it is installed disabled). Every other line is the
+    installed entry's."""
+    text = read_built("xinetd/keepftpd")
     m = re.search(r"^service ftp\s*\n\{\n(.*?)^\}", text, re.MULTILINE | re.DOTALL)
     assert m, "xinetd/keepftpd has no 'service ftp { ... }' block"
     body = []
@@ -264,11 +291,14 @@ def xinetd_entry_for_test(port, config_path, instances=None, per_source=None):
         key, op, value = kv.groups()
         seen.add(key)
         if key == "server":
-            assert value == PACKAGED_BINARY, line
+            assert value == packaged_binary(), line
             value = KEEPFTPD
         elif key == "server_args":
-            assert PACKAGED_CONFIG in value.split(), line
-            value = " ".join(config_path if a == PACKAGED_CONFIG else a for a in value.split())
+            assert packaged_config() in value.split(), line
+            value = " ".join(config_path if a == packaged_config() else a for a in value.split())
+        elif key == "disable":
+            assert value == "yes", line
+            value = "no"
         elif key == "instances" and instances is not None:
             value = str(instances)
         elif key == "per_source" and per_source is not None:
@@ -276,7 +306,7 @@ def xinetd_entry_for_test(port, config_path, instances=None, per_source=None):
         elif key in ("port", "bind", "type"):
             continue
         body.append(f"\t{key} {op} {value}")
-    for key in ("server", "server_args", "instances", "per_source", "wait", "user"):
+    for key in ("server", "server_args", "instances", "per_source", "wait", "user", "disable"):
         assert key in seen, f"xinetd/keepftpd sets no {key}"
     body += ["\ttype = UNLISTED", f"\tport = {port}", "\tbind = 127.0.0.1"]
     return "service ftp\n{\n" + "\n".join(body) + "\n}\n"
@@ -407,7 +437,7 @@ def unit_settings(relative):
     """{section: {key: [values]}} of a unit file (comments, blank lines and continuations)."""
     sections, current = {}, None
     pending = ""
-    for raw in read(relative).splitlines():
+    for raw in read_built(relative).splitlines():
         line = (pending + raw.strip()) if pending else raw.strip()
         pending = ""
         if not line or line[0] in "#;":
@@ -425,16 +455,16 @@ def unit_settings(relative):
 
 
 def exec_start_argv(config_path):
-    """ftp@.service's ExecStart= as argv, with the packaged paths replaced by the built binary
+    """ftp@.service's ExecStart= as argv, with the installed paths replaced by the built binary
     and the test config; nothing else changed."""
     service = unit_settings("units/ftp@.service")["Service"]
     starts = [v for v in service.get("ExecStart", []) if v]
     assert len(starts) == 1, f"ftp@.service needs exactly one ExecStart=: {starts}"
     line = starts[0].lstrip("@-:+!")
     argv = shlex.split(line)
-    assert argv[0] == PACKAGED_BINARY, f"ExecStart= runs {argv[0]}, not {PACKAGED_BINARY}"
-    assert PACKAGED_CONFIG in argv[1:], f"ExecStart= does not name {PACKAGED_CONFIG}: {line}"
-    return [KEEPFTPD] + [config_path if a == PACKAGED_CONFIG else a for a in argv[1:]], service
+    assert argv[0] == packaged_binary(), f"ExecStart= runs {argv[0]}, not {packaged_binary()}"
+    assert packaged_config() in argv[1:], f"ExecStart= does not name {packaged_config()}: {line}"
+    return [KEEPFTPD] + [config_path if a == packaged_config() else a for a in argv[1:]], service
 
 
 def socket_activate_command(port, config_path):
