@@ -1,6 +1,8 @@
-"""keepftpd.conf(5)'s EXAMPLES, done as the page says: each example's commands prepare a
-throwaway machine, its configuration passes --check-config, and a real client gets what the
-example promises from a server running it.
+"""The man pages' examples, done as the pages say. keepftpd.conf(5)'s EXAMPLES: each example's
+commands prepare a throwaway machine, its configuration passes --check-config, and a real client
+gets what the example promises from a server running it. keepftpd(8)'s (at the end of this file):
+the migration from vsftpd, --check-config, serving by hand, with systemd and with xinetd, and
+the journalctl commands of LOGGING.
 
 Every example block in the page is marked with a roff comment just before its .EX line,
 `.\\" example: NAME PART` (PART: setup, conf, or the name of a further step), and this file
@@ -26,6 +28,7 @@ import subprocess
 import pytest
 
 from conftest import KEEPFTPD, REPO, assert_private_etc
+from test_service import start_journald_server, superservers, wait_for_records  # noqa: F401
 
 PAGE = os.path.join(REPO, "man", "keepftpd.conf.5")
 PASSWORD = "example-secret"
@@ -36,13 +39,16 @@ def deroff(line):
     return line.replace("\\-", "-").replace("\\&", "").replace("\\e", "\\")
 
 
-def page_examples():
-    """{(name, part): text} of the EXAMPLES section's marked .EX blocks, and the first lines of
-    the blocks that are not marked."""
-    with open(PAGE, encoding="utf-8") as f:
+def page_examples(page=PAGE, section=".SH EXAMPLES"):
+    """{(name, part): text} of the section's marked .EX blocks (section None: the whole page's),
+    and the first lines of the blocks that are not marked."""
+    with open(page, encoding="utf-8") as f:
         lines = f.read().splitlines()
-    start = lines.index(".SH EXAMPLES")
-    end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith(".SH "))
+    if section is None:
+        start, end = 0, len(lines)
+    else:
+        start = lines.index(section)
+        end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith(".SH "))
     blocks, unmarked = {}, []
     i = start
     while i < end:
@@ -73,6 +79,7 @@ STAND_INS = r"""
 set -eu
 mount -t tmpfs tmpfs /var/log
 mount -t tmpfs tmpfs /var/mail
+keepftpd() { "$KEEPFTPD" "$@"; }  # the built binary, as installed
 systemctl() { echo "systemctl $*" >> "$MACHINE/commands.log"; }
 firewall-cmd() { echo "firewall-cmd $*" >> "$MACHINE/commands.log"; }
 passwd() { [ $# = 1 ]; echo "$1:$PASSWORD" | chpasswd; }
@@ -98,15 +105,17 @@ class Machine:
     def __init__(self, tree, names=None):
         self.tree = tree
         self.root = os.path.join(tree.base, "machine")
-        for d in ("etc", "srv"):
+        for d in ("etc", "srv", "root"):
             os.makedirs(os.path.join(self.root, d), mode=0o755)
         # Account names of the page -> names here (kftp-*: tests/with-test-accounts removes
         # them from its copy of /etc, so a run inside a run starts without them).
         self.names = names or {}
 
     def localize(self, text):
-        text = re.sub(r"(?<![\w./-])/(srv/|etc/keepftpd|etc/letsencrypt/)",
+        text = re.sub(r"(?<![\w./-])/(srv/|etc/keepftpd|etc/letsencrypt/|etc/systemd/system|"
+                      r"etc/xinetd\.d/|root/keepftpd-migration)",
                       lambda m: self.root + "/" + m.group(1), text)
+        text = re.sub(r"(?<![\w./-])/usr/sbin/keepftpd(?![\w.-])", KEEPFTPD, text)
         text = text.replace("keepftpd-virtual", "kftp-mx-virtual")  # the PAM service
         for name, here in self.names.items():
             text = re.sub(r"(?<![\w-])" + re.escape(name) + r"(?![\w-])", here, text)
@@ -115,8 +124,9 @@ class Machine:
     def path(self, page_path):
         return self.localize(page_path)
 
-    def run(self, commands):
-        """Runs an example's commands; returns what the recorded stand-ins were asked."""
+    def run(self, commands, ok=True):
+        """Runs an example's commands (which must succeed, unless ok is False); returns what the
+        recorded stand-ins were asked, and keeps the run's standard output and status."""
         assert_private_etc()
         for here in self.names.values():
             if here.startswith("kftp-mx-") and subprocess.run(["id", here],
@@ -124,8 +134,10 @@ class Machine:
                 subprocess.run(["userdel", here], check=True)
         r = subprocess.run(["unshare", "--mount", "--propagation", "private", "--", "bash", "-c",
                             STAND_INS + self.localize(commands)], capture_output=True, text=True,
-                           timeout=120, env=dict(os.environ, MACHINE=self.root, PASSWORD=PASSWORD))
-        assert r.returncode == 0, r.stdout + r.stderr
+                           timeout=120, env=dict(os.environ, MACHINE=self.root, PASSWORD=PASSWORD,
+                                                 KEEPFTPD=KEEPFTPD))
+        self.stdout, self.returncode = r.stdout, r.returncode
+        assert r.returncode == 0 or not ok, r.stdout + r.stderr
         log = os.path.join(self.root, "commands.log")
         return open(log).read() if os.path.exists(log) else ""
 
@@ -401,3 +413,235 @@ def test_user_lists(tree, make_server, local_users):
     assert c.cmd("USER kftp-carol")[0] == 530  # not in the list: before any password
     assert c.cmd("USER kftp-alice")[0] == 331
     assert c.cmd("PASS alice-secret")[0] == 230
+
+
+# ---- keepftpd(8) ------------------------------------------------------------------------------
+# Every .EX block of keepftpd(8), in any section, is marked the same way and run here, with the
+# same changes plus: /usr/sbin/keepftpd is the built binary, /root/keepftpd-migration,
+# /etc/systemd/system and /etc/xinetd.d are in the test's tree, and what listens on a port runs
+# in a network namespace of its own, where the page's port is free. The journalctl commands of
+# LOGGING read the journal of a journald started for the test (-D names where it is).
+
+PAGE_8 = os.path.join(REPO, "man", "keepftpd.8")
+EXAMPLES_8, UNMARKED_8 = page_examples(PAGE_8, section=None)
+
+
+def example_8(name, part):
+    assert (name, part) in EXAMPLES_8, f"keepftpd(8) has no example block {name} {part}"
+    return EXAMPLES_8[(name, part)]
+
+
+def page_8_text():
+    with open(PAGE_8, encoding="utf-8") as f:
+        return deroff(f.read())
+
+
+def logging_commands():
+    """The journalctl commands LOGGING shows (.B "journalctl ...")."""
+    return re.findall(r'^\.B "(journalctl [^"]*)"$', page_8_text(), re.MULTILINE)
+
+
+def logging_record():
+    """The record LOGGING quotes as a jail's (\\(lq TEXT \\(rq)."""
+    m = re.search(r'^\.RB \\\(lq "(session jail: [^"]*)" \\\(rq', page_8_text(), re.MULTILINE)
+    assert m, "keepftpd(8) LOGGING quotes no session jail record"
+    return m.group(1)
+
+
+# Runs a script as root in new mount, network and PID namespaces: loopback up, every port
+# free, and whatever the script starts ends with it.
+NETNS = ["unshare", "--mount", "--net", "--pid", "--fork", "--mount-proc", "--propagation",
+         "private", "--", "bash", "-c"]
+NETNS_SETUP = r"""
+set -eu
+ip link set lo up
+listens() { for i in $(seq 200); do ss -ltn | grep -q ":$1 " && return 0; sleep 0.05; done
+            echo "nothing listens on port $1"; return 1; }
+"""
+
+
+def in_netns(machine, script):
+    r = subprocess.run(NETNS + [NETNS_SETUP + script], capture_output=True, text=True,
+                       timeout=120, env=dict(os.environ, MACHINE=machine.root))
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def anonymous_machine(tree):
+    """A machine whose /etc/keepftpd.conf serves the suite's tree anonymously."""
+    m = Machine(tree)
+    m.configure(f"anonymous_enable=YES\nanon_root={tree.anon}\n")
+    return m
+
+
+def test_every_example_block_of_keepftpd_8_is_marked_and_run():
+    assert not UNMARKED_8, "keepftpd(8) blocks without a '.\\\" example: NAME PART' line: " + \
+        ", ".join(UNMARKED_8)
+    assert set(EXAMPLES_8) == {("migrate", "steps"), ("check-config", "command"),
+                               ("by-hand", "command"), ("systemd", "command"),
+                               ("xinetd", "entry")}
+    assert sorted(logging_commands()) == ["journalctl -t keepftpd",
+                                          "journalctl -t keepftpd -o json"]
+
+
+def test_keepftpd_8_migration_from_vsftpd(tree, make_server, local_users):
+    """Debian's own /etc/vsftpd.conf (the vsftpd package's) converted, checked and installed as
+    the page says; the installed file then serves what that vsftpd setup served: local users
+    through PAM, no anonymous logins, transfers in vsftpd's log."""
+    assert os.path.exists("/etc/vsftpd.conf"), "./dev test installs the vsftpd package"
+    m = Machine(tree)
+    steps = m.run(example_8("migrate", "steps"))
+    out = m.stdout
+    for part in ("Same in keepftpd", "Changed meaning or default",
+                 "Moved to the socket unit and the xinetd entry", "Needs your decision (0)"):
+        assert part in out, out
+    assert re.search(r"^OK$", out, re.MULTILINE), out  # the check of the result
+    migrated = m.path("/root/keepftpd-migration/keepftpd.conf")
+    installed = m.path("/etc/keepftpd.conf")
+    with open(migrated) as f, open(installed) as g:
+        assert f.read() == g.read()
+    st = os.stat(installed)
+    assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (0, 0o644)
+    with open(m.path("/etc/systemd/system/ftp.socket.d/override.conf")) as f:
+        assert "[Socket]\nListenStream=\nListenStream=21\n" in f.read()
+    assert steps == ("systemctl disable --now vsftpd\n"
+                     "systemctl daemon-reload\n"
+                     "systemctl enable --now ftp.socket\n")
+    with open(installed) as f:
+        conf = f.read()
+    assert re.search(r"^anonymous_enable=NO$", conf, re.MULTILINE)
+    # Served (with the transfer log in the test's tree rather than /var/log).
+    vlog = os.path.join(tree.base, "vsftpd.log")
+    s = make_server(raw_config=conf + f"vsftpd_log_file={vlog}\n")
+    ftp = login(s, "kftp-alice", "alice-secret")
+    assert get(ftp, "readme.txt") == b"kftp-alice's file\n"
+    ftp.quit()
+    with pytest.raises(ftplib.error_perm, match="^530"):
+        login(s, "anonymous", "guest@example.org")  # a local account's name, none here
+    with open(vlog) as f:
+        assert "readme.txt" in f.read()
+
+
+def test_keepftpd_8_check_config(tree):
+    m = anonymous_machine(tree)
+    m.run(example_8("check-config", "command"))
+    assert m.stdout == "OK\n"
+    # A broken file: every error, FILE:LINE: OPTION: message, and status 1.
+    path = m.path("/etc/keepftpd.conf")
+    with open(path) as f:
+        lines = f.read().splitlines()
+    with open(path, "a") as f:
+        f.write("listen=YES\nanon_max_rate=fast\n")
+    m.run(example_8("check-config", "command"), ok=False)
+    assert m.returncode == 1
+    errors = m.stdout.splitlines()
+    assert [e.split(": ")[0] for e in errors] == [f"{path}:{len(lines) + 1}",
+                                                 f"{path}:{len(lines) + 2}"], m.stdout
+    assert errors[0].startswith(f"{path}:{len(lines) + 1}: listen: ")
+    assert errors[1].startswith(f"{path}:{len(lines) + 2}: anon_max_rate: ")
+
+
+def test_keepftpd_8_serving_by_hand(tree):
+    """On 127.0.0.1 port 2121, one keepftpd per connection: two connections held open are two
+    processes of the superserver's, and curl downloads."""
+    m = anonymous_machine(tree)
+    command = m.localize(example_8("by-hand", "command")).rstrip("\n")
+    out = in_netns(m, command + " &\n" + r"""
+superserver=$!
+listens 2121
+exec 3<>/dev/tcp/127.0.0.1/2121 4<>/dev/tcp/127.0.0.1/2121
+read -r banner <&3; echo "banner: $banner"
+read -r banner <&4; echo "banner: $banner"
+for pid in $(cat /proc/$superserver/task/$superserver/children); do
+  echo "process $pid: $(tr '\0' ' ' < /proc/$pid/cmdline)"
+done
+curl -sS ftp://127.0.0.1:2121/pub/hello.txt
+""")
+    assert out.count("banner: 220") == 2, out
+    processes = re.findall(r"^process (\d+): (.*)$", out, re.MULTILINE)
+    assert len(processes) == 2 and processes[0][0] != processes[1][0], out
+    for _, cmdline in processes:
+        assert cmdline == f"{KEEPFTPD} --config {m.path('/etc/keepftpd.conf')} ", out
+    assert out.endswith("Hello from keepftpd.\n"), out
+
+
+# systemctl without systemd as PID 1: `enable --now ftp.socket` does what the installed
+# ftp.socket and ftp@.service say (listen where ListenStream= says, Accept=yes: ExecStart= per
+# connection, StandardInput=socket: the connection on standard input).
+SYSTEMCTL = r"""
+systemctl() {
+  [ "$*" = "enable --now ftp.socket" ]
+  local units=$MACHINE/etc/systemd/system
+  grep -qx 'Accept=yes' "$units/ftp.socket"
+  grep -qx 'StandardInput=socket' "$units/ftp@.service"
+  local listen exec_start
+  listen=$(sed -n 's/^ListenStream=//p' "$units/ftp.socket")
+  exec_start=$(sed -n 's/^ExecStart=//p' "$units/ftp@.service")
+  systemd-socket-activate -l "$listen" -a --inetd $exec_start &
+  listens "$listen"
+}
+"""
+
+
+def test_keepftpd_8_serving_with_systemd(tree):
+    m = anonymous_machine(tree)
+    units = m.path("/etc/systemd/system")
+    os.makedirs(units)
+    for name in ("ftp.socket", "ftp@.service"):
+        with open(os.path.join(REPO, "units", name)) as f, \
+                open(os.path.join(units, name), "w") as g:
+            g.write(m.localize(f.read()))
+    with open(os.path.join(units, "ftp@.service")) as f:
+        assert f"ExecStart={KEEPFTPD} --config {m.path('/etc/keepftpd.conf')}\n" in f.read()
+    out = in_netns(m, SYSTEMCTL + m.localize(example_8("systemd", "command")) +
+                   "curl -sS ftp://127.0.0.1:21/pub/hello.txt\n")
+    assert out == "Hello from keepftpd.\n", out
+
+
+def test_keepftpd_8_serving_with_xinetd(tree):
+    m = anonymous_machine(tree)
+    entry = m.path("/etc/xinetd.d/keepftpd")
+    os.makedirs(os.path.dirname(entry))
+    with open(entry, "w") as f:
+        f.write(m.localize(example_8("xinetd", "entry")))
+    # xinetd's main file, as Debian's /etc/xinetd.conf: the defaults, then the entries.
+    main = os.path.join(tree.base, "xinetd.conf")
+    with open(main, "w") as f:
+        f.write("defaults\n{\n}\n" f"includedir {os.path.dirname(entry)}\n")
+    out = in_netns(m, f"""
+xinetd -dontfork -f {main} -pidfile {tree.base}/xinetd.pid &
+listens 21
+curl -sS ftp://127.0.0.1/pub/hello.txt
+""")
+    assert out == "Hello from keepftpd.\n", out
+
+
+def test_keepftpd_8_logging_commands(tree, superservers):
+    """LOGGING's journalctl commands show a download as the page quotes it, and its fields."""
+    record = logging_record()
+    path = re.search(r"RETR (\S+):", record).group(1)
+    size = int(re.search(r": (\d+) bytes", record).group(1))
+    with open(tree.path(path), "wb") as f:
+        f.write(b"x" * size)
+    os.chmod(tree.path(path), 0o644)
+    s = start_journald_server(tree, superservers)
+    ftp = s.ftp()
+    ftp.login()
+    assert get(ftp, path) == b"x" * size
+    ftp.quit()
+    wait_for_records(s, lambda records: any(r.get("FTP_COMMAND") == "RETR" for r in records))
+    text, json_out = (subprocess.run(command.split() + ["-D", s.journal_dir, "--no-pager"],
+                                     capture_output=True, text=True, timeout=30).stdout
+                      for command in sorted(logging_commands()))
+    # The record as quoted, with this transfer's duration.
+    quoted = re.escape(record).replace(r"\ 20\ us", r"\ [0-9]+\ us")
+    assert re.search(r" keepftpd\[[0-9]+\]: " + quoted + "$", text, re.MULTILINE), text
+    records = [json.loads(line) for line in json_out.splitlines() if line.strip()]
+    jail = [r for r in records if re.fullmatch(quoted, r.get("MESSAGE", ""))]
+    assert len(jail) == 1, records
+    assert jail[0]["FTP_SOURCE"] == "jail" and int(jail[0]["PRIORITY"]) >= 4, jail[0]
+    retr = [r for r in records if r.get("FTP_COMMAND") == "RETR"]
+    assert len(retr) == 1, records
+    assert (retr[0]["FTP_PATH"], retr[0]["FTP_BYTES"], retr[0]["FTP_RESULT"],
+            retr[0]["FTP_USER"], retr[0]["REMOTE_ADDR"]) == (path, str(size), "ok", "ftp",
+                                                              "127.0.0.1"), retr[0]
