@@ -1,6 +1,7 @@
 """`./dev serve`, the README's first command: the demo tree reaches curl and lftp, from the
 server alone built as it is installed (build-serve/, no test hooks); Ctrl-C and SIGTERM stop
-everything it started and remove everything it made."""
+everything it started and remove everything it made, also while the demo is being made; and
+when ./dev itself is killed outright, the superserver goes with it and frees the port."""
 
 import ftplib
 import os
@@ -185,3 +186,64 @@ def test_a_signal_stops_everything_dev_serve_started_and_removes_what_it_made(ho
             if alive(pid, start) and pid != proc.pid:
                 os.kill(pid, signal.SIGKILL)
         subprocess.run(["rm", "-rf", demo, *leftovers])
+
+
+def test_ctrl_c_while_the_demo_is_made_removes_it():
+    """Ctrl-C as soon as the demo directory appears (it is filled, then its configuration is
+    checked, before anything listens): ./dev serve ends through its own handler and leaves no
+    part of the demo and no process."""
+    parent = tempfile.mkdtemp(prefix="keepftpd-demo-", dir="/tmp")
+    demo = os.path.join(parent, "demo")
+    port = free_port()
+    env = dict(os.environ, KEEPFTPD_DEMO_PORT=str(port), KEEPFTPD_DEMO_DIR=demo)
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen([os.path.join(REPO, "dev"), "serve"], env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True,
+                            preexec_fn=as_a_terminal_job)
+    tree = {}
+    try:
+        deadline = time.time() + 600  # may have to build build-serve/ first
+        while time.time() < deadline and proc.poll() is None and not os.path.lexists(demo):
+            time.sleep(0.001)
+        assert os.path.lexists(demo), "./dev serve made no demo directory"
+        tree = process_tree(proc.pid)
+        os.killpg(proc.pid, signal.SIGINT)  # as the terminal sends it: to the whole job
+        proc.wait(30)
+        log.seek(0)
+        output = log.read().decode(errors="replace")
+        assert not os.path.lexists(demo), (os.listdir(demo), output)
+        assert proc.returncode >= 0, output  # its own handler ended it, not the signal
+        assert wait_for(lambda: not any(alive(p, s) for p, s in tree.items()), 10), \
+            [p for p, s in tree.items() if alive(p, s)]
+        assert not listening(port)
+    finally:
+        stop(proc)
+        for pid, start in tree.items():
+            if alive(pid, start) and pid != proc.pid:
+                os.kill(pid, signal.SIGKILL)
+        subprocess.run(["rm", "-rf", parent])
+
+
+def test_sigkill_to_dev_ends_the_superserver_and_frees_the_port():
+    """./dev killed outright runs no trap: the superserver, which has it as its parent, must end
+    by itself (parent-death signal) rather than hold the port forever."""
+    proc, port, demo, log = start_dev_serve()
+    tree = {}
+    try:
+        tree = process_tree(proc.pid)
+        assert len(tree) >= 2, tree  # ./dev and the superserver
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+        assert wait_for(lambda: not any(alive(p, s) for p, s in tree.items()), 10), \
+            [p for p, s in tree.items() if alive(p, s)]
+        assert not listening(port)
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", port))
+            s.listen()
+    finally:
+        stop(proc)
+        for pid, start in tree.items():
+            if alive(pid, start) and pid != proc.pid:
+                os.kill(pid, signal.SIGKILL)
+        subprocess.run(["rm", "-rf", demo])  # no trap ran: the next ./dev serve would remove it
