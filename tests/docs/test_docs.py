@@ -129,6 +129,30 @@ def test_readme_starts_with_dev_serve_and_dev_test():
     assert "./dev test" in intro, "README.md must show ./dev test before its first section"
 
 
+def readme_layout():
+    """{path: what it holds} of README.md's "Repository layout" table."""
+    text = read("README.md").split("## Repository layout", 1)[1].split("\n## ", 1)[0]
+    return dict(re.findall(r"^\| `([^`]+)` \| (.*) \|$", text, re.MULTILINE))
+
+
+def test_readme_layout_names_what_exists():
+    layout = readme_layout()
+    assert layout, "README.md has no Repository layout table"
+    for path, holds in layout.items():
+        assert os.path.lexists(os.path.join(REPO, path)), path
+        if path.startswith("src/"):
+            for name in re.findall(r"`([a-z_]+(?:\.[a-z]+)?)`", holds):
+                here = os.listdir(os.path.join(REPO, path))
+                assert name in here or name + ".cc" in here or name + ".h" in here, \
+                    f"README.md's layout names {path}{name}, which is not there"
+    # Every command of ./dev (its usage line) is in the dev row.
+    usage = re.search(r'usage: (\./dev serve \|[^"]*)"', read("dev")).group(1)
+    commands = [c.split()[0] for c in usage.replace("./dev ", "", 1).split(" | ")]
+    assert "serve" in commands and "test" in commands, usage
+    listed = set(re.findall(r"`\./dev ([a-z-]+)", layout["dev"]))
+    assert listed == set(commands), (listed, commands)
+
+
 def test_every_help_option_is_in_keepftpd_8():
     r = subprocess.run([keepftpd_binary(), "--help"], capture_output=True, text=True,
                        stdin=subprocess.DEVNULL, timeout=10)
