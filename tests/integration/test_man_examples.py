@@ -588,9 +588,11 @@ def test_keepftpd_8_serving_with_systemd(tree):
     units = m.path("/etc/systemd/system")
     os.makedirs(units)
     for name in ("ftp.socket", "ftp@.service"):
-        with open(os.path.join(REPO, "units", name)) as f, \
+        # The units as a --prefix=/usr install makes them from their templates.
+        with open(os.path.join(REPO, "units", name + ".in")) as f, \
                 open(os.path.join(units, name), "w") as g:
-            g.write(m.localize(f.read()))
+            text = f.read().replace("@sbindir@", "/usr/sbin").replace("@sysconfdir@", "/etc")
+            g.write(m.localize(text))
     with open(os.path.join(units, "ftp@.service")) as f:
         assert f"ExecStart={KEEPFTPD} --config {m.path('/etc/keepftpd.conf')}\n" in f.read()
     out = in_netns(m, SYSTEMCTL + m.localize(example_8("systemd", "command")) +
