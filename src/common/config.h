@@ -88,6 +88,27 @@ inline bool ReinAfterLogin(const Config& config, bool rootless) {
   return rootless || (!config.isolate && !config.isolate_network);
 }
 
+// rsa_cert_file's default: the self-signed "snakeoil" certificate that Debian's and Ubuntu's
+// ssl-cert package makes at installation (make-ssl-cert generate-default-snakeoil makes it
+// again), with its key. Fedora and Arch have no such default: there the file is named.
+inline constexpr char kSnakeoilCert[] = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
+inline constexpr char kSnakeoilKey[] = "/etc/ssl/private/ssl-cert-snakeoil.key";
+
+// Where the TLS private key is read from, and the option that names it: rsa_private_key_file;
+// unset, the snakeoil key with the snakeoil certificate, else rsa_cert_file itself (vsftpd's
+// way: one PEM file holding both).
+struct TlsKeyFile {
+  std::string path;
+  const char* option;
+};
+inline TlsKeyFile TlsKeyFileOf(const Config& config) {
+  if (!config.rsa_private_key_file.empty()) {
+    return {config.rsa_private_key_file, "rsa_private_key_file"};
+  }
+  if (config.rsa_cert_file == kSnakeoilCert) return {kSnakeoilKey, "rsa_private_key_file"};
+  return {config.rsa_cert_file, "rsa_cert_file"};
+}
+
 inline constexpr std::size_t kMaxConfigBytes = 100000;
 inline constexpr const char* kDefaultConfigPath = "/etc/keepftpd.conf";
 

@@ -224,6 +224,13 @@ unsigned OptionLine(const std::string& path, const std::string& option) {
   return 0;
 }
 
+// A PrepareSession or certificate error ("option=value: why") as the config file's error: the
+// file, the line that sets the option (none when it is left at its default), the option, why.
+ConfigError ErrorAt(const std::string& path, const std::string& option, std::string message) {
+  if (!option.empty() && message.rfind(option + "=", 0) == 0) message.erase(0, option.size() + 1);
+  return {path, OptionLine(path, option), option, std::move(message)};
+}
+
 // Everything a connection would check, as the user keepftpd would run as: the file itself, then
 // PrepareSession's accounts, lists, directories and files, then the certificate and key as a
 // client's AUTH TLS would load them. Errors name the file, the line (when the file sets the
@@ -250,17 +257,13 @@ std::vector<ConfigError> CheckConfigFile(const std::string& path) {
   session.rootless = config.run_as_launching_user;
   bool tls_files_found = true;
   for (const PrepareError& e : PrepareSession(config, Preparation::kCheck, &session)) {
-    // "option=value: why": ToString names the option already.
-    std::string message = e.message;
-    if (!e.option.empty() && message.rfind(e.option + "=", 0) == 0) {
-      message.erase(0, e.option.size() + 1);
-    }
-    errors.push_back({path, OptionLine(path, e.option), e.option, message});
+    errors.push_back(ErrorAt(path, e.option, e.message));
     if (e.option == "rsa_cert_file" || e.option == "rsa_private_key_file") tls_files_found = false;
   }
   if (config.ssl_enable && tls_files_found) {
-    std::string problem = CheckTlsFiles(config);
-    if (!problem.empty()) errors.push_back({path, 0, "", problem});
+    std::string option;
+    std::string problem = CheckTlsFiles(config, &option);
+    if (!problem.empty()) errors.push_back(ErrorAt(path, option, problem));
   }
   return errors;
 }

@@ -183,20 +183,32 @@ void Checks::LoginStateDir() {
 
 // A missing or unreadable certificate or key refuses the connection at once, as vsftpd refuses
 // to start. (Parsing them waits for AUTH TLS: most connections never ask; --check-config loads
-// them too.)
+// them too.) The default certificate is Debian's and Ubuntu's snakeoil pair, which the ssl-cert
+// package makes; elsewhere (Fedora, Arch) it does not exist, and the fix says what to name.
 void Checks::TlsFiles() {
   if (!config_.ssl_enable) return;
-  const std::pair<const char*, const std::string*> files[] = {
-      {"rsa_cert_file", &config_.rsa_cert_file},
-      {"rsa_private_key_file", &config_.rsa_private_key_file}};
-  for (const auto& [option, file] : files) {
-    if (file->empty()) continue;
-    UniqueFd fd(open(file->c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  const TlsKeyFile key = TlsKeyFileOf(config_);
+  const bool snakeoil = config_.rsa_cert_file == kSnakeoilCert;
+  const std::string fix =
+      snakeoil ? std::string(" (the default certificate, the self-signed one of Debian's and "
+                             "Ubuntu's ssl-cert package: make it with make-ssl-cert "
+                             "generate-default-snakeoil, or set rsa_cert_file and "
+                             "rsa_private_key_file to your certificate and key, such as Let's "
+                             "Encrypt's fullchain.pem and privkey.pem; or set ssl_enable=NO)")
+               : std::string(" (name the certificate and key files, such as Let's Encrypt's "
+                             "fullchain.pem and privkey.pem, or set ssl_enable=NO)");
+  auto readable = [&](const char* option, const std::string& file, const std::string& what) {
+    UniqueFd fd(open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
     if (!fd.valid()) {
-      Add(option, std::string(option) + "=" + *file + ": " + std::strerror(errno) +
-                      " (name the certificate and key files, for example from Let's Encrypt, or "
-                      "set ssl_enable=NO)");
+      Add(option, std::string(option) + "=" + file + what + ": " + std::strerror(errno) + fix);
     }
+  };
+  readable("rsa_cert_file", config_.rsa_cert_file, "");
+  if (key.path != config_.rsa_cert_file) {
+    readable(key.option, key.path,
+             config_.rsa_private_key_file.empty()
+                 ? " (the key of rsa_cert_file=" + config_.rsa_cert_file + ")"
+                 : "");
   }
 }
 

@@ -50,6 +50,28 @@ std::string OpenSslError() {
   return buf;
 }
 
+// Why OpenSSL could not read a certificate or key file, in words: its own error codes
+// (error:0480006C:PEM routines::...) mean nothing to an administrator.
+std::string FileProblem(const char* not_pem) {
+  std::vector<unsigned long> queue;  // oldest first: the cause, then who saw it fail
+  while (unsigned long e = ERR_get_error()) queue.push_back(e);
+  for (unsigned long e : queue) {
+    if (ERR_SYSTEM_ERROR(e)) return std::strerror(ERR_GET_REASON(e));  // open() failed
+  }
+  for (unsigned long e : queue) {
+    const int lib = ERR_GET_LIB(e), reason = ERR_GET_REASON(e);
+    if (lib == ERR_LIB_SSL && reason == SSL_R_EE_KEY_TOO_SMALL) {
+      return "its key is too small (OpenSSL wants RSA keys of 2048 bits or more)";
+    }
+    if (lib == ERR_LIB_SSL && reason == SSL_R_CA_MD_TOO_WEAK) {
+      return "it is signed with a digest too weak (such as SHA-1)";
+    }
+  }
+  return not_pem;
+}
+std::string CertificateProblem() { return FileProblem("no PEM certificate in it"); }
+std::string KeyProblem() { return FileProblem("no PEM private key in it"); }
+
 const char kAlpnFtp[] = "ftp";
 
 // ALPACA: a client that offers ALPN must offer "ftp"; one that offers none is fine.
@@ -400,20 +422,21 @@ void SendTlsReady(int channel, std::string_view error) {
   if (!SendMessage(channel, MsgType::kTlsReady, Encode(ready)).ok()) _exit(1);
 }
 
-std::string CheckTlsFiles(const Config& config) {
-  Result<SSL_CTX*> ctx = MakeServerContext(config);
+std::string CheckTlsFiles(const Config& config, std::string* option) {
+  Result<SSL_CTX*> ctx = MakeServerContext(config, option);
   if (!ctx.ok()) return ctx.status().message();
   SSL_CTX_free(*ctx);
   return "";
 }
 
-Result<SSL_CTX*> MakeServerContext(const Config& config) {
+Result<SSL_CTX*> MakeServerContext(const Config& config, std::string* failed_option) {
   Status loaded = LoadOpenSsl();
   if (!loaded.ok()) return loaded;
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (ctx == nullptr) return Status::Error("SSL_CTX_new: " + OpenSslError());
-  auto fail = [ctx](std::string message) -> Result<SSL_CTX*> {
+  auto fail = [ctx, failed_option](const char* option, std::string message) -> Result<SSL_CTX*> {
     SSL_CTX_free(ctx);
+    if (failed_option != nullptr) *failed_option = option;
     return Status::Error(std::move(message));
   };
   // Nothing below TLS 1.2, whatever ssl_sslv3 or ssl_tlsv1 say; TLS 1.3 on.
@@ -421,29 +444,46 @@ Result<SSL_CTX*> MakeServerContext(const Config& config) {
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   const std::string& cert = config.rsa_cert_file;
-  const std::string& key = config.rsa_private_key_file.empty() ? cert : config.rsa_private_key_file;
+  const TlsKeyFile key = TlsKeyFileOf(config);
   if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1) {
-    return fail("rsa_cert_file=" + cert + ": cannot use the certificate: " + OpenSslError());
+    return fail("rsa_cert_file", "rsa_cert_file=" + cert + ": " + CertificateProblem() +
+                                     " (name a PEM file with the server's certificate, then its "
+                                     "chain, such as Let's Encrypt's fullchain.pem; or set "
+                                     "ssl_enable=NO)");
   }
-  if (UsePrivateKeyFile(ctx, key) != 1) {
-    const std::string option = config.rsa_private_key_file.empty() ? "rsa_cert_file="
-                                                                   : "rsa_private_key_file=";
+  const std::string key_fix =
+      std::string(" (name the private key the certificate was made with, in PEM") +
+      (key.option == std::string_view("rsa_cert_file")
+           ? ", with rsa_private_key_file or after the certificate in rsa_cert_file)"
+           : ", such as Let's Encrypt's privkey.pem)");
+  if (UsePrivateKeyFile(ctx, key.path) != 1) {
     unsigned long e = ERR_peek_last_error();
     if (ERR_GET_LIB(e) == ERR_LIB_X509 && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH) {
       ERR_clear_error();
-      return fail(option + key + ": the key does not match the certificate (" + cert + ")");
+      return fail(key.option, std::string(key.option) + "=" + key.path +
+                                  ": the key does not match the certificate rsa_cert_file=" +
+                                  cert + key_fix);
     }
-    return fail(option + key + ": cannot use the private key: " + OpenSslError());
+    return fail(key.option, std::string(key.option) + "=" + key.path + ": " + KeyProblem() +
+                                key_fix);
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
-    return fail("rsa_private_key_file=" + key + ": the key does not match the certificate");
+    ERR_clear_error();
+    return fail(key.option, std::string(key.option) + "=" + key.path +
+                                ": the key does not match the certificate rsa_cert_file=" + cert +
+                                key_fix);
   }
   if (!config.ssl_ciphers.empty() && SSL_CTX_set_cipher_list(ctx, config.ssl_ciphers.c_str()) != 1) {
-    return fail("ssl_ciphers=" + config.ssl_ciphers + ": no usable cipher");
+    ERR_clear_error();
+    return fail("ssl_ciphers", "ssl_ciphers=" + config.ssl_ciphers +
+                                   ": no cipher OpenSSL knows (leave it unset for the default)");
   }
   if (!config.ca_certs_file.empty()) {
     if (SSL_CTX_load_verify_locations(ctx, config.ca_certs_file.c_str(), nullptr) != 1) {
-      return fail("ca_certs_file=" + config.ca_certs_file + ": " + OpenSslError());
+      return fail("ca_certs_file", "ca_certs_file=" + config.ca_certs_file + ": " +
+                                       CertificateProblem() +
+                                       " (name a PEM file of the CA certificates that sign "
+                                       "clients' certificates)");
     }
     SSL_CTX_set_client_CA_list(ctx, SSL_load_client_CA_file(config.ca_certs_file.c_str()));
   }

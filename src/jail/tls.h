@@ -19,13 +19,14 @@ namespace keepftpd {
 
 // Builds the server context: TLS 1.2 and 1.3 only, the configured certificate, key and
 // ciphers, a session cache (data connections resume the control connection's session).
-// Fails with a message naming the option and file when the certificate or key is missing,
-// unreadable or does not match.
-Result<SSL_CTX*> MakeServerContext(const Config& config);
+// Fails with "option=value: what is wrong (the fix)" when the certificate or key is missing,
+// unreadable or does not match, never with OpenSSL's error codes; *failed_option (when given)
+// is then the option at fault.
+Result<SSL_CTX*> MakeServerContext(const Config& config, std::string* failed_option = nullptr);
 
-// Checks the certificate and key as MakeServerContext would, for --check-config and for
-// refusing to serve. Empty when fine.
-std::string CheckTlsFiles(const Config& config);
+// Checks the certificate and key as MakeServerContext would, for --check-config. Empty when
+// fine; else the message, and *option the option at fault.
+std::string CheckTlsFiles(const Config& config, std::string* option);
 
 // Tells the monitor over channel (TLS_READY) that the TLS jail's context is built (error empty)
 // or why it could not be.

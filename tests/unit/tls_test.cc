@@ -494,7 +494,8 @@ TEST_CASE("a matching certificate and key make a server context, and CheckTlsFil
     Config config = FilesConfig(c.cert, c.key);
     Result<SSL_CTX*> ctx = MakeServerContext(config);
     CHECK_MESSAGE(ctx.ok(), ctx.status().message());
-    CHECK(CheckTlsFiles(config).empty());
+    std::string option;
+    CHECK(CheckTlsFiles(config, &option).empty());
     if (!ctx.ok()) continue;
     CHECK(HandshakeInProcess(*ctx, client.get()) == "TLSv1.3");  // it serves with that key
     SSL_CTX_free(*ctx);
@@ -535,24 +536,39 @@ TEST_CASE("only TLS 1.2 and 1.3 are offered: a client limited to TLS 1.1 fails t
   }
 }
 
-TEST_CASE("a missing certificate or private key is refused with a message naming the option and "
-          "the file, by MakeServerContext and CheckTlsFiles alike") {
+TEST_CASE("a missing or unusable certificate or private key is refused with a message naming the "
+          "option, the file and the fix, never OpenSSL's error codes, by MakeServerContext and "
+          "CheckTlsFiles alike") {
   test::TempFile cert(Rsa().cert_pem), key(Rsa().key_pem);
+  test::TempFile garbage("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n");
+  test::TempFile text("just some text\n");
   const std::string missing = cert.path() + "-missing";
   struct Case {
     const char* what;
-    std::string cert, key, expected;
+    std::string cert, key, option, why, fix;
   };
+  const std::string cert_fix = "name a PEM file with the server's certificate";
+  const std::string key_fix = "name the private key the certificate was made with";
   for (const Case& c :
-       {Case{"no certificate file", missing, key.path(), "rsa_cert_file=" + missing + ":"},
-        Case{"no key file", cert.path(), missing, "rsa_private_key_file=" + missing + ":"},
+       {Case{"no certificate file", missing, key.path(), "rsa_cert_file",
+             "No such file or directory", cert_fix},
+        Case{"no key file", cert.path(), missing, "rsa_private_key_file",
+             "No such file or directory", key_fix},
         // Without rsa_private_key_file the key is looked for in rsa_cert_file.
-        Case{"no key in rsa_cert_file", cert.path(), "", "rsa_cert_file=" + cert.path() + ":"},
-        Case{"a certificate file that holds only a key", key.path(), key.path(),
-             "rsa_cert_file=" + key.path() + ":"}}) {
+        Case{"no key in rsa_cert_file", cert.path(), "", "rsa_cert_file",
+             "no PEM private key in it", "rsa_private_key_file or after the certificate"},
+        Case{"a certificate file that holds only a key", key.path(), key.path(), "rsa_cert_file",
+             "no PEM certificate in it", cert_fix},
+        Case{"a certificate file of text", text.path(), key.path(), "rsa_cert_file",
+             "no PEM certificate in it", cert_fix},
+        Case{"a broken PEM certificate", garbage.path(), key.path(), "rsa_cert_file",
+             "no PEM certificate in it", cert_fix},
+        Case{"a key file of text", cert.path(), text.path(), "rsa_private_key_file",
+             "no PEM private key in it", key_fix}}) {
     INFO(c.what);
     Config config = FilesConfig(c.cert, c.key);
-    Result<SSL_CTX*> ctx = MakeServerContext(config);
+    std::string option;
+    Result<SSL_CTX*> ctx = MakeServerContext(config, &option);
     CHECK_FALSE(ctx.ok());
     if (ctx.ok()) {
       SSL_CTX_free(*ctx);
@@ -560,23 +576,30 @@ TEST_CASE("a missing certificate or private key is refused with a message naming
     }
     const std::string message = ctx.status().message();
     INFO(message);
-    CHECK(message.rfind(c.expected, 0) == 0);  // the option and the file come first
-    CHECK(CheckTlsFiles(config) == message);
+    const std::string file = c.option == "rsa_cert_file" ? c.cert : c.key;
+    CHECK(message.rfind(c.option + "=" + file + ": " + c.why, 0) == 0);  // option, file, why
+    CHECK(Contains(message, c.fix));
+    CHECK_FALSE(Contains(message, "error:"));
+    CHECK_FALSE(Contains(message, "routines"));
+    CHECK(option == c.option);
+    std::string checked_option;
+    CHECK(CheckTlsFiles(config, &checked_option) == message);
+    CHECK(checked_option == c.option);
   }
 }
 
 TEST_CASE("a private key that does not match the certificate is refused, naming the key's option "
-          "and file and the certificate") {
+          "and file, the certificate and the fix") {
   test::TempFile cert(Rsa().cert_pem), other_key(OtherRsa().key_pem);
   test::TempFile cert_with_other_key(Rsa().cert_pem + OtherRsa().key_pem);
   struct Case {
     const char* what;
-    std::string cert, key, expected_option;
+    std::string cert, key, option, file;
   };
   for (const Case& c : {Case{"in rsa_private_key_file", cert.path(), other_key.path(),
-                             "rsa_private_key_file=" + other_key.path()},
-                        Case{"in rsa_cert_file", cert_with_other_key.path(), "",
-                             "rsa_cert_file=" + cert_with_other_key.path()}}) {
+                             "rsa_private_key_file", other_key.path()},
+                        Case{"in rsa_cert_file", cert_with_other_key.path(), "", "rsa_cert_file",
+                             cert_with_other_key.path()}}) {
     INFO(c.what);
     Config config = FilesConfig(c.cert, c.key);
     Result<SSL_CTX*> ctx = MakeServerContext(config);
@@ -587,11 +610,28 @@ TEST_CASE("a private key that does not match the certificate is refused, naming 
     }
     const std::string message = ctx.status().message();
     INFO(message);
-    CHECK(message.rfind(c.expected_option + ":", 0) == 0);
-    CHECK(Contains(message, "does not match the certificate"));
-    CHECK(Contains(message, c.cert));
-    CHECK(CheckTlsFiles(config) == message);
+    CHECK(message.rfind(c.option + "=" + c.file + ": the key does not match the certificate "
+                        "rsa_cert_file=" + c.cert, 0) == 0);
+    CHECK(Contains(message, "name the private key the certificate was made with"));
+    CHECK_FALSE(Contains(message, "error:"));
+    std::string option;
+    CHECK(CheckTlsFiles(config, &option) == message);
+    CHECK(option == c.option);
   }
+}
+
+TEST_CASE("the default certificate is Debian's snakeoil pair: its key is read from the snakeoil "
+          "key file, unless rsa_private_key_file names another") {
+  const Config defaults;
+  CHECK(defaults.rsa_cert_file == kSnakeoilCert);
+  CHECK(defaults.rsa_private_key_file.empty());
+  CHECK(TlsKeyFileOf(defaults).path == kSnakeoilKey);
+  CHECK(TlsKeyFileOf(defaults).option == std::string_view("rsa_private_key_file"));
+  const Config own = ParseOk("rsa_cert_file=/etc/keepftpd/both.pem\n");
+  CHECK(TlsKeyFileOf(own).path == "/etc/keepftpd/both.pem");  // vsftpd's way: in the same file
+  CHECK(TlsKeyFileOf(own).option == std::string_view("rsa_cert_file"));
+  const Config named = ParseOk("rsa_private_key_file=/etc/keepftpd/key.pem\n");
+  CHECK(TlsKeyFileOf(named).path == "/etc/keepftpd/key.pem");
 }
 
 // ---- SendTlsReady ----
