@@ -443,6 +443,9 @@ Result<SSL_CTX*> MakeServerContext(const Config& config, std::string* failed_opt
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // The DHE suites of ssl_ciphers' default need a group: the RFC 7919 one that matches the
+  // certificate's strength (ffdhe2048 for RSA 2048), as Mozilla's profile has it.
+  SSL_CTX_set_dh_auto(ctx, 1);
   const std::string& cert = config.rsa_cert_file;
   const TlsKeyFile key = TlsKeyFileOf(config);
   if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1) {

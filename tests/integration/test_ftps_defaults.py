@@ -1,11 +1,15 @@
 """FTPS with keepftpd's defaults: the default certificate (Debian's and Ubuntu's snakeoil pair,
-made by the ssl-cert package) used when it exists and a clear refusal when it does not."""
+made by the ssl-cert package) used when it exists and a clear refusal when it does not, and the
+default ciphers, which testssl.sh rates without a single weakness over explicit and implicit
+FTPS."""
 
+import json
 import os
 import socket
 import subprocess
 
 from conftest import KEEPFTPD, free_port
+from test_ftps import cert  # noqa: F401 (fixture)
 from test_service import Superserver, superservers  # noqa: F401 (fixture)
 
 SNAKEOIL_CERT = "/etc/ssl/certs/ssl-cert-snakeoil.pem"
@@ -108,3 +112,56 @@ def test_a_certificate_that_is_not_one_names_file_line_option_and_fix(tree):
     assert r.stdout.startswith(f"{config}:{line}: rsa_cert_file: {junk}: no PEM certificate in "
                                "it (name a PEM file with the server's certificate"), r.stdout
     assert "error:" not in r.stdout and "routines" not in r.stdout, r.stdout
+
+
+# ---- the default ciphers, rated by testssl.sh -------------------------------------------------
+
+# Rated a problem: anything at these severities. OK and INFO are fine; WARN is about the
+# scanner's own OpenSSL (no GOST engine), not about the server.
+BAD = {"LOW", "MEDIUM", "HIGH", "CRITICAL"}
+
+
+def run_testssl(port, json_path, starttls):
+    """testssl.sh's protocol (-p), cipher category (-s) and vulnerability (-U) checks. Its
+    certificate checks (-S) are left out on purpose: on loopback with a self-signed certificate
+    they can only report the missing trust chain, OCSP and CAA that a test certificate lacks,
+    which say nothing about the server's TLS."""
+    cmd = ["testssl", "--quiet", "--color", "0", "--warnings", "off", "--nodns", "none",
+           "--jsonfile", json_path, "-p", "-s", "-U"]
+    if starttls:
+        cmd += ["--starttls", "ftp"]
+    return subprocess.Popen(cmd + [f"127.0.0.1:{port}"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def test_default_ciphers_rate_no_weakness_with_testssl(tree, tmp_path, cert, superservers):
+    """Explicit (AUTH TLS) and implicit FTPS with the default ssl_ciphers: testssl.sh finds TLS
+    1.2 and 1.3 only, and rates nothing LOW or worse (the former default, with static RSA and CBC
+    suites, was LOW twice: "cipherlist_AVERAGE offered" and "LUCKY13 potentially vulnerable")."""
+    scans = []
+    for mode in ("explicit", "implicit"):
+        options = dict(cert, implicit_ssl="YES" if mode == "implicit" else "NO")
+        config = write_config(tree, f"{mode}.conf", options)
+        port = free_port()
+        superservers.append(Superserver(["systemd-socket-activate", "-l", f"127.0.0.1:{port}",
+                                         "--inetd", "-a", KEEPFTPD, "--config", config],
+                                        port, str(tmp_path / f"{mode}.log")))
+        json_path = str(tmp_path / f"{mode}.json")
+        scans.append((mode, json_path, run_testssl(port, json_path, mode == "explicit")))
+    for mode, json_path, proc in scans:  # the two scans run side by side
+        try:
+            out, _ = proc.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.communicate()
+            raise
+        findings = json.load(open(json_path))
+        by_id = {f["id"]: f for f in findings}
+        # The scan reached the server: it saw what the server offers.
+        assert by_id["TLS1_3"]["finding"].startswith("offered"), (mode, out)
+        assert by_id["TLS1_2"]["finding"].startswith("offered"), (mode, out)
+        for old in ("SSLv2", "SSLv3", "TLS1", "TLS1_1"):
+            assert by_id[old]["finding"].startswith("not offered"), (mode, by_id[old])
+        assert "FATAL" not in {f["severity"] for f in findings}, (mode, out)
+        bad = [(f["severity"], f["id"], f["finding"]) for f in findings if f["severity"] in BAD]
+        assert not bad, (mode, bad)

@@ -634,6 +634,36 @@ TEST_CASE("the default certificate is Debian's snakeoil pair: its key is read fr
   CHECK(TlsKeyFileOf(named).path == "/etc/keepftpd/key.pem");
 }
 
+TEST_CASE("the default ssl_ciphers offers TLS 1.2 clients only forward-secret AEAD suites "
+          "(Mozilla's intermediate profile): ECDHE and DHE with AES-GCM or ChaCha20-Poly1305, "
+          "never static RSA key exchange or CBC") {
+  test::TempFile pem(Rsa().cert_pem + Rsa().key_pem);
+  Result<SSL_CTX*> ctx = MakeServerContext(FilesConfig(pem.path(), ""));
+  CHECK_OR_RETURN(ctx.ok());
+  Ctx server(*ctx);
+  auto tls12_with = [&](const char* suites) {
+    Ctx client = ClientContext();
+    SSL_CTX_set_max_proto_version(client.get(), TLS1_2_VERSION);
+    CHECK(SSL_CTX_set_cipher_list(client.get(), suites) == 1);
+    return HandshakeInProcess(server.get(), client.get());
+  };
+  for (const char* good : {"ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384",
+                           "ECDHE-RSA-CHACHA20-POLY1305", "DHE-RSA-AES128-GCM-SHA256",
+                           "DHE-RSA-AES256-GCM-SHA384", "DHE-RSA-CHACHA20-POLY1305"}) {
+    INFO(good);
+    CHECK(tls12_with(good) == "TLSv1.2");
+  }
+  for (const char* bad : {"AES128-GCM-SHA256", "AES256-GCM-SHA384", "AES128-SHA", "AES256-SHA256",
+                          "ECDHE-RSA-AES128-SHA", "ECDHE-RSA-AES256-SHA384",
+                          "DHE-RSA-AES128-SHA256"}) {
+    INFO(bad);
+    CHECK(tls12_with(bad).empty());
+  }
+  Ctx tls13 = ClientContext();
+  SSL_CTX_set_min_proto_version(tls13.get(), TLS1_3_VERSION);
+  CHECK(HandshakeInProcess(server.get(), tls13.get()) == "TLSv1.3");
+}
+
 // ---- SendTlsReady ----
 
 TEST_CASE("SendTlsReady tells the monitor that the TLS context is ready, or why it is not") {
