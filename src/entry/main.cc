@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -303,6 +304,33 @@ std::string NewSessionId() {
   return id;
 }
 
+// A small text file, or "" when it cannot be read.
+std::string ReadSmallFile(const std::string& path, std::size_t max) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  struct stat st;
+  if (!fd.valid() || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return "";
+  std::string text(std::min<std::size_t>(static_cast<std::size_t>(st.st_size), max), '\0');
+  std::size_t got = 0;
+  while (got < text.size()) {
+    ssize_t n = read(fd.get(), text.data() + got, text.size() - got);
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  text.resize(got);
+  return text;
+}
+
+// The vsftpd package as dpkg knows it: the file list dpkg -S and dpkg -L read.
+VsftpdPackage VsftpdPackageHere() {
+  VsftpdPackage package;
+  const std::string list = ReadSmallFile("/var/lib/dpkg/info/vsftpd.list", 1 << 20);
+  package.installed = !list.empty();
+  for (std::string_view line : Split(list, '\n')) {
+    if (!line.empty()) package.files.emplace_back(line);
+  }
+  return package;
+}
+
 // --from-vsftpd: run by an administrator at a shell; reads one file, writes three new ones.
 int FromVsftpd(const Options& options) {
   constexpr std::size_t kMaxInput = 1 << 20;
@@ -353,6 +381,18 @@ int FromVsftpd(const Options& options) {
       std::fprintf(stderr, "keepftpd: %s: %s\n", path.c_str(), std::strerror(errno));
       return 1;
     }
+  }
+  // What the result still takes from vsftpd's package or by its names.
+  std::vector<ConfigError> parse_errors;
+  const Config converted = ParseConfig(m.keepftpd_conf, "keepftpd.conf", &parse_errors);
+  if (parse_errors.empty()) {
+    std::string pam_text;  // the service's rules: /etc/pam.d, else the vendor directory
+    for (const char* pam_dir : {"/etc/pam.d/", "/usr/lib/pam.d/"}) {
+      if (pam_text.empty() && converted.pam_service_name.find('/') == std::string::npos) {
+        pam_text = ReadSmallFile(pam_dir + converted.pam_service_name, 1 << 16);
+      }
+    }
+    m.from_vsftpd = VsftpdDependencies(converted, pam_text, VsftpdPackageHere());
   }
   // The same check as --check-config, on this machine: each failure is a decision to make.
   for (const ConfigError& e : CheckConfigFile(dir + "/keepftpd.conf")) {

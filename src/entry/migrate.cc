@@ -63,6 +63,61 @@ bool IsNetworkOption(std::string_view name) {
 
 std::string At(unsigned line) { return "line " + std::to_string(line) + ": "; }
 
+// vsftpd's own empty directory for its chroots, made by its package's tmpfiles.d entry
+// (Debian: /var/run/vsftpd/empty); Fedora's and Arch's vsftpd use /usr/share/empty, keepftpd's
+// default.
+bool IsVsftpdChrootDir(std::string_view dir) {
+  return dir.rfind("/var/run/vsftpd/", 0) == 0 || dir.rfind("/run/vsftpd/", 0) == 0;
+}
+
+// keepftpd's name for one of vsftpd's paths: "vsftpd" becomes "keepftpd" in the first component
+// that has it (/etc/vsftpd.user_list -> /etc/keepftpd.user_list, /etc/vsftpd/.passwd ->
+// /etc/keepftpd/.passwd); a path of the package without the name gets a "keepftpd." prefix to
+// its last component (/etc/ftpusers -> /etc/keepftpd.ftpusers).
+std::string KeepftpdPathFor(std::string_view path) {
+  std::string out(path);
+  const std::size_t at = out.find("vsftpd");
+  if (at != std::string::npos) {
+    std::size_t end = out.find('/', at);
+    if (end == std::string::npos) end = out.size();
+    std::string component = out.substr(at, end - at);
+    for (std::size_t i = component.find("vsftpd"); i != std::string::npos;
+         i = component.find("vsftpd", i + 8)) {
+      component.replace(i, 6, "keepftpd");
+    }
+    return out.substr(0, at) + component + out.substr(end);
+  }
+  const std::size_t slash = out.rfind('/');
+  return out.substr(0, slash + 1) + "keepftpd." + out.substr(slash + 1);
+}
+
+// The directory of path, when keepftpd's name for it is in a directory that vsftpd's name was
+// not (/etc/keepftpd for /etc/vsftpd/.passwd): it must be made first.
+std::string NewParent(std::string_view from, std::string_view to) {
+  const std::string_view from_dir = from.substr(0, from.rfind('/'));
+  const std::string_view to_dir = to.substr(0, to.rfind('/'));
+  return from_dir == to_dir ? std::string() : std::string(to_dir);
+}
+
+// Why one of vsftpd's paths matters: whose it is.
+std::string Whose(std::string_view path, const VsftpdPackage& package) {
+  const bool listed =
+      std::find(package.files.begin(), package.files.end(), path) != package.files.end();
+  if (listed) return "belongs to the vsftpd package (dpkg -S " + std::string(path) +
+                     "): apt-get purge vsftpd deletes it";
+  if (!package.installed && path.find("vsftpd") == std::string_view::npos) {
+    return "belongs to the vsftpd package on Debian: apt-get purge vsftpd deletes it";
+  }
+  return "is named after vsftpd";
+}
+
+// The commands that copy one of vsftpd's files or directories to keepftpd's name.
+std::string CopyCommands(std::string_view from, const std::string& to, bool directory) {
+  std::string parent = NewParent(from, to);
+  return (parent.empty() ? "" : "mkdir -p " + parent + "; ") +
+         (directory ? "cp -a " : "cp -p ") + std::string(from) + " " + to;
+}
+
 }  // namespace
 
 Migration MigrateVsftpdConfig(std::string_view text, std::string_view input_name,
@@ -130,6 +185,19 @@ Migration MigrateVsftpdConfig(std::string_view text, std::string_view input_name
     if (v != nullptr && v->status == VsftpdStatus::kRefused) {
       out += "# [refused] " + shown + "\n";
       m.decide.push_back(At(number) + shown + ": " + v->note + "; left out");
+      continue;
+    }
+    if (name == "secure_chroot_dir" && IsVsftpdChrootDir(value)) {
+      // An empty directory and nothing else: keepftpd's own does the same, and vsftpd's goes
+      // with its package. Files with the administrator's data are never renamed here (the
+      // report says how, VsftpdDependencies).
+      out += "# [vsftpd's; keepftpd's default, /usr/share/empty, is used] " + shown + "\n";
+      m.changed.push_back(
+          At(number) + shown +
+          ": left out. This empty directory is made by the vsftpd package's tmpfiles.d entry and "
+          "goes with the package; keepftpd's default, /usr/share/empty, is the same and is made "
+          "by keepftpd's own tmpfiles.d entry (where the system lacks it, systemd-tmpfiles "
+          "--create keepftpd.conf makes it now)");
       continue;
     }
     if (name == "seccomp_sandbox" && VsftpdBool(value) == false) {
@@ -314,6 +382,125 @@ Migration MigrateVsftpdConfig(std::string_view text, std::string_view input_name
   return m;
 }
 
+bool IsVsftpdPath(std::string_view path, const VsftpdPackage& package) {
+  if (path.empty() || path[0] != '/') return false;
+  if (std::find(package.files.begin(), package.files.end(), path) != package.files.end()) {
+    return true;
+  }
+  // Without the package here: what its Debian package installs that other configurations name
+  // (its PAM service reads /etc/ftpusers).
+  if (!package.installed && path == "/etc/ftpusers") return true;
+  for (std::string_view component : Split(path, '/')) {
+    if (component.find("vsftpd") != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> VsftpdDependencies(const Config& config, std::string_view pam_text,
+                                            const VsftpdPackage& package) {
+  std::vector<std::string> items;
+  // The PAM service, and the files its rules read.
+  if (config.local_enable) {
+    const std::string service = SanitizeForLog(config.pam_service_name);
+    const std::string file = "/etc/pam.d/" + service;
+    std::string pam_file = file;  // where the rules that name files are, once independent
+    if (IsVsftpdPath(file, package)) {
+      pam_file = "/etc/pam.d/keepftpd";
+      items.push_back("pam_service_name=" + service + ": " + file + " " + Whose(file, package) +
+                      ", and local logins would then go to PAM's \"other\" service. Compare it "
+                      "with the one keepftpd installed (diff " + file + " /etc/pam.d/keepftpd) "
+                      "and keep the rules you want. Run: cp " + file + " /etc/pam.d/keepftpd; "
+                      "then set pam_service_name=keepftpd");
+    }
+    for (std::string_view line : Split(pam_text, '\n')) {
+      line = TrimSpaces(line);
+      if (line.empty() || line[0] == '#' || line[0] == '@') continue;
+      for (std::string_view word : Split(line, ' ')) {
+        for (std::string_view token : Split(word, '\t')) {
+          const std::size_t eq = token.find('=');
+          const std::string_view key = eq == std::string_view::npos ? "" : token.substr(0, eq);
+          std::string_view path = eq == std::string_view::npos ? token : token.substr(eq + 1);
+          if (path.empty() || path[0] != '/' || path.find(".so") != std::string_view::npos) {
+            continue;
+          }
+          // pam_userdb's db= names a Berkeley DB without its ".db".
+          const std::string real = std::string(path) + (key == "db" ? ".db" : "");
+          if (!IsVsftpdPath(path, package) && !IsVsftpdPath(real, package)) continue;
+          const std::string shown = SanitizeForLog(path);
+          const std::string to = KeepftpdPathFor(shown);
+          items.push_back(
+              shown + ", which " + file + " reads, " + Whose(SanitizeForLog(real), package) +
+              (shown == "/etc/ftpusers"
+                   ? " (and pam_listfile, with onerr=succeed, then lets every account it "
+                     "listed log in)"
+                   : "") +
+              ". Run: " + CopyCommands(real, KeepftpdPathFor(real), false) + "; sed -i 's|" +
+              shown + "|" + to + "|' " + pam_file);
+        }
+      }
+    }
+  }
+  if (IsVsftpdPath(config.secure_chroot_dir, package)) {
+    items.push_back("secure_chroot_dir=" + config.secure_chroot_dir + " " +
+                    Whose(config.secure_chroot_dir, package) +
+                    ". Remove the line: keepftpd's default, /usr/share/empty, is made by its "
+                    "own tmpfiles.d entry (systemd-tmpfiles --create keepftpd.conf makes it now)");
+  }
+  // The files and directories options name, when they are used.
+  enum Kind { kFile, kDirectory, kLog };
+  struct Named {
+    const char* option;
+    std::string path;
+    bool used;
+    Kind kind;
+  };
+  const TlsKeyFile key = TlsKeyFileOf(config);
+  const bool vsftpd_log = config.xferlog_enable && !config.syslog_enable &&
+                          (!config.xferlog_std_format || config.dual_log_enable);
+  const bool xferlog = config.xferlog_enable && (config.xferlog_std_format || config.dual_log_enable);
+  const Named named[] = {
+      {"userlist_file", config.userlist_file, config.local_enable && config.userlist_enable, kFile},
+      {"chroot_list_file", config.chroot_list_file,
+       config.local_enable && config.chroot_list_enable, kFile},
+      {"banned_email_file", config.banned_email_file,
+       config.anonymous_enable && config.deny_email_enable, kFile},
+      {"email_password_file", config.email_password_file,
+       config.anonymous_enable && config.secure_email_list_enable, kFile},
+      {"banner_file", config.banner_file, true, kFile},
+      {"rsa_cert_file", config.rsa_cert_file, config.ssl_enable, kFile},
+      {key.option, key.path, config.ssl_enable && key.path != config.rsa_cert_file, kFile},
+      {"ca_certs_file", config.ca_certs_file, config.ssl_enable, kFile},
+      {"user_config_dir", config.user_config_dir, true, kDirectory},
+      {"vsftpd_log_file", config.vsftpd_log_file, vsftpd_log, kLog},
+      {"xferlog_file", config.xferlog_file, xferlog, kLog},
+  };
+  for (const Named& n : named) {
+    if (!n.used || !IsVsftpdPath(n.path, package)) continue;
+    const std::string path = SanitizeForLog(n.path);
+    const std::string to = KeepftpdPathFor(path);
+    std::string item = std::string(n.option) + "=" + path + " " + Whose(path, package) + ". ";
+    if (n.kind == kLog) {
+      const std::string parent = NewParent(path, to);
+      item += "A log: set " + std::string(n.option) + "=" + to +
+              " (keepftpd starts it; the old one stays to be read)" +
+              (parent.empty() ? "" : "; run: mkdir -p " + parent);
+      if (path == "/var/log/vsftpd.log" && IsVsftpdPath("/etc/logrotate.d/vsftpd", package)) {
+        item += "; /etc/logrotate.d/vsftpd, which rotates it, goes with the package too. Run: "
+                "sed 's|" + path + "|" + to + "|' /etc/logrotate.d/vsftpd > "
+                "/etc/logrotate.d/keepftpd";
+      }
+    } else {
+      // vsftpd's one PEM file of both, named twice: both names change.
+      const bool both = n.option == std::string_view("rsa_cert_file") &&
+                        config.rsa_private_key_file == config.rsa_cert_file;
+      item += "Run: " + CopyCommands(path, to, n.kind == kDirectory) + "; then set " +
+              n.option + "=" + to + (both ? " and rsa_private_key_file=" + to : "");
+    }
+    items.push_back(item);
+  }
+  return items;
+}
+
 std::string FormatMigrationReport(const Migration& m, std::string_view out_dir) {
   std::string r;
   auto section = [&](const std::string& title, const std::vector<std::string>& items) {
@@ -328,6 +515,7 @@ std::string FormatMigrationReport(const Migration& m, std::string_view out_dir) 
   section("Changed meaning or default", m.changed);
   section("Moved to the socket unit and the xinetd entry", m.moved);
   section("Needs your decision", m.decide);
+  section("Still taken from vsftpd, to change before its package goes", m.from_vsftpd);
   const std::string dir(out_dir);
   r += "Check the result:\n  keepftpd --check-config --config " + dir + "/keepftpd.conf\n";
   r += "Install with systemd:\n  cp " + dir + "/keepftpd.conf /etc/keepftpd.conf\n"

@@ -173,3 +173,68 @@ def test_existing_files_are_never_overwritten(tmp_path):
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 1 and "exists" in r.stderr
     assert (out / "keepftpd.conf").read_text() == "mine\n"
+
+
+def from_vsftpd_items(report):
+    """The items of the report's "Still taken from vsftpd" section."""
+    section = report.split("Still taken from vsftpd", 1)[1].split("Check the result:", 1)[0]
+    return [l[4:] for l in section.splitlines() if l.startswith("  - ")]
+
+
+def test_what_debian_s_config_still_takes_from_vsftpd_and_the_commands_that_end_it(tmp_path):
+    """Debian's /etc/vsftpd.conf: the converted file no longer uses vsftpd's empty directory, and
+    the report lists the PAM service, the /etc/ftpusers it reads and the transfer log with their
+    commands. Run in a copy of /etc, then with every file the vsftpd package put in /etc deleted
+    (apt-get purge), keepftpd's PAM service and the files it reads are all there, and nothing the
+    configuration or the service names is vsftpd's any more."""
+    out = tmp_path / "out"
+    report = migrate("/etc/vsftpd.conf", out)
+    conf = (out / "keepftpd.conf").read_text()
+    assert not re.search(r"^secure_chroot_dir=", conf, re.M), conf
+    assert "# [vsftpd's; keepftpd's default, /usr/share/empty, is used] " \
+           "secure_chroot_dir=/var/run/vsftpd/empty" in conf
+    items = from_vsftpd_items(report)
+    assert len(items) == 3, report
+    assert any(i.startswith("pam_service_name=vsftpd: /etc/pam.d/vsftpd belongs to the vsftpd "
+                            "package") and "Run: cp /etc/pam.d/vsftpd /etc/pam.d/keepftpd; then "
+               "set pam_service_name=keepftpd" in i for i in items), items
+    assert any(i.startswith("/etc/ftpusers, which /etc/pam.d/vsftpd reads, belongs to the vsftpd "
+                            "package") for i in items), items
+    assert any(i.startswith("vsftpd_log_file=/var/log/vsftpd.log") for i in items), items
+    # Follow the report: its commands, then its settings.
+    commands, settings = [], {}
+    for item in items:
+        if "Run: " in item:
+            run = item.split("Run: ", 1)[1].split("; then set ", 1)[0]
+            commands += run.split("; ")
+        settings.update(re.findall(r"(?:set|and) (\w+)=(\S+?)(?=[ ;]|$)", item))
+    assert settings == {"pam_service_name": "keepftpd",
+                        "vsftpd_log_file": "/var/log/keepftpd.log"}, settings
+    lines = [l for l in conf.splitlines() if l.split("=", 1)[0] not in settings]
+    conf = "\n".join(lines + [f"{k}={v}" for k, v in settings.items()]) + "\n"
+    purged = subprocess.run(["dpkg-query", "-L", "vsftpd"], capture_output=True, text=True,
+                            check=True).stdout.split()
+    purged = [p for p in purged if p.startswith("/etc/") and os.path.isfile(p)]
+    assert "/etc/pam.d/vsftpd" in purged and "/etc/ftpusers" in purged
+    result = tmp_path / "result"
+    result.mkdir()
+    script = ("set -e; cd /etc; mount -t tmpfs -o mode=755 tmpfs /etc; cp -a . /etc/; cd /; "
+              + "".join(c + "; " for c in commands)
+              + "".join(f"rm {p}; " for p in purged)
+              + f"cp /etc/pam.d/keepftpd {result}/pam; "
+              + f"cp /etc/logrotate.d/keepftpd {result}/logrotate; "
+              + f"for f in $(grep -o '/etc/[^ ]*' /etc/pam.d/keepftpd); do test -f $f; done")
+    r = subprocess.run(["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+                        script], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, (commands, r.stderr)
+    pam = (result / "pam").read_text()
+    rules = [l for l in pam.splitlines() if not l.startswith("#")]
+    assert "file=/etc/keepftpd.ftpusers" in pam and "vsftpd" not in "".join(rules), pam
+    assert (result / "logrotate").read_text().startswith("/var/log/keepftpd.log\n")
+    values = [l.split("=", 1)[1] for l in conf.splitlines() if "=" in l and l[0] != "#"]
+    assert not [v for v in values if "vsftpd" in v], conf
+
+
+def test_an_anonymous_archwiki_config_takes_nothing_from_vsftpd(tmp_path):
+    report = migrate(os.path.join(DATA, "archwiki-anonymous.conf"), tmp_path / "out")
+    assert "Still taken from vsftpd, to change before its package goes (0)\n" in report, report

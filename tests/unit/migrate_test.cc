@@ -428,7 +428,7 @@ TEST_CASE("Control bytes from the input never reach the files' text or the repor
   CHECK(clean(FormatMigrationReport(m, "/tmp/out")));
 }
 
-TEST_CASE("The report lists the four sections with their counts, then how to install") {
+TEST_CASE("The report lists the five sections with their counts, then how to install") {
   const Migration m = Migrate("anonymous_enable=NO\nlocal_enable=YES\nbogus=1\nmax_clients=5\n");
   const std::string r = FormatMigrationReport(m, "/tmp/out");
   CHECK(StartsWith(r, "Same in keepftpd (2):\n  anonymous_enable, local_enable\n\n"));
@@ -445,18 +445,22 @@ TEST_CASE("The report lists the four sections with their counts, then how to ins
   // The sections come in this order.
   const std::size_t same = r.find("Same in keepftpd"), changed = r.find("Changed meaning"),
                     moved = r.find("Moved to the socket"), decide = r.find("Needs your decision"),
+                    from_vsftpd = r.find("Still taken from vsftpd"),
                     check = r.find("Check the result");
   CHECK(same < changed);
   CHECK(changed < moved);
   CHECK(moved < decide);
-  CHECK(decide < check);
+  CHECK(decide < from_vsftpd);
+  CHECK(from_vsftpd < check);
 
   // An empty section says (0) and lists nothing.
   Migration empty;
   const std::string e = FormatMigrationReport(empty, "out");
   CHECK(StartsWith(e, "Same in keepftpd (0)\n\nChanged meaning or default (0)\n\n"
                       "Moved to the socket unit and the xinetd entry (0)\n\n"
-                      "Needs your decision (0)\n\nCheck the result:\n"));
+                      "Needs your decision (0)\n\n"
+                      "Still taken from vsftpd, to change before its package goes (0)\n\n"
+                      "Check the result:\n"));
 }
 
 // Reads a file of tests/data/vsftpd.
@@ -465,6 +469,132 @@ std::string ReadData(const std::filesystem::path& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+TEST_CASE("vsftpd's own empty chroot directory is left out for keepftpd's default; another is "
+          "kept") {
+  const Migration m = Migrate("secure_chroot_dir=/var/run/vsftpd/empty\n");
+  CHECK(HasLine(m.keepftpd_conf, "# [vsftpd's; keepftpd's default, /usr/share/empty, is used] "
+                                 "secure_chroot_dir=/var/run/vsftpd/empty"));
+  CHECK(Has(m.changed, "line 1: secure_chroot_dir=/var/run/vsftpd/empty: left out"));
+  CHECK(Has(m.changed, "systemd-tmpfiles --create keepftpd.conf"));
+  const Migration own = Migrate("secure_chroot_dir=/srv/empty\n");
+  CHECK(HasLine(own.keepftpd_conf, "secure_chroot_dir=/srv/empty"));
+}
+
+// Debian's vsftpd package, as dpkg -L lists it (the part that matters here).
+VsftpdPackage DebianVsftpd() {
+  return {true, {"/etc/ftpusers", "/etc/logrotate.d/vsftpd", "/etc/pam.d/vsftpd",
+                 "/etc/vsftpd.conf", "/usr/lib/tmpfiles.d/vsftpd.conf", "/usr/sbin/vsftpd"}};
+}
+
+Config Converted(std::string_view vsftpd_conf) {
+  std::vector<ConfigError> errors;
+  Config c = ParseConfig(Migrate(vsftpd_conf).keepftpd_conf, "keepftpd.conf", &errors);
+  CHECK(errors.empty());
+  return c;
+}
+
+constexpr std::string_view kDebianPam =
+    "# Standard behaviour for ftpd(8).\n"
+    "auth\trequired\tpam_listfile.so item=user sense=deny file=/etc/ftpusers onerr=succeed\n"
+    "@include common-account\n@include common-session\n@include common-auth\n"
+    "auth\trequired\tpam_shells.so\n";
+
+TEST_CASE("what Debian's vsftpd.conf still takes from the package: its PAM service, the "
+          "/etc/ftpusers that service reads, and the transfer log that its logrotate entry "
+          "rotates; each with the commands that end it") {
+  const Config c = Converted(
+      "listen=NO\nlisten_ipv6=YES\nanonymous_enable=NO\nlocal_enable=YES\nxferlog_enable=YES\n"
+      "secure_chroot_dir=/var/run/vsftpd/empty\npam_service_name=vsftpd\n"
+      "rsa_cert_file=/etc/ssl/certs/ssl-cert-snakeoil.pem\n"
+      "rsa_private_key_file=/etc/ssl/private/ssl-cert-snakeoil.key\nssl_enable=NO\n");
+  const std::vector<std::string> items = VsftpdDependencies(c, kDebianPam, DebianVsftpd());
+  for (const std::string& i : items) INFO(i);
+  CHECK(items.size() == 3);
+  CHECK(Has(items, "pam_service_name=vsftpd: /etc/pam.d/vsftpd belongs to the vsftpd package "
+                   "(dpkg -S /etc/pam.d/vsftpd)"));
+  CHECK(Has(items, "cp /etc/pam.d/vsftpd /etc/pam.d/keepftpd; then set pam_service_name=keepftpd"));
+  CHECK(Has(items, "/etc/ftpusers, which /etc/pam.d/vsftpd reads, belongs to the vsftpd package"));
+  CHECK(Has(items, "Run: cp -p /etc/ftpusers /etc/keepftpd.ftpusers; sed -i "
+                   "'s|/etc/ftpusers|/etc/keepftpd.ftpusers|' /etc/pam.d/keepftpd"));
+  CHECK(Has(items, "vsftpd_log_file=/var/log/vsftpd.log is named after vsftpd. A log: set "
+                   "vsftpd_log_file=/var/log/keepftpd.log"));
+  CHECK(Has(items, "sed 's|/var/log/vsftpd.log|/var/log/keepftpd.log|' /etc/logrotate.d/vsftpd > "
+                   "/etc/logrotate.d/keepftpd"));
+  // The snakeoil pair is ssl-cert's, and TLS is off; the chroot directory was converted.
+  CHECK_FALSE(Has(items, "snakeoil"));
+  CHECK_FALSE(Has(items, "secure_chroot_dir"));
+}
+
+TEST_CASE("files named after vsftpd that options name are copied to keepftpd's names, a "
+          "directory with its parent made; a PEM file named twice changes both options") {
+  const Config c = Converted(
+      "local_enable=YES\nuserlist_enable=YES\npam_service_name=keepftpd\n"
+      "anonymous_enable=YES\ndeny_email_enable=YES\nbanner_file=/etc/vsftpd/banner\n"
+      "ssl_enable=YES\nrsa_cert_file=/etc/ssl/private/vsftpd.pem\n"
+      "rsa_private_key_file=/etc/ssl/private/vsftpd.pem\nuser_config_dir=/etc/vsftpd/users\n");
+  const std::vector<std::string> items = VsftpdDependencies(c, "", DebianVsftpd());
+  for (const std::string& i : items) INFO(i);
+  CHECK(items.size() == 5);
+  CHECK(Has(items, "userlist_file=/etc/vsftpd.user_list is named after vsftpd. Run: cp -p "
+                   "/etc/vsftpd.user_list /etc/keepftpd.user_list; then set "
+                   "userlist_file=/etc/keepftpd.user_list"));
+  CHECK(Has(items, "banned_email_file=/etc/vsftpd.banned_emails is named after vsftpd. Run: cp -p "
+                   "/etc/vsftpd.banned_emails /etc/keepftpd.banned_emails"));
+  CHECK(Has(items, "banner_file=/etc/vsftpd/banner is named after vsftpd. Run: mkdir -p "
+                   "/etc/keepftpd; cp -p /etc/vsftpd/banner /etc/keepftpd/banner; then set "
+                   "banner_file=/etc/keepftpd/banner"));
+  CHECK(Has(items, "Run: cp -p /etc/ssl/private/vsftpd.pem /etc/ssl/private/keepftpd.pem; then "
+                   "set rsa_cert_file=/etc/ssl/private/keepftpd.pem and "
+                   "rsa_private_key_file=/etc/ssl/private/keepftpd.pem"));
+  CHECK(Has(items, "Run: mkdir -p /etc/keepftpd; cp -a /etc/vsftpd/users /etc/keepftpd/users; "
+                   "then set user_config_dir=/etc/keepftpd/users"));
+  CHECK_FALSE(Has(items, "pam_service_name"));  // keepftpd's own service
+}
+
+TEST_CASE("the files a PAM service reads: pam_pwdfile's password file and pam_userdb's database "
+          "(its name without .db) are copied and the service made to read the copies") {
+  const Config c = Converted("local_enable=YES\npam_service_name=vsftpd\n");
+  const std::vector<std::string> items = VsftpdDependencies(
+      c,
+      "auth required pam_pwdfile.so pwdfile /etc/vsftpd/.passwd\n"
+      "account required pam_userdb.so db=/etc/vsftpd/virtual_users\n"
+      "# auth required pam_listfile.so file=/etc/vsftpd/commented\n",
+      VsftpdPackage{});
+  for (const std::string& i : items) INFO(i);
+  CHECK(items.size() == 3);
+  CHECK(Has(items, "pam_service_name=vsftpd: /etc/pam.d/vsftpd is named after vsftpd"));
+  CHECK(Has(items, "Run: mkdir -p /etc/keepftpd; cp -p /etc/vsftpd/.passwd /etc/keepftpd/.passwd; "
+                   "sed -i 's|/etc/vsftpd/.passwd|/etc/keepftpd/.passwd|' /etc/pam.d/keepftpd"));
+  CHECK(Has(items, "cp -p /etc/vsftpd/virtual_users.db /etc/keepftpd/virtual_users.db; sed -i "
+                   "'s|/etc/vsftpd/virtual_users|/etc/keepftpd/virtual_users|' "
+                   "/etc/pam.d/keepftpd"));
+  CHECK_FALSE(Has(items, "commented"));
+}
+
+TEST_CASE("whose a path is: the package's list where it is installed, else the paths its Debian "
+          "package installs, and anything named after vsftpd") {
+  CHECK(IsVsftpdPath("/etc/ftpusers", DebianVsftpd()));
+  CHECK(IsVsftpdPath("/etc/ftpusers", VsftpdPackage{}));  // not installed: Debian's list
+  CHECK_FALSE(IsVsftpdPath("/etc/ftpusers", VsftpdPackage{true, {"/usr/sbin/vsftpd"}}));
+  CHECK(IsVsftpdPath("/var/run/vsftpd/empty", VsftpdPackage{}));
+  CHECK(IsVsftpdPath("/etc/ssl/private/vsftpd.pem", VsftpdPackage{}));
+  CHECK_FALSE(IsVsftpdPath("/etc/ssl/certs/ssl-cert-snakeoil.pem", DebianVsftpd()));
+  CHECK_FALSE(IsVsftpdPath("/srv/ftp", DebianVsftpd()));
+  CHECK_FALSE(IsVsftpdPath("relative/vsftpd", DebianVsftpd()));
+}
+
+TEST_CASE("an anonymous-only configuration of the ArchWiki takes nothing from vsftpd, and the "
+          "report says so") {
+  Migration m = Migrate("anonymous_enable=YES\nno_anon_password=YES\nanon_max_rate=30000\n"
+                        "anon_root=/srv/ftp\n");
+  std::vector<ConfigError> errors;
+  m.from_vsftpd = VsftpdDependencies(ParseConfig(m.keepftpd_conf, "k", &errors), kDebianPam,
+                                     DebianVsftpd());
+  CHECK(m.from_vsftpd.empty());
+  CHECK(Contains(FormatMigrationReport(m, "out"),
+                 "Still taken from vsftpd, to change before its package goes (0)\n"));
 }
 
 #ifdef KEEPFTPD_SOURCE_DIR
