@@ -124,16 +124,18 @@ class Machine:
     def path(self, page_path):
         return self.localize(page_path)
 
-    def run(self, commands, ok=True):
-        """Runs an example's commands (which must succeed, unless ok is False); returns what the
-        recorded stand-ins were asked, and keeps the run's standard output and status."""
+    def run(self, commands, ok=True, setup=""):
+        """Runs an example's commands (which must succeed, unless ok is False) after setup (shell
+        lines, not localized); returns what the recorded stand-ins were asked, and keeps the
+        run's standard output and status."""
         assert_private_etc()
         for here in self.names.values():
             if here.startswith("kftp-mx-") and subprocess.run(["id", here],
                                                                capture_output=True).returncode == 0:
                 subprocess.run(["userdel", here], check=True)
         r = subprocess.run(["unshare", "--mount", "--propagation", "private", "--", "bash", "-c",
-                            STAND_INS + self.localize(commands)], capture_output=True, text=True,
+                            STAND_INS + setup + self.localize(commands)], capture_output=True,
+                           text=True,
                            timeout=120, env=dict(os.environ, MACHINE=self.root, PASSWORD=PASSWORD,
                                                  KEEPFTPD=KEEPFTPD))
         self.stdout, self.returncode = r.stdout, r.returncode
@@ -484,13 +486,23 @@ def test_every_example_block_of_keepftpd_8_is_marked_and_run():
                                           "journalctl -t keepftpd -o json"]
 
 
+# keepftpd installed: its tmpfiles.d entry has made /usr/share/empty, secure_chroot_dir's
+# default (here in the example's mount namespace only, over an overlay of /usr/share).
+KEEPFTPD_INSTALLED = r"""
+mkdir -p "$MACHINE/.usr-share/upper" "$MACHINE/.usr-share/work"
+mount -t overlay overlay -o "lowerdir=/usr/share,upperdir=$MACHINE/.usr-share/upper,\
+workdir=$MACHINE/.usr-share/work" /usr/share
+install -d -m 755 /usr/share/empty
+"""
+
+
 def test_keepftpd_8_migration_from_vsftpd(tree, make_server, local_users):
     """Debian's own /etc/vsftpd.conf (the vsftpd package's) converted, checked and installed as
     the page says; the installed file then serves what that vsftpd setup served: local users
     through PAM, no anonymous logins, transfers in vsftpd's log."""
     assert os.path.exists("/etc/vsftpd.conf"), "./dev test installs the vsftpd package"
     m = Machine(tree)
-    steps = m.run(example_8("migrate", "steps"))
+    steps = m.run(example_8("migrate", "steps"), setup=KEEPFTPD_INSTALLED)
     out = m.stdout
     for part in ("Same in keepftpd", "Changed meaning or default",
                  "Moved to the socket unit and the xinetd entry", "Needs your decision (0)"):
@@ -512,7 +524,8 @@ def test_keepftpd_8_migration_from_vsftpd(tree, make_server, local_users):
     assert re.search(r"^anonymous_enable=NO$", conf, re.MULTILINE)
     # Served (with the transfer log in the test's tree rather than /var/log).
     vlog = os.path.join(tree.base, "vsftpd.log")
-    s = make_server(raw_config=conf + f"vsftpd_log_file={vlog}\n")
+    s = make_server(raw_config=conf + f"vsftpd_log_file={vlog}\n"
+                    f"secure_chroot_dir={tree.empty}\n")
     ftp = login(s, "kftp-alice", "alice-secret")
     assert get(ftp, "readme.txt") == b"kftp-alice's file\n"
     ftp.quit()
