@@ -68,11 +68,56 @@ bool HasControlLineBytes(std::string_view s) {
   return s.find_first_of(std::string_view("\0\r\n", 3)) != std::string_view::npos;
 }
 
+namespace {
+
+// The length of the UTF-8 character that starts at s[i] (2 to 4 bytes, no overlong forms, no
+// surrogates, nothing above U+10FFFF), or 0 when no valid multibyte character starts there.
+std::size_t Utf8Length(std::string_view s, std::size_t i) {
+  const auto at = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char b = at(i);
+  std::size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xbf;  // the allowed range of the second byte
+  if (b >= 0xc2 && b <= 0xdf) {
+    n = 2;
+  } else if (b >= 0xe0 && b <= 0xef) {
+    n = 3;
+    if (b == 0xe0) lo = 0xa0;
+    if (b == 0xed) hi = 0x9f;
+  } else if (b >= 0xf0 && b <= 0xf4) {
+    n = 4;
+    if (b == 0xf0) lo = 0x90;
+    if (b == 0xf4) hi = 0x8f;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size() || at(i + 1) < lo || at(i + 1) > hi) return 0;
+  for (std::size_t k = 2; k < n; ++k) {
+    if (at(i + k) < 0x80 || at(i + k) > 0xbf) return 0;
+  }
+  return n;
+}
+
+}  // namespace
+
 std::string SanitizeForLog(std::string_view s) {
   std::string out(s);
+  for (std::size_t i = 0; i < out.size();) {
+    const unsigned char u = static_cast<unsigned char>(out[i]);
+    const std::size_t n = u >= 0x80 ? Utf8Length(out, i) : 0;
+    if (n == 2 && u == 0xc2 && static_cast<unsigned char>(out[i + 1]) <= 0x9f) {
+      out[i] = out[i + 1] = '?';  // U+0080-U+009F: a C1 control in UTF-8
+    } else if (n == 0 && (u < 0x20 || u == 0x7f || (u >= 0x80 && u <= 0x9f))) {
+      out[i] = '?';
+    }
+    i += n == 0 ? 1 : n;
+  }
+  return out;
+}
+
+std::string LogName(std::string_view s) {
+  std::string out = SanitizeForLog(s);
   for (char& c : out) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) c = '?';
+    if (c == '"') c = '?';
   }
   return out;
 }

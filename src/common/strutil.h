@@ -26,8 +26,16 @@ std::vector<std::string_view> Split(std::string_view s, char sep);
 // True when s contains a NUL, CR or LF byte.
 bool HasControlLineBytes(std::string_view s);
 
-// Replaces bytes < 0x20 and 0x7f with '?', for text that goes into logs and replies.
+// Replaces every control character with '?', for text that goes into logs and replies: the
+// bytes below 0x20, 0x7f, and the C1 controls, whether a byte 0x80-0x9f outside a UTF-8
+// character or U+0080-U+009F written in UTF-8 (each of its two bytes). UTF-8 text and other
+// bytes stay as they are. Nothing in the result can move a terminal's cursor or end a line.
 std::string SanitizeForLog(std::string_view s);
+
+// A name (file, directory, user, password) as it is written inside a log line:
+// SanitizeForLog, and '"' as '?' too, so that a name between quotes cannot close them and
+// forge the fields after it. vsftpd writes unprintable bytes as '?' as well.
+std::string LogName(std::string_view s);
 
 }  // namespace keepftpd
 

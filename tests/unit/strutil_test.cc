@@ -219,7 +219,7 @@ TEST_CASE("HasControlLineBytes finds NUL, CR and LF anywhere, and no other byte"
   }
 }
 
-TEST_CASE("SanitizeForLog replaces bytes below 0x20 and 0x7f with '?' and keeps the rest") {
+TEST_CASE("SanitizeForLog replaces C0 and C1 controls and DEL with '?' and keeps the rest") {
   CHECK(SanitizeForLog("") == "");
   CHECK(SanitizeForLog("plain text: /pub/a b.txt") == "plain text: /pub/a b.txt");
   CHECK(SanitizeForLog("a\r\nb") == "a??b");
@@ -228,14 +228,34 @@ TEST_CASE("SanitizeForLog replaces bytes below 0x20 and 0x7f with '?' and keeps 
   CHECK(SanitizeForLog("\x1b[31mred") == "?[31mred");
   CHECK(SanitizeForLog("tab\there") == "tab?here");
   CHECK(SanitizeForLog("del\x7f") == "del?");
-  // UTF-8 (and any byte above 0x7f) passes through unchanged.
-  CHECK(SanitizeForLog("caf\xc3\xa9 \xe2\x82\xac") == "caf\xc3\xa9 \xe2\x82\xac");
+  // UTF-8 passes through unchanged, even where its bytes are in 0x80-0x9f (the euro sign).
+  CHECK(SanitizeForLog("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80") ==
+        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+  // A C1 control: CSI as one byte (what an 8-bit terminal obeys), and U+009B in UTF-8 (what a
+  // UTF-8 terminal obeys).
+  CHECK(SanitizeForLog("a\x9b" "31mb") == "a?31mb");
+  CHECK(SanitizeForLog("a\xc2\x9b" "31mb") == "a??31mb");
+  CHECK(SanitizeForLog("\xc2\x85") == "??");
+  // U+00A0 and above are characters, not controls.
+  CHECK(SanitizeForLog("\xc2\xa0") == "\xc2\xa0");
+  // Other bytes that are not UTF-8 (Latin-1 names) stay: they are no controls.
+  CHECK(SanitizeForLog("caf\xe9") == "caf\xe9");
+  // A truncated or overlong sequence is not a character: its 0x80-0x9f bytes are C1 controls.
+  CHECK(SanitizeForLog("\xe2\x82") == "\xe2?");
+  CHECK(SanitizeForLog("\xc0\x9b") == "\xc0?");
+  CHECK(SanitizeForLog("\xed\x9f\xbf") == "\xed\x9f\xbf");  // U+D7FF
+  CHECK(SanitizeForLog("\xed\xa0\x80") == "\xed\xa0?");  // a surrogate, not UTF-8
+  // Quotes are text here (replies quote names their own way); LogName replaces them too.
+  CHECK(SanitizeForLog("a\"b") == "a\"b");
+  CHECK(LogName("we\"ird\x1b\x9b\xc2\x9b\xe2\x82\xac") == "we?ird????\xe2\x82\xac");
 
   const std::string all = AllBytes();
   const std::string out = SanitizeForLog(all);
   CHECK(out.size() == 256);
   for (int b = 0; b < 256; ++b) {
-    const char want = (b < 0x20 || b == 0x7f) ? '?' : static_cast<char>(b);
+    // One byte after another, none of 0x80-0xff makes a valid character with the next.
+    const bool control = b < 0x20 || b == 0x7f || (b >= 0x80 && b <= 0x9f);
+    const char want = control ? '?' : static_cast<char>(b);
     CHECK_MESSAGE(out[b] == want, "byte ", b);
   }
 }
