@@ -48,7 +48,8 @@ enum class MsgType : std::uint16_t {
   kTlsDataEnd = 13,  // TLS jail -> monitor: {u8 flags: 1 not broken, 2 close_notify} a data
                      // connection ended
   kEvent = 14,       // {u8 priority, str text, str command, str path, u64 bytes,
-                     //  u64 duration_usec, str result, u8 transfer type} no answer (log.h)
+                     //  u64 duration_usec, str result, u8 transfer type, str target} no
+                     //  answer (log.h)
   kProxyInfo = 16,   // {u8 kind 0 LOCAL|1 PROXY, u8 family 4|6, bytes[4|16] source, u16 port,
                      //  bytes[4|16] destination, u16 port} pre-login only, once, before any
                      // other request (proxy_protocol): what the header said; answered by

@@ -22,7 +22,7 @@ namespace {
 
 enum class Sink { kStderr, kJournal, kSyslog, kJail, kNone };
 Sink g_sink = Sink::kStderr;
-void WriteTransferLogs(const LogEvent& e);
+void WriteVsftpdLogs(const LogEvent& e, bool from_jail);
 int g_channel = -1;
 int g_journal = -1;  // connected to journald's native socket (kJournal)
 
@@ -87,7 +87,8 @@ void WriteMonitorRecord(int priority, std::string_view process, std::string_view
                         const char* source = "monitor") {
   LogContext& c = Context();
   std::string text = SanitizeForLog(message);
-  if (event != nullptr) WriteTransferLogs(*event);
+  const bool from_jail = std::string_view(source) == "jail";
+  if (event != nullptr) WriteVsftpdLogs(*event, from_jail);
   if (g_sink == Sink::kJournal) {
     JournalRecord r;
     r.Field("MESSAGE", text)
@@ -96,12 +97,15 @@ void WriteMonitorRecord(int priority, std::string_view process, std::string_view
         .Field("FTP_SESSION", c.session_id)
         .Field("REMOTE_ADDR", c.remote_addr)
         .Field("REMOTE_PORT", c.remote_port)
-        .Field("FTP_USER", c.user)
+        .Field("FTP_USER", LogName(c.user))
         .Field("FTP_PROCESS", process);
     if (event != nullptr) {
-      r.Field("FTP_COMMAND", SanitizeForLog(event->command))
-          .Field("FTP_PATH", SanitizeForLog(event->path))
-          .Field("FTP_BYTES", event->bytes >= 0 ? std::to_string(event->bytes) : "")
+      std::string path = event->path;
+      if (event->command == "RNTO" && !event->target.empty()) path += " -> " + event->target;
+      r.Field("FTP_COMMAND", SanitizeForLog(event->command)).Field("FTP_PATH", LogName(path));
+      if (!event->login_user.empty()) r.Field("FTP_LOGIN_USER", LogName(event->login_user));
+      if (event->command == "SITE CHMOD") r.Field("FTP_MODE", LogName(event->target));
+      r.Field("FTP_BYTES", event->bytes >= 0 ? std::to_string(event->bytes) : "")
           .Field("FTP_DURATION_USEC",
                  event->duration_usec >= 0 ? std::to_string(event->duration_usec) : "")
           .Field("FTP_RESULT", SanitizeForLog(event->result));
@@ -114,7 +118,7 @@ void WriteMonitorRecord(int priority, std::string_view process, std::string_view
   } else if (g_sink == Sink::kSyslog || g_sink == Sink::kStderr) {
     // "ADDR:PORT PROCESS: text"; a jail's text names its jail already ("session jail: ...").
     std::string record = c.remote_addr.empty() ? "" : c.remote_addr + ":" + c.remote_port + " ";
-    if (std::string_view(source) != "jail") record += std::string(process) + ": ";
+    if (!from_jail) record += std::string(process) + ": ";
     record += text;
     if (g_sink == Sink::kSyslog) {
       syslog(priority, "%s", record.c_str());
@@ -147,46 +151,105 @@ void AppendLine(int fd, const std::string& line) {
   (void)ignored;
 }
 
-// One line per upload or download, in vsftpd's format and/or wu-ftpd's xferlog format.
-void WriteTransferLogs(const LogEvent& e) {
-  const bool download = e.command == "RETR";
-  const bool upload = e.command == "STOR" || e.command == "APPE" || e.command == "STOU";
-  if ((!download && !upload) || e.bytes < 0) return;
-  if (g_vsftpd_log < 0 && g_xferlog < 0 && !g_vsftpd_to_syslog) return;
-  LogContext& c = Context();
+std::string Now() {
   time_t now = time(nullptr);
   struct tm tm = {};
   localtime_r(&now, &tm);
   char when[64];
   strftime(when, sizeof(when), "%a %b %e %H:%M:%S %Y", &tm);
+  return when;
+}
+
+// What vsftpd calls the action an event records, or "" when vsftpd writes no line for it. A
+// jail reports transfers and changes to files only: connections and logins are the monitor's.
+std::string_view VsftpdKind(const LogEvent& e, bool from_jail) {
+  const std::string& c = e.command;
+  if (c == "RETR") return "DOWNLOAD";
+  if (c == "STOR" || c == "APPE" || c == "STOU") return "UPLOAD";
+  if (c == "MKD") return "MKDIR";
+  if (c == "RMD") return "RMDIR";
+  if (c == "DELE") return "DELETE";
+  if (c == "RNTO" || (c == "RNFR" && e.result != "ok")) return "RENAME";
+  if (c == "SITE CHMOD") return "CHMOD";
+  if (from_jail) return "";
+  if (c == "PASS") return "LOGIN";
+  if (c == "SESSION" && e.result == "start") return "CONNECT";
+  return "";
+}
+
+// A line as vsftpd's vsf_log_do_log_vsftpd_format writes it, without the time and pid:
+//   [user] OK UPLOAD: Client "192.0.2.1", "/pub/file", 3000 bytes, 1234.56Kbyte/sec
+// The user is the session's (for a failed login, the name tried); "N bytes" only when some
+// were; a rename has both names in one pair of quotes, a chmod the name and the mode.
+std::string VsftpdLine(const LogEvent& e, std::string_view kind) {
+  const LogContext& c = Context();
   const bool ok = e.result == "ok";
-  std::string path = SanitizeForLog(e.path);
-  if (g_vsftpd_log >= 0 || g_vsftpd_to_syslog) {
-    double seconds = e.duration_usec > 0 ? static_cast<double>(e.duration_usec) / 1e6 : 0.0;
-    double kbps = seconds > 0 ? static_cast<double>(e.bytes) / 1024.0 / seconds : 0.0;
-    char rate[64];
-    snprintf(rate, sizeof(rate), "%.2fKbyte/sec", kbps);
-    std::string line = "[" + SanitizeForLog(c.user) + "] " + (ok ? "OK " : "FAIL ") +
-                       (download ? "DOWNLOAD" : "UPLOAD") + ": Client \"" + c.remote_addr +
-                       "\", \"" + path + "\", " + std::to_string(e.bytes) + " bytes, " + rate;
-    if (g_vsftpd_to_syslog) {
-      syslog(LOG_INFO, "%s", line.c_str());  // syslog adds the time and the pid
-    } else {
-      AppendLine(g_vsftpd_log,
-                 std::string(when) + " [pid " + std::to_string(getpid()) + "] " + line + "\n");
+  const bool login = kind == "LOGIN", connect = kind == "CONNECT";
+  const bool transfer = kind == "DOWNLOAD" || kind == "UPLOAD";
+  std::string user = login && !ok ? e.login_user : c.user;
+  std::string line;
+  if (!user.empty()) {
+    // ']' too: fail2ban's vsftpd filter reads the user up to the first ']'.
+    for (char& ch : user) {
+      if (ch == ']') ch = '?';
     }
+    line += "[" + LogName(user) + "] ";
   }
-  if (g_xferlog >= 0) {
-    for (char& ch : path) {
-      if (ch == ' ' || ch == '\t') ch = '_';
-    }
-    long seconds = e.duration_usec > 0 ? static_cast<long>((e.duration_usec + 999999) / 1000000) : 1;
-    std::string user = c.user.empty() ? "*" : SanitizeForLog(c.user);
-    char type = e.transfer_type == 'a' ? 'a' : 'b';
-    AppendLine(g_xferlog, std::string(when) + " " + std::to_string(seconds) + " " +
-                              c.remote_addr + " " + std::to_string(e.bytes) + " " + path + " " +
-                              type + " _ " + (download ? "o" : "i") + " " + c.access + " " +
-                              user + " ftp 0 * " + (ok ? "c" : "i") + "\n");
+  if (!connect) line += ok ? "OK " : "FAIL ";
+  line += std::string(kind) + ": Client \"" + c.remote_addr + "\"";
+  if (login && ok && !c.anon_password.empty()) {
+    line += ", anon password \"" + LogName(c.anon_password) + "\"";
+  }
+  std::string name = login || connect ? "" : e.path;
+  if (!name.empty() && !e.target.empty()) name += " " + e.target;
+  if (!name.empty()) line += ", \"" + LogName(name) + "\"";
+  if (transfer && e.bytes > 0) line += ", " + std::to_string(e.bytes) + " bytes";
+  if (transfer) {
+    double seconds = e.duration_usec > 0 ? static_cast<double>(e.duration_usec) / 1e6 : 0.1;
+    double bytes = e.bytes > 0 ? static_cast<double>(e.bytes) : 0.0;
+    char rate[64];
+    snprintf(rate, sizeof(rate), ", %.2fKbyte/sec", bytes / seconds / 1024.0);
+    line += rate;
+  }
+  return line;
+}
+
+// An upload or download as wu-ftpd's xferlog line: time, seconds, host, bytes, name (spaces as
+// '_'), type, '_', direction, access mode, identity (an anonymous user's password, as vsftpd
+// writes it), "ftp 0 *", c(omplete) or i(ncomplete).
+std::string XferlogLine(const LogEvent& e, bool download) {
+  const LogContext& c = Context();
+  std::string path = LogName(e.path);
+  for (char& ch : path) {
+    if (ch == ' ' || ch == '\t') ch = '_';
+  }
+  long seconds = e.duration_usec > 0 ? static_cast<long>((e.duration_usec + 999999) / 1000000) : 1;
+  std::string who = c.access == 'a' && !c.anon_password.empty() ? c.anon_password : c.user;
+  who = who.empty() ? "*" : LogName(who);
+  for (char& ch : who) {
+    if (ch == ' ' || ch == '\t') ch = '_';
+  }
+  const char type = e.transfer_type == 'a' ? 'a' : 'b';
+  const std::int64_t bytes = e.bytes > 0 ? e.bytes : 0;
+  return Now() + " " + std::to_string(seconds) + " " + c.remote_addr + " " + std::to_string(bytes) +
+         " " + path + " " + type + " _ " + (download ? "o" : "i") + " " + c.access + " " + who +
+         " ftp 0 * " + (e.result == "ok" ? "c" : "i") + "\n";
+}
+
+void WriteVsftpdLogs(const LogEvent& e, bool from_jail) {
+  if (g_vsftpd_log < 0 && g_xferlog < 0 && !g_vsftpd_to_syslog) return;
+  const std::string_view kind = VsftpdKind(e, from_jail);
+  if (kind.empty()) return;
+  const std::string line = VsftpdLine(e, kind);
+  if (g_vsftpd_log >= 0) {
+    AppendLine(g_vsftpd_log, Now() + " [pid " + std::to_string(getpid()) + "] " + line + "\n");
+  }
+  if (g_vsftpd_to_syslog && kind != "CONNECT") {  // vsftpd sends no CONNECT line to syslog
+    const bool failed_login = kind == "LOGIN" && e.result != "ok";
+    syslog(failed_login ? LOG_WARNING : LOG_INFO, "%s", line.c_str());  // syslog adds time, pid
+  }
+  if (g_xferlog >= 0 && (kind == "DOWNLOAD" || kind == "UPLOAD")) {
+    AppendLine(g_xferlog, XferlogLine(e, kind == "DOWNLOAD"));
   }
 }
 
@@ -230,6 +293,7 @@ void LogEventRecord(int priority, std::string_view message, const LogEvent& even
     e.text = message;
     e.command = event.command;
     e.path = event.path;
+    e.target = event.target;
     e.bytes = static_cast<std::uint64_t>(event.bytes);
     e.duration_usec = static_cast<std::uint64_t>(event.duration_usec);
     e.result = event.result;
@@ -252,8 +316,11 @@ std::string JailText(std::string_view jail, std::string_view message) {
 
 void LogEventFromJail(int priority, std::string_view jail, std::string_view message,
                       const LogEvent& event) {
-  WriteMonitorRecord(JailPriority(priority), jail, JailText(jail, message), "jail", 0, &event,
-                     "jail");
+  const LogContext& c = Context();
+  std::string text = JailText(jail, message) + " (client " + c.remote_addr;
+  if (!c.user.empty()) text += ", user \"" + LogName(c.user) + "\"";
+  text += ")";
+  WriteMonitorRecord(JailPriority(priority), jail, text, "jail", 0, &event, "jail");
 }
 
 void LogFromJail(int priority, std::string_view jail, std::string_view message) {

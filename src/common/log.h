@@ -24,11 +24,15 @@ struct LogContext {
   std::string user;         // FTP_USER, once logged in
   std::string process;      // "monitor", "prelogin", "session"
   char access = 'a';        // xferlog's access mode: a(nonymous), r(eal), g(uest)
+  std::string anon_password;  // what an anonymous user gave as password (vsftpd's logs show it)
 };
 
-// Transfer logs in files, opened by the entry process (root) before any jail: the monitor
-// appends one line per upload or download. -1: not wanted.
-// vsftpd_to_syslog (syslog_enable): the vsftpd-format lines go to syslog instead of a file.
+// vsftpd's log files, opened by the entry process (root) before any jail; -1: not wanted. The
+// monitor appends to vsftpd_log_fd a line per connection, login, transfer and change to a file,
+// in vsftpd's format (CONNECT, OK/FAIL LOGIN, UPLOAD, DOWNLOAD, MKDIR, RMDIR, DELETE, RENAME,
+// CHMOD), and to xferlog_fd a line per upload or download in wu-ftpd's xferlog format.
+// vsftpd_to_syslog (syslog_enable): the vsftpd-format lines but CONNECT go to syslog too, as
+// vsftpd sends them (priority info; warning for a failed login).
 void UseTransferLogs(int vsftpd_log_fd, int xferlog_fd, bool vsftpd_to_syslog = false);
 
 // Monitor (and entry) sink: journald when its socket takes a connection (kept for the life of
@@ -49,6 +53,8 @@ void Log(int priority, std::string_view message,
 struct LogEvent {
   std::string command;            // "RETR", "STOR", "CWD", "PASS", "SESSION", ...
   std::string path;               // the file or directory, if any
+  std::string target;             // RNTO: the new name; SITE CHMOD: the mode as the client gave it
+  std::string login_user;         // PASS: the name the client logged in with (FTP_LOGIN_USER)
   std::int64_t bytes = -1;        // transferred, for transfers
   std::int64_t duration_usec = -1;
   std::string result;             // "ok", "failed", "refused", "aborted", ...
@@ -56,7 +62,9 @@ struct LogEvent {
 };
 void LogEventRecord(int priority, std::string_view message, const LogEvent& event);
 // The monitor writes a jail's event (fields already bounded by the decoder; the text is
-// sanitised here), as LogFromJail writes a jail's record.
+// sanitised here), as LogFromJail writes a jail's record, with the client's address and the
+// session's user, which the monitor knows, at the end of the text:
+// "session jail: STOR /x: 0 bytes in 12 us, file error (client 192.0.2.1, user \"ftp\")".
 void LogEventFromJail(int priority, std::string_view jail, std::string_view message,
                       const LogEvent& event);
 

@@ -119,6 +119,7 @@ std::string Encode(const EventRequest& r) {
   w.PutU64(r.duration_usec);
   w.PutString(Cut(r.result, kMaxEventResult));
   w.PutU8(static_cast<std::uint8_t>(r.transfer_type));
+  w.PutString(Cut(r.target, kMaxEventPath));
   return w.data();
 }
 
@@ -133,6 +134,7 @@ Status Decode(std::string_view body, EventRequest* out) {
   r.GetU64(&out->duration_usec);
   r.GetString(kMaxEventResult, &out->result);
   r.GetU8(&type);
+  r.GetString(kMaxEventPath, &out->target);
   Status s = Finished(r, "EVENT");
   if (!s.ok()) return s;
   if (out->priority > kMaxPriority) return Malformed("EVENT", "priority above 7");

@@ -32,7 +32,7 @@ struct LogRequest {
 };
 
 // EVENT {u8 priority, str text, str command, str path, u64 bytes, u64 duration_usec,
-// str result, u8 transfer type}: a structured record (LogEvent in log.h).
+// str result, u8 transfer type, str target}: a structured record (LogEvent in log.h).
 struct EventRequest {
   std::uint8_t priority = 0;
   std::string text;     // up to kMaxEventText
@@ -42,6 +42,7 @@ struct EventRequest {
   std::uint64_t duration_usec = 0;
   std::string result;   // up to kMaxEventResult
   char transfer_type = 0;  // 0, 'a' or 'b'
+  std::string target;   // up to kMaxEventPath: RNTO's new name, SITE CHMOD's mode
 };
 
 // PORT_CONNECT {u8 family 4|6, bytes[4|16] address, u16 port, u8 tls}. target is as sent: the

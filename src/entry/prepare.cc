@@ -238,18 +238,18 @@ int Checks::TransferLog(const std::string& path, const char* option) {
   return -1;
 }
 
+// As vsftpd's vsf_log_init: the files with xferlog_enable or dual_log_enable; vsftpd_log_file
+// unless the xferlog alone is wanted (xferlog_std_format without dual_log_enable), and never with
+// syslog_enable, whose lines go to syslog instead, with or without the files.
 void Checks::TransferLogs() {
-  if (!config_.xferlog_enable) return;
+  const bool files = config_.xferlog_enable || config_.dual_log_enable;
   const bool std_format = config_.xferlog_std_format;
-  // syslog_enable: vsftpd's lines go to syslog, and vsftpd_log_file is not used.
   const bool vsftpd_format = !std_format || config_.dual_log_enable;
-  int vsftpd_fd = vsftpd_format && !config_.syslog_enable
+  int vsftpd_fd = files && vsftpd_format && !config_.syslog_enable
                       ? TransferLog(config_.vsftpd_log_file, "vsftpd_log_file") : -1;
-  int xferlog_fd = std_format || config_.dual_log_enable
+  int xferlog_fd = files && (std_format || config_.dual_log_enable)
                        ? TransferLog(config_.xferlog_file, "xferlog_file") : -1;
-  if (how_ == Preparation::kServe) {
-    UseTransferLogs(vsftpd_fd, xferlog_fd, vsftpd_format && config_.syslog_enable);
-  }
+  if (how_ == Preparation::kServe) UseTransferLogs(vsftpd_fd, xferlog_fd, config_.syslog_enable);
 }
 
 void Checks::Banner() {

@@ -96,6 +96,21 @@ class Session {
     return true;
   }
   bool Denied(const std::string& path) const { return config_.deny_filter.MatchesAnyComponent(path); }
+  // The name a refused or failed command is logged with: the path it resolves to, or the
+  // argument as the client gave it.
+  std::string Attempted(std::string_view arg) const {
+    Result<std::string> r = ResolvePath(cwd_, arg);
+    return r.ok() ? *r : std::string(arg);
+  }
+  // A refused or failed command: its record, then its reply. A transfer's record counts 0
+  // bytes (the xferlog has a line for it, as vsftpd writes one).
+  void Refuse(std::string_view command, const std::string& path, std::string_view result,
+              int code, std::string_view reply, const std::string& target = std::string()) {
+    const bool transfer = command == "RETR" || command == "STOR" || command == "APPE" ||
+                          command == "STOU";
+    Event(kLogInfo, command, path, result, transfer ? 0 : -1, -1, target);
+    ctrl_.Reply(code, reply);
+  }
   // Whether the client closes the control connection within ms milliseconds (waiting only
   // while nothing is readable on it: a command waiting there means the client is alive).
   bool ControlGoneWithin(int ms) {
@@ -117,17 +132,21 @@ class Session {
     shutdown(ctrl_.fd(), SHUT_WR);
     _exit(0);
   }
-  // One structured record: "RETR /pub/x: 21 bytes in 40 us, ok" with its fields.
+  // One structured record: "RETR /pub/x: 21 bytes in 40 us, ok" with its fields. target:
+  // RNTO's new name, SITE CHMOD's mode.
   void Event(int priority, std::string_view command, const std::string& path,
-             std::string_view result, std::int64_t bytes = -1, std::int64_t usec = -1) {
+             std::string_view result, std::int64_t bytes = -1, std::int64_t usec = -1,
+             const std::string& target = std::string()) {
     LogEvent e;
     if (bytes >= 0) e.transfer_type = type_ == TransferType::kAscii ? 'a' : 'b';
     e.command = std::string(command);
     e.path = path;
+    e.target = target;
     e.bytes = bytes;
     e.duration_usec = usec;
     e.result = std::string(result);
     std::string text = e.command + " " + path;
+    if (!target.empty()) text += (e.command == "RNTO" ? " -> " : " ") + target;
     if (bytes >= 0) text += ": " + std::to_string(bytes) + " bytes";
     if (usec >= 0) text += " in " + std::to_string(usec) + " us";
     text += ", " + e.result;
@@ -982,24 +1001,24 @@ void Session::Hash(const FtpCommand& c) {
 
 void Session::Retr(const FtpCommand& c) {
   std::uint64_t offset = std::exchange(rest_, 0);
-  if (!config_.download_enable) return (void)ctrl_.Reply(550, "Permission denied.");
+  if (!config_.download_enable) return Refuse("RETR", Attempted(c.arg), "refused", 550, "Permission denied.");
   std::string path;
   if (!Resolve(c.arg, &path) || Denied(path) ||
       (!config_.download_filter.empty() && !config_.download_filter.Matches(SplitDirBase(path).second))) {
     data_mode_ = DataMode::kNone;
-    return (void)ctrl_.Reply(550, "Permission denied.");
+    return Refuse("RETR", Attempted(c.arg), "refused", 550, "Permission denied.");
   }
   int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     data_mode_ = DataMode::kNone;
-    return (void)ctrl_.Reply(550, "Failed to open file.");
+    return Refuse("RETR", path, "failed", 550, "Failed to open file.");
   }
   UniqueFd file(fd);
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
       (user_.anonymous && config_.anon_world_readable_only && (st.st_mode & S_IROTH) == 0)) {
     data_mode_ = DataMode::kNone;
-    return (void)ctrl_.Reply(550, "Failed to open file.");
+    return Refuse("RETR", path, "failed", 550, "Failed to open file.");
   }
   // lock_upload_files: wait while someone writes this file in place.
   if (config_.lock_upload_files) {
@@ -1147,14 +1166,19 @@ int PutUploadInPlace(const std::string& temp, const std::string& target, bool re
 
 void Session::Upload(std::string_view arg, UploadKind kind) {
   std::uint64_t offset = std::exchange(rest_, 0);
-  auto refuse = [this](int code, std::string_view text) {
-    data_mode_ = DataMode::kNone;
-    ctrl_.Reply(code, text);
-  };
-  if (!MayUpload()) return refuse(550, "Permission denied.");
+  const char* verb = kind == UploadKind::kAppend ? "APPE" : kind == UploadKind::kUnique ? "STOU" : "STOR";
   if (kind == UploadKind::kUnique && arg.empty()) arg = "STOU";
   std::string path;
-  if (!Resolve(arg, &path) || Denied(path)) return refuse(550, "Permission denied.");
+  auto refuse = [&](int code, std::string_view text) {
+    data_mode_ = DataMode::kNone;
+    Refuse(verb, path.empty() ? Attempted(arg) : path, code == 550 ? "refused" : "failed", code,
+           text);
+  };
+  if (!MayUpload()) return refuse(550, "Permission denied.");
+  if (!Resolve(arg, &path) || Denied(path)) {
+    path.clear();
+    return refuse(550, "Permission denied.");
+  }
   if (path == "/") return refuse(553, "Could not create file.");
   if (!config_.upload_filter.empty() && !config_.upload_filter.Matches(SplitDirBase(path).second)) {
     return refuse(550, "Permission denied.");
@@ -1303,9 +1327,7 @@ void Session::Upload(std::string_view arg, UploadKind kind) {
   file.Reset();
   clock_gettime(CLOCK_MONOTONIC, &end);
   long usec = (end.tv_sec - start.tv_sec) * 1000000L + (end.tv_nsec - start.tv_nsec) / 1000;
-  Event(kLogInfo,
-        kind == UploadKind::kAppend ? "APPE" : kind == UploadKind::kUnique ? "STOU" : "STOR",
-        target, ResultName(r), static_cast<std::int64_t>(received), usec);
+  Event(kLogInfo, verb, target, ResultName(r), static_cast<std::int64_t>(received), usec);
   if (r == TransferResult::kFileError) {
     if (err == ENOSPC) return (void)ctrl_.Reply(452, "Insufficient storage space: the file was not stored.");
     if (err == EDQUOT) return (void)ctrl_.Reply(552, "Disk quota exceeded: the file was not stored.");
@@ -1321,10 +1343,10 @@ void Session::Upload(std::string_view arg, UploadKind kind) {
 void Session::Dele(const FtpCommand& c) {
   std::string path;
   if (!MayChangeExisting() || !Resolve(c.arg, &path) || Denied(path)) {
-    return (void)ctrl_.Reply(550, "Permission denied.");
+    return Refuse("DELE", Attempted(c.arg), "refused", 550, "Permission denied.");
   }
   if (unlinkat(AT_FDCWD, path.c_str(), 0) != 0) {
-    return (void)ctrl_.Reply(550, "Delete operation failed.");
+    return Refuse("DELE", path, "failed", 550, "Delete operation failed.");
   }
   Event(kLogInfo, "DELE", path, "ok");
   ctrl_.Reply(250, "Delete operation successful.");
@@ -1333,10 +1355,10 @@ void Session::Dele(const FtpCommand& c) {
 void Session::Mkd(const FtpCommand& c) {
   std::string path;
   if (!MayMkdir() || !Resolve(c.arg, &path) || Denied(path)) {
-    return (void)ctrl_.Reply(550, "Permission denied.");
+    return Refuse("MKD", Attempted(c.arg), "refused", 550, "Permission denied.");
   }
   if (mkdirat(AT_FDCWD, path.c_str(), 0777) != 0) {
-    return (void)ctrl_.Reply(550, "Create directory operation failed.");
+    return Refuse("MKD", path, "failed", 550, "Create directory operation failed.");
   }
   Event(kLogInfo, "MKD", path, "ok");
   ctrl_.Reply(257, "\"" + QuoteForReply(path) + "\" created");
@@ -1345,10 +1367,10 @@ void Session::Mkd(const FtpCommand& c) {
 void Session::Rmd(const FtpCommand& c) {
   std::string path;
   if (!MayChangeExisting() || !Resolve(c.arg, &path) || Denied(path)) {
-    return (void)ctrl_.Reply(550, "Permission denied.");
+    return Refuse("RMD", Attempted(c.arg), "refused", 550, "Permission denied.");
   }
   if (path == "/" || unlinkat(AT_FDCWD, path.c_str(), AT_REMOVEDIR) != 0) {
-    return (void)ctrl_.Reply(550, "Remove directory operation failed.");
+    return Refuse("RMD", path, "failed", 550, "Remove directory operation failed.");
   }
   Event(kLogInfo, "RMD", path, "ok");
   ctrl_.Reply(250, "Remove directory operation successful.");
@@ -1358,11 +1380,11 @@ void Session::Rnfr(const FtpCommand& c) {
   rename_from_.clear();
   std::string path;
   if (!MayChangeExisting() || !Resolve(c.arg, &path) || Denied(path)) {
-    return (void)ctrl_.Reply(550, "Permission denied.");
+    return Refuse("RNFR", Attempted(c.arg), "refused", 550, "Permission denied.");
   }
   struct stat st;
   if (path == "/" || lstat(path.c_str(), &st) != 0) {
-    return (void)ctrl_.Reply(550, "RNFR command failed.");
+    return Refuse("RNFR", path, "failed", 550, "RNFR command failed.");
   }
   rename_from_ = path;
   ctrl_.Reply(350, "Ready for RNTO.");
@@ -1373,12 +1395,12 @@ void Session::Rnto(const FtpCommand& c) {
   if (from.empty()) return (void)ctrl_.Reply(503, "RNFR required first.");
   std::string path;
   if (!MayChangeExisting() || !Resolve(c.arg, &path) || Denied(path)) {
-    return (void)ctrl_.Reply(550, "Permission denied.");
+    return Refuse("RNTO", from, "refused", 550, "Permission denied.", Attempted(c.arg));
   }
   if (renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, path.c_str(), 0) != 0) {
-    return (void)ctrl_.Reply(550, "Rename failed.");
+    return Refuse("RNTO", from, "failed", 550, "Rename failed.", path);
   }
-  Event(kLogInfo, "RNTO", from + " -> " + path, "ok");
+  Event(kLogInfo, "RNTO", from, "ok", -1, -1, path);
   ctrl_.Reply(250, "Rename successful.");
 }
 
@@ -1424,15 +1446,19 @@ void Session::Site(const FtpCommand& c) {
       return (void)ctrl_.Reply(501, "SITE CHMOD needs 2 arguments.");
     }
     if (chmod.outcome == ChmodArgument::kBadMode) return (void)ctrl_.Reply(501, "Bad mode.");
+    // The mode as the client wrote it, for the logs (vsftpd's CHMOD line has it so).
+    const std::string_view given = TrimSpaces(rest);
+    const std::string typed(given.substr(0, given.find(' ')));
     std::string path;
     if (!Resolve(chmod.path, &path) || Denied(path)) {
-      return (void)ctrl_.Reply(550, "Permission denied.");
+      return Refuse("SITE CHMOD", Attempted(chmod.path), "refused", 550, "Permission denied.", typed);
     }
     // Never setuid or setgid bits from a client.
     const unsigned mode = chmod.mode & 01777;
     if (fchmodat(AT_FDCWD, path.c_str(), static_cast<mode_t>(mode), 0) != 0) {
-      return (void)ctrl_.Reply(550, "SITE CHMOD command failed.");
+      return Refuse("SITE CHMOD", path, "failed", 550, "SITE CHMOD command failed.", typed);
     }
+    Event(kLogInfo, "SITE CHMOD", path, "ok", -1, -1, typed);
     return (void)ctrl_.Reply(200, "SITE CHMOD command ok.");
   }
   ctrl_.Reply(500, "Unknown SITE command.");

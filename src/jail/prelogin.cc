@@ -121,28 +121,23 @@ void RunPrelogin(const Config& config, const SessionInfo& session, int channel,
       user = cmd.arg;
       user_given = false;
       bool anonymous = config.anonymous_enable && IsAnonymousName(user);
-      // FTPS rules at USER, as vsftpd has them (the monitor checks again at login).
-      if (config.ssl_enable && !tls && !anonymous && config.force_local_logins_ssl) {
-        ctrl.Reply(530, "Non-anonymous sessions must use encryption.");
-        continue;
-      }
-      if (config.ssl_enable && !tls && anonymous && config.allow_anon_ssl &&
-          config.force_anon_logins_ssl) {
-        ctrl.Reply(530, "Anonymous sessions must use encryption.");
-        continue;
-      }
-      if (tls && anonymous && !config.allow_anon_ssl) {
-        ctrl.Reply(530, "Anonymous sessions may not use encryption.");
-        continue;
-      }
-      if (!anonymous && !config.local_enable) {
-        ctrl.Reply(530, config.anonymous_enable ? "This FTP server is anonymous only."
-                                                : "Login incorrect.");
-        continue;
-      }
-      // As vsftpd: a user the user list refuses is refused here, before a password is asked.
-      if (!anonymous && !UserListAllows(config, session.user_list, user)) {
-        ctrl.Reply(530, "Permission denied.");
+      // A name refused here, before a password is asked (as vsftpd does), is a failed login
+      // all the same: the monitor, which applies these rules again, refuses it as one (its
+      // record, delay and count), and its words are the reply.
+      const bool refused =
+          // FTPS rules at USER, as vsftpd has them.
+          (config.ssl_enable && !tls && !anonymous && config.force_local_logins_ssl) ||
+          (config.ssl_enable && !tls && anonymous && config.allow_anon_ssl &&
+           config.force_anon_logins_ssl) ||
+          (tls && anonymous && !config.allow_anon_ssl) ||
+          (!anonymous && !config.local_enable) ||
+          // As vsftpd: a user the user list refuses.
+          (!anonymous && !UserListAllows(config, session.user_list, user));
+      if (refused) {
+        LoginAnswer a = RequestLogin(channel, user, "", prot.private_data);
+        if (a.ok) _exit(0);  // not with the monitor's rules; the session jail would greet
+        ctrl.Reply(530, a.message);
+        if (a.close) _exit(0);
         continue;
       }
       user_given = true;

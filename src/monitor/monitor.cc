@@ -566,10 +566,13 @@ void HandleEvent(Monitor& m, EventRequest& req) {
   LogEvent e;
   e.command = std::move(req.command);
   e.path = std::move(req.path);
+  e.target = std::move(req.target);
   e.result = std::move(req.result);
   e.transfer_type = req.transfer_type;
-  e.bytes = AddCapped(0, req.bytes);
-  e.duration_usec = AddCapped(0, req.duration_usec);
+  // All ones is no number at all (the -1 of a LogEvent without one, as the jail sends it).
+  constexpr std::uint64_t kNone = ~std::uint64_t{0};
+  e.bytes = req.bytes == kNone ? -1 : AddCapped(0, req.bytes);
+  e.duration_usec = req.duration_usec == kNone ? -1 : AddCapped(0, req.duration_usec);
   if (e.bytes > 0 && e.command == "RETR") {
     m.bytes_out = AddCapped(m.bytes_out, req.bytes);
     m.files_out = AddCapped(m.files_out, e.result == "ok" ? 1 : 0);
@@ -605,12 +608,10 @@ void RefuseLogin(Monitor& m, const std::string& user, const std::string& why,
   LogEvent e;
   e.command = "PASS";
   e.result = "failed";
+  e.login_user = user;
   // The address is in the text too, for tools that read only MESSAGE (fail2ban); a '"' in the
   // name must not let a client write a fake "from" into it.
-  std::string shown = SanitizeForLog(user);
-  for (char& c : shown) {
-    if (c == '"') c = '\'';
-  }
+  const std::string shown = LogName(user);
   LogEventRecord(kLogNotice, "login failed for user \"" + shown + "\" from " + address + ": " + why,
                  e);
   unsigned delay = config.delay_failed_login;
@@ -856,7 +857,9 @@ bool LocalSession(Monitor& m, const std::string& user, const PamResult& pam) {
   a.anonymous_login = false;
   MonitorLogContext().user = a.name;
   MonitorLogContext().access = guest ? 'g' : 'r';
+  MonitorLogContext().anon_password.clear();
   LogEvent e;
+  e.login_user = user;
   e.command = "PASS";
   e.path = a.root;
   e.result = "ok";
@@ -918,7 +921,9 @@ void HandleLogin(Monitor& m, LoginRequest& req) {
     a.anonymous_login = true;
     MonitorLogContext().user = a.name;
     MonitorLogContext().access = 'a';
+    MonitorLogContext().anon_password = password;  // vsftpd's logs show it
     LogEvent e;
+    e.login_user = user;
     e.command = "PASS";
     e.path = a.root;
     e.result = "ok";

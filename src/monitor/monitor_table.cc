@@ -14,7 +14,8 @@ constexpr std::size_t kLogMax = 1 + 2 + kMaxLogText;
 constexpr std::size_t kPortConnectMax = 1 + 16 + 2 + 1;
 constexpr std::size_t kProxyInfoMax = 1 + 1 + 16 + 2 + 16 + 2;
 constexpr std::size_t kEventMax = 1 + 2 + kMaxEventText + 2 + kMaxEventCommand + 2 +
-                                  kMaxEventPath + 8 + 8 + 2 + kMaxEventResult + 1;
+                                  kMaxEventPath + 8 + 8 + 2 + kMaxEventResult + 1 + 2 +
+                                  kMaxEventPath;
 constexpr std::size_t kTlsReadyMax = 1 + 2 + kMaxLogText;
 constexpr std::size_t kTlsWrapResultMax = 1 + 2 + kMaxLogText;
 

@@ -84,7 +84,7 @@ bool DecodeLog(const Message& m, LogRecord* out) {
 
 struct EventRecord {
   std::uint8_t priority = 0xff;
-  std::string text, command, path, result;
+  std::string text, command, path, result, target;
   std::uint64_t bytes = 0, duration_usec = 0;
   std::uint8_t transfer_type = 0xff;
 };
@@ -99,6 +99,7 @@ bool DecodeEvent(const Message& m, EventRecord* out) {
   r.GetU64(&out->duration_usec);
   r.GetString(0xffff, &out->result);
   r.GetU8(&out->transfer_type);
+  r.GetString(0xffff, &out->target);
   return m.type == MsgType::kEvent && !m.fd.valid() && r.Finish();
 }
 
@@ -178,6 +179,7 @@ TEST_CASE("In a jail, an event sends one EVENT message with every field in order
     e.duration_usec = 2500000;
     e.result = "ok";
     e.transfer_type = 'b';
+    e.target = "/pub/other.iso";
     LogEventRecord(kLogInfo, "download finished", e);
   });
   CHECK(ExitedWith(run.status, 0));
@@ -192,6 +194,7 @@ TEST_CASE("In a jail, an event sends one EVENT message with every field in order
   CHECK(ev.duration_usec == 2500000);
   CHECK(ev.result == "ok");
   CHECK(ev.transfer_type == 'b');
+  CHECK(ev.target == "/pub/other.iso");
 }
 
 TEST_CASE("In a jail, an event's unset numbers travel as all ones and its type as 0") {
@@ -435,7 +438,9 @@ LogEvent Transfer(std::string command, std::string path, std::int64_t bytes,
 TEST_CASE("A download writes one vsftpd line and one xferlog line, and the record to stderr") {
   ContextForTest context("monitor", "192.0.2.7", "50123", "alice", 'r');
   const TransferLines t = WriteEvent(Transfer("RETR", "/pub/a file.txt", 1234, 2500000, "ok", 'b'));
-  CHECK(t.stderr_text == "keepftpd[" + Pid() + "] 192.0.2.7:50123 session jail: transfer\n");
+  // The monitor names the client and the user after what the jail said.
+  CHECK(t.stderr_text == "keepftpd[" + Pid() + "] 192.0.2.7:50123 session jail: transfer "
+                         "(client 192.0.2.7, user \"alice\")\n");
   CHECK(StartsWithDate(t.vsftpd));
   CHECK(t.vsftpd.substr(24) == " [pid " + Pid() + "] [alice] OK DOWNLOAD: Client \"192.0.2.7\", "
                                "\"/pub/a file.txt\", 1234 bytes, 0.48Kbyte/sec\n");
@@ -450,21 +455,23 @@ TEST_CASE("Uploads (STOR, APPE, STOU) are logged as incoming, failures as FAIL a
   for (const char* command : {"STOR", "APPE", "STOU"}) {
     CAPTURE(command);
     const TransferLines t = WriteEvent(Transfer(command, "/incoming/x", 10, 2, "failed", 'a'));
-    CHECK(t.vsftpd.substr(24) == " [pid " + Pid() + "] [] FAIL UPLOAD: Client \"198.51.100.1\", "
+    // No user: no brackets at all, as in vsftpd.
+    CHECK(t.vsftpd.substr(24) == " [pid " + Pid() + "] FAIL UPLOAD: Client \"198.51.100.1\", "
                                  "\"/incoming/x\", 10 bytes, 4882.81Kbyte/sec\n");
     // Anonymous, no user name: '*'; ASCII; one second at least.
     CHECK(t.xferlog.substr(24) == " 1 198.51.100.1 10 /incoming/x a _ i a * ftp 0 * i\n");
   }
 }
 
-TEST_CASE("xferlog rounds the duration up to whole seconds, and a zero duration to one") {
+TEST_CASE("xferlog rounds the duration up to whole seconds, and a zero duration to one; "
+          "vsftpd's rate counts no time as a tenth of a second") {
   ContextForTest context("monitor", "192.0.2.7", "1", "bob", 'g');
   struct Case {
     std::int64_t usec;
     const char* seconds;
     const char* rate;
   };
-  for (const Case& c : {Case{0, "1", "0.00"}, Case{-1, "1", "0.00"}, Case{1, "1", "1000000.00"},
+  for (const Case& c : {Case{0, "1", "10.00"}, Case{-1, "1", "10.00"}, Case{1, "1", "1000000.00"},
                         Case{1000000, "1", "1.00"}, Case{1000001, "2", "1.00"},
                         Case{59999999, "60", "0.02"}}) {
     CAPTURE(c.usec);
@@ -488,20 +495,96 @@ TEST_CASE("Control bytes in a logged name become '?', in both transfer logs") {
   CHECK(std::count(t.xferlog.begin(), t.xferlog.end(), '\n') == 1);
 }
 
-TEST_CASE("Events that are not transfers, or have no byte count, write no transfer log line") {
+TEST_CASE("Events vsftpd has no line for write none: directory changes, listings, unknown ones") {
   ContextForTest context("monitor", "192.0.2.7", "1", "alice", 'r');
   for (const LogEvent& e : {Transfer("CWD", "/pub", -1, -1, "ok", 0),
-                            Transfer("DELE", "/pub/x", 10, 1, "ok", 0),
                             Transfer("LIST", "/pub", 100, 1, "ok", 'a'),
                             Transfer("retr", "/pub/x", 10, 1, "ok", 'b'),  // commands are upper case
-                            Transfer("RETR", "/pub/x", -1, 1, "failed", 'b'),
-                            Transfer("STOR", "/pub/x", -1, 1, "refused", 'b')}) {
+                            Transfer("RNFR", "/pub/x", -1, -1, "ok", 0)}) {  // RNTO's line says it
     CAPTURE(e.command);
     const TransferLines t = WriteEvent(e);
     CHECK(t.vsftpd.empty());
     CHECK(t.xferlog.empty());
-    CHECK(t.stderr_text == "keepftpd[" + Pid() + "] 192.0.2.7:1 session jail: transfer\n");
   }
+}
+
+TEST_CASE("A refused or failed transfer is a FAIL line without a byte count, and incomplete") {
+  ContextForTest context("monitor", "192.0.2.7", "1", "ftp", 'a');
+  MonitorLogContext().anon_password = "guest@example.com";
+  const TransferLines t = WriteEvent(Transfer("RETR", "/pub/missing", 0, -1, "failed", 'b'));
+  CHECK(t.vsftpd.substr(24) == " [pid " + Pid() + "] [ftp] FAIL DOWNLOAD: Client \"192.0.2.7\", "
+                               "\"/pub/missing\", 0.00Kbyte/sec\n");
+  // An anonymous user is known by the password given, as vsftpd writes it.
+  CHECK(t.xferlog.substr(24) ==
+        " 1 192.0.2.7 0 /pub/missing b _ o a guest@example.com ftp 0 * i\n");
+  MonitorLogContext().anon_password.clear();
+}
+
+TEST_CASE("Changes to files are in vsftpd's log as vsftpd writes them, and not in the xferlog") {
+  ContextForTest context("monitor", "192.0.2.7", "1", "alice", 'r');
+  struct Case {
+    LogEvent event;
+    const char* line;
+  };
+  auto with_target = [](LogEvent e, std::string target) {
+    e.target = std::move(target);
+    return e;
+  };
+  for (const Case& c : {
+           Case{Transfer("MKD", "/d", -1, -1, "ok", 0), "OK MKDIR: Client \"192.0.2.7\", \"/d\""},
+           Case{Transfer("MKD", "/d", -1, -1, "failed", 0), "FAIL MKDIR: Client \"192.0.2.7\", \"/d\""},
+           Case{Transfer("RMD", "/d", -1, -1, "refused", 0), "FAIL RMDIR: Client \"192.0.2.7\", \"/d\""},
+           Case{Transfer("DELE", "/f", -1, -1, "ok", 0), "OK DELETE: Client \"192.0.2.7\", \"/f\""},
+           Case{with_target(Transfer("RNTO", "/a", -1, -1, "ok", 0), "/b"),
+                "OK RENAME: Client \"192.0.2.7\", \"/a /b\""},
+           Case{Transfer("RNFR", "/a", -1, -1, "failed", 0), "FAIL RENAME: Client \"192.0.2.7\", \"/a\""},
+           Case{with_target(Transfer("SITE CHMOD", "/f", -1, -1, "ok", 0), "600"),
+                "OK CHMOD: Client \"192.0.2.7\", \"/f 600\""}}) {
+    CAPTURE(c.line);
+    const TransferLines t = WriteEvent(c.event);
+    CHECK(t.vsftpd.substr(24) == " [pid " + Pid() + "] [alice] " + c.line + "\n");
+    CHECK(t.xferlog.empty());
+  }
+}
+
+TEST_CASE("Connections and logins are the monitor's lines: a jail's PASS or SESSION writes none") {
+  ContextForTest context("monitor", "192.0.2.7", "1", "", 'a');
+  LogEvent start = Transfer("SESSION", "", -1, -1, "start", 0);
+  LogEvent failed = Transfer("PASS", "", -1, -1, "failed", 0);
+  failed.login_user = "mallory";
+  for (const LogEvent& e : {start, failed}) {
+    const TransferLines t = WriteEvent(e);
+    CHECK(t.vsftpd.empty());
+  }
+  TransferLogsForTest logs;
+  CHECK_OR_RETURN(logs.ok());
+  CaptureStderr capture;
+  LogEventRecord(kLogInfo, "session start", start);
+  LogEventRecord(kLogNotice, "login failed", failed);
+  MonitorLogContext().user = "ftp";
+  MonitorLogContext().anon_password = "a\"b";
+  LogEventRecord(kLogNotice, "anonymous login", Transfer("PASS", "/srv/ftp", -1, -1, "ok", 0));
+  MonitorLogContext().anon_password.clear();
+  capture.Finish();
+  const std::string vsftpd = logs.Finish().first;
+  const std::vector<std::string_view> lines = Split(vsftpd, '\n');
+  CHECK_OR_RETURN(lines.size() == 4);
+  CHECK(lines[0].substr(24) == " [pid " + Pid() + "] CONNECT: Client \"192.0.2.7\"");
+  CHECK(lines[1].substr(24) == " [pid " + Pid() + "] [mallory] FAIL LOGIN: Client \"192.0.2.7\"");
+  // The password, between quotes, cannot close them.
+  CHECK(lines[2].substr(24) == " [pid " + Pid() + "] [ftp] OK LOGIN: Client \"192.0.2.7\", "
+                               "anon password \"a?b\"");
+}
+
+TEST_CASE("A name cannot forge fields or drive a terminal: quotes, C0 and C1 bytes are '?'") {
+  ContextForTest context("monitor", "192.0.2.7", "1", "a]b", 'r');
+  const TransferLines t = WriteEvent(
+      Transfer("RETR", "/x\", 9 bytes, 1.00Kbyte/sec\x1b[2J\x9b" "2J\xc2\x9b" "2J", 1, 1, "ok", 'b'));
+  // ']' in the user too: fail2ban's vsftpd filter reads the user up to the first one.
+  CHECK(t.vsftpd.substr(24) == " [pid " + Pid() + "] [a?b] OK DOWNLOAD: Client \"192.0.2.7\", "
+                               "\"/x?, 9 bytes, 1.00Kbyte/sec?[2J?2J??2J\", 1 bytes, 976.56Kbyte/sec\n");
+  CHECK(t.xferlog.substr(24) ==
+        " 1 192.0.2.7 1 /x?,_9_bytes,_1.00Kbyte/sec?[2J?2J??2J b _ o r a]b ftp 0 * c\n");
 }
 
 TEST_CASE("With only one transfer log open, only that one is written") {

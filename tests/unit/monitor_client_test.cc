@@ -741,7 +741,7 @@ TEST_CASE("In a jail, Log sends LOG and LogEventRecord sends EVENT, each field w
 
   struct Event {
     std::uint8_t priority = 0, type = 0;
-    std::string text, command, path, result;
+    std::string text, command, path, result, target;
     std::uint64_t bytes = 0, usec = 0;
   };
   auto decode = [](const Message& msg, Event* e) {
@@ -755,6 +755,7 @@ TEST_CASE("In a jail, Log sends LOG and LogEventRecord sends EVENT, each field w
     r.GetU64(&e->usec);
     r.GetString(kMaxEventResult, &e->result);
     r.GetU8(&e->type);
+    r.GetString(kMaxEventPath, &e->target);
     return r.Finish();
   };
   Event e;

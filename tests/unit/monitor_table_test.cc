@@ -94,6 +94,7 @@ std::string LongestBody(MsgType type) {
       e.duration_usec = ~0ull;
       e.result = std::string(kMaxEventResult, 'r');
       e.transfer_type = 'b';
+      e.target = std::string(kMaxEventPath, 'T');
       return Encode(e);
     }
     case MsgType::kSeccompReport: return Encode(SeccompReport{0xffffffffu});

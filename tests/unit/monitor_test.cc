@@ -560,14 +560,13 @@ TEST_CASE("a login the monitor refuses gets 530 and is logged, and max_login_fai
   options.banned_emails = {"bad@example.org"};
   Connection c(options);
   CHECK_OR_RETURN(c.started());
-  // A local name on an anonymous-only server: the pre-login jail refuses it by itself.
+  // A local name on an anonymous-only server: refused at USER, before a password is asked
+  // for, and a failed login all the same, which the monitor logs and counts.
   CHECK(c.Command("USER alice").all == "530 This FTP server is anonymous only.\r\n");
-  // A banned anonymous password: the monitor refuses it, once and then for good.
-  CHECK(c.Command("USER anonymous").code == 331);
-  CHECK(c.Command("PASS bad@example.org").all == "530 Login incorrect.\r\n");
-  CHECK_MESSAGE(c.WaitForLog("monitor: login failed for user \"anonymous\" from 127.0.0.1: "
-                             "anonymous password listed in banned_email_file"),
+  CHECK_MESSAGE(c.WaitForLog("monitor: login failed for user \"alice\" from 127.0.0.1: "
+                             "not an anonymous login, and local_enable=NO"),
                 c.Log());
+  // A banned anonymous password: the monitor refuses it, and that second failure ends it.
   CHECK(c.Command("USER anonymous").code == 331);
   CHECK(c.Command("PASS bad@example.org").all == "530 Login incorrect.\r\n");
   CHECK(c.Closed());

@@ -224,7 +224,7 @@ struct Reply {
 // One EVENT record, decoded as the monitor's HandleEvent decodes it.
 struct Event {
   int priority = -1;
-  std::string text, command, path, result;
+  std::string text, command, path, result, target;
   std::int64_t bytes = -1;
   char type = 0;
 };
@@ -497,6 +497,7 @@ class Fixture {
     r.GetU64(&usec);
     r.GetString(kMaxEventResult, &e.result);
     r.GetU8(&type);
+    r.GetString(kMaxEventPath, &e.target);
     CHECK(r.Finish());
     e.priority = priority;
     e.bytes = static_cast<std::int64_t>(bytes);
@@ -604,8 +605,13 @@ TEST_CASE("With write_enable=YES, MKD, RMD, DELE and RNFR+RNTO change the disk a
   CHECK(r.code == 250);
   CHECK_FALSE(f.tree().Exists("hello.txt"));
   CHECK(f.tree().Contents("pub/sub/moved.txt") == "hello\nworld\n");
-  CHECK(f.OnlyEvent("RNTO").path == "/hello.txt -> /pub/sub/moved.txt");
+  const Event rename = f.OnlyEvent("RNTO");
+  CHECK(rename.path == "/hello.txt");
+  CHECK(rename.target == "/pub/sub/moved.txt");
   CHECK(f.Command("RNFR nothing-here").code == 550);
+  const Event failed = f.OnlyEvent("RNFR");
+  CHECK(failed.path == "/pub/nothing-here");
+  CHECK(failed.result == "failed");
 }
 
 TEST_CASE("With write_enable=NO, every command that would change the disk gets 550") {
@@ -622,10 +628,17 @@ TEST_CASE("With write_enable=NO, every command that would change the disk gets 5
   Reply r = f.Command("STOR hello.txt");
   CHECK(r.code == 550);
   CHECK(r.text == "Permission denied.");
-  CHECK(NothingWaiting(f.monitor()));
   CHECK(f.tree().Names("") == before);
   CHECK(f.tree().Contents("hello.txt") == "hello\nworld\n");
-  CHECK(f.TakeEvents().empty());
+  // Each refusal is logged, the upload as a transfer of 0 bytes (SITE CHMOD is refused before
+  // it names a file).
+  std::vector<std::string> logged;
+  for (const Event& e : f.TakeEvents()) {
+    CHECK(e.result == "refused");
+    logged.push_back(e.command + " " + e.path + " " + std::to_string(e.bytes));
+  }
+  CHECK(logged == std::vector<std::string>{"MKD /newdir -1", "RMD /empty -1", "DELE /hello.txt -1",
+                                           "RNFR /hello.txt -1", "STOR /hello.txt 0"});
 }
 
 // ---- file facts ----
@@ -721,6 +734,7 @@ TEST_CASE("deny_file makes a name unreachable: RETR, SIZE, CWD, DELE and LIST of
   Reply r = f.Command("RETR secret.deny");
   CHECK(r.code == 550);
   CHECK(r.text == "Permission denied.");
+  CHECK(f.OnlyEvent("RETR").result == "refused");
   CHECK(NothingWaiting(f.monitor()));  // no data connection was asked for
   CHECK(f.EnterPassive());
   CHECK(f.Command("LIST secret.deny").code == 550);

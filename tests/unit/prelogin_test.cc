@@ -382,6 +382,17 @@ TEST_CASE("USER of a local account on an anonymous-only server is refused before
   CHECK_OR_RETURN(jail.started());
   CHECK(StartsWith(jail.Reply(), "220 "));
   CHECK(jail.Send("USER alice\r\nPASS secret\r\nNOOP\r\n"));
+  // A failed login all the same: the monitor hears of it (no password: none was asked for),
+  // logs and counts it, and its words are the reply.
+  Message request;
+  CHECK_OR_RETURN(jail.NextRequest(&request));
+  LoginRequest login = DecodeLogin(request);
+  CHECK(login.well_formed);
+  CHECK(login.user == "alice");
+  CHECK(login.password.empty());
+  CHECK(jail.NothingForClient());
+  CHECK(jail.Answer(MsgType::kLoginResult,
+                    LoginResult(false, false, "This FTP server is anonymous only.")));
   CHECK(jail.Reply() == "530 This FTP server is anonymous only.\r\n");
   CHECK(jail.Reply() == "503 Login with USER first.\r\n");
   CHECK(jail.Reply() == "200 NOOP ok.\r\n");

@@ -86,6 +86,7 @@ TEST_CASE("EVENT: every field arrives as sent; a transfer type other than 0, a, 
   e.duration_usec = 42;
   e.result = "ok";
   e.transfer_type = 'a';
+  e.target = "/g";
   const std::string body = Encode(e);
   EventRequest out;
   CHECK(Decode(body, &out).ok());
@@ -97,6 +98,7 @@ TEST_CASE("EVENT: every field arrives as sent; a transfer type other than 0, a, 
   CHECK(out.duration_usec == 42);
   CHECK(out.result == "ok");
   CHECK(out.transfer_type == 'a');
+  CHECK(out.target == "/g");
   RefusesEveryPrefixAndTrailingBytes<EventRequest>(body);
   e.transfer_type = 'x';
   CHECK_FALSE(Decode(Encode(e), &out).ok());
