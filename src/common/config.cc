@@ -699,11 +699,16 @@ struct MappedNote {
   std::string_view note;
 };
 constexpr MappedNote kMappedNotes[] = {
+    {"log_ftp_protocol", "commands and replies go to the journal (priority debug), not to vsftpd_log_file"},
     {"ssl_sslv2", "accepted and ignored: keepftpd negotiates only TLS 1.2 and 1.3"},
     {"ssl_sslv3", "accepted and ignored: keepftpd negotiates only TLS 1.2 and 1.3"},
     {"ssl_tlsv1", "accepted and ignored: keepftpd negotiates only TLS 1.2 and 1.3"},
     {"ssl_tlsv1_1", "accepted and ignored: keepftpd negotiates only TLS 1.2 and 1.3"},
     {"ssl_tlsv1_2", "accepted and ignored: TLS 1.2 and 1.3 are always on"},
+    {"syslog_enable",
+     "vsftpd's lines go to syslog as with vsftpd, under the identifier keepftpd; and without a journal keepftpd's own records go there too"},
+    {"vsftpd_log_file",
+     "vsftpd's lines; a login refused at USER is a FAIL LOGIN line too, and quotes and C1 controls in names are written as '?' (UTF-8 is kept)"},
     {"run_as_launching_user",
      "YES is keepftpd's rootless mode: started by a normal user (never root), every process runs "
      "as that user, and the jails still chroot, inside unprivileged user namespaces (vsftpd's "
