@@ -134,7 +134,7 @@ void RunPrelogin(const Config& config, const SessionInfo& session, int channel,
           // As vsftpd: a user the user list refuses.
           (!anonymous && !UserListAllows(config, session.user_list, user));
       if (refused) {
-        LoginAnswer a = RequestLogin(channel, user, "", prot.private_data);
+        LoginResult a = RequestLogin(channel, user, "", prot.private_data);
         if (a.ok) _exit(0);  // not with the monitor's rules; the session jail would greet
         ctrl.Reply(530, a.message);
         if (a.close) _exit(0);

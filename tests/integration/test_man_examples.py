@@ -447,7 +447,7 @@ def logging_record():
     """The record LOGGING quotes as a jail's (\\(lq TEXT \\(rq)."""
     m = re.search(r'^\.RB \\\(lq "(session jail: [^"]*)" \\\(rq', page_8_text(), re.MULTILINE)
     assert m, "keepftpd(8) LOGGING quotes no session jail record"
-    return m.group(1)
+    return m.group(1).replace("\\(dq", '"')
 
 
 # Runs a script as root in new mount, network and PID namespaces: loopback up, every port
@@ -649,7 +649,8 @@ def test_keepftpd_8_logging_commands(tree, superservers):
                                      capture_output=True, text=True, timeout=30).stdout
                       for command in sorted(logging_commands()))
     # The record as quoted, with this transfer's duration.
-    quoted = re.escape(record).replace(r"\ 20\ us", r"\ [0-9]+\ us")
+    quoted = re.escape(record).replace(r"\ 20\ us", r"\ [0-9]+\ us").replace(
+        re.escape("client 192.0.2.7"), r"client\ 127\.0\.0\.1")
     assert re.search(r" keepftpd\[[0-9]+\]: " + quoted + "$", text, re.MULTILINE), text
     records = [json.loads(line) for line in json_out.splitlines() if line.strip()]
     jail = [r for r in records if re.fullmatch(quoted, r.get("MESSAGE", ""))]
