@@ -186,7 +186,8 @@ void Checks::LoginStateDir() {
 // them too.) The default certificate is Debian's and Ubuntu's snakeoil pair, which the ssl-cert
 // package makes; elsewhere (Fedora, Arch) it does not exist, and the fix says what to name.
 void Checks::TlsFiles() {
-  if (!config_.ssl_enable) return;
+  // implicit_ssl starts TLS at once, with or without ssl_enable.
+  if (!config_.ssl_enable && !config_.implicit_ssl) return;
   const TlsKeyFile key = TlsKeyFileOf(config_);
   const bool snakeoil = config_.rsa_cert_file == kSnakeoilCert;
   const std::string fix =
