@@ -63,6 +63,7 @@ class Profiler:
         o.keepftpd, o.vsftpd, o.tools, o.big, o.work = (a.keepftpd, a.vsftpd, a.tools, a.big,
                                                          a.work)
         o.cert, o.key = a.cert, a.key
+        o.xfer = a.big  # bench.py's file for STOR and FTPS RETR: the same small file here
         self.b = bench.Bench(o)
         self.b.make_tree()
         self.b.write_configs()
