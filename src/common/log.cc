@@ -90,6 +90,11 @@ void WriteMonitorRecord(int priority, std::string_view process, std::string_view
   const bool from_jail = std::string_view(source) == "jail";
   if (event != nullptr) WriteVsftpdLogs(*event, from_jail);
   if (g_sink == Sink::kJournal) {
+    // Plain journalctl shows MESSAGE alone: each names the client (the other sinks put the
+    // address first). A text that names it already, as a failed login's does, is left as it is.
+    if (!c.remote_addr.empty() && text.find(c.remote_addr) == std::string::npos) {
+      text += " (client " + c.remote_addr + ")";
+    }
     JournalRecord r;
     r.Field("MESSAGE", text)
         .Field("PRIORITY", std::to_string(priority))

@@ -628,6 +628,7 @@ def test_journal_records_carry_session_fields(tree, journald_server):
         assert rec["SYSLOG_IDENTIFIER"] == "keepftpd"
         assert re.fullmatch(r"\S+", rec.get("FTP_SESSION", "")), rec
         assert rec.get("REMOTE_ADDR") == "127.0.0.1", rec
+        assert "127.0.0.1" in rec["MESSAGE"], rec  # what plain journalctl shows names the client
         assert re.fullmatch(r"[0-9]+", rec.get("REMOTE_PORT", "")), rec
         assert rec.get("PRIORITY") in {"3", "4", "5", "6", "7"}, rec
         # What a jail said is marked as the jail's, in a field and in the text.
