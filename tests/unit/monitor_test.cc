@@ -670,8 +670,10 @@ TEST_CASE("a LOG record a jail forges is written as the jail's words, at warning
     if (!Contains(r.message, "forged by a jail")) continue;
     found = true;
     CAPTURE(r.message);
+    // The jail's words, and the client's real address, which the monitor adds.
     CHECK(r.message ==
-          "prelogin jail: login failed for user \"x\" from 192.0.2.99: forged by a jail");
+          "prelogin jail: login failed for user \"x\" from 192.0.2.99: forged by a jail "
+          "(client 127.0.0.1)");
     CHECK(r.priority == "4");  // kLogWarning: the jail asked for 0, an emergency
     CHECK(r.source == "jail");
     CHECK(r.process == "prelogin");
