@@ -55,10 +55,13 @@ SKIP_SANITIZED = pytest.mark.skipif(
 
 # What the newcomer's shell is: apt-get for real, answering yes and leaving installed packages at
 # their versions (the machine has no network, and ./dev installed them); the checkout's copy as
-# the working directory.
+# the working directory. curl retries a refused connection: a server just (re)started may not
+# listen yet (xinetd binds its ports after systemctl restart returns), where a person would have
+# taken a moment to type the next line.
 NEWCOMER = """
 set -eu
 apt-get() { command apt-get -y --no-upgrade "$@"; }
+curl() { command curl --retry 20 --retry-delay 1 --retry-connrefused "$@"; }
 cd /root/keepftpd
 set -x
 """
