@@ -23,9 +23,9 @@ Writes its raw outputs into --out and prints a report (markdown) on stdout.
 
 Under valgrind (bench/prof_nochroot.c is preloaded, for both servers) chroot() and the jails'
 setrlimit(RLIMIT_NOFILE/RLIMIT_AS) do nothing, so that valgrind can run in a jail and write its
-profile when the jail exits; and since valgrind 3.19 does not know the seccomp syscall,
-seccomp_load() generates the BPF as libseccomp does and writes it to /dev/null. keepftpd's
-filters are therefore built (and counted) but not loaded under valgrind; perf record shows the
+profile when the jail exits; and since valgrind 3.19 cannot run under a seccomp filter,
+prctl(PR_SET_SECCOMP) does nothing. keepftpd's filters (compiled into it at build time) are
+therefore copied and patched (and counted) but not loaded under valgrind; perf record shows the
 kernel's part.
 """
 
@@ -334,7 +334,8 @@ class Profiler:
         ("config file (LoadConfigFile)", ["keepftpd::LoadConfigFile("], "sum"),
         ("account look-ups (getpwnam)", ["getpwnam"], "sum"),
         ("jail entry (EnterJail)", ["keepftpd::EnterJail("], "sum"),
-        ("seccomp rules + BPF (InstallSandbox)", ["keepftpd::InstallSandbox("], "sum"),
+        ("seccomp filters: copied, patched (InstallSandbox, InstallMonitorSandbox)",
+         ["keepftpd::InstallSandbox(", "keepftpd::InstallMonitorSandbox("], "sum"),
         ("libcap-ng (capng_change_id)", ["capng_change_id"], "sum"),
         ("monitor capabilities (TrimCapabilities)", ["keepftpd::TrimCapabilities(",
                                                      "keepftpd::(anonymous namespace)::"
@@ -741,7 +742,7 @@ class Profiler:
     # ---- ld.so: libraries and relocations ----------------------------------------------
 
     LIBSETS = [
-        ("keepftpd's set (systemd, cap-ng, pam, seccomp, ssl, crypto, z, stdc++)",
+        ("keepftpd's set at 571b0b8 (systemd, cap-ng, pam, seccomp, ssl, crypto, z, stdc++)",
          ["-lsystemd", "-lcap-ng", "-lpam", "-lseccomp", "-lssl", "-lcrypto", "-lz"], []),
         ("without ssl and crypto", ["-lsystemd", "-lcap-ng", "-lpam", "-lseccomp", "-lz"], []),
         ("without ssl, crypto and systemd", ["-lcap-ng", "-lpam", "-lseccomp", "-lz"], []),

@@ -40,7 +40,7 @@ done
 # Under valgrind only: chroot() that leaves the root alone, so that a jail's profile can be
 # written when it exits (see bench/profile.py).
 if [ ! -f "$tools/nochroot.so" ] || [ bench/prof_nochroot.c -nt "$tools/nochroot.so" ]; then
-  gcc -O2 -shared -fPIC -o "$tools/nochroot.so" bench/prof_nochroot.c -ldl -lseccomp
+  gcc -O2 -shared -fPIC -o "$tools/nochroot.so" bench/prof_nochroot.c -ldl
 fi
 if [ ! -x "$tools/nsloop" ] || [ bench/prof_nsloop.c -nt "$tools/nsloop" ]; then
   gcc -O2 -o "$tools/nsloop" bench/prof_nsloop.c

@@ -10,7 +10,6 @@
 #include <sys/random.h>
 #include <netinet/tcp.h>
 #include <openssl/crypto.h>
-#include <seccomp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <dirent.h>
@@ -176,9 +175,7 @@ int PrintFeatures(const Options& options) {
       LoadOpenSsl().ok() ? OpenSSL_version(OPENSSL_VERSION) : "not loadable";
   out += ",\n  \"build\": {\n    \"openssl\": " + JsonString(openssl) +
          ",\n    \"libseccomp\": " +
-         JsonString(std::to_string(seccomp_version()->major) + "." +
-                    std::to_string(seccomp_version()->minor) + "." +
-                    std::to_string(seccomp_version()->micro)) +
+         JsonString(SeccompCompiledWith()) +
          ",\n    \"test_hooks\": " + (KEEPFTPD_TEST_HOOKS ? "true" : "false") +
          ",\n    \"tls\": true,\n    \"pam\": true\n  }\n}\n";
   std::fputs(out.c_str(), stdout);

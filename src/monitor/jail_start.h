@@ -12,14 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "sandbox.h"
-
-// True in builds with AddressSanitizer or UndefinedBehaviorSanitizer (meson -Db_sanitize=...).
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
-#define KEEPFTPD_SANITIZED 1
-#else
-#define KEEPFTPD_SANITIZED 0
-#endif
+#include "sandbox.h"  // and KEEPFTPD_SANITIZED
 #include "status.h"
 
 namespace keepftpd {

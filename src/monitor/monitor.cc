@@ -33,7 +33,6 @@
 #include <pwd.h>
 #include <grp.h>
 #include <sched.h>
-#include <seccomp.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -338,11 +337,10 @@ void StartSession(Monitor& m) {
 
 // A process's SIGSYS handler reported this call before it exited (who: "the session jail").
 void LogViolation(const std::string& who, std::uint32_t syscall) {
-  char* name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, static_cast<int>(syscall));
+  const char* name = SyscallName(syscall);
   Log(kLogErr, "seccomp violation: " + who + " called forbidden system call " +
                    std::to_string(syscall) + " (" + (name != nullptr ? name : "unknown") +
                    ") and was stopped");
-  std::free(name);
 }
 
 // Waits for the jail to go away (its channel closes when it exits), at most timeout_ms, then

@@ -55,13 +55,22 @@ def test_src_has_one_folder_per_side_of_the_boundary():
     assert folders == sorted(MAY_USE)
     loose = [f for f in os.listdir(SRC) if os.path.isfile(os.path.join(SRC, f))]
     assert loose == ["meson.build"], loose
-    names = [f for folder in MAY_USE for f in os.listdir(os.path.join(SRC, folder))]
+    names = [f for folder in MAY_USE for f in os.listdir(os.path.join(SRC, folder))
+             if f != "meson.build"]
     assert len(names) == len(set(names)), "a file name in two folders: includes are by name"
+
+
+# Headers the build generates into a folder of the build tree (which that folder's include path
+# names too).
+GENERATED = {"build_config.h": "common", "sandbox_filters.h": "monitor"}
+# Programs the build runs (never installed): they may see less than their folder's library.
+BUILD_TOOLS = {"sandbox_policy.cc"}
 
 
 def test_every_include_stays_within_what_its_folder_may_use():
     headers = folder_headers()
     owner = {h: folder for folder, hs in headers.items() for h in hs}
+    owner.update(GENERATED)
     problems = []
     for folder in MAY_USE:
         for name in os.listdir(os.path.join(SRC, folder)):
@@ -75,8 +84,6 @@ def test_every_include_stays_within_what_its_folder_may_use():
                     included = m.group(1)
                     if "/" in included:
                         problems.append(f"{folder}/{name}:{n}: includes by a path: {included}")
-                    elif included == "build_config.h":
-                        continue
                     elif included not in owner:
                         problems.append(f"{folder}/{name}:{n}: {included} is in no folder")
                     elif owner[included] not in MAY_USE[folder]:
@@ -103,7 +110,10 @@ def test_each_library_sees_only_the_folders_it_may_use(folder):
             continue  # the executable's and the test programs' own sources see every folder
         _, dirs = include_dirs(command_for(os.path.join(SRC, folder, name)))
         seen = {os.path.basename(d) for d in dirs if os.path.dirname(d) == SRC}
-        assert seen == LIBRARY_SEES[folder], (name, dirs)
+        if name in BUILD_TOOLS:
+            assert seen <= LIBRARY_SEES[folder], (name, dirs)
+        else:
+            assert seen == LIBRARY_SEES[folder], (name, dirs)
         assert SRC not in dirs and REPO not in dirs, (name, dirs)
 
 

@@ -1,5 +1,6 @@
 """How keepftpd is started: options, and refusing to run on anything but a connected socket."""
 
+import json
 import os
 import socket
 import subprocess
@@ -56,7 +57,6 @@ def test_refuses_a_terminal():
 
 
 def test_features_json_matches_the_live_server(make_server, tree):
-    import json
     s = make_server({"ssl_enable": "NO", "pasv_min_port": "40000", "pasv_max_port": "40100",
                      "local_umask": "022"})
     r = run(["--features", "--json", "--config", s.config_path])
@@ -79,6 +79,17 @@ def test_features_json_matches_the_live_server(make_server, tree):
         f.write(text)
     report = json.loads(run(["--features", "--json", "--config", s.config_path]).stdout)
     assert "AUTH TLS" in report["feat"] and "PBSZ" in report["feat"]
+
+
+def test_the_seccomp_filters_are_compiled_in_and_libseccomp_is_not_loaded():
+    # README: libseccomp compiles the filters when keepftpd is built and never runs in a session.
+    dynamic = subprocess.run(["readelf", "-d", KEEPFTPD], capture_output=True, text=True,
+                             check=True).stdout
+    assert "(NEEDED)" in dynamic and "libseccomp" not in dynamic
+    report = json.loads(run(["--features", "--json"]).stdout)
+    version = subprocess.run(["pkg-config", "--modversion", "libseccomp"], capture_output=True,
+                             text=True).stdout.strip()
+    assert report["build"]["libseccomp"] == (version or report["build"]["libseccomp"])
 
 
 def test_features_needs_json_and_a_good_config(tree):

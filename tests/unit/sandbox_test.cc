@@ -467,8 +467,9 @@ struct MonitorOutcome {
   std::uint32_t reported = 0;
 };
 
+// With jails = 2, a second grandchild stands for the TLS jail; body gets both pids.
 template <typename Body>
-MonitorOutcome InMonitorSandbox(Body body, bool chown_uploads = false) {
+MonitorOutcome InMonitorSandboxWith(int jails, Body body, bool chown_uploads = false) {
   MonitorOutcome out;
   void* shared = mmap(nullptr, sizeof(std::uint32_t), PROT_READ | PROT_WRITE,
                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -479,21 +480,26 @@ MonitorOutcome InMonitorSandbox(Body body, bool chown_uploads = false) {
   CHECK_OR_RETURN(pid >= 0, out);
   if (pid == 0) {
     const pid_t monitor = getpid();
-    const pid_t jail = fork();
-    if (jail < 0) _exit(kSetupFailed);
-    if (jail == 0) {
-      // The monitor may be stopped before it ends this process: die with it.
-      if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != monitor) _exit(0);
-      pause();
-      _exit(0);
+    pid_t jail[2] = {0, 0};
+    for (int i = 0; i < jails; ++i) {
+      jail[i] = fork();
+      if (jail[i] < 0) _exit(kSetupFailed);
+      if (jail[i] == 0) {
+        // The monitor may be stopped before it ends this process: die with it.
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != monitor) _exit(0);
+        pause();
+        _exit(0);
+      }
     }
     MonitorSandbox policy;
-    policy.children = {jail};
+    policy.children = {jail[0], jail[1]};  // a missing TLS jail is 0, as the monitor passes it
     policy.chown_uploads = chown_uploads;
     policy.report = word;
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(kSetupFailed);
     if (!InstallMonitorSandbox(policy).ok()) {
-      kill(jail, SIGKILL);
+      for (pid_t j : jail) {
+        if (j > 0) kill(j, SIGKILL);
+      }
       _exit(kSetupFailed);
     }
     _exit(body(jail));
@@ -502,6 +508,12 @@ MonitorOutcome InMonitorSandbox(Body body, bool chown_uploads = false) {
   out.reported = *word;
   munmap(shared, sizeof(std::uint32_t));
   return out;
+}
+
+template <typename Body>
+MonitorOutcome InMonitorSandbox(Body body, bool chown_uploads = false) {
+  return InMonitorSandboxWith(
+      1, [&body](const pid_t* jail) { return body(jail[0]); }, chown_uploads);
 }
 
 int MonitorExit(const MonitorOutcome& o) {
@@ -594,6 +606,12 @@ TEST_CASE("session monitor: no file is opened, no other process signalled, no pr
       return kForbiddenCallReturned;
     }), SYS_wait4);
   }
+  SUBCASE("waiting for its process group (pid 0, never a jail's pid in the filter)") {
+    CheckMonitorStoppedAt(InMonitorSandbox([](pid_t) {
+      waitpid(0, nullptr, WNOHANG);
+      return kForbiddenCallReturned;
+    }), SYS_wait4);
+  }
   SUBCASE("fork") {
     CheckMonitorStoppedAt(InMonitorSandbox([](pid_t) {
       syscall(SYS_fork);
@@ -616,6 +634,23 @@ TEST_CASE("session monitor: no file is opened, no other process signalled, no pr
       return kForbiddenCallReturned;
     }), SYS_setsockopt);
   }
+}
+
+TEST_CASE("session monitor with a TLS jail: both jails ended and reaped, no third process") {
+  const MonitorOutcome o = InMonitorSandboxWith(2, [](const pid_t* jail) {
+    for (int i = 1; i >= 0; --i) {
+      if (kill(jail[i], SIGKILL) != 0 || waitpid(jail[i], nullptr, 0) != jail[i]) {
+        return kAllowedCallFailed;
+      }
+    }
+    return 0;
+  });
+  CHECK(MonitorExit(o) == 0);
+  CHECK(o.reported == 0);
+  CheckMonitorStoppedAt(InMonitorSandboxWith(2, [](const pid_t* jail) {
+    kill(jail[1] + 100000, SIGKILL);
+    return kForbiddenCallReturned;
+  }), SYS_kill);
 }
 
 TEST_CASE("session monitor: an AF_UNIX socket (syslog reconnecting) is refused, not fatal") {
