@@ -205,10 +205,10 @@ class Profiler:
         if server == "keepftpd":
             if "CLONE_NEW" in p["clone"]:
                 return "pre-login jail (new namespaces)"
+            if kids:  # (chrooted into the empty directory too, since it has its own filter)
+                return "session monitor"
             if empty:
                 return "TLS jail" if procs[p["parent"]]["parent"] is None else "pre-login jail"
-            if kids and not p["chroot"]:
-                return "session monitor"
             if p["chroot"]:
                 return "session jail"
             return "child"
@@ -420,7 +420,7 @@ class Profiler:
                 return f"{pid} TLS jail"
             if "RunSession" in names:
                 return f"{pid} session jail"
-            if "ForkSessionMonitor" in names:
+            if "ForkSessionMonitor" in names or "ConfineMonitor" in names:
                 return f"{pid} session monitor"
             return pid
         if "_dl_start" in incl:
