@@ -2,7 +2,6 @@
 // namespace), once.
 #include "jail_start.h"
 
-#include <cap-ng.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -90,18 +89,51 @@ Status MapOwnIds(const char* name, uid_t uid, gid_t gid) {
   return Status::Ok();
 }
 
-// Rootless: a process that already has its final ids gives up every capability (those a new
-// user namespace gave it), bounding set first. (Directly: libcap-ng keeps the pid it first saw,
-// and a process that came from a clone() runs no fork handlers.)
-Status DropNamespaceCapabilities(const char* name) {
-  for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; ++cap) {
-    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
-      return Status::FromErrno(errno, std::string(name) + ": PR_CAPBSET_DROP");
+// Gives up every capability for good: the bounding set (one PR_CAPBSET_DROP per capability,
+// until the kernel says there are no more), the ambient set, then with ids given (uid != 0)
+// supplementary groups, gid and uid, and last the effective, permitted and inheritable sets,
+// explicitly (whatever securebits say about keeping them across setresuid). About 50 system
+// calls; libcap-ng's capng_change_id made about 170 for the same (it reads every set before
+// and after each step), in every jail of every session (bench/README.md). HasCapabilities()
+// then proves it. Rootless: the process has its ids already and gives up what its user
+// namespace gave it.
+// With keep (the session's monitor: CAP_CHOWN for chown_uploads, ...), those stay effective and
+// permitted across the change of ids (PR_SET_KEEPCAPS), and nothing else does.
+Status DropEveryCapability(const char* name, uid_t uid, gid_t gid,
+                           const std::vector<gid_t>* groups,
+                           const std::vector<int>& keep = {}) {
+  for (int cap = 0;; ++cap) {
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0) continue;
+    if (errno == EINVAL && cap > 0) break;  // past the last capability
+    return Status::FromErrno(errno, std::string(name) + ": PR_CAPBSET_DROP");
+  }
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
+    return Status::FromErrno(errno, std::string(name) + ": PR_CAP_AMBIENT_CLEAR_ALL");
+  }
+  if (uid != 0) {
+    if (!keep.empty() && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) {
+      return Status::FromErrno(errno, std::string(name) + ": PR_SET_KEEPCAPS");
+    }
+    if (setgroups(groups->size(), groups->data()) != 0) {
+      return Status::FromErrno(errno, std::string(name) + ": setgroups");
+    }
+    if (setresgid(gid, gid, gid) != 0) {
+      return Status::FromErrno(errno, std::string(name) + ": setresgid");
+    }
+    if (setresuid(uid, uid, uid) != 0) {
+      return Status::FromErrno(errno, std::string(name) + ": setresuid");
+    }
+    if (!keep.empty() && prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) {
+      return Status::FromErrno(errno, std::string(name) + ": PR_SET_KEEPCAPS");
     }
   }
   __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct none[2] = {};
-  if (syscall(SYS_capset, &header, none) != 0) {
+  __user_cap_data_struct sets[2] = {};
+  for (int cap : keep) {
+    sets[cap / 32].effective |= 1u << (cap % 32);
+    sets[cap / 32].permitted |= 1u << (cap % 32);
+  }
+  if (syscall(SYS_capset, &header, sets) != 0) {
     return Status::FromErrno(errno, std::string(name) + ": capset");
   }
   return Status::Ok();
@@ -148,26 +180,12 @@ Status EnterJail(const JailSpec& spec, std::initializer_list<int> keep_fds) {
   }
   if (chdir("/") != 0) return Status::FromErrno(errno, "chdir / in " + spec.root);
 
-  if (spec.rootless) {
-    // Already the jail's user: give up the user namespace's capabilities.
-    Status s = DropNamespaceCapabilities(spec.name);
-    if (!s.ok()) return s;
-  } else {
-    // Become the jail's user: its supplementary groups (looked up by the monitor: there is no
-    // NSS in the chroot) or none, no capabilities in any set, bounding set cleared (libcap-ng
-    // does setresgid and setresuid in the right order).
-    int flags = CAPNG_CLEAR_BOUNDING;
-    if (spec.groups.empty()) {
-      flags |= CAPNG_DROP_SUPP_GRP;
-    } else if (setgroups(spec.groups.size(), spec.groups.data()) != 0) {
-      return Status::FromErrno(errno, "setgroups");
-    }
-    capng_clear(CAPNG_SELECT_ALL);
-    int rc = capng_change_id(static_cast<int>(spec.uid), static_cast<int>(spec.gid),
-                             static_cast<capng_flags_t>(flags));
-    if (rc != 0) return Status::Error(std::string(spec.name) + ": capng_change_id failed (" +
-                                      std::to_string(rc) + ")");
-  }
+  // Become the jail's user: its supplementary groups (looked up by the monitor: there is no NSS
+  // in the chroot) or none, no capabilities in any set. (Rootless: already the jail's user, it
+  // gives up the user namespace's capabilities.)
+  Status dropped = spec.rootless ? DropEveryCapability(spec.name, 0, 0, nullptr)
+                                 : DropEveryCapability(spec.name, spec.uid, spec.gid, &spec.groups);
+  if (!dropped.ok()) return dropped;
   if (HasCapabilities()) {
     return Status::Error(std::string(spec.name) + ": capabilities left after dropping them");
   }
@@ -216,21 +234,14 @@ Status ConfineMonitor(const MonitorJailSpec& spec) {
   }
   if (chroot(spec.root.c_str()) != 0) return Status::FromErrno(errno, "chroot to " + spec.root);
   if (chdir("/") != 0) return Status::FromErrno(errno, "chdir / in " + spec.root);
-  if (spec.rootless) {
-    Status s = DropNamespaceCapabilities(kName);
-    if (!s.ok()) return s;
-  } else {
-    capng_clear(CAPNG_SELECT_BOTH);
-    for (int cap : spec.capabilities) {
-      capng_update(CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED),
-                   static_cast<unsigned>(cap));
-    }
-    int rc = capng_change_id(static_cast<int>(spec.uid), static_cast<int>(spec.gid),
-                             static_cast<capng_flags_t>(CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING));
-    if (rc != 0) {
-      return Status::Error("session monitor: capng_change_id failed (" + std::to_string(rc) + ")");
-    }
-  }
+  // The session user with no supplementary groups, and only the capabilities it is given.
+  // (Rootless: already that user, it gives up its user namespace's capabilities.)
+  static const std::vector<gid_t> kNoGroups;
+  Status dropped = spec.rootless
+                       ? DropEveryCapability(kName, 0, 0, nullptr)
+                       : DropEveryCapability(kName, spec.uid, spec.gid, &kNoGroups,
+                                             spec.capabilities);
+  if (!dropped.ok()) return dropped;
   if (setuid(0) == 0 || seteuid(0) == 0 || setgid(0) == 0) {
     return Status::Error("session monitor: could regain root after dropping it");
   }
