@@ -40,10 +40,17 @@ RETR_MID_COUNT = knob("RETR_MID_COUNT", 50, 20)
 LIST_ENTRIES = knob("LIST_ENTRIES", 20000, 20000)
 HOLD_SESSIONS = knob("HOLD_SESSIONS", 50, 50)
 # Sessions logged in and held open at once (the "many sessions" rows), and rounds of that row
-# (one by default: a round of 4,000 sessions per server takes a minute or more).
-MANY_SESSIONS = knob("MANY_SESSIONS", 4000, 500)
+# (one by default: a round of 10,000 sessions takes several minutes per server).
+MANY_SESSIONS = knob("MANY_SESSIONS", 10000, 500)
 MANY_ROUNDS = knob("MANY_ROUNDS", 1, 1)
 MANY_PARALLEL = 32  # logins in flight at once while the many sessions are logged in
+# Processes of one idle logged-in session: keepftpd's keeper, session monitor and session jail
+# (and the shape's three), vsftpd's privileged parent and session child.
+MANY_PROCESSES = {"keepftpd": 3, "vsftpd": 2, "shape-libs": 3}
+# How long one read or write on a held session's socket may wait (the client's
+# BENCH_IO_TIMEOUT): logins slow down as the sessions pile up, and the NOOPs and QUITs of all N
+# are sent before their replies are read.
+MANY_IO_TIMEOUT = knob("MANY_IO_TIMEOUT", 600, 120)
 SMALL_FILES = 100  # distinct 1 KiB files the RETR-many workload cycles over
 # FTPS: TLS 1.2 only (the client caps itself there; keepftpd always allows TLS 1.3 too) with
 # this one cipher on both servers, so that both do the same work.
@@ -104,7 +111,36 @@ class Activated:
                 self.proc.wait()
             except ProcessLookupError:
                 pass
+        # Whatever is left of its sessions (their processes keep the activator's session id,
+        # which the kernel reserves while any of them lives, also when the activator died
+        # first and they were reparented).
+        for _ in range(50):
+            left = session_members(self.proc.pid)
+            if not left:
+                break
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.1)
         self.log.close()
+
+
+def session_members(sid):
+    """The pids of the processes whose session id is sid."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(")") + 2:].split()[3]) == sid:
+            out.append(int(pid))
+    return out
 
 
 def parse_kv(line):
@@ -125,6 +161,8 @@ class Bench:
         self.tmp = opts.work  # made (and removed) by run.sh; ftp's home is its ftp/
         os.chmod(self.tmp, 0o755)
         self.servers = {}
+        self.notes = []  # lines printed under the tables (why a server held fewer sessions)
+        self.late_failures = []  # failures that end the run with status 1 after the report
 
     # ---- setup -------------------------------------------------------------------------
 
@@ -535,34 +573,122 @@ class Bench:
                 pass
         return pss_kib, procs
 
-    def check_room(self, processes):
+    def check_room(self, target):
         # The many-sessions row needs that many more processes (keepftpd: three per session):
-        # pid_max and threads-max must leave room for them besides what already runs.
+        # pid_max and threads-max must leave room for them besides what already runs, and so
+        # must the pids limit of this process's cgroup (and its parents'), if there is one. Every
+        # connection of the row needs a local port of its own, and the client one descriptor.
+        n = MANY_SESSIONS
+        processes = MANY_PROCESSES[target] * n
         with open("/proc/loadavg") as f:
             tasks = int(f.read().split()[3].split("/")[1])
+        limits = []
         for knob_path in ("/proc/sys/kernel/pid_max", "/proc/sys/kernel/threads-max"):
             with open(knob_path) as f:
-                limit = int(f.read())
-            if limit - tasks < processes + 1000:
-                raise Failure(f"{knob_path} is {limit} and {tasks} tasks run already: no room "
-                              f"for the {processes} processes of {MANY_SESSIONS} sessions "
-                              f"(raise it, or lower MANY_SESSIONS)")
+                limits.append((knob_path, int(f.read()), tasks))
+        limits += self.cgroup_pid_limits()
+        for what, limit, used in limits:
+            if limit - used < processes + 1000:
+                raise Failure(f"{what} is {limit} and {used} tasks run already: no room for the "
+                              f"{processes} processes of {n} {target} sessions (raise it, or "
+                              f"lower MANY_SESSIONS)")
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+        if high - low + 1 < n + 1000:
+            raise Failure(f"net.ipv4.ip_local_port_range is {low}-{high}: too few local ports "
+                          f"for {n} connections at once (widen it, or lower MANY_SESSIONS)")
+        with open("/proc/sys/fs/nr_open") as f:
+            if int(f.read()) < n + 64:
+                raise Failure(f"fs.nr_open is below {n + 64}: the client cannot hold {n} "
+                              f"connections (raise it, or lower MANY_SESSIONS)")
 
-    def wait_idle(self, srv, timeout=120):
-        # Until every session process under the activator has exited (untimed), so that one
-        # server's teardown does not overlap the next server's logins.
-        deadline = time.time() + timeout
-        while self.descendants(srv.proc.pid) and time.time() < deadline:
+    @staticmethod
+    def cgroup_pid_limits():
+        # [(pids.max path, limit, pids.current)] of this process's cgroup and its ancestors
+        # (cgroup v2, or v1's pids controller), where a limit is set.
+        out = []
+        try:
+            with open("/proc/self/cgroup") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return out
+        for line in lines:
+            _, controllers, path = line.split(":", 2)
+            if controllers == "":
+                base = "/sys/fs/cgroup"
+            elif "pids" in controllers.split(","):
+                base = "/sys/fs/cgroup/pids"
+            else:
+                continue
+            while True:
+                d = base + path.rstrip("/")
+                try:
+                    with open(os.path.join(d, "pids.max")) as f:
+                        limit = f.read().strip()
+                    with open(os.path.join(d, "pids.current")) as f:
+                        current = int(f.read())
+                    if limit != "max":
+                        out.append((os.path.join(d, "pids.max"), int(limit), current))
+                except OSError:
+                    pass
+                if path in ("", "/"):
+                    break
+                path = os.path.dirname(path.rstrip("/"))
+        return out
+
+    @staticmethod
+    def namespaces_alive():
+        # Network namespaces the kernel still holds (/proc/slabinfo's net_namespace cache),
+        # those being torn down after their last process exited included; None if unknown.
+        try:
+            with open("/proc/slabinfo") as f:
+                for line in f:
+                    if line.startswith("net_namespace "):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return None
+
+    def wait_idle(self, srv, timeout):
+        # Until every session process under the activator has exited (untimed for the rows),
+        # so that one server's teardown does not overlap the next server's logins. Returns the
+        # seconds it took and the processes left at the timeout, which are then killed.
+        t0 = time.time()
+        while time.time() - t0 < timeout:
+            left = self.descendants(srv.proc.pid)
+            if not left:
+                return time.time() - t0, 0
             time.sleep(0.2)
+        left = self.descendants(srv.proc.pid)
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return time.time() - t0, len(left)
 
-    def hold(self, target, mode, n, *args, timeout=60):
+    def wait_namespaces(self, baseline, timeout=900):
+        # Until the kernel has torn down the network namespaces of the sessions that ended (it
+        # does so in its own workers, after the processes exit), so that the next server's
+        # logins, which make namespaces too, do not wait behind that work.
+        t0 = time.time()
+        while time.time() - t0 < timeout:
+            alive = self.namespaces_alive()
+            if alive is None or alive <= baseline + 20:
+                break
+            time.sleep(0.5)
+        return time.time() - t0
+
+    def hold(self, target, mode, n, *args, timeout=60, env=None):
         # The client logs n sessions in and prints "ready ..."; the run then sums their PSS,
         # closes the client's stdin, and the client QUITs them all. Returns the ready line's
-        # values, the PSS (KiB) and the process count.
+        # values (and its " why: " text, if a session failed, under "why"), the PSS (KiB), the
+        # process count, the seconds the PSS took to read, and the client's "done" line.
         srv = self.servers[target]
         cmd = [self.client, mode, "127.0.0.1", str(srv.port), str(n)] + [str(a) for a in args]
         p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+                             stderr=subprocess.PIPE, text=True,
+                             env=dict(os.environ, **(env or {})))
         try:
             line = p.stdout.readline()
             if not line.startswith("ready"):
@@ -571,33 +697,63 @@ class Bench:
                 raise Failure(f"{target} failed to hold {n} sessions: "
                               f"{p.stderr.read().strip()}\nserver output: {srv.output()}")
             time.sleep(0.5)  # let every connection settle into its logged-in shape
+            t0 = time.time()
             pss_kib, procs = self.pss(srv)
+            pss_seconds = time.time() - t0
         finally:
             if p.stdin and not p.stdin.closed:
                 p.stdin.close()
         if p.wait(timeout) != 0:
             raise Failure(f"{target}: idle sessions ended badly: {p.stderr.read().strip()}")
-        return parse_kv(line), pss_kib, procs
+        line, _, why = line.partition(" why: ")
+        kv = parse_kv(line)
+        if why:
+            kv["why"] = why.strip()
+        return kv, pss_kib, procs, pss_seconds, parse_kv(p.stdout.read())
 
     def many(self, target):
-        self.check_room(3 * MANY_SESSIONS)
-        kv, pss_kib, procs = self.hold(target, "many", MANY_SESSIONS, MANY_PARALLEL,
-                                       timeout=600)
-        self.wait_idle(self.servers[target])
         n = MANY_SESSIONS
+        srv = self.servers[target]
+        self.check_room(target)
+        namespaces = self.namespaces_alive()
+        kv, pss_kib, procs, pss_seconds, done = self.hold(
+            target, "many", n, MANY_PARALLEL, timeout=max(600, 3 * MANY_IO_TIMEOUT),
+            env={"BENCH_IO_TIMEOUT": str(MANY_IO_TIMEOUT)})
+        held = int(kv["sessions"])
+        exit_seconds, left = self.wait_idle(srv, timeout=max(120, n / 20))
+        teardown = self.wait_namespaces(namespaces) if namespaces is not None else 0
+        say(f"bench: many sessions, {target}: {held} of {n} held, PSS of {procs} processes "
+            f"read in {pss_seconds:.1f} s, all exited {exit_seconds:.1f} s after the QUITs "
+            f"({left} left and killed), kernel's namespace teardown {teardown:.1f} s more")
+        if held < n or "why" in kv:
+            why = kv.get("why", "(no error given)")
+            if srv.proc.poll() is not None:
+                why += f"; systemd-socket-activate exited: {srv.output()[-300:]}"
+            self.notes.append(f"many sessions, {target}: {held} of {n} logged in, "
+                              f"{int(kv['noop_ok'])} answered NOOP; the first failure: {why}")
+            if target == "keepftpd":
+                self.late_failures.append(f"keepftpd held {held} of {n} sessions: {why}")
+        if left and target == "keepftpd":
+            self.late_failures.append(f"{left} keepftpd processes were left {exit_seconds:.0f} s "
+                                      f"after the {n} sessions' QUIT")
+        self.record(f"many sessions: of {n}, logged in and held", target, held)
         self.record(f"many sessions: time to log {n} in, {MANY_PARALLEL} at a time (s)", target,
                     kv["login_seconds"])
         self.record(f"many sessions: of {n} held, answering NOOP", target, kv["noop_ok"])
         self.record(f"many sessions: NOOP on all {n}, replies read (s)", target,
                     kv["noop_seconds"])
+        self.record(f"many sessions: of {n}, QUIT answered with 221 and closed", target,
+                    done.get("quit_ok", 0))
+        self.record(f"many sessions: processes left after all QUIT", target, left)
         if target == "shape-libs":
             return  # a floor for the time to log them in; its memory is not keepftpd's
+        per = max(held, 1)
         self.record(f"many sessions: total PSS of {n} (MiB)", target, pss_kib / 1024)
-        self.record(f"many sessions: PSS per session (MiB)", target, pss_kib / 1024 / n)
-        self.record(f"many sessions: processes per session", target, procs / n)
+        self.record(f"many sessions: PSS per session (KiB)", target, pss_kib / per)
+        self.record(f"many sessions: processes per session", target, procs / per)
 
     def memory(self, target):
-        _, pss_kib, procs = self.hold(target, "hold", HOLD_SESSIONS)
+        _, pss_kib, procs, _, _ = self.hold(target, "hold", HOLD_SESSIONS)
         self.record(f"memory: PSS per idle logged-in session (MiB)", target,
                     pss_kib / 1024 / HOLD_SESSIONS)
         self.record(f"memory: processes per idle session", target, procs / HOLD_SESSIONS)
@@ -742,6 +898,10 @@ class Bench:
         if len(limits) > 1:
             print()
             show(limits)
+        if self.notes:
+            print()
+            for note in self.notes:
+                print(note)
 
     def main(self):
         self.load0 = open("/proc/loadavg").read().split()[:3]
@@ -758,6 +918,8 @@ class Bench:
             self.stop()
             shutil.rmtree(self.tmp, ignore_errors=True)
         self.report()
+        if self.late_failures:
+            raise Failure("; ".join(self.late_failures))
 
 
 def main():

@@ -28,12 +28,21 @@
 //                                         one passive listing of DIR (LIST by default)
 //   client hold HOST PORT N               log N sessions in, print "ready", wait until stdin
 //                                         closes, then QUIT them all
+//   client hold HOST PORT N tls|banner    the same over TLS (AUTH TLS, then the login and PWD),
+//                                         or connected and greeted only (the 220, no login)
 //   client many HOST PORT N PARALLEL      log N sessions in, PARALLEL at a time, and keep them
 //                                         all open (timed: the first connect to the last 230);
 //                                         then send NOOP on every one and read the replies
 //                                         (timed; counts the 200s); print "ready ...", wait
 //                                         until stdin closes, then QUIT them all. Raises its
-//                                         own RLIMIT_NOFILE to fit N connections
+//                                         own RLIMIT_NOFILE to fit N connections. A session
+//                                         that fails (refused, closed, a reply other than 230,
+//                                         no reply within the timeout) is not fatal here: no
+//                                         new login starts after the first failure, the ones
+//                                         held go on, and "ready" says how many were held
+//                                         (sessions=) and, after " why: ", the first error.
+//
+// BENCH_IO_TIMEOUT (seconds, default 60): how long any read or write on a socket may wait.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -53,6 +62,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -66,7 +76,12 @@ double Seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
+// Set on the threads of the many mode, where a failed session is counted rather than fatal:
+// Die() then throws, and the session that failed is closed by its destructor.
+thread_local bool t_soft_failures = false;
+
 [[noreturn]] void Die(const std::string& what) {
+  if (t_soft_failures) throw std::runtime_error(what);
   std::fprintf(stderr, "client: %s\n", what.c_str());
   std::fflush(stderr);
   std::_Exit(1);
@@ -74,6 +89,7 @@ double Seconds(Clock::time_point a, Clock::time_point b) {
 
 std::string g_host;
 int g_port = 0;
+long g_io_timeout = 60;  // seconds (BENCH_IO_TIMEOUT)
 constexpr size_t kReadBuf = 256 * 1024;
 constexpr const char* kCipher = "ECDHE-RSA-AES256-GCM-SHA384";
 
@@ -163,7 +179,7 @@ int Connect(const std::string& host, int port) {
   for (int attempt = 0;; ++attempt) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) Die(std::string("socket: ") + strerror(errno));
-    timeval tv{60, 0};
+    timeval tv{g_io_timeout, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) return fd;
@@ -506,11 +522,16 @@ int List(const std::string& dir, const std::string& command) {
   return 0;
 }
 
-int Hold(int n) {
+// mode: "ftp" (logged in, PWD), "tls" (the same after AUTH TLS) or "banner" (the 220 only).
+int Hold(int n, const std::string& mode) {
   std::vector<std::unique_ptr<Control>> conns;
   for (int i = 0; i < n; ++i) {
     conns.push_back(std::make_unique<Control>(Connect(g_host, g_port)));
-    conns.back()->Login();
+    if (mode == "banner") {
+      conns.back()->ExpectReply(220, "banner");
+      continue;
+    }
+    conns.back()->Login(mode == "tls", /*protect=*/false);
     conns.back()->Expect("PWD", 257);
   }
   std::printf("ready sessions=%d\n", n);
@@ -538,14 +559,37 @@ void RaiseFileLimit(size_t n) {
     Die("setrlimit(RLIMIT_NOFILE, " + std::to_string(want) + "): " + strerror(errno));
 }
 
+// The first failure of the many mode, kept for the report (one line, no newlines).
+struct FirstError {
+  std::mutex mu;
+  std::string text;
+  void Keep(const std::string& where, const std::exception& e) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!text.empty()) return;
+    text = where + ": " + e.what();
+    std::replace(text.begin(), text.end(), '\n', ' ');
+    std::replace(text.begin(), text.end(), '\r', ' ');
+  }
+};
+
 int Many(int n, int parallel) {
   RaiseFileLimit(static_cast<size_t>(n));
   std::atomic<int> next{0};
+  std::atomic<bool> stop{false};
+  FirstError first;
   std::vector<std::vector<std::unique_ptr<Control>>> held(static_cast<size_t>(parallel));
   auto worker = [&](size_t me) {
-    while (next.fetch_add(1) < n) {
-      held[me].push_back(std::make_unique<Control>(Connect(g_host, g_port)));
-      held[me].back()->Login();
+    t_soft_failures = true;
+    int i;
+    while (!stop && (i = next.fetch_add(1)) < n) {
+      try {
+        auto c = std::make_unique<Control>(Connect(g_host, g_port));
+        c->Login();
+        held[me].push_back(std::move(c));
+      } catch (const std::exception& e) {
+        first.Keep("login " + std::to_string(i + 1) + " of " + std::to_string(n), e);
+        stop = true;
+      }
     }
   };
   auto t0 = Clock::now();
@@ -556,25 +600,59 @@ int Many(int n, int parallel) {
   std::vector<std::unique_ptr<Control>> conns;
   for (auto& v : held)
     for (auto& c : v) conns.push_back(std::move(c));
-  // Every session at once: NOOP on all of them, then the replies.
+  // Every session at once: NOOP on all of them, then the replies. A session that fails here
+  // is closed and not counted.
+  t_soft_failures = true;
   auto t1 = Clock::now();
-  for (auto& c : conns) c->Send("NOOP");
+  std::vector<bool> alive(conns.size(), true);
+  for (size_t i = 0; i < conns.size(); ++i) {
+    try {
+      conns[i]->Send("NOOP");
+    } catch (const std::exception& e) {
+      first.Keep("NOOP", e);
+      alive[i] = false;
+    }
+  }
   int ok = 0;
-  for (auto& c : conns)
-    if (c->Reply() == 200) ++ok;
+  for (size_t i = 0; i < conns.size(); ++i) {
+    if (!alive[i]) continue;
+    try {
+      if (conns[i]->Reply() == 200) ++ok;
+    } catch (const std::exception& e) {
+      first.Keep("NOOP reply", e);
+      alive[i] = false;
+    }
+  }
   double noop_secs = Seconds(t1, Clock::now());
-  std::printf("ready sessions=%zu login_seconds=%.6f noop_ok=%d noop_seconds=%.6f\n",
-              conns.size(), login_secs, ok, noop_secs);
+  std::printf("ready sessions=%zu login_seconds=%.6f noop_ok=%d noop_seconds=%.6f%s%s\n",
+              conns.size(), login_secs, ok, noop_secs, first.text.empty() ? "" : " why: ",
+              first.text.c_str());
   std::fflush(stdout);
   char tmp[64];
   while (read(0, tmp, sizeof tmp) > 0) {
   }
-  for (auto& c : conns) c->Send("QUIT");
-  for (auto& c : conns) {
-    if (c->Reply() != 221) Die("QUIT: " + c->last());
-    c->WaitClose();
+  // QUIT on every session still open, then each 221 and the server's close.
+  int quit_ok = 0;
+  for (size_t i = 0; i < conns.size(); ++i) {
+    if (!alive[i]) continue;
+    try {
+      conns[i]->Send("QUIT");
+    } catch (const std::exception&) {
+      alive[i] = false;
+    }
   }
-  std::printf("done sessions=%zu\n", conns.size());
+  for (size_t i = 0; i < conns.size(); ++i) {
+    if (!alive[i]) continue;
+    try {
+      if (conns[i]->Reply() == 221) {
+        conns[i]->WaitClose();
+        ++quit_ok;
+      }
+    } catch (const std::exception&) {
+    }
+  }
+  conns.clear();
+  std::printf("done sessions=%zu quit_ok=%d\n", alive.size(), quit_ok);
   return 0;
 }
 
@@ -587,6 +665,8 @@ int main(int argc, char** argv) {
     return 2;
   };
   if (a.size() < 3) return usage();
+  if (const char* t = std::getenv("BENCH_IO_TIMEOUT"); t != nullptr && std::atol(t) > 0)
+    g_io_timeout = std::atol(t);
   g_host = a[1];
   g_port = std::atoi(a[2].c_str());
   const std::string& mode = a[0];
@@ -606,6 +686,8 @@ int main(int argc, char** argv) {
     return List(a[3], a[4]);
   if (mode == "many" && a.size() == 5)
     return Many(std::atoi(a[3].c_str()), std::atoi(a[4].c_str()));
-  if (mode == "hold" && a.size() == 4) return Hold(std::atoi(a[3].c_str()));
+  if (mode == "hold" && a.size() == 4) return Hold(std::atoi(a[3].c_str()), "ftp");
+  if (mode == "hold" && a.size() == 5 && (a[4] == "tls" || a[4] == "banner"))
+    return Hold(std::atoi(a[3].c_str()), a[4]);
   return usage();
 }
