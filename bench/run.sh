@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # keepftpd vs vsftpd, side by side, both started per connection by systemd-socket-activate
 # --inetd on loopback, driven by the same C++ client (bench/client.cc). Run as root on Debian 12:
-#   bench/run.sh            full run (about 10 minutes)
+#   bench/run.sh            full run (about half an hour, 20-25 minutes of it the 10,000 held
+#                           sessions; ONLY=held runs that row alone)
 #   QUICK=1 bench/run.sh    smoke run (about a minute and a half)
 # Knobs (environment): ROUNDS, SEQ_SESSIONS, PAR_SESSIONS, RETR_SMALL_COUNT, RETR_MID_COUNT,
-# LIST_ENTRIES, HOLD_SESSIONS, MANY_SESSIONS, MANY_ROUNDS, RETR_MIB, STOR_MIB, ONLY; see
-# bench/README.md for what each row means. KEEPFTPD=/path/to/keepftpd measures that binary
+# LIST_ENTRIES, HOLD_SESSIONS, MANY_SESSIONS, MANY_ROUNDS, MANY_IO_TIMEOUT, RETR_MIB, STOR_MIB,
+# ONLY; see bench/README.md for what each row means. KEEPFTPD=/path/to/keepftpd measures that binary
 # (another commit's build, for a before/after) instead of this tree's release build.
 # Exits non-zero only if a server (or the harness) fails to serve; speed is never judged.
 set -euo pipefail
