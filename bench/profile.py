@@ -32,6 +32,7 @@ kernel's part.
 import argparse
 import collections
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -521,23 +522,61 @@ class Profiler:
                     out[name][parts[0][:-1]] += int(parts[1])
         return out
 
+    # Held sessions measured by step_pss: (server, configuration, the client's hold mode, what).
+    PSS_CASES = [
+        ("keepftpd", "keepftpd", "ftp", "plain, logged in"),
+        ("keepftpd", "keepftpd-ssl", "tls", "over TLS, logged in"),
+        ("keepftpd", "keepftpd", "banner", "before login (greeted, no USER yet)"),
+        ("vsftpd", "vsftpd", "ftp", "plain, logged in"),
+        ("vsftpd", "vsftpd-ssl", "tls", "over TLS, logged in"),
+        ("vsftpd", "vsftpd", "banner", "before login (greeted, no USER yet)"),
+    ]
+
+    @staticmethod
+    def uid(pid):
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    return int(line.split()[1])
+        return -1
+
+    def pss_role(self, server, mode, depth, uid):
+        # keepftpd: the first process (the monitor; the keeper after login) under the activator,
+        # the session monitor its child, the session jail the session monitor's child; the
+        # pre-login and TLS jails run as nopriv_user. vsftpd: parent and child.
+        nopriv = pwd.getpwnam("kftp-nopriv").pw_uid
+        if server == "keepftpd":
+            if uid == nopriv:
+                return "TLS jail" if mode == "tls" else "pre-login jail"
+            if depth == 1:
+                return "monitor (before login)" if mode == "banner" else "keeper"
+            return "session monitor" if depth == 2 else "session jail"
+        if depth == 1:
+            return "parent (before login)" if mode == "banner" else "privileged parent"
+        if depth > 2:
+            return "the child's child"
+        return "pre-login child" if mode == "banner" else "session child"
+
     def step_pss(self):
         n = int(os.environ.get("HOLD_SESSIONS", 50))
-        self.emit(f"### Memory of idle logged-in sessions ({n} held, as in bench/)", "",
+        self.emit(f"### Memory of idle sessions ({n} held, as in bench/)", "",
                   "PSS per session by process and by mapping, from /proc/PID/smaps of every "
                   "process under the activator, divided by the number of sessions. Pss_Dirty is "
-                  "the part of PSS in dirty pages (written: relocations, heap, stacks).", "")
-        for name in ("keepftpd", "vsftpd"):
+                  "the part of PSS in dirty pages (written: relocations, heap, stacks). Sessions "
+                  "held plain and logged in (PWD done), over TLS and logged in (AUTH TLS, then "
+                  "the same; the TLS-configured servers), and before login (the 220 read).", "")
+        for name, conf, mode, what in self.PSS_CASES:
             port = bench.free_port()
-            log = open(os.path.join(self.out, f"pss-{name}.server.log"), "wb")
+            log = open(os.path.join(self.out, f"pss-{conf}-{mode}.server.log"), "wb")
             act = subprocess.Popen(["systemd-socket-activate", "-l", f"127.0.0.1:{port}",
-                                    "--inetd", "-a"] + self.server_argv(name),
+                                    "--inetd", "-a"] + self.server_argv(conf),
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
             try:
                 while not bench.listening(port):
                     time.sleep(0.02)
-                c = subprocess.Popen([self.b.client, "hold", "127.0.0.1", str(port), str(n)],
+                c = subprocess.Popen([self.b.client, "hold", "127.0.0.1", str(port), str(n)] +
+                                     ([mode] if mode != "ftp" else []),
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
                 if not c.stdout.readline().startswith("ready"):
                     raise bench.Failure(f"{name}: hold failed")
@@ -555,9 +594,7 @@ class Profiler:
                 for pid in sorted(depth, key=lambda p: depth[p]):
                     if pid == act.pid:
                         continue
-                    roles = (["keeper (monitor)", "session monitor", "session jail"]
-                             if name == "keepftpd" else ["privileged parent", "session child"])
-                    role = roles[min(depth[pid], len(roles)) - 1]
+                    role = self.pss_role(name, mode, depth[pid], self.uid(pid))
                     procs[role] += 1
                     for mapping, fields in self.smaps(pid).items():
                         by_role[role][mapping].update(fields)
@@ -573,24 +610,27 @@ class Profiler:
                 act.wait()
                 log.close()
             total = sum(r["Pss"] for r in rollup.values()) / n
-            self.emit(f"#### {name}: {total / 1024:.3f} MiB PSS per session, "
+            self.emit(f"#### {name}, {what}: {total:.0f} KiB PSS per session, "
                       f"{sum(procs.values()) / n:.0f} processes per session", "")
-            self.emit("| process | PSS KiB | Pss_Dirty | Rss | Private_Dirty | largest mappings "
-                      "(PSS KiB) |", "| --- | ---: | ---: | ---: | ---: | --- |")
+            self.emit("| process | processes per session | PSS KiB | Pss_Dirty | Rss | "
+                      "Private_Dirty | largest mappings (PSS KiB) |",
+                      "| --- | ---: | ---: | ---: | ---: | ---: | --- |")
             for role, maps in by_role.items():
                 r = rollup[role]
+                k = procs[role]  # per process of that role (one per session, as a rule)
                 top = sorted(maps.items(), key=lambda kv: -kv[1]["Pss"])[:8]
-                tops = ", ".join(f"{m} {v['Pss'] / n:.0f}"
-                                 f" (dirty {v.get('Pss_Dirty', 0) / n:.0f})" for m, v in top)
-                self.emit(f"| {role} | {r['Pss'] / n:.0f} | {r.get('Pss_Dirty', 0) / n:.0f} | "
-                          f"{r['Rss'] / n:.0f} | {r['Private_Dirty'] / n:.0f} | {tops} |")
+                tops = ", ".join(f"{m} {v['Pss'] / k:.0f}"
+                                 f" (dirty {v.get('Pss_Dirty', 0) / k:.0f})" for m, v in top)
+                self.emit(f"| {role} | {k / n:.2f} | {r['Pss'] / k:.0f} | "
+                          f"{r.get('Pss_Dirty', 0) / k:.0f} | {r['Rss'] / k:.0f} | "
+                          f"{r['Private_Dirty'] / k:.0f} | {tops} |")
             # All processes together, by mapping.
             allmaps = collections.defaultdict(collections.Counter)
             for maps in by_role.values():
                 for m, v in maps.items():
                     allmaps[m].update(v)
             top = sorted(allmaps.items(), key=lambda kv: -kv[1]["Pss"])[:14]
-            self.emit("", f"- {name}, all processes, by mapping (PSS KiB per session): " +
+            self.emit("", f"- {name}, {what}, all processes, by mapping (PSS KiB per session): " +
                       ", ".join(f"{m} {v['Pss'] / n:.0f}" for m, v in top), "")
 
     # ---- perf record, system wide: where the CPU time of many sessions goes ---------------
