@@ -609,6 +609,8 @@ class Bench:
         # victims among everything that runs here.
         with open("/proc/meminfo") as f:
             available = next(int(l.split()[1]) for l in f if l.startswith("MemAvailable:"))
+        for limit, usage in self.cgroup_memory_limits():
+            available = min(available, max(0, limit - usage) // 1024)
         need = MANY_KIB[target] * n + (1 << 20)
         if available < need:
             return (f"not run: {need >> 20} MiB of memory needed for {n} {target} sessions "
@@ -651,6 +653,42 @@ class Bench:
         return out
 
     @staticmethod
+    def cgroup_memory_limits():
+        # [(limit, usage)] in bytes of this process's memory cgroup and its ancestors (cgroup
+        # v2's memory.max, or v1's memory.limit_in_bytes), where a limit is set: the sessions'
+        # processes are charged to the run's cgroup.
+        out = []
+        try:
+            with open("/proc/self/cgroup") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return out
+        for line in lines:
+            _, controllers, path = line.split(":", 2)
+            if controllers == "":
+                base, files = "/sys/fs/cgroup", ("memory.max", "memory.current")
+            elif "memory" in controllers.split(","):
+                base, files = ("/sys/fs/cgroup/memory",
+                               ("memory.limit_in_bytes", "memory.usage_in_bytes"))
+            else:
+                continue
+            while True:
+                d = base + path.rstrip("/")
+                try:
+                    with open(os.path.join(d, files[0])) as f:
+                        limit = f.read().strip()
+                    with open(os.path.join(d, files[1])) as f:
+                        usage = int(f.read())
+                    if limit != "max" and int(limit) < 1 << 60:
+                        out.append((int(limit), usage))
+                except OSError:
+                    pass
+                if path in ("", "/"):
+                    break
+                path = os.path.dirname(path.rstrip("/"))
+        return out
+
+    @staticmethod
     def namespaces_alive():
         # Network namespaces the kernel still holds (/proc/slabinfo's net_namespace cache),
         # those being torn down after their last process exited included; None if unknown.
@@ -685,13 +723,14 @@ class Bench:
         # Until the kernel has torn down the network namespaces of the sessions that ended (it
         # does so in its own workers, after the processes exit), so that the next server's
         # logins, which make namespaces too, do not wait behind that work: until the count is
-        # back near where it was, or has not fallen for 60 s (namespaces of other work on the
-        # machine, which the run must not wait for).
+        # back near where it was, or has not fallen for 10 s (namespaces of other work on the
+        # machine, which the run must not wait for; and the slab's count of objects in use
+        # includes freed ones that sit in per-CPU slabs until the cache is next used).
         t0 = last_fall = time.time()
         lowest = self.namespaces_alive()
         while time.time() - t0 < timeout:
             alive = self.namespaces_alive()
-            if alive is None or alive <= baseline + 20 or time.time() - last_fall > 60:
+            if alive is None or alive <= baseline + 20 or time.time() - last_fall > 10:
                 break
             if alive < lowest:
                 lowest, last_fall = alive, time.time()
@@ -748,8 +787,10 @@ class Bench:
         exit_seconds, left = self.wait_idle(srv, timeout=max(120, n / 20))
         teardown = self.wait_namespaces(namespaces) if namespaces is not None else 0
         say(f"bench: many sessions, {target}: {held} of {n} held, PSS of {procs} processes "
-            f"read in {pss_seconds:.1f} s, all exited {exit_seconds:.1f} s after the QUITs "
-            f"({left} left and killed), kernel's namespace teardown {teardown:.1f} s more")
+            f"read in {pss_seconds:.1f} s, the client's peak RSS "
+            f"{kv.get('client_maxrss_kib', 0) / 1024:.0f} MiB, all exited {exit_seconds:.1f} s "
+            f"after the QUITs ({left} left and killed), kernel's namespace teardown "
+            f"{teardown:.1f} s more")
         if held < n or "why" in kv:
             why = kv.get("why", "(no error given)")
             if srv.proc.poll() is not None:

@@ -624,9 +624,12 @@ int Many(int n, int parallel) {
     }
   }
   double noop_secs = Seconds(t1, Clock::now());
-  std::printf("ready sessions=%zu login_seconds=%.6f noop_ok=%d noop_seconds=%.6f%s%s\n",
-              conns.size(), login_secs, ok, noop_secs, first.text.empty() ? "" : " why: ",
-              first.text.c_str());
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);  // the client's own peak memory, for the report
+  std::printf("ready sessions=%zu login_seconds=%.6f noop_ok=%d noop_seconds=%.6f "
+              "client_maxrss_kib=%ld%s%s\n",
+              conns.size(), login_secs, ok, noop_secs, ru.ru_maxrss,
+              first.text.empty() ? "" : " why: ", first.text.c_str());
   std::fflush(stdout);
   char tmp[64];
   while (read(0, tmp, sizeof tmp) > 0) {
