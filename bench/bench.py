@@ -799,6 +799,9 @@ class Bench:
                               f"{int(kv['noop_ok'])} answered NOOP; the first failure: {why}")
             if target == "keepftpd":
                 self.late_failures.append(f"keepftpd held {held} of {n} sessions: {why}")
+        if int(done.get("quit_ok", 0)) < held and target == "keepftpd":
+            self.late_failures.append(f"keepftpd answered QUIT on {int(done.get('quit_ok', 0))} "
+                                      f"of its {held} held sessions")
         if left and target == "keepftpd":
             self.late_failures.append(f"{left} keepftpd processes were left {exit_seconds:.0f} s "
                                       f"after the {n} sessions' QUIT")
