@@ -150,19 +150,23 @@ bool ShellIsListed(const std::string& shell) {
   return found;
 }
 
+namespace {
+
+// path with every user_sub_token in it replaced by the user name.
+std::string WithUser(std::string path, const std::string& token, const std::string& user) {
+  for (std::size_t pos = token.empty() ? std::string::npos : path.find(token);
+       pos != std::string::npos; pos = path.find(token, pos + user.size())) {
+    path.replace(pos, token.size(), user);
+  }
+  return path;
+}
+
+}  // namespace
+
 JailPlace PlaceLocalUser(const Config& config, const std::vector<std::string>& chroot_list,
                          const std::string& user, const std::string& home) {
-  std::string dir = home;
-  if (!config.local_root.empty()) {
-    dir = config.local_root;
-    const std::string& token = config.user_sub_token;
-    if (!token.empty()) {
-      for (std::size_t pos = dir.find(token); pos != std::string::npos;
-           pos = dir.find(token, pos + user.size())) {
-        dir.replace(pos, token.size(), user);
-      }
-    }
-  }
+  const std::string dir =
+      config.local_root.empty() ? home : WithUser(config.local_root, config.user_sub_token, user);
   JailPlace place;
   place.chrooted = config.chroot_local_user;
   if (config.chroot_list_enable && InNameList(chroot_list, user)) place.chrooted = !place.chrooted;
@@ -179,6 +183,10 @@ JailPlace PlaceLocalUser(const Config& config, const std::vector<std::string>& c
   } else {
     place.root = "/";
     place.start = mark == std::string::npos ? dir : dir.substr(0, mark) + dir.substr(mark + 2);
+  }
+  if (place.chrooted && !config.chroot_start_dir.empty()) {
+    place.start = (place.start == "/" ? "" : place.start) + "/" +
+                  WithUser(config.chroot_start_dir, config.user_sub_token, user);
   }
   return place;
 }

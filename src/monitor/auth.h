@@ -45,7 +45,8 @@ bool ShellIsListed(const std::string& shell);
 //   chrooted = chroot_local_user, inverted for users in chroot_list_file (chroot_list_enable);
 //   chrooted with passwd_chroot_enable and "/./" in dir: root = the part before it, start = the
 //   part after it; chrooted otherwise: root = dir, start = "/"; not chrooted: root = "/",
-//   start = dir without its "/./" marker (the same directory).
+//   start = dir without its "/./" marker (the same directory). Chrooted, chroot_start_dir (its
+//   user_sub_token replaced too) is appended to start.
 struct JailPlace {
   bool chrooted = false;
   std::string root;

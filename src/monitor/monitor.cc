@@ -80,6 +80,14 @@ namespace {
 
 constexpr int kHandOverMs = 5000;  // how long a jail may take to exit after handing over
 
+// Counts a jail reports are added without overflow: a total (never negative) stops at the
+// largest value rather than wrapping to a negative one.
+std::int64_t AddCapped(std::int64_t total, std::uint64_t n) {
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  if (n >= static_cast<std::uint64_t>(kMax - total)) return kMax;
+  return total + static_cast<std::int64_t>(n);
+}
+
 struct Monitor {
   const Config* main_config = nullptr;  // the configuration file's
   std::optional<Config> user_config;   // main + user_config_dir/USER, once a login applied it
@@ -95,18 +103,14 @@ struct Monitor {
   UniqueFd pasv_listener;
   bool privileged = true;          // false once the monitor gave up root for the session user
   unsigned login_fails = 0;
-  // Who the session jail runs as, and where: set by a successful LOGIN.
-  struct Account {
-    std::string name;
+  // Who the session jail runs as, and where: set by a LOGIN (prot_private: PROT P came before
+  // it). The SessionUser part is what the session jail is told.
+  struct Account : SessionUser {
     uid_t uid = 0;
     gid_t gid = 0;
     std::vector<gid_t> groups;  // local users: their supplementary groups
     std::string root;           // chroot here ("/" for local users who are not chrooted)
-    std::string start;          // first directory, inside root
     bool check_writable_root = true;
-    bool anonymous = true;        // anonymous rights (anonymous, and virtual users by default)
-    bool anonymous_login = true;  // USER anonymous/ftp itself
-    std::string home;
   } account;
   bool violation_reported = false;  // the jail's SIGSYS handler sent SECCOMP_REPORT
   std::uint32_t violation_syscall = 0;
@@ -129,9 +133,17 @@ struct Monitor {
     UniqueFd wrap_plain;
   } tls;
   bool data_cancelled = false;  // DATA_CANCEL came while waiting for a passive connection
-  bool prot_private = false;  // carried from the pre-login jail into the session
-  // The session's totals, for the session-end record.
-  std::int64_t bytes_in = 0, bytes_out = 0, files_in = 0, files_out = 0;
+  // The session's totals, for the session-end record; they stop at the largest value.
+  struct Transfers {
+    std::int64_t files = 0, bytes = 0;
+    void Add(std::uint64_t n, bool ok) {
+      bytes = AddCapped(bytes, n);
+      files = AddCapped(files, ok ? 1 : 0);
+    }
+    std::string Said() const {
+      return std::to_string(files) + " files (" + std::to_string(bytes) + " bytes)";
+    }
+  } in, out;
   long started_ms = 0;
   std::int64_t started_realtime = 0;  // seconds: CHOWN_UPLOAD takes only files born after it
   // session_support: the PAM handle of a local login, kept for its session, and whether the
@@ -256,27 +268,43 @@ JailSpec JailSettings(const Monitor& m, JailKind kind, int channel) {
   return spec;
 }
 
-void StartPrelogin(Monitor& m, PreloginGreeting greeting) {
-  const bool reinit = greeting == PreloginGreeting::kReinit;
+// Forks a jail (ForkJail) with a new channel to it. In the child: 0, *channel its end (the
+// monitor's is closed), over which its log records go. In the monitor: its pid, *channel ours.
+pid_t ForkWithChannel(const Monitor& m, bool isolate, bool reinit, UniqueFd* channel) {
   UniqueFd mine, theirs;
   Status s = MakeChannel(&mine, &theirs);
   if (!s.ok()) Fatal(s.message());
-  pid_t pid = ForkJail(m, true, reinit);
+  pid_t pid = ForkJail(m, isolate, reinit);
   if (pid < 0) Fatal(Status::FromErrno(errno, "fork").message());
-  if (pid == 0) {
-    mine.Reset();
-    UseJailLogSink(theirs.get());
-    SetProcTitle(m.session->peer.HostString() + ": not logged in");
-    s = EnterJail(JailSettings(m, JailKind::kPrelogin, theirs.get()),
-                  {m.session->control_fd, theirs.get()});
-    if (!s.ok()) JailSetupFailed(*m.session, s);
-    RunPrelogin(m.config(), *m.session, theirs.get(), greeting, m.tls.active);
-  }
+  if (pid == 0) UseJailLogSink(theirs.get());
+  *channel = std::move(pid == 0 ? theirs : mine);
+  return pid;
+}
+
+// In the child of a protocol jail: its jail, with the control connection and its channel.
+void EnterProtocolJail(const Monitor& m, JailKind kind, int channel) {
+  Status s = EnterJail(JailSettings(m, kind, channel), {m.session->control_fd, channel});
+  if (!s.ok()) JailSetupFailed(*m.session, s);
+}
+
+// The monitor reads this protocol jail's channel from now on.
+void Watch(Monitor& m, pid_t pid, Phase phase, UniqueFd channel) {
   m.child = pid;
-  m.child_name = "prelogin";
-  m.channel = std::move(mine);
-  m.phase = Phase::kPrelogin;
+  m.child_name = phase == Phase::kPrelogin ? "prelogin" : "session";
+  m.channel = std::move(channel);
+  m.phase = phase;
   m.admissions.NewJail(false);
+}
+
+void StartPrelogin(Monitor& m, PreloginGreeting greeting) {
+  UniqueFd channel;
+  pid_t pid = ForkWithChannel(m, true, greeting == PreloginGreeting::kReinit, &channel);
+  if (pid == 0) {
+    SetProcTitle(m.session->peer.HostString() + ": not logged in");
+    EnterProtocolJail(m, JailKind::kPrelogin, channel.get());
+    RunPrelogin(m.config(), *m.session, channel.get(), greeting, m.tls.active);
+  }
+  Watch(m, pid, Phase::kPrelogin, std::move(channel));
   MonitorLogContext().user.clear();
 }
 
@@ -298,41 +326,24 @@ void LoadUserDb(UserDb* db) {
 }
 
 void StartSession(Monitor& m) {
-  UniqueFd mine, theirs;
-  Status s = MakeChannel(&mine, &theirs);
-  if (!s.ok()) Fatal(s.message());
-  pid_t pid = ForkJail(m, false, false);
-  if (pid < 0) Fatal(Status::FromErrno(errno, "fork").message());
+  UniqueFd channel;
+  pid_t pid = ForkWithChannel(m, false, false, &channel);
   if (pid == 0) {
-    mine.Reset();
-    UseJailLogSink(theirs.get());
     if (m.config().use_localtime) tzset();  // read /etc/localtime before the chroot hides it
     // libgcrypt's first initialisation reads /proc and /etc/gcrypt: before the chroot, where the
     // user could plant those files. Without it, HASH answers 451 (HashFile says why).
     if (Status h = PrepareHashing(); !h.ok()) Log(kLogWarning, "HASH: " + h.message());
     SetProcTitle(m.session->peer.HostString() + ": " + m.account.name + ": IDLE");
-    SessionUser user;
-    user.anonymous = m.account.anonymous;
-    user.anonymous_login = m.account.anonymous_login;
+    SessionUser user = m.account;  // what the session jail is told
     user.chrooted = m.account.root != "/";
-    user.name = m.account.name;
-    user.home = m.account.home;
-    user.start = m.account.start;
     user.tls_active = m.tls.active;
-    user.prot_private = m.prot_private;
     // Before the chroot: there is no NSS inside it.
     if (m.config().text_userdb_names || m.config().tilde_user_enable) LoadUserDb(&user.userdb);
     umask(m.account.anonymous ? m.config().anon_umask : m.config().local_umask);
-    s = EnterJail(JailSettings(m, JailKind::kSession, theirs.get()),
-                  {m.session->control_fd, theirs.get()});
-    if (!s.ok()) JailSetupFailed(*m.session, s);
-    RunSession(m.config(), *m.session, theirs.get(), user);
+    EnterProtocolJail(m, JailKind::kSession, channel.get());
+    RunSession(m.config(), *m.session, channel.get(), user);
   }
-  m.child = pid;
-  m.child_name = "session";
-  m.channel = std::move(mine);
-  m.phase = Phase::kSession;
-  m.admissions.NewJail(false);
+  Watch(m, pid, Phase::kSession, std::move(channel));
 }
 
 // A process's SIGSYS handler reported this call before it exited (who: "the session jail").
@@ -343,27 +354,55 @@ void LogViolation(const std::string& who, std::uint32_t syscall) {
                    ") and was stopped");
 }
 
+// How a process of the connection ended (status from waitpid), where a seccomp filter or a
+// signal ended it. reported: the forbidden call its SIGSYS handler reported, if it did; signals:
+// whether another fatal signal than SIGKILL is logged too.
+void LogExit(const std::string& who, int status, std::optional<std::uint32_t> reported,
+             bool signals) {
+  if (reported && WIFEXITED(status) && WEXITSTATUS(status) == kSeccompExitStatus) {
+    LogViolation(who, *reported);
+  } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
+    Log(kLogErr, "seccomp violation: " + who + " made a forbidden system call and was killed");
+  } else if (signals && WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL) {
+    Log(kLogErr, who + " died of signal " + std::to_string(WTERMSIG(status)));
+  }
+}
+
+// Milliseconds of the monotonic clock.
+long NowMs() {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return now.tv_sec * 1000L + now.tv_nsec / 1000000L;
+}
+
+// poll(), again when a signal interrupts it.
+int PollRetrying(pollfd* fds, nfds_t count, int timeout_ms) {
+  int r;
+  while ((r = poll(fds, count, timeout_ms)) < 0 && errno == EINTR) {
+  }
+  return r;
+}
+
+// Reads the next message from the channel fd and acts on it (Dispatch) as one of this phase.
+// Returns what came: a message, the end of the channel, or a malformed message (*error: how).
+ReceiveOutcome DispatchNext(Monitor& m, int fd, Phase phase, std::string* error = nullptr) {
+  Message msg;
+  std::string ignored;
+  ReceiveOutcome r = ReceiveMessage(fd, &msg, error != nullptr ? error : &ignored);
+  if (r == ReceiveOutcome::kMessage) Dispatch(m, phase, msg);
+  return r;
+}
+
 // Waits for the jail to go away (its channel closes when it exits), at most timeout_ms, then
 // kills it; reaps it and logs how it ended.
 void ReapChild(Monitor& m, int timeout_ms) {
   if (m.child <= 0) return;
-  if (timeout_ms > 0) {
-    pollfd p = {m.channel.get(), POLLIN, 0};
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    while (true) {
-      int r = poll(&p, 1, timeout_ms);
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) break;
-      // Drain log records the jail sent on its way out; stop at end of stream.
-      Message msg;
-      std::string error;
-      if (ReceiveMessage(m.channel.get(), &msg, &error) != ReceiveOutcome::kMessage) break;
-      Dispatch(m, Phase::kClosing, msg);
-      struct timespec now;
-      clock_gettime(CLOCK_MONOTONIC, &now);
-      long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-      if (elapsed >= timeout_ms) break;
+  // Drain log records the jail sent on its way out; stop at end of stream.
+  const long start = NowMs();
+  for (pollfd p = {m.channel.get(), POLLIN, 0}; timeout_ms > 0 && NowMs() - start < timeout_ms;) {
+    if (PollRetrying(&p, 1, timeout_ms) <= 0 ||
+        DispatchNext(m, m.channel.get(), Phase::kClosing) != ReceiveOutcome::kMessage) {
+      break;
     }
   }
   // A jail whose channel closed is normally exiting: give it a moment to become reapable, so its
@@ -383,17 +422,8 @@ void ReapChild(Monitor& m, int timeout_ms) {
     if (kill(m.child, SIGKILL) != 0) _exit(0);
     waitpid(m.child, &status, 0);
   }
-  bool trapped = m.violation_reported &&
-                 WIFEXITED(status) && WEXITSTATUS(status) == kSeccompExitStatus;
-  if (trapped) {
-    LogViolation(std::string("the ") + m.child_name + " jail", m.violation_syscall);
-  } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
-    Log(kLogErr, std::string("seccomp violation: the ") + m.child_name +
-                     " jail made a forbidden system call and was killed");
-  } else if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL) {
-    Log(kLogErr, std::string("the ") + m.child_name + " jail died of signal " +
-                     std::to_string(WTERMSIG(status)));
-  }
+  LogExit(std::string("the ") + m.child_name + " jail", status,
+          m.violation_reported ? std::optional(m.violation_syscall) : std::nullopt, true);
   m.child = -1;
   m.channel.Reset();
 }
@@ -410,16 +440,11 @@ void StartTlsJail(Monitor& m) {
     Fatal(Status::FromErrno(errno, "socketpair").message());
   }
   UniqueFd plain_jail(pair[0]), plain_protocol(pair[1]);
-  UniqueFd mine, theirs;
-  Status s = MakeChannel(&mine, &theirs);
-  if (!s.ok()) Fatal(s.message());
+  UniqueFd channel;
   const int raw = m.session->control_fd;
-  pid_t pid = ForkJail(m, false, false);
-  if (pid < 0) Fatal(Status::FromErrno(errno, "fork").message());
+  pid_t pid = ForkWithChannel(m, false, false, &channel);
   if (pid == 0) {
-    mine.Reset();
     plain_protocol.Reset();
-    UseJailLogSink(theirs.get());
     tzset();  // X.509 checks of client certificates read the time zone: before the chroot
     SetProcTitle(m.session->peer.HostString() + ": tls");
     Result<SSL_CTX*> ctx = MakeServerContext(m.config());
@@ -427,18 +452,18 @@ void StartTlsJail(Monitor& m) {
     // monitor may answer AUTH TLS meanwhile. The client's connection is touched only after
     // TLS_START, which the jail reads once it is in its jail; if entering fails, it exits and
     // the connection ends.
-    SendTlsReady(theirs.get(), ctx.ok() ? "" : ctx.status().message());
+    SendTlsReady(channel.get(), ctx.ok() ? "" : ctx.status().message());
     if (!ctx.ok()) _exit(0);
-    s = EnterJail(JailSettings(m, JailKind::kTls, theirs.get()),
-                  {raw, plain_jail.get(), theirs.get()});
+    Status s = EnterJail(JailSettings(m, JailKind::kTls, channel.get()),
+                         {raw, plain_jail.get(), channel.get()});
     if (!s.ok()) {
       Log(kLogErr, s.message());
       _exit(1);
     }
-    RunTlsJail(m.config(), *ctx, raw, plain_jail.get(), theirs.get());
+    RunTlsJail(m.config(), *ctx, raw, plain_jail.get(), channel.get());
   }
   m.tls.pid = pid;
-  m.tls.channel = std::move(mine);
+  m.tls.channel = std::move(channel);
   m.admissions.NewJail(true);
   m.tls.plain = std::move(plain_protocol);
   m.tls.state = Monitor::TlsJail::State::kStarting;
@@ -449,13 +474,9 @@ void DrainTlsChannel(Monitor& m) {
   while (m.tls.channel.valid()) {
     pollfd p = {m.tls.channel.get(), POLLIN, 0};
     if (poll(&p, 1, 0) <= 0 || (p.revents & POLLIN) == 0) return;
-    Message msg;
-    std::string error;
-    if (ReceiveMessage(m.tls.channel.get(), &msg, &error) != ReceiveOutcome::kMessage) {
+    if (DispatchNext(m, m.tls.channel.get(), Phase::kTlsJail) != ReceiveOutcome::kMessage) {
       m.tls.channel.Reset();
-      return;
     }
-    Dispatch(m, Phase::kTlsJail, msg);
   }
 }
 
@@ -503,33 +524,19 @@ bool EveryLoginNeedsTls(const Config& config) {
          (!config.anonymous_enable || (config.allow_anon_ssl && config.force_anon_logins_ssl));
 }
 
-// Counts a jail reports are added without overflow: a total (never negative) stops at the
-// largest value rather than wrapping to a negative one.
-std::int64_t AddCapped(std::int64_t total, std::uint64_t n) {
-  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
-  if (n >= static_cast<std::uint64_t>(kMax - total)) return kMax;
-  return total + static_cast<std::int64_t>(n);
-}
-
 // Leaving: with TLS, the TLS jail must flush the last replies and send its close_notify before
 // it goes, so close our copy of the plaintext end and give it a moment.
 // log_end: false in the keeper after a session, whose own monitor wrote the record.
 [[noreturn]] void EndConnection(Monitor& m, bool log_end = true) {
   if (log_end) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long ms = now.tv_sec * 1000L + now.tv_nsec / 1000000L - m.started_ms;
-    LogEvent e;
-    e.command = "SESSION";
-    e.result = "end";
-    e.bytes = AddCapped(m.bytes_in, static_cast<std::uint64_t>(m.bytes_out));
-    e.duration_usec = ms * 1000;
+    const long ms = NowMs() - m.started_ms;
     LogEventRecord(kLogInfo,
-                   "session end: " + std::to_string(m.files_out) + " files (" +
-                       std::to_string(m.bytes_out) + " bytes) downloaded, " +
-                       std::to_string(m.files_in) + " files (" + std::to_string(m.bytes_in) +
-                       " bytes) uploaded, " + std::to_string(ms) + " ms",
-                   e);
+                   "session end: " + m.out.Said() + " downloaded, " + m.in.Said() + " uploaded, " +
+                       std::to_string(ms) + " ms",
+                   {.command = "SESSION",
+                    .bytes = AddCapped(m.in.bytes, static_cast<std::uint64_t>(m.out.bytes)),
+                    .duration_usec = ms * 1000,
+                    .result = "end"});
   }
   if (m.tls.active && m.tls.pid > 0) {
     UniqueFd(std::exchange(m.session->control_fd, -1)).Reset();  // the TLS jail then ends
@@ -551,9 +558,12 @@ void Answer(Monitor& m, MsgType type, std::string_view body, int fd = -1) {
   if (!s.ok()) Fatal("answering the " + std::string(m.child_name) + " jail: " + s.message());
 }
 
-void AnswerData(Monitor& m, UniqueFd fd, std::string_view message) {
+// The session jail's data connection, or (no fd) why there is none.
+void AnswerData(Monitor& m, std::string_view message, UniqueFd fd = UniqueFd()) {
   Answer(m, MsgType::kDataResult, Encode(DataResult{fd.valid(), std::string(message)}), fd.get());
 }
+
+constexpr std::string_view kNoConnection = "Failed to establish connection.";
 
 // ---- Handlers, one per request ----
 
@@ -571,12 +581,10 @@ void HandleEvent(Monitor& m, EventRequest& req) {
   constexpr std::uint64_t kNone = ~std::uint64_t{0};
   e.bytes = req.bytes == kNone ? -1 : AddCapped(0, req.bytes);
   e.duration_usec = req.duration_usec == kNone ? -1 : AddCapped(0, req.duration_usec);
-  if (e.bytes > 0 && e.command == "RETR") {
-    m.bytes_out = AddCapped(m.bytes_out, req.bytes);
-    m.files_out = AddCapped(m.files_out, e.result == "ok" ? 1 : 0);
-  } else if (e.bytes > 0 && (e.command == "STOR" || e.command == "APPE" || e.command == "STOU")) {
-    m.bytes_in = AddCapped(m.bytes_in, req.bytes);
-    m.files_in = AddCapped(m.files_in, e.result == "ok" ? 1 : 0);
+  const bool download = e.command == "RETR";
+  const bool upload = e.command == "STOR" || e.command == "APPE" || e.command == "STOU";
+  if (e.bytes > 0 && (download || upload)) {
+    (download ? m.out : m.in).Add(req.bytes, e.result == "ok");
   }
   LogEventFromJail(req.priority, m.child_name, req.text, e);
 }
@@ -589,29 +597,21 @@ void Sleep(unsigned seconds) {
   }
 }
 
-void AnswerLogin(Monitor& m, bool ok, bool close, std::string_view message) {
-  Answer(m, MsgType::kLoginResult, Encode(LoginResult{ok, close, std::string(message)}));
-}
-
 // A refused login: the failure delay, the failure count, and the connection ends after
 // max_login_fails of them. Failures are also counted across connections (login_state.h): the
 // delay grows with the recent failures from the address or for the name, and enough of them from
 // one address ban it, which ends this connection too.
 void RefuseLogin(Monitor& m, const std::string& user, const std::string& why,
-                 std::string_view message) {
+                 std::string_view message = "Login incorrect.") {
   if (m.pam != nullptr) PamEnd(std::exchange(m.pam, nullptr));
   ++m.login_fails;
   const Config& config = m.config();
   const std::string address = m.session->peer.HostString();
-  LogEvent e;
-  e.command = "PASS";
-  e.result = "failed";
-  e.login_user = user;
   // The address is in the text too, for tools that read only MESSAGE (fail2ban); a '"' in the
   // name must not let a client write a fake "from" into it.
-  const std::string shown = LogName(user);
-  LogEventRecord(kLogNotice, "login failed for user \"" + shown + "\" from " + address + ": " + why,
-                 e);
+  LogEventRecord(kLogNotice,
+                 "login failed for user \"" + LogName(user) + "\" from " + address + ": " + why,
+                 {.command = "PASS", .login_user = user, .result = "failed"});
   unsigned delay = config.delay_failed_login;
   bool banned = false;
   if (!config.login_state_dir.empty()) {
@@ -633,15 +633,12 @@ void RefuseLogin(Monitor& m, const std::string& user, const std::string& why,
                              " would be counted: this failure ends the connection as a ban would");
       }
       if (f->ban_started) {
-        LogEvent b;
-        b.command = "BAN";
-        b.result = "banned";
         LogEventRecord(kLogWarning,
                        "banning " + address + " for " + std::to_string(config.ban_time) +
                            " seconds after " + std::to_string(f->address_fails) +
                            " failed logins within " + std::to_string(config.ban_window) +
                            " seconds",
-                       b);
+                       {.command = "BAN", .result = "banned"});
       }
     }
   }
@@ -651,7 +648,7 @@ void RefuseLogin(Monitor& m, const std::string& user, const std::string& why,
     Log(kLogNotice, banned ? "the address is banned; closing the connection"
                            : "too many failed logins; closing the connection");
   }
-  AnswerLogin(m, false, close, message);
+  Answer(m, MsgType::kLoginResult, Encode(LoginResult{false, close, std::string(message)}));
 }
 
 constexpr std::string_view kBannedReply =
@@ -668,13 +665,10 @@ bool IsBanned(const Config& config, const SockAddr& peer) {
     return false;
   }
   if (*left == 0) return false;
-  LogEvent e;
-  e.command = "CONNECT";
-  e.result = "banned";
   LogEventRecord(kLogNotice,
                  "connection from " + peer.HostString() + " refused: banned for " +
                      std::to_string(*left) + " more seconds after too many failed logins",
-                 e);
+                 {.command = "CONNECT", .result = "banned"});
   return true;
 }
 
@@ -692,13 +686,10 @@ void RefuseBannedAddress(const Config& config, const SessionInfo& session) {
 // not they would send a header; the connection is closed without a word.
 void RefuseUntrustedProxy(const Config& config, const SessionInfo& session) {
   if (InNetworks(config.proxy_trusted_networks, session.peer)) return;
-  LogEvent e;
-  e.command = "CONNECT";
-  e.result = "refused";
   LogEventRecord(kLogWarning,
                  "connection from " + session.peer.HostString() +
                      " refused: not in proxy_trusted_addresses (proxy_protocol=YES)",
-                 e);
+                 {.command = "CONNECT", .result = "refused"});
   _exit(0);
 }
 
@@ -725,54 +716,54 @@ void HandleProxyInfo(Monitor& m, const ProxyInfoRequest& req) {
   Answer(m, MsgType::kProxyInfoResult, Encode(ProxyInfoResult{true, ""}));
 }
 
-void AcceptLogin(Monitor& m) {
+// A login the monitor accepts, m.account filled: its record (access: xferlog's 'a', 'g' or 'r';
+// anon_password: what an anonymous user gave, which vsftpd's logs show), the session's records,
+// the 230, and the hand-over to the session jail.
+void AcceptLogin(Monitor& m, const std::string& user, char access,
+                 const std::string& anon_password, const std::string& text) {
+  MonitorLogContext().user = m.account.name;
+  MonitorLogContext().access = access;
+  MonitorLogContext().anon_password = anon_password;
+  LogEventRecord(kLogNotice, text,
+                 {.command = "PASS", .path = m.account.root, .login_user = user, .result = "ok"});
   // session_support: the PAM session (local users) and the utmp/wtmp login record, opened
   // before the 230, as root; the keeper closes them when the session ends.
   if (m.main_config->session_support) {
     std::string reason;
     if (m.pam != nullptr && !PamOpenSession(m.pam, &reason)) {
-      return RefuseLogin(m, m.account.name, reason, "Login incorrect.");
+      return RefuseLogin(m, m.account.name, reason);
     }
     UwtmpLogin(m.account.name, m.session->peer.HostString(), getpid());
     m.session_records = true;
   }
-  MonitorLogContext().user = m.account.name;
   Sleep(m.config().delay_successful_login);
-  AnswerLogin(m, true, false, "Login successful.");
+  Answer(m, MsgType::kLoginResult, Encode(LoginResult{true, false, "Login successful."}));
   m.phase = Phase::kClosing;
   m.next = Monitor::Next::kSession;
 }
 
-bool LocalSession(Monitor& m, const std::string& user, const PamResult& pam);
+void LocalSession(Monitor& m, const std::string& user, const PamResult& pam);
 
-bool LocalLogin(Monitor& m, const std::string& user, const std::string& password) {
+void LocalLogin(Monitor& m, const std::string& user, const std::string& password) {
   const Config& config = m.config();
   if (!UserListAllows(config, m.session->user_list, user)) {
-    RefuseLogin(m, user, "refused by userlist_file", "Permission denied.");
-    return false;
+    return RefuseLogin(m, user, "refused by userlist_file", "Permission denied.");
   }
   if (m.session->rootless && !config.guest_enable && user != m.session->nopriv.name) {
     // Every session would run as the launching user: no other account may log in.
-    RefuseLogin(m, user,
-                "run_as_launching_user=YES: only " + m.session->nopriv.name + " may log in",
-                "Login incorrect.");
-    return false;
+    return RefuseLogin(m, user,
+                       "run_as_launching_user=YES: only " + m.session->nopriv.name + " may log in");
   }
   PamResult pam = PamLogin(config.pam_service_name, user, password,
                            m.session->peer.HostString(),
                            m.main_config->session_support ? &m.pam : nullptr);
-  if (!pam.ok) {
-    RefuseLogin(m, user, pam.reason, "Login incorrect.");
-    return false;
-  }
+  if (!pam.ok) return RefuseLogin(m, user, pam.reason);
   if (!config.user_config_dir.empty()) {
     // The user's own settings, over the main ones, with the same checks; they apply from here
     // on (where the jail goes, what the session may do).
     const std::string& name = pam.user;
     if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
-      RefuseLogin(m, user, "a user name that cannot name a file in user_config_dir",
-                  "Login incorrect.");
-      return false;
+      return RefuseLogin(m, user, "a user name that cannot name a file in user_config_dir");
     }
     std::string path = config.user_config_dir + "/" + name;
     struct stat st;
@@ -785,17 +776,16 @@ bool LocalLogin(Monitor& m, const std::string& user, const std::string& password
       }
       if (!errors.empty()) {
         for (const ConfigError& e : errors) Log(kLogErr, e.ToString());
-        RefuseLogin(m, user, "its user_config_dir file is broken", "Login incorrect.");
-        return false;
+        return RefuseLogin(m, user, "its user_config_dir file is broken");
       }
       m.user_config.emplace(std::move(user_config));
       Log(kLogInfo, "applied " + SanitizeForLog(path));
     }
   }
-  return LocalSession(m, user, pam);
+  LocalSession(m, user, pam);
 }
 
-bool LocalSession(Monitor& m, const std::string& user, const PamResult& pam) {
+void LocalSession(Monitor& m, const std::string& user, const PamResult& pam) {
   const Config& config = m.config();
   // A virtual user (guest_enable) runs as guest_username; the login name still names the
   // user's folder (user_sub_token) and the lists.
@@ -804,26 +794,21 @@ bool LocalSession(Monitor& m, const std::string& user, const PamResult& pam) {
   errno = 0;
   passwd* pw = getpwnam(unix_name.c_str());
   if (pw == nullptr) {
-    RefuseLogin(m, user,
-                guest ? "guest_username=" + config.guest_username + " is not a local account"
-                      : "PAM accepted it, but it is not in the passwd database",
-                "Login incorrect.");
-    return false;
+    return RefuseLogin(m, user,
+                       guest ? "guest_username=" + config.guest_username + " is not a local account"
+                             : "PAM accepted it, but it is not in the passwd database");
   }
   if (pw->pw_uid == 0 || pw->pw_gid == 0) {
-    RefuseLogin(m, user, "root (uid or gid 0) may not log in", "Login incorrect.");
-    return false;
+    return RefuseLogin(m, user, "root (uid or gid 0) may not log in");
   }
   if (!guest && config.check_shell && !ShellIsListed(pw->pw_shell != nullptr ? pw->pw_shell : "")) {
-    RefuseLogin(m, user, "its shell is not in /etc/shells (check_shell)", "Login incorrect.");
-    return false;
+    return RefuseLogin(m, user, "its shell is not in /etc/shells (check_shell)");
   }
   Monitor::Account& a = m.account;
   a.name = pam.user;
   a.uid = pw->pw_uid;
   a.gid = pw->pw_gid;
-  std::string home = pw->pw_dir != nullptr ? pw->pw_dir : "/";
-  a.home = home;
+  a.home = pw->pw_dir != nullptr ? pw->pw_dir : "/";
   int count = 64;
   a.groups.assign(static_cast<std::size_t>(count), 0);
   if (getgrouplist(unix_name.c_str(), a.gid, a.groups.data(), &count) < 0) {
@@ -837,44 +822,24 @@ bool LocalSession(Monitor& m, const std::string& user, const PamResult& pam) {
     a.gid = m.session->nopriv.gid;
     a.groups.clear();
   }
-  JailPlace place = PlaceLocalUser(config, m.session->chroot_list, a.name, home);
+  JailPlace place = PlaceLocalUser(config, m.session->chroot_list, a.name, a.home);
   a.root = place.root;
   a.start = place.start;
-  if (place.chrooted && !config.chroot_start_dir.empty()) {
-    std::string sub = config.chroot_start_dir;
-    const std::string& token = config.user_sub_token;
-    for (std::size_t pos = token.empty() ? std::string::npos : sub.find(token);
-         pos != std::string::npos; pos = sub.find(token, pos + a.name.size())) {
-      sub.replace(pos, token.size(), a.name);
-    }
-    a.start = (a.start == "/" ? "" : a.start) + "/" + sub;
-  }
   a.check_writable_root = place.chrooted && !config.allow_writeable_chroot;
   // Virtual users have anonymous users' rights unless virtual_use_local_privs.
   a.anonymous = guest && !config.virtual_use_local_privs;
   a.anonymous_login = false;
-  MonitorLogContext().user = a.name;
-  MonitorLogContext().access = guest ? 'g' : 'r';
-  MonitorLogContext().anon_password.clear();
-  LogEvent e;
-  e.login_user = user;
-  e.command = "PASS";
-  e.path = a.root;
-  e.result = "ok";
-  LogEventRecord(kLogNotice, std::string(guest ? "virtual" : "local") + " login as \"" +
-                                 SanitizeForLog(a.name) + "\"" +
-                                 (guest ? " (running as " + SanitizeForLog(unix_name) + ")" : "") +
-                                 (place.chrooted ? ", chrooted to " + a.root : ", not chrooted"),
-                 e);
-  AcceptLogin(m);
-  return true;
+  AcceptLogin(m, user, guest ? 'g' : 'r', "",
+              std::string(guest ? "virtual" : "local") + " login as \"" + SanitizeForLog(a.name) +
+                  "\"" + (guest ? " (running as " + SanitizeForLog(unix_name) + ")" : "") +
+                  (place.chrooted ? ", chrooted to " + a.root : ", not chrooted"));
 }
 
 void HandleLogin(Monitor& m, LoginRequest& req) {
   if (req.prot_private && !m.tls.active) Fatal("LOGIN with PROT P but no TLS");
   std::string& user = req.user;
   std::string& password = req.password;
-  m.prot_private = req.prot_private;
+  m.account.prot_private = req.prot_private;
   m.user_config.reset();  // a failed login's user_config_dir file does not stay
   struct Wipe {
     std::string& s;
@@ -882,8 +847,7 @@ void HandleLogin(Monitor& m, LoginRequest& req) {
   } wipe{password};
   const Config& config = m.config();
   if (HasControlLineBytes(user) || HasControlLineBytes(password)) {
-    return RefuseLogin(m, user, "control characters in the user name or password",
-                       "Login incorrect.");
+    return RefuseLogin(m, user, "control characters in the user name or password");
   }
   const bool anonymous = config.anonymous_enable && IsAnonymousName(user);
   // FTPS rules, checked again here whatever the pre-login jail said.
@@ -900,12 +864,10 @@ void HandleLogin(Monitor& m, LoginRequest& req) {
   }
   if (anonymous) {
     if (config.deny_email_enable && InNameList(m.session->banned_emails, password)) {
-      return RefuseLogin(m, user, "anonymous password listed in banned_email_file",
-                         "Login incorrect.");
+      return RefuseLogin(m, user, "anonymous password listed in banned_email_file");
     }
     if (config.secure_email_list_enable && !InNameList(m.session->email_passwords, password)) {
-      return RefuseLogin(m, user, "anonymous password not listed in email_password_file",
-                         "Login incorrect.");
+      return RefuseLogin(m, user, "anonymous password not listed in email_password_file");
     }
     Monitor::Account& a = m.account;
     a.name = m.session->anonymous.name;
@@ -917,23 +879,15 @@ void HandleLogin(Monitor& m, LoginRequest& req) {
     a.check_writable_root = true;
     a.anonymous = true;
     a.anonymous_login = true;
-    MonitorLogContext().user = a.name;
-    MonitorLogContext().access = 'a';
-    MonitorLogContext().anon_password = password;  // vsftpd's logs show it
-    LogEvent e;
-    e.login_user = user;
-    e.command = "PASS";
-    e.path = a.root;
-    e.result = "ok";
-    LogEventRecord(kLogNotice, "anonymous login as \"" + SanitizeForLog(user) + "\"", e);
-    return AcceptLogin(m);
+    return AcceptLogin(m, user, 'a', password,
+                       "anonymous login as \"" + SanitizeForLog(user) + "\"");
   }
-  if (config.local_enable) {
-    LocalLogin(m, user, password);
-    return;
+  if (!config.local_enable) {
+    return RefuseLogin(m, user, "not an anonymous login, and local_enable=NO",
+                       config.anonymous_enable ? "This FTP server is anonymous only."
+                                               : "Login incorrect.");
   }
-  RefuseLogin(m, user, "not an anonymous login, and local_enable=NO",
-              config.anonymous_enable ? "This FTP server is anonymous only." : "Login incorrect.");
+  LocalLogin(m, user, password);
 }
 
 void HandlePasvListen(Monitor& m, const EmptyRequest&) {
@@ -945,9 +899,8 @@ void HandlePasvListen(Monitor& m, const EmptyRequest&) {
   };
   if (!m.config().pasv_enable) return fail("pasv_enable=NO");
   const SockAddr& local = m.session->local;
-  int fd = socket(local.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return fail(std::strerror(errno));
-  UniqueFd listener(fd);
+  UniqueFd listener(socket(local.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!listener.valid()) return fail(std::strerror(errno));
   // A port whose last data connection is in TIME_WAIT (a minute after each download) is free
   // for a new listener: without SO_REUSEADDR, each download would take its port out of the
   // pasv_min_port..pasv_max_port range for that long. Two listeners still never share a port.
@@ -982,7 +935,7 @@ void HandlePasvListen(Monitor& m, const EmptyRequest&) {
 // A data connection for the session: handed over, or with PROT P kept for TLS_DATA (the
 // session replies 150 first: clients start the data handshake only after it).
 void GiveData(Monitor& m, UniqueFd data, bool tls) {
-  if (!tls) return AnswerData(m, std::move(data), "");
+  if (!tls) return AnswerData(m, "", std::move(data));
   // The TLS jail writes records and then a close_notify: no Nagle delay between them.
   int one = 1;
   setsockopt(data.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -1004,37 +957,32 @@ void HandleDataAccept(Monitor& m, const DataAcceptRequest& req) {
   if (req.tls && !m.tls.active) Fatal("DATA_ACCEPT over TLS without TLS");
   const bool tls = req.tls;
   m.tls.pending_data.Reset();
-  if (!m.pasv_listener.valid()) return AnswerData(m, UniqueFd(), "Use PORT or PASV first.");
+  if (!m.pasv_listener.valid()) return AnswerData(m, "Use PORT or PASV first.");
   UniqueFd listener = std::move(m.pasv_listener);  // one connection per PASV
   // While waiting, the jail may cancel (ABOR, or the client left) or die.
   pollfd p[2] = {{listener.get(), POLLIN, 0}, {m.channel.get(), POLLIN, 0}};
-  int r;
-  do {
-    r = poll(p, 2, static_cast<int>(m.config().accept_timeout) * 1000);
-  } while (r < 0 && errno == EINTR);
+  const int r = PollRetrying(p, 2, static_cast<int>(m.config().accept_timeout) * 1000);
   if (r > 0 && p[1].revents != 0) {
     if ((p[1].revents & POLLIN) == 0) return;  // the jail is gone; the main loop sees it
-    Message cancel;
     std::string error;
-    ReceiveOutcome got = ReceiveMessage(m.channel.get(), &cancel, &error);
+    m.data_cancelled = false;
+    // DATA_CANCEL is all it may say now.
+    ReceiveOutcome got = DispatchNext(m, m.channel.get(), Phase::kDataWait, &error);
     if (got == ReceiveOutcome::kClosed) return;
     if (got != ReceiveOutcome::kMessage) Fatal("bad message from the session jail: " + error);
-    m.data_cancelled = false;
-    Dispatch(m, Phase::kDataWait, cancel);  // DATA_CANCEL is all it may say now
-    if (m.data_cancelled) return AnswerData(m, UniqueFd(), "Data connection cancelled.");
+    if (m.data_cancelled) return AnswerData(m, "Data connection cancelled.");
   }
-  if (r <= 0) return AnswerData(m, UniqueFd(), "Failed to establish connection.");
-  int fd = accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-  if (fd < 0) return AnswerData(m, UniqueFd(), "Failed to establish connection.");
-  UniqueFd data(fd);
+  if (r <= 0) return AnswerData(m, kNoConnection);
+  UniqueFd data(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+  if (!data.valid()) return AnswerData(m, kNoConnection);
   Result<SockAddr> peer = SockAddr::FromPeer(data.get());
-  if (!peer.ok()) return AnswerData(m, UniqueFd(), "Failed to establish connection.");
+  if (!peer.ok()) return AnswerData(m, kNoConnection);
   if (!m.config().pasv_promiscuous && !FromClientOrItsBalancer(*m.session, *peer)) {
     Log(kLogWarning, "refused a passive data connection from " + peer->HostString() +
                          (m.session->proxy.family() == AF_UNSPEC
                               ? ": it is not the control connection's address"
                               : ": it is neither the client's address nor its balancer's"));
-    return AnswerData(m, UniqueFd(), "Security: Bad IP connecting.");
+    return AnswerData(m, "Security: Bad IP connecting.");
   }
   GiveData(m, std::move(data), tls);
 }
@@ -1049,13 +997,11 @@ void HandlePortConnect(Monitor& m, const PortConnectRequest& req) {
   m.tls.pending_data.Reset();
   const SockAddr target = req.target.Normalized();
   const std::uint16_t port = target.port();
-  if (!m.config().port_enable) return AnswerData(m, UniqueFd(), "Permission denied.");
-  if (!m.config().port_promiscuous) {
-    if (!target.SameHost(m.session->peer) || port < 1024) {
-      Log(kLogWarning, "refused an active data connection to " + target.HostString() + " port " +
-                           std::to_string(port));
-      return AnswerData(m, UniqueFd(), "Illegal PORT command.");
-    }
+  if (!m.config().port_enable) return AnswerData(m, "Permission denied.");
+  if (!m.config().port_promiscuous && (!target.SameHost(m.session->peer) || port < 1024)) {
+    Log(kLogWarning, "refused an active data connection to " + target.HostString() + " port " +
+                         std::to_string(port));
+    return AnswerData(m, "Illegal PORT command.");
   }
   // Connect from the control connection's local address, in its family; with
   // connect_from_port_20, from ftp_data_port too (RFC 959's L-1), as some firewalls expect.
@@ -1068,16 +1014,15 @@ void HandlePortConnect(Monitor& m, const PortConnectRequest& req) {
     target.GetV4Bytes(mapped + 12);
     dest = SockAddr::V6(mapped, port);
   } else if (local.family() != target.family()) {
-    return AnswerData(m, UniqueFd(), "Address family does not match the control connection.");
+    return AnswerData(m, "Address family does not match the control connection.");
   }
-  int fd = socket(local.family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return AnswerData(m, UniqueFd(), "Failed to establish connection.");
-  UniqueFd data(fd);
+  UniqueFd data(socket(local.family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   // Every session's active connections share that port: each has its own client address and
   // port, so the connections differ, but bind() needs SO_REUSEADDR to allow it.
   int one = 1;
-  if (fixed_port && setsockopt(data.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
-    return AnswerData(m, UniqueFd(), "Failed to establish connection.");
+  if (!data.valid() ||
+      (fixed_port && setsockopt(data.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)) {
+    return AnswerData(m, kNoConnection);
   }
   if (bind(data.get(), local.raw(), local.raw_len()) != 0) {
     if (fixed_port) {
@@ -1085,20 +1030,16 @@ void HandlePortConnect(Monitor& m, const PortConnectRequest& req) {
                        std::to_string(m.config().ftp_data_port) + " (connect_from_port_20): " +
                        std::strerror(errno));
     }
-    return AnswerData(m, UniqueFd(), "Failed to establish connection.");
+    return AnswerData(m, kNoConnection);
   }
-  if (connect(data.get(), dest.raw(), dest.raw_len()) != 0 && errno != EINPROGRESS) {
-    return AnswerData(m, UniqueFd(), "Failed to establish connection.");
-  }
+  // Connected, or refused, or not within connect_timeout.
   pollfd p = {data.get(), POLLOUT, 0};
-  int rc;
-  do {
-    rc = poll(&p, 1, static_cast<int>(m.config().connect_timeout) * 1000);
-  } while (rc < 0 && errno == EINTR);
   int err = 0;
   socklen_t len = sizeof(err);
-  if (rc <= 0 || getsockopt(data.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-    return AnswerData(m, UniqueFd(), "Failed to establish connection.");
+  if ((connect(data.get(), dest.raw(), dest.raw_len()) != 0 && errno != EINPROGRESS) ||
+      PollRetrying(&p, 1, static_cast<int>(m.config().connect_timeout) * 1000) <= 0 ||
+      getsockopt(data.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+    return AnswerData(m, kNoConnection);
   }
   GiveData(m, std::move(data), req.tls);
 }
@@ -1124,7 +1065,7 @@ void HandleStartTls(Monitor& m, const EmptyRequest&) {
 // whose plaintext end goes to the session jail.
 void HandleTlsData(Monitor& m, const EmptyRequest&) {
   if (!m.tls.pending_data.valid() || !m.tls.channel.valid()) {
-    return AnswerData(m, UniqueFd(), "Use PORT or PASV first.");
+    return AnswerData(m, "Use PORT or PASV first.");
   }
   UniqueFd raw = std::move(m.tls.pending_data);
   DrainTlsChannel(m);
@@ -1134,14 +1075,11 @@ void HandleTlsData(Monitor& m, const EmptyRequest&) {
   raw.Reset();
   m.tls.wrapped = false;
   while (!m.tls.wrapped) {
-    Message answer;
-    std::string error;
-    if (ReceiveMessage(m.tls.channel.get(), &answer, &error) != ReceiveOutcome::kMessage) {
+    if (DispatchNext(m, m.tls.channel.get(), Phase::kTlsWrap) != ReceiveOutcome::kMessage) {
       Fatal("the tls jail is gone");
     }
-    Dispatch(m, Phase::kTlsWrap, answer);
   }
-  AnswerData(m, std::move(m.tls.wrap_plain), SanitizeForLog(m.tls.wrap_answer.message));
+  AnswerData(m, SanitizeForLog(m.tls.wrap_answer.message), std::move(m.tls.wrap_plain));
 }
 
 // The TLS jail's answer to TLS_WRAP: the plaintext end of the data connection, or why not.
@@ -1229,11 +1167,6 @@ void HandleChownUpload(Monitor& m, const EmptyRequest&, UniqueFd file) {
   Answer(m, MsgType::kChownResult, Encode(ChownResult{ok}));
 }
 
-// Whether this process holds a capability: a rootless start must hold none (TrimCapabilities).
-bool HoldsCapability() {
-  return capng_get_caps_process() != 0 || capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE;
-}
-
 // Sent by a jail's SIGSYS handler (sandbox.cc) just before it exits; logged when it is reaped,
 // with its exit status as the proof. Nothing else changes: the jail is gone either way.
 // The TLS jail's is logged at once: the keeper reaps that jail.
@@ -1264,13 +1197,13 @@ constexpr Handler kHandlers[] = {
 };
 
 void Dispatch(Monitor& m, Phase phase, Message& msg) {
+  m.from = phase;
   Result<Admitted> admitted =
       AdmitRequest(m.admissions, phase, msg.type, msg.body, msg.fd.valid());
   if (!admitted.ok()) {
-    Fatal(std::string("refusing a request from the ") +
-          (IsTlsPhase(phase) ? "tls" : m.child_name) + " jail: " + admitted.status().message());
+    Fatal(std::string("refusing a request from the ") + Sender(m) + " jail: " +
+          admitted.status().message());
   }
-  m.from = phase;
   kHandlers[admitted->row](m, admitted->body, std::move(msg.fd));
 }
 
@@ -1283,7 +1216,8 @@ void Dispatch(Monitor& m, Phase phase, Message& msg) {
 void TrimCapabilities(const Config& config, bool rootless) {
   if (rootless) {
     // Started without root: there must be nothing to trim.
-    if (HoldsCapability()) {
+    if (capng_get_caps_process() != 0 ||
+        capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE) {
       Fatal("run_as_launching_user=YES: keepftpd was started with capabilities; start it as a "
             "normal user without any");
     }
@@ -1357,17 +1291,6 @@ void ConfineSessionMonitor(Monitor& m, pid_t keeper, volatile std::uint32_t* rep
   if (forbidden) syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0);
 }
 
-// The keeper, once the session's monitor is gone: a forbidden system call it made.
-void LogMonitorViolation(int status, volatile std::uint32_t* report) {
-  const std::uint32_t reported = *report;
-  if (WIFEXITED(status) && WEXITSTATUS(status) == kSeccompExitStatus && reported != 0) {
-    LogViolation("the session's monitor", reported - 1);
-  } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
-    Log(kLogErr, "seccomp violation: the session's monitor made a forbidden system call and "
-                 "was killed");
-  }
-}
-
 constexpr int kReinExit = 75;  // the session's monitor to the keeper: the client sent REIN
 
 // After a login: forks the session's monitor, which starts the session jail, drops every
@@ -1413,7 +1336,10 @@ bool ForkSessionMonitor(Monitor& m, bool* is_keeper) {
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  LogMonitorViolation(status, report);
+  // A forbidden system call the session's monitor made (its SIGSYS handler wrote it here + 1).
+  const std::uint32_t reported = *report;
+  LogExit("the session's monitor", status,
+          reported != 0 ? std::optional(reported - 1) : std::nullopt, false);
   munmap(shared, sizeof(std::uint32_t));
   // session_support: the session is over (logged out, REIN, or gone).
   if (m.session_records) {
@@ -1449,16 +1375,9 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
   } else {
     RefuseBannedAddress(config, info);
   }
-  {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    m.started_ms = now.tv_sec * 1000L + now.tv_nsec / 1000000L;
-    m.started_realtime = static_cast<std::int64_t>(time(nullptr));
-    LogEvent e;
-    e.command = "SESSION";
-    e.result = "start";
-    LogEventRecord(kLogInfo, "session start", e);
-  }
+  m.started_ms = NowMs();
+  m.started_realtime = static_cast<std::int64_t>(time(nullptr));
+  LogEventRecord(kLogInfo, "session start", {.command = "SESSION", .result = "start"});
   if (config.implicit_ssl) {
     // Implicit FTPS: the TLS handshake comes first, then the banner inside it.
     Status s = ActivateTls(m);
@@ -1480,17 +1399,15 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
     if (ready < 0 && errno != EINTR) Fatal(Status::FromErrno(errno, "poll").message());
     if (m.tls.channel.valid() && p[1].revents != 0) DrainTlsChannel(m);
     if (p[0].revents == 0) continue;
-    Message msg;
     std::string error;
-    ReceiveOutcome r = ReceiveMessage(m.channel.get(), &msg, &error);
+    ReceiveOutcome r = DispatchNext(m, m.channel.get(), m.phase, &error);
     if (r == ReceiveOutcome::kError) {
       Fatal("bad message from the " + std::string(m.child_name) + " jail: " + error);
     }
-    if (r == ReceiveOutcome::kMessage) {
-      Dispatch(m, m.phase, msg);
-      if (m.phase == Phase::kClosing) ReapChild(m, kHandOverMs);
-    } else {
+    if (r == ReceiveOutcome::kClosed) {
       ReapChild(m, 0);
+    } else if (m.phase == Phase::kClosing) {
+      ReapChild(m, kHandOverMs);
     }
     if (m.child > 0) continue;
     Monitor::Next next = std::exchange(m.next, Monitor::Next::kEnd);

@@ -126,6 +126,17 @@ TEST_CASE("a user who is not chrooted starts in the directory, with a /./ taken 
   }
 }
 
+
+TEST_CASE("chroot_start_dir, with user_sub_token replaced, is where a chrooted user starts") {
+  const Config config =
+      Parse("chroot_local_user=YES\nchroot_start_dir=$USER/in\nuser_sub_token=$USER\n");
+  CHECK(Place(config, kNoList, "alice", "/home/alice") == "chrooted /home/alice /alice/in");
+  CHECK(Place(Parse("chroot_local_user=YES\npasswd_chroot_enable=YES\nchroot_start_dir=up\n"),
+              kNoList, "alice", "/srv/./alice") == "chrooted /srv /alice/up");
+  // A user who is not chrooted starts where the directory is, as before.
+  CHECK(Place(Parse("chroot_start_dir=up\n"), kNoList, "alice", "/home/alice") ==
+        "not-chrooted / /home/alice");
+}
 // ---- ShellIsListed ----
 
 TEST_CASE("ShellIsListed accepts /bin/sh and refuses shells that are not listed") {
