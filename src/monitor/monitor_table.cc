@@ -41,11 +41,6 @@ constexpr RequestRule kRules[] = {
 };
 static_assert(std::size(kRules) <= 32, "Admissions keeps one bit per row");
 
-std::string Named(MsgType type, Phase phase, std::string_view why) {
-  return std::string(MsgTypeName(type)) + " in the " + PhaseName(phase) + " phase: " +
-         std::string(why);
-}
-
 }  // namespace
 
 const char* PhaseName(Phase phase) {
@@ -72,30 +67,28 @@ Result<Admitted> AdmitRequest(Admissions& state, Phase phase, MsgType type, std:
                          " phase");
   }
   const RequestRule& rule = kRules[row];
-  if (body.size() > rule.max_body) {
-    return Status::Error(Named(type, phase, "a body of " + std::to_string(body.size()) +
-                                                " bytes exceeds " +
-                                                std::to_string(rule.max_body)));
-  }
-  if (has_fd && rule.fd == FdRule::kNone) {
-    return Status::Error(Named(type, phase, "an unexpected descriptor"));
-  }
-  if (!has_fd && rule.fd == FdRule::kRequired) {
-    return Status::Error(Named(type, phase, "no descriptor where one belongs"));
-  }
   const std::uint32_t bit = 1u << row;
   std::uint32_t& seen_jail = state.seen_jail[IsTlsPhase(phase) ? 1 : 0];
-  if ((rule.flags & kOncePerJail) != 0 && (seen_jail & bit) != 0) {
-    return Status::Error(Named(type, phase, "a second one from the same jail"));
+  std::string why;  // the first rule of the row it breaks
+  if (body.size() > rule.max_body) {
+    why = "a body of " + std::to_string(body.size()) + " bytes exceeds " +
+          std::to_string(rule.max_body);
+  } else if (has_fd && rule.fd == FdRule::kNone) {
+    why = "an unexpected descriptor";
+  } else if (!has_fd && rule.fd == FdRule::kRequired) {
+    why = "no descriptor where one belongs";
+  } else if ((rule.flags & kOncePerJail) != 0 && (seen_jail & bit) != 0) {
+    why = "a second one from the same jail";
+  } else if ((rule.flags & kOncePerConnection) != 0 && (state.seen_connection & bit) != 0) {
+    why = "a second one on the connection";
+  } else if ((rule.flags & kProxyHeader) != 0 && !state.awaiting_proxy) {
+    why = "no PROXY header is expected (proxy_protocol=NO)";
+  } else if ((rule.flags & kAfterProxyHeader) != 0 && state.awaiting_proxy) {
+    why = "before PROXY_INFO";
   }
-  if ((rule.flags & kOncePerConnection) != 0 && (state.seen_connection & bit) != 0) {
-    return Status::Error(Named(type, phase, "a second one on the connection"));
-  }
-  if ((rule.flags & kProxyHeader) != 0 && !state.awaiting_proxy) {
-    return Status::Error(Named(type, phase, "no PROXY header is expected (proxy_protocol=NO)"));
-  }
-  if ((rule.flags & kAfterProxyHeader) != 0 && state.awaiting_proxy) {
-    return Status::Error(Named(type, phase, "before PROXY_INFO"));
+  if (!why.empty()) {
+    return Status::Error(std::string(MsgTypeName(type)) + " in the " + PhaseName(phase) +
+                         " phase: " + why);
   }
   Admitted admitted;
   admitted.row = row;
