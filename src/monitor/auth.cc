@@ -1,19 +1,14 @@
 // Local-user logins through Linux-PAM, and the vsftpd rules around them. Monitor only.
 #include "auth.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <security/pam_appl.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <cstdlib>
-#include <cstring>
 
 #include "login_rules.h"
 #include "pam_library.h"
-#include "strutil.h"
-#include "unique_fd.h"
 
 namespace keepftpd {
 
@@ -24,31 +19,32 @@ struct Credentials {
   const std::string* password;
 };
 
+// Whether a conversation can answer every one of PAM's messages: informational ones always,
+// prompts when it has the secrets.
+bool Answerable(int count, const pam_message** messages, bool prompts) {
+  if (count <= 0 || count > PAM_MAX_NUM_MSG) return false;
+  for (int i = 0; i < count; ++i) {
+    const int style = messages[i]->msg_style;
+    if (style != PAM_ERROR_MSG && style != PAM_TEXT_INFO &&
+        !(prompts && (style == PAM_PROMPT_ECHO_OFF || style == PAM_PROMPT_ECHO_ON))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // Answers PAM's prompts: the password for hidden prompts, the user name for visible ones.
 int Converse(int count, const pam_message** messages, pam_response** responses, void* data) {
-  if (count <= 0 || count > PAM_MAX_NUM_MSG) return PAM_CONV_ERR;
+  if (!Answerable(count, messages, true)) return PAM_CONV_ERR;
   auto* creds = static_cast<Credentials*>(data);
   auto* out = static_cast<pam_response*>(std::calloc(static_cast<std::size_t>(count),
                                                      sizeof(pam_response)));
   if (out == nullptr) return PAM_BUF_ERR;
   for (int i = 0; i < count; ++i) {
-    const char* answer = nullptr;
-    switch (messages[i]->msg_style) {
-      case PAM_PROMPT_ECHO_OFF: answer = creds->password->c_str(); break;
-      case PAM_PROMPT_ECHO_ON: answer = creds->user->c_str(); break;
-      case PAM_ERROR_MSG:
-      case PAM_TEXT_INFO: break;
-      default:
-        for (int j = 0; j < i; ++j) {
-          if (out[j].resp != nullptr) {
-            explicit_bzero(out[j].resp, std::strlen(out[j].resp));
-            std::free(out[j].resp);
-          }
-        }
-        std::free(out);
-        return PAM_CONV_ERR;
-    }
-    if (answer != nullptr) out[i].resp = strdup(answer);  // PAM frees (and should wipe) it
+    const int style = messages[i]->msg_style;
+    // PAM frees (and should wipe) the answers.
+    if (style == PAM_PROMPT_ECHO_OFF) out[i].resp = strdup(creds->password->c_str());
+    if (style == PAM_PROMPT_ECHO_ON) out[i].resp = strdup(creds->user->c_str());
   }
   *responses = out;
   return PAM_SUCCESS;
@@ -57,12 +53,7 @@ int Converse(int count, const pam_message** messages, pam_response** responses, 
 // After authentication: messages are accepted, prompts are not answered.
 int ConverseWithoutSecrets(int count, const pam_message** messages, pam_response** responses,
                            void*) {
-  if (count <= 0 || count > PAM_MAX_NUM_MSG) return PAM_CONV_ERR;
-  for (int i = 0; i < count; ++i) {
-    if (messages[i]->msg_style != PAM_ERROR_MSG && messages[i]->msg_style != PAM_TEXT_INFO) {
-      return PAM_CONV_ERR;
-    }
-  }
+  if (!Answerable(count, messages, false)) return PAM_CONV_ERR;
   *responses = static_cast<pam_response*>(
       std::calloc(static_cast<std::size_t>(count), sizeof(pam_response)));
   return *responses == nullptr ? PAM_BUF_ERR : PAM_SUCCESS;
