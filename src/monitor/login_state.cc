@@ -181,13 +181,18 @@ void LoginTable::Ban(const LoginKey& key, std::uint32_t until, std::uint32_t now
 
 namespace {
 
-Status CheckOwnership(const struct stat& st, std::string_view what) {
+// what (the descriptor's name, for messages) must be ours and writable by nobody else; regular:
+// a regular file too.
+Status CheckOwnership(int fd, const std::string& what, bool regular) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return Status::FromErrno(errno, what);
+  if (regular && !S_ISREG(st.st_mode)) return Status::Error(what + " is not a regular file");
   if (st.st_uid != geteuid()) {
-    return Status::Error(std::string(what) + " must belong to uid " + std::to_string(geteuid()) +
+    return Status::Error(what + " must belong to uid " + std::to_string(geteuid()) +
                          ", not " + std::to_string(st.st_uid));
   }
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-    return Status::Error(std::string(what) + " must not be writable by group or others");
+    return Status::Error(what + " must not be writable by group or others");
   }
   return Status::Ok();
 }
@@ -207,16 +212,12 @@ Result<LoginState> LoginState::Open(const std::string& dir) {
   }
   UniqueFd d(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!d.valid()) return Status::FromErrno(errno, "login_state_dir=" + dir);
-  struct stat st;
-  if (fstat(d.get(), &st) != 0) return Status::FromErrno(errno, "login_state_dir=" + dir);
-  Status s = CheckOwnership(st, "login_state_dir=" + dir);
+  Status s = CheckOwnership(d.get(), "login_state_dir=" + dir, false);
   if (!s.ok()) return s;
   LoginState state;
   state.fd_.Reset(openat(d.get(), "logins", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!state.fd_.valid()) return Status::FromErrno(errno, dir + "/logins");
-  if (fstat(state.fd_.get(), &st) != 0) return Status::FromErrno(errno, dir + "/logins");
-  if (!S_ISREG(st.st_mode)) return Status::Error(dir + "/logins is not a regular file");
-  s = CheckOwnership(st, dir + "/logins");
+  s = CheckOwnership(state.fd_.get(), dir + "/logins", true);
   if (!s.ok()) return s;
   return state;
 }
