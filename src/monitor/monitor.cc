@@ -112,8 +112,7 @@ struct Monitor {
     std::string root;           // chroot here ("/" for local users who are not chrooted)
     bool check_writable_root = true;
   } account;
-  bool violation_reported = false;  // the jail's SIGSYS handler sent SECCOMP_REPORT
-  std::uint32_t violation_syscall = 0;
+  std::optional<std::uint32_t> violation;  // the call the jail's SECCOMP_REPORT named
   enum class Next { kEnd, kSession, kPrelogin } next = Next::kEnd;
   // FTPS: the TLS jail, a child of the pre-login monitor.
   struct TlsJail {
@@ -128,9 +127,8 @@ struct Monitor {
     UniqueFd pending_data; // the raw data connection kept for the next TLS_DATA
     int data_ends = 0;     // TLS_DATA_END reports not yet asked for by TLS_DATA_STATUS
     std::uint8_t last_flags = 0;
-    bool wrapped = false;  // the TLS_WRAP_RESULT came: its answer
-    TlsWrapAnswer wrap_answer;
-    UniqueFd wrap_plain;
+    std::optional<std::string> wrap_message;  // the TLS_WRAP_RESULT's, once it came
+    UniqueFd wrap_plain;                      // and its plaintext end
   } tls;
   bool data_cancelled = false;  // DATA_CANCEL came while waiting for a passive connection
   // The session's totals, for the session-end record; they stop at the largest value.
@@ -423,7 +421,7 @@ void ReapChild(Monitor& m, int timeout_ms) {
     waitpid(m.child, &status, 0);
   }
   LogExit(std::string("the ") + m.child_name + " jail", status,
-          m.violation_reported ? std::optional(m.violation_syscall) : std::nullopt, true);
+          m.violation, true);
   m.child = -1;
   m.channel.Reset();
 }
@@ -1073,20 +1071,19 @@ void HandleTlsData(Monitor& m, const EmptyRequest&) {
   Status s = SendMessage(m.tls.channel.get(), MsgType::kTlsWrap, {}, raw.get());
   if (!s.ok()) Fatal("TLS_WRAP: " + s.message());
   raw.Reset();
-  m.tls.wrapped = false;
-  while (!m.tls.wrapped) {
+  m.tls.wrap_message.reset();
+  while (!m.tls.wrap_message) {
     if (DispatchNext(m, m.tls.channel.get(), Phase::kTlsWrap) != ReceiveOutcome::kMessage) {
       Fatal("the tls jail is gone");
     }
   }
-  AnswerData(m, SanitizeForLog(m.tls.wrap_answer.message), std::move(m.tls.wrap_plain));
+  AnswerData(m, SanitizeForLog(*m.tls.wrap_message), std::move(m.tls.wrap_plain));
 }
 
 // The TLS jail's answer to TLS_WRAP: the plaintext end of the data connection, or why not.
 void HandleTlsWrapResult(Monitor& m, TlsWrapAnswer& answer, UniqueFd plain) {
   if (answer.ok != plain.valid()) Fatal("TLS_WRAP_RESULT: descriptor and status disagree");
-  m.tls.wrapped = true;
-  m.tls.wrap_answer = std::move(answer);
+  m.tls.wrap_message = std::move(answer.message);
   m.tls.wrap_plain = std::move(plain);
 }
 
@@ -1172,8 +1169,7 @@ void HandleChownUpload(Monitor& m, const EmptyRequest&, UniqueFd file) {
 // The TLS jail's is logged at once: the keeper reaps that jail.
 void HandleSeccompReport(Monitor& m, const SeccompReport& report) {
   if (IsTlsPhase(m.from)) return LogViolation("the tls jail", report.syscall);
-  m.violation_reported = true;
-  m.violation_syscall = report.syscall;
+  m.violation = report.syscall;
   m.phase = Phase::kClosing;
 }
 
@@ -1209,10 +1205,22 @@ void Dispatch(Monitor& m, Phase phase, Message& msg) {
 
 // ---- Privileges ----
 
+// What the session's monitor keeps (the pre-login monitor keeps them for it): with chown_uploads,
+// for an anonymous session, CAP_CHOWN for CHOWN_UPLOAD; with connect_from_port_20 below 1024,
+// CAP_NET_BIND_SERVICE, to bind the active data connections to it. Nothing else.
+std::vector<int> SessionMonitorCapabilities(const Config& config, bool anonymous_login) {
+  std::vector<int> caps;
+  if (config.chown_uploads && anonymous_login) caps.push_back(CAP_CHOWN);
+  if (config.connect_from_port_20 && config.ftp_data_port < 1024) {
+    caps.push_back(CAP_NET_BIND_SERVICE);
+  }
+  return caps;
+}
+
 // Pre-login: what starting the session jail needs, nothing else, in every set: new ids
 // (CAP_SETUID, CAP_SETGID), its chroot (CAP_SYS_CHROOT), emptying its bounding set and later our
-// own (CAP_SETPCAP), ending a jail of another uid that does not leave (CAP_KILL), and with
-// chown_uploads, CAP_CHOWN.
+// own (CAP_SETPCAP), ending a jail of another uid that does not leave (CAP_KILL), and what the
+// session's monitor will keep (any login may be anonymous).
 void TrimCapabilities(const Config& config, bool rootless) {
   if (rootless) {
     // Started without root: there must be nothing to trim.
@@ -1228,12 +1236,7 @@ void TrimCapabilities(const Config& config, bool rootless) {
                                               CAPNG_BOUNDING_SET);
   capng_updatev(CAPNG_ADD, sets, CAP_SETUID, CAP_SETGID, CAP_SYS_CHROOT, CAP_KILL, CAP_SETPCAP,
                 -1);
-  // chown_uploads: kept for the session's monitor (see ConfineSessionMonitor).
-  if (config.chown_uploads) capng_update(CAPNG_ADD, sets, CAP_CHOWN);
-  // connect_from_port_20 below 1024: the same.
-  if (config.connect_from_port_20 && config.ftp_data_port < 1024) {
-    capng_update(CAPNG_ADD, sets, CAP_NET_BIND_SERVICE);
-  }
+  for (int cap : SessionMonitorCapabilities(config, true)) capng_update(CAPNG_ADD, sets, cap);
   if (capng_apply(CAPNG_SELECT_BOTH) != 0) Fatal("monitor: could not trim its capabilities");
 }
 
@@ -1270,17 +1273,10 @@ void ConfineSessionMonitor(Monitor& m, pid_t keeper, volatile std::uint32_t* rep
   spec.gid = m.account.gid;
   spec.parent = keeper;
   spec.rootless = m.session->rootless;
-  // chown_uploads for an anonymous session: CHOWN_UPLOAD needs CAP_CHOWN, and nothing else.
-  const bool chown_uploads = config.chown_uploads && m.account.anonymous_login;
-  if (chown_uploads) spec.capabilities.push_back(CAP_CHOWN);
-  // connect_from_port_20 with a port below 1024: active data connections are bound to it,
-  // which needs CAP_NET_BIND_SERVICE, and nothing else.
-  if (config.connect_from_port_20 && config.ftp_data_port < 1024) {
-    spec.capabilities.push_back(CAP_NET_BIND_SERVICE);
-  }
+  spec.capabilities = SessionMonitorCapabilities(config, m.account.anonymous_login);
   spec.seccomp = config.seccomp_sandbox;
   spec.sandbox.children = {m.child, m.tls.pid};
-  spec.sandbox.chown_uploads = chown_uploads;
+  spec.sandbox.chown_uploads = config.chown_uploads && m.account.anonymous_login;
   spec.sandbox.log_only = config.seccomp_log_only;
   spec.sandbox.report = report;
   // Test builds only: the privilege audit's check of the keeper's report of this process's
