@@ -19,28 +19,23 @@ struct Credentials {
   const std::string* password;
 };
 
-// Whether a conversation can answer every one of PAM's messages: informational ones always,
-// prompts when it has the secrets.
-bool Answerable(int count, const pam_message** messages, bool prompts) {
-  if (count <= 0 || count > PAM_MAX_NUM_MSG) return false;
+// Answers PAM's prompts with the credentials data points to: the password for hidden prompts,
+// the user name for visible ones. Without them (data null: after authentication), messages are
+// accepted and prompts are not answered. Nothing is allocated unless every message can be.
+int Converse(int count, const pam_message** messages, pam_response** responses, void* data) {
+  const auto* creds = static_cast<const Credentials*>(data);
+  if (count <= 0 || count > PAM_MAX_NUM_MSG) return PAM_CONV_ERR;
   for (int i = 0; i < count; ++i) {
     const int style = messages[i]->msg_style;
-    if (style != PAM_ERROR_MSG && style != PAM_TEXT_INFO &&
-        !(prompts && (style == PAM_PROMPT_ECHO_OFF || style == PAM_PROMPT_ECHO_ON))) {
-      return false;
+    const bool prompt = style == PAM_PROMPT_ECHO_OFF || style == PAM_PROMPT_ECHO_ON;
+    if (style != PAM_ERROR_MSG && style != PAM_TEXT_INFO && !(prompt && creds != nullptr)) {
+      return PAM_CONV_ERR;
     }
   }
-  return true;
-}
-
-// Answers PAM's prompts: the password for hidden prompts, the user name for visible ones.
-int Converse(int count, const pam_message** messages, pam_response** responses, void* data) {
-  if (!Answerable(count, messages, true)) return PAM_CONV_ERR;
-  auto* creds = static_cast<Credentials*>(data);
   auto* out = static_cast<pam_response*>(std::calloc(static_cast<std::size_t>(count),
                                                      sizeof(pam_response)));
   if (out == nullptr) return PAM_BUF_ERR;
-  for (int i = 0; i < count; ++i) {
+  for (int i = 0; i < count && creds != nullptr; ++i) {
     const int style = messages[i]->msg_style;
     // PAM frees (and should wipe) the answers.
     if (style == PAM_PROMPT_ECHO_OFF) out[i].resp = strdup(creds->password->c_str());
@@ -50,16 +45,7 @@ int Converse(int count, const pam_message** messages, pam_response** responses, 
   return PAM_SUCCESS;
 }
 
-// After authentication: messages are accepted, prompts are not answered.
-int ConverseWithoutSecrets(int count, const pam_message** messages, pam_response** responses,
-                           void*) {
-  if (!Answerable(count, messages, false)) return PAM_CONV_ERR;
-  *responses = static_cast<pam_response*>(
-      std::calloc(static_cast<std::size_t>(count), sizeof(pam_response)));
-  return *responses == nullptr ? PAM_BUF_ERR : PAM_SUCCESS;
-}
-
-const pam_conv kNoSecrets = {ConverseWithoutSecrets, nullptr};
+const pam_conv kNoSecrets = {Converse, nullptr};
 
 }  // namespace
 
