@@ -225,32 +225,30 @@ Result<LoginState> LoginState::Open(const std::string& dir) {
 template <typename F>
 Status LoginState::WithTable(F&& f) {
   if (flock(fd_.get(), LOCK_EX) != 0) return Status::FromErrno(errno, "flock on the login table");
-  Status result;
+  struct Unlock {
+    int fd;
+    ~Unlock() { flock(fd, LOCK_UN); }
+  } unlock{fd_.get()};
   struct stat st;
-  if (fstat(fd_.get(), &st) != 0) {
-    result = Status::FromErrno(errno, "fstat of the login table");
-  } else if (static_cast<std::size_t>(st.st_size) != kLoginTableBytes &&
-             ftruncate(fd_.get(), static_cast<off_t>(kLoginTableBytes)) != 0) {
-    result = Status::FromErrno(errno, "sizing the login table");
-  } else {
-    void* map = mmap(nullptr, kLoginTableBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
-    if (map == MAP_FAILED) {
-      result = Status::FromErrno(errno, "mapping the login table");
+  if (fstat(fd_.get(), &st) != 0) return Status::FromErrno(errno, "fstat of the login table");
+  if (static_cast<std::size_t>(st.st_size) != kLoginTableBytes &&
+      ftruncate(fd_.get(), static_cast<off_t>(kLoginTableBytes)) != 0) {
+    return Status::FromErrno(errno, "sizing the login table");
+  }
+  void* map = mmap(nullptr, kLoginTableBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
+  if (map == MAP_FAILED) return Status::FromErrno(errno, "mapping the login table");
+  LoginTable table(static_cast<unsigned char*>(map), kLoginTableBytes);
+  Status result;
+  if (!table.Valid()) {
+    std::uint8_t salt[16];
+    if (getrandom(salt, sizeof salt, 0) != static_cast<ssize_t>(sizeof salt)) {
+      result = Status::FromErrno(errno, "getrandom");
     } else {
-      LoginTable table(static_cast<unsigned char*>(map), kLoginTableBytes);
-      if (!table.Valid()) {
-        std::uint8_t salt[16];
-        if (getrandom(salt, sizeof salt, 0) != static_cast<ssize_t>(sizeof salt)) {
-          result = Status::FromErrno(errno, "getrandom");
-        } else {
-          table.Init(salt);
-        }
-      }
-      if (result.ok()) f(table, Now());
-      munmap(map, kLoginTableBytes);
+      table.Init(salt);
     }
   }
-  flock(fd_.get(), LOCK_UN);
+  if (result.ok()) f(table, Now());
+  munmap(map, kLoginTableBytes);
   return result;
 }
 

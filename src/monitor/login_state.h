@@ -62,7 +62,6 @@ class LoginTable {
   void Ban(const LoginKey& key, std::uint32_t until, std::uint32_t now, std::uint32_t window);
 
  private:
-  struct Slot;
   std::size_t Home(const LoginKey& key) const;
   // The key's record, or nullptr.
   unsigned char* Find(const LoginKey& key) const;
