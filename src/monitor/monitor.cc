@@ -152,18 +152,9 @@ struct Monitor {
   std::uint8_t pasv_address[4] = {};
 };
 
-Monitor* g_monitor = nullptr;
-
 // Acts on one message from a jail through its row in monitor_requests.def, or ends the
 // connection.
 void Dispatch(Monitor& m, Phase phase, Message& msg);
-
-void KillChildOnFatal() {
-  if (g_monitor != nullptr && g_monitor->child > 0) {
-    kill(g_monitor->child, SIGKILL);
-    waitpid(g_monitor->child, nullptr, 0);
-  }
-}
 
 // ---- Starting jails ----
 
@@ -366,6 +357,13 @@ void LogExit(const std::string& who, int status, std::optional<std::uint32_t> re
   }
 }
 
+// Sleeps ms milliseconds, however often a signal interrupts it.
+void SleepMs(long ms) {
+  struct timespec t = {static_cast<time_t>(ms / 1000), (ms % 1000) * 1000000L};
+  while (nanosleep(&t, &t) != 0 && errno == EINTR) {
+  }
+}
+
 // Milliseconds of the monotonic clock.
 long NowMs() {
   struct timespec now;
@@ -409,10 +407,7 @@ void ReapChild(Monitor& m, int timeout_ms) {
   pid_t r = 0;
   for (int i = 0; i < 500 && r == 0; ++i) {
     r = waitpid(m.child, &status, WNOHANG);
-    if (r == 0) {
-      struct timespec ms = {0, 1000000};
-      nanosleep(&ms, nullptr);
-    }
+    if (r == 0) SleepMs(1);
   }
   if (r == 0) {
     // An unprivileged monitor may not signal a jail of another user: then leaving is enough,
@@ -541,8 +536,7 @@ bool EveryLoginNeedsTls(const Config& config) {
     for (int i = 0; i < 300; ++i) {
       DrainTlsChannel(m);
       if (waitpid(m.tls.pid, nullptr, WNOHANG) != 0) break;
-      struct timespec ms = {0, 10000000};
-      nanosleep(&ms, nullptr);
+      SleepMs(10);
     }
     DrainTlsChannel(m);
   }
@@ -589,12 +583,6 @@ void HandleEvent(Monitor& m, EventRequest& req) {
 
 void HandleLog(Monitor& m, const LogRequest& log) { LogFromJail(log.priority, Sender(m), log.text); }
 
-void Sleep(unsigned seconds) {
-  struct timespec t = {static_cast<time_t>(seconds), 0};
-  while (nanosleep(&t, &t) != 0 && errno == EINTR) {
-  }
-}
-
 // A refused login: the failure delay, the failure count, and the connection ends after
 // max_login_fails of them. Failures are also counted across connections (login_state.h): the
 // delay grows with the recent failures from the address or for the name, and enough of them from
@@ -640,7 +628,7 @@ void RefuseLogin(Monitor& m, const std::string& user, const std::string& why,
       }
     }
   }
-  Sleep(delay);
+  SleepMs(delay * 1000L);
   bool close = banned || m.login_fails >= config.max_login_fails;
   if (close) {
     Log(kLogNotice, banned ? "the address is banned; closing the connection"
@@ -734,7 +722,7 @@ void AcceptLogin(Monitor& m, const std::string& user, char access,
     UwtmpLogin(m.account.name, m.session->peer.HostString(), getpid());
     m.session_records = true;
   }
-  Sleep(m.config().delay_successful_login);
+  SleepMs(m.config().delay_successful_login * 1000L);
   Answer(m, MsgType::kLoginResult, Encode(LoginResult{true, false, "Login successful."}));
   m.phase = Phase::kClosing;
   m.next = Monitor::Next::kSession;
@@ -953,7 +941,6 @@ bool FromClientOrItsBalancer(const SessionInfo& session, const SockAddr& peer) {
 
 void HandleDataAccept(Monitor& m, const DataAcceptRequest& req) {
   if (req.tls && !m.tls.active) Fatal("DATA_ACCEPT over TLS without TLS");
-  const bool tls = req.tls;
   m.tls.pending_data.Reset();
   if (!m.pasv_listener.valid()) return AnswerData(m, "Use PORT or PASV first.");
   UniqueFd listener = std::move(m.pasv_listener);  // one connection per PASV
@@ -982,7 +969,7 @@ void HandleDataAccept(Monitor& m, const DataAcceptRequest& req) {
                               : ": it is neither the client's address nor its balancer's"));
     return AnswerData(m, "Security: Bad IP connecting.");
   }
-  GiveData(m, std::move(data), tls);
+  GiveData(m, std::move(data), req.tls);
 }
 
 // DATA_CANCEL: while DATA_ACCEPT waits, the wait ends; after it, it is too late (the
@@ -1104,15 +1091,14 @@ void HandleTlsDataEnd(Monitor& m, const TlsDataEndReport& end) {
 // client sent close_notify); a download, with strict_ssl_write_shutdown, if the client answered
 // with close_notify.
 void HandleTlsDataStatus(Monitor& m, const TlsDataStatusRequest& req) {
-  const bool upload = req.upload;
   for (int i = 0; i < 1000 && m.tls.data_ends == 0 && m.tls.channel.valid(); ++i) {
     pollfd p = {m.tls.channel.get(), POLLIN, 0};
     if (poll(&p, 1, 10) > 0) DrainTlsChannel(m);
   }
   const bool known = m.tls.data_ends > 0;
   const bool unbroken = (m.tls.last_flags & 1) != 0, close_notify = (m.tls.last_flags & 2) != 0;
-  bool clean = upload ? known && unbroken && (close_notify || !m.config().strict_ssl_read_eof)
-                           : known && (close_notify || !m.config().strict_ssl_write_shutdown);
+  bool clean = req.upload ? known && unbroken && (close_notify || !m.config().strict_ssl_read_eof)
+                               : known && (close_notify || !m.config().strict_ssl_write_shutdown);
   m.tls.data_ends = 0;
   Answer(m, MsgType::kTlsDataStatusResult, Encode(TlsDataStatusResult{clean, close_notify}));
 }
@@ -1290,9 +1276,9 @@ void ConfineSessionMonitor(Monitor& m, pid_t keeper, volatile std::uint32_t* rep
 constexpr int kReinExit = 75;  // the session's monitor to the keeper: the client sent REIN
 
 // After a login: forks the session's monitor, which starts the session jail, drops every
-// privilege and returns (*is_keeper false) to serve the session's requests. The keeper waits for
-// it and returns (*is_keeper true) whether the client sent REIN.
-bool ForkSessionMonitor(Monitor& m, bool* is_keeper) {
+// privilege and returns to serve the session's requests. The keeper waits for it, then ends the
+// connection or, after REIN, starts a new pre-login jail and returns to serve it.
+void StartSessionMonitor(Monitor& m) {
   pid_t keeper = getpid();
   // Where the session's monitor's SIGSYS handler leaves the number of a forbidden call.
   void* shared = mmap(nullptr, sizeof(std::uint32_t), PROT_READ | PROT_WRITE,
@@ -1302,16 +1288,16 @@ bool ForkSessionMonitor(Monitor& m, bool* is_keeper) {
   pid_t pid = fork();
   if (pid < 0) Fatal(Status::FromErrno(errno, "fork").message());
   if (pid == 0) {
-    *is_keeper = false;
     m.pam = nullptr;  // the keeper's to close
     m.session_records = false;
     StartSession(m);
     SetProcTitle(m.session->peer.HostString() + ": " + m.account.name + ": monitor");
     ConfineSessionMonitor(m, keeper, report);
     m.privileged = false;
-    return true;
+    // The plaintext control end is the session jail's now.
+    if (m.tls.active) UniqueFd(std::exchange(m.session->control_fd, -1)).Reset();
+    return;
   }
-  *is_keeper = true;
   SetProcTitle(m.session->peer.HostString() + ": " + m.account.name + ": keeper");
   m.channel.Reset();
   m.pasv_listener.Reset();
@@ -1343,7 +1329,8 @@ bool ForkSessionMonitor(Monitor& m, bool* is_keeper) {
     UwtmpLogout(getpid());
     m.session_records = false;
   }
-  return WIFEXITED(status) && WEXITSTATUS(status) == kReinExit;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != kReinExit) EndConnection(m, false);
+  StartPrelogin(m, PreloginGreeting::kReinit);
 }
 
 }  // namespace
@@ -1354,8 +1341,12 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
   m.main_config = &config;
   m.session = &info;
   m.admissions = Admissions(config.proxy_protocol);
-  g_monitor = &m;
-  SetFatalHook(KillChildOnFatal);
+  SetFatalHook([] {  // a broken invariant: the jail goes with the monitor
+    if (m.child > 0) {
+      kill(m.child, SIGKILL);
+      waitpid(m.child, nullptr, 0);
+    }
+  });
   signal(SIGPIPE, SIG_IGN);
   if (config.seccomp_sandbox && config.seccomp_log_only) {
     Log(kLogWarning, "seccomp_log_only=YES: the jails' forbidden system calls run and are only "
@@ -1409,16 +1400,7 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
     Monitor::Next next = std::exchange(m.next, Monitor::Next::kEnd);
     if (next == Monitor::Next::kSession && m.privileged) {
       if (!m.tls.active && m.tls.pid > 0) StopTlsJail(m);  // prepared for a login without TLS
-      bool is_keeper = false;
-      bool rein = ForkSessionMonitor(m, &is_keeper);
-      if (!is_keeper) {
-        // The session's monitor: serve the session. The plaintext control end is the
-        // session jail's now.
-        if (m.tls.active) UniqueFd(std::exchange(m.session->control_fd, -1)).Reset();
-        continue;
-      }
-      if (!rein) EndConnection(m, false);
-      StartPrelogin(m, PreloginGreeting::kReinit);
+      StartSessionMonitor(m);
     } else if (next == Monitor::Next::kPrelogin && !m.privileged) {
       _exit(kReinExit);  // the keeper starts the new pre-login jail
     } else {
