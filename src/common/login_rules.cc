@@ -47,6 +47,19 @@ Status ReadNameList(const std::string& path, std::vector<std::string>* out) {
   return Status::Ok();
 }
 
+const char* TlsLoginRefusal(const Config& config, bool anonymous, bool tls) {
+  if (config.ssl_enable && !tls &&
+      (anonymous ? config.allow_anon_ssl && config.force_anon_logins_ssl
+                 : config.force_local_logins_ssl)) {
+    return anonymous ? "Anonymous sessions must use encryption."
+                     : "Non-anonymous sessions must use encryption.";
+  }
+  if (tls && anonymous && !config.allow_anon_ssl) {
+    return "Anonymous sessions may not use encryption.";
+  }
+  return nullptr;
+}
+
 bool UserListAllows(const Config& config, const std::vector<std::string>& user_list,
                     std::string_view user) {
   if (!config.userlist_enable) return true;

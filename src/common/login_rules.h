@@ -25,6 +25,12 @@ bool InNameList(const std::vector<std::string>& list, std::string_view name);
 // 1 MiB). Fails with a message naming the file.
 Status ReadNameList(const std::string& path, std::vector<std::string>* out);
 
+// The FTPS rules of a login, as vsftpd has them: a login without TLS where
+// force_local_logins_ssl (anonymous: allow_anon_ssl and force_anon_logins_ssl) asks for it, or an
+// anonymous login over TLS without allow_anon_ssl, is refused. Returns the client's reply then,
+// else nullptr.
+const char* TlsLoginRefusal(const Config& config, bool anonymous, bool tls);
+
 // True when user may try to log in as far as userlist_enable/userlist_deny say.
 bool UserListAllows(const Config& config, const std::vector<std::string>& user_list,
                     std::string_view user);

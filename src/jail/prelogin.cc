@@ -126,10 +126,7 @@ void RunPrelogin(const Config& config, const SessionInfo& session, int channel,
       // record, delay and count), and its words are the reply.
       const bool refused =
           // FTPS rules at USER, as vsftpd has them.
-          (config.ssl_enable && !tls && !anonymous && config.force_local_logins_ssl) ||
-          (config.ssl_enable && !tls && anonymous && config.allow_anon_ssl &&
-           config.force_anon_logins_ssl) ||
-          (tls && anonymous && !config.allow_anon_ssl) ||
+          TlsLoginRefusal(config, anonymous, tls) != nullptr ||
           (!anonymous && !config.local_enable) ||
           // As vsftpd: a user the user list refuses.
           (!anonymous && !UserListAllows(config, session.user_list, user));

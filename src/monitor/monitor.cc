@@ -837,16 +837,11 @@ void HandleLogin(Monitor& m, LoginRequest& req) {
   }
   const bool anonymous = config.anonymous_enable && IsAnonymousName(user);
   // FTPS rules, checked again here whatever the pre-login jail said.
-  if (config.ssl_enable && !m.tls.active &&
-      (anonymous ? config.allow_anon_ssl && config.force_anon_logins_ssl
-                 : config.force_local_logins_ssl)) {
-    return RefuseLogin(m, user, "a login without TLS, and force_*_logins_ssl=YES",
-                       anonymous ? "Anonymous sessions must use encryption."
-                                 : "Non-anonymous sessions must use encryption.");
-  }
-  if (m.tls.active && anonymous && !config.allow_anon_ssl) {
-    return RefuseLogin(m, user, "an anonymous login over TLS, and allow_anon_ssl=NO",
-                       "Anonymous sessions may not use encryption.");
+  if (const char* reply = TlsLoginRefusal(config, anonymous, m.tls.active)) {
+    return RefuseLogin(m, user,
+                       m.tls.active ? "an anonymous login over TLS, and allow_anon_ssl=NO"
+                                    : "a login without TLS, and force_*_logins_ssl=YES",
+                       reply);
   }
   if (anonymous) {
     if (config.deny_email_enable && InNameList(m.session->banned_emails, password)) {

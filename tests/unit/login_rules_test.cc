@@ -153,6 +153,32 @@ TEST_CASE("ReadNameList of a missing file or a directory fails with a message na
   CHECK(names == std::vector<std::string>{"kept"});
 }
 
+// ---- the FTPS rules ----
+
+TEST_CASE("TlsLoginRefusal: force_local_logins_ssl needs TLS for local logins") {
+  const Config config = Parse("ssl_enable=YES\nforce_local_logins_ssl=YES\n");
+  CHECK(std::string(TlsLoginRefusal(config, false, false)) ==
+        "Non-anonymous sessions must use encryption.");
+  CHECK(TlsLoginRefusal(config, false, true) == nullptr);
+  CHECK(TlsLoginRefusal(config, true, false) == nullptr);  // anonymous: allow_anon_ssl=NO
+  CHECK(TlsLoginRefusal(Parse("force_local_logins_ssl=YES\n"), false, false) == nullptr);
+  CHECK(TlsLoginRefusal(Parse("ssl_enable=YES\nforce_local_logins_ssl=NO\n"), false, false) ==
+        nullptr);
+}
+
+TEST_CASE("TlsLoginRefusal: anonymous logins over TLS need allow_anon_ssl, and without it "
+          "force_anon_logins_ssl") {
+  const Config plain = Parse("ssl_enable=YES\nforce_local_logins_ssl=NO\n");
+  CHECK(std::string(TlsLoginRefusal(plain, true, true)) ==
+        "Anonymous sessions may not use encryption.");
+  CHECK(TlsLoginRefusal(plain, true, false) == nullptr);
+  const Config forced =
+      Parse("ssl_enable=YES\nallow_anon_ssl=YES\nforce_anon_logins_ssl=YES\n");
+  CHECK(std::string(TlsLoginRefusal(forced, true, false)) ==
+        "Anonymous sessions must use encryption.");
+  CHECK(TlsLoginRefusal(forced, true, true) == nullptr);
+}
+
 // ---- userlist_enable / userlist_deny ----
 
 TEST_CASE("without userlist_enable the list is not consulted") {
