@@ -68,11 +68,9 @@ LoginKey AddressKey(const SockAddr& peer) {
   key.kind = kAddressKey;
   SockAddr a = peer.Normalized();
   if (a.family() == AF_INET) {
-    std::uint8_t v4[4];
-    a.GetV4Bytes(v4);
     key.bytes[10] = 0xff;
     key.bytes[11] = 0xff;
-    std::memcpy(key.bytes + 12, v4, 4);
+    a.GetV4Bytes(key.bytes + 12);
   } else if (a.family() == AF_INET6) {
     const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(a.raw());
     std::memcpy(key.bytes, sin6->sin6_addr.s6_addr, 8);
