@@ -144,10 +144,9 @@ struct Monitor {
   } in, out;
   long started_ms = 0;
   std::int64_t started_realtime = 0;  // seconds: CHOWN_UPLOAD takes only files born after it
-  // session_support: the PAM handle of a local login, kept for its session, and whether the
-  // session's PAM session and utmp/wtmp records are open (closed by the keeper at the end).
+  // session_support: the PAM handle of a local login, kept for its session (its PAM session and
+  // the utmp/wtmp records, opened at every login then, are closed by the keeper at the end).
   pam_handle_t* pam = nullptr;
-  bool session_records = false;
   bool pasv_resolved = false;         // pasv_addr_resolve: pasv_address looked up
   std::uint8_t pasv_address[4] = {};
 };
@@ -257,43 +256,43 @@ JailSpec JailSettings(const Monitor& m, JailKind kind, int channel) {
   return spec;
 }
 
-// Forks a jail (ForkJail) with a new channel to it. In the child: 0, *channel its end (the
-// monitor's is closed), over which its log records go. In the monitor: its pid, *channel ours.
-pid_t ForkWithChannel(const Monitor& m, bool isolate, bool reinit, UniqueFd* channel) {
-  UniqueFd mine, theirs;
-  Status s = MakeChannel(&mine, &theirs);
+// Forks the jail that speaks on this phase's channel (ForkJail) with a new channel to it, which
+// the monitor reads from now on. Returns the jail's pid, or 0 in the child with *channel its end
+// (the monitor's is closed), over which its log records go.
+pid_t ForkJailWithChannel(Monitor& m, Phase phase, UniqueFd* channel, bool reinit = false) {
+  UniqueFd mine;
+  Status s = MakeChannel(&mine, channel);
   if (!s.ok()) Fatal(s.message());
-  pid_t pid = ForkJail(m, isolate, reinit);
+  pid_t pid = ForkJail(m, phase == Phase::kPrelogin, reinit);
   if (pid < 0) Fatal(Status::FromErrno(errno, "fork").message());
-  if (pid == 0) UseJailLogSink(theirs.get());
-  *channel = std::move(pid == 0 ? theirs : mine);
+  if (pid == 0) {
+    UseJailLogSink(channel->get());
+    return 0;
+  }
+  channel->Reset();
+  m.admissions.NewJail(IsTlsPhase(phase));
+  if (IsTlsPhase(phase)) {
+    m.tls.pid = pid;
+    m.tls.channel = std::move(mine);
+  } else {
+    m.child = pid;
+    m.child_name = phase == Phase::kPrelogin ? "prelogin" : "session";
+    m.channel = std::move(mine);
+    m.phase = phase;
+  }
   return pid;
-}
-
-// In the child of a protocol jail: its jail, with the control connection and its channel.
-void EnterProtocolJail(const Monitor& m, JailKind kind, int channel) {
-  Status s = EnterJail(JailSettings(m, kind, channel), {m.session->control_fd, channel});
-  if (!s.ok()) JailSetupFailed(*m.session, s);
-}
-
-// The monitor reads this protocol jail's channel from now on.
-void Watch(Monitor& m, pid_t pid, Phase phase, UniqueFd channel) {
-  m.child = pid;
-  m.child_name = phase == Phase::kPrelogin ? "prelogin" : "session";
-  m.channel = std::move(channel);
-  m.phase = phase;
-  m.admissions.NewJail(false);
 }
 
 void StartPrelogin(Monitor& m, PreloginGreeting greeting) {
   UniqueFd channel;
-  pid_t pid = ForkWithChannel(m, true, greeting == PreloginGreeting::kReinit, &channel);
-  if (pid == 0) {
+  const bool reinit = greeting == PreloginGreeting::kReinit;
+  if (ForkJailWithChannel(m, Phase::kPrelogin, &channel, reinit) == 0) {
     SetProcTitle(m.session->peer.HostString() + ": not logged in");
-    EnterProtocolJail(m, JailKind::kPrelogin, channel.get());
+    Status s = EnterJail(JailSettings(m, JailKind::kPrelogin, channel.get()),
+                         {m.session->control_fd, channel.get()});
+    if (!s.ok()) JailSetupFailed(*m.session, s);
     RunPrelogin(m.config(), *m.session, channel.get(), greeting, m.tls.active);
   }
-  Watch(m, pid, Phase::kPrelogin, std::move(channel));
   MonitorLogContext().user.clear();
 }
 
@@ -316,8 +315,7 @@ void LoadUserDb(UserDb* db) {
 
 void StartSession(Monitor& m) {
   UniqueFd channel;
-  pid_t pid = ForkWithChannel(m, false, false, &channel);
-  if (pid == 0) {
+  if (ForkJailWithChannel(m, Phase::kSession, &channel) == 0) {
     if (m.config().use_localtime) tzset();  // read /etc/localtime before the chroot hides it
     // libgcrypt's first initialisation reads /proc and /etc/gcrypt: before the chroot, where the
     // user could plant those files. Without it, HASH answers 451 (HashFile says why).
@@ -329,10 +327,11 @@ void StartSession(Monitor& m) {
     // Before the chroot: there is no NSS inside it.
     if (m.config().text_userdb_names || m.config().tilde_user_enable) LoadUserDb(&user.userdb);
     umask(m.account.anonymous ? m.config().anon_umask : m.config().local_umask);
-    EnterProtocolJail(m, JailKind::kSession, channel.get());
+    Status s = EnterJail(JailSettings(m, JailKind::kSession, channel.get()),
+                         {m.session->control_fd, channel.get()});
+    if (!s.ok()) JailSetupFailed(*m.session, s);
     RunSession(m.config(), *m.session, channel.get(), user);
   }
-  Watch(m, pid, Phase::kSession, std::move(channel));
 }
 
 // A process's SIGSYS handler reported this call before it exited (who: "the session jail").
@@ -380,11 +379,15 @@ int PollRetrying(pollfd* fds, nfds_t count, int timeout_ms) {
 }
 
 // Reads the next message from the channel fd and acts on it (Dispatch) as one of this phase.
-// Returns what came: a message, the end of the channel, or a malformed message (*error: how).
-ReceiveOutcome DispatchNext(Monitor& m, int fd, Phase phase, std::string* error = nullptr) {
+// Returns what came: a message, the end of the channel, or a malformed message, which ends the
+// connection if the jail is named.
+ReceiveOutcome DispatchNext(Monitor& m, int fd, Phase phase, const char* jail = nullptr) {
   Message msg;
-  std::string ignored;
-  ReceiveOutcome r = ReceiveMessage(fd, &msg, error != nullptr ? error : &ignored);
+  std::string error;
+  ReceiveOutcome r = ReceiveMessage(fd, &msg, &error);
+  if (r == ReceiveOutcome::kError && jail != nullptr) {
+    Fatal("bad message from the " + std::string(jail) + " jail: " + error);
+  }
   if (r == ReceiveOutcome::kMessage) Dispatch(m, phase, msg);
   return r;
 }
@@ -435,8 +438,7 @@ void StartTlsJail(Monitor& m) {
   UniqueFd plain_jail(pair[0]), plain_protocol(pair[1]);
   UniqueFd channel;
   const int raw = m.session->control_fd;
-  pid_t pid = ForkWithChannel(m, false, false, &channel);
-  if (pid == 0) {
+  if (ForkJailWithChannel(m, Phase::kTlsJail, &channel) == 0) {
     plain_protocol.Reset();
     tzset();  // X.509 checks of client certificates read the time zone: before the chroot
     SetProcTitle(m.session->peer.HostString() + ": tls");
@@ -455,9 +457,6 @@ void StartTlsJail(Monitor& m) {
     }
     RunTlsJail(m.config(), *ctx, raw, plain_jail.get(), channel.get());
   }
-  m.tls.pid = pid;
-  m.tls.channel = std::move(channel);
-  m.admissions.NewJail(true);
   m.tls.plain = std::move(plain_protocol);
   m.tls.state = Monitor::TlsJail::State::kStarting;
 }
@@ -720,55 +719,11 @@ void AcceptLogin(Monitor& m, const std::string& user, char access,
       return RefuseLogin(m, m.account.name, reason);
     }
     UwtmpLogin(m.account.name, m.session->peer.HostString(), getpid());
-    m.session_records = true;
   }
   SleepMs(m.config().delay_successful_login * 1000L);
   Answer(m, MsgType::kLoginResult, Encode(LoginResult{true, false, "Login successful."}));
   m.phase = Phase::kClosing;
   m.next = Monitor::Next::kSession;
-}
-
-void LocalSession(Monitor& m, const std::string& user, const PamResult& pam);
-
-void LocalLogin(Monitor& m, const std::string& user, const std::string& password) {
-  const Config& config = m.config();
-  if (!UserListAllows(config, m.session->user_list, user)) {
-    return RefuseLogin(m, user, "refused by userlist_file", "Permission denied.");
-  }
-  if (m.session->rootless && !config.guest_enable && user != m.session->nopriv.name) {
-    // Every session would run as the launching user: no other account may log in.
-    return RefuseLogin(m, user,
-                       "run_as_launching_user=YES: only " + m.session->nopriv.name + " may log in");
-  }
-  PamResult pam = PamLogin(config.pam_service_name, user, password,
-                           m.session->peer.HostString(),
-                           m.main_config->session_support ? &m.pam : nullptr);
-  if (!pam.ok) return RefuseLogin(m, user, pam.reason);
-  if (!config.user_config_dir.empty()) {
-    // The user's own settings, over the main ones, with the same checks; they apply from here
-    // on (where the jail goes, what the session may do).
-    const std::string& name = pam.user;
-    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
-      return RefuseLogin(m, user, "a user name that cannot name a file in user_config_dir");
-    }
-    std::string path = config.user_config_dir + "/" + name;
-    struct stat st;
-    if (lstat(path.c_str(), &st) == 0) {
-      std::vector<ConfigError> errors;
-      Config user_config = LoadConfigFile(path, &errors, config);
-      if (user_config.run_as_launching_user != config.run_as_launching_user) {
-        errors.push_back({path, 0, "run_as_launching_user",
-                          "only the main configuration may set it"});
-      }
-      if (!errors.empty()) {
-        for (const ConfigError& e : errors) Log(kLogErr, e.ToString());
-        return RefuseLogin(m, user, "its user_config_dir file is broken");
-      }
-      m.user_config.emplace(std::move(user_config));
-      Log(kLogInfo, "applied " + SanitizeForLog(path));
-    }
-  }
-  LocalSession(m, user, pam);
 }
 
 void LocalSession(Monitor& m, const std::string& user, const PamResult& pam) {
@@ -777,7 +732,6 @@ void LocalSession(Monitor& m, const std::string& user, const PamResult& pam) {
   // user's folder (user_sub_token) and the lists.
   const bool guest = config.guest_enable;
   const std::string& unix_name = guest ? config.guest_username : pam.user;
-  errno = 0;
   passwd* pw = getpwnam(unix_name.c_str());
   if (pw == nullptr) {
     return RefuseLogin(m, user,
@@ -819,6 +773,47 @@ void LocalSession(Monitor& m, const std::string& user, const PamResult& pam) {
               std::string(guest ? "virtual" : "local") + " login as \"" + SanitizeForLog(a.name) +
                   "\"" + (guest ? " (running as " + SanitizeForLog(unix_name) + ")" : "") +
                   (place.chrooted ? ", chrooted to " + a.root : ", not chrooted"));
+}
+
+void LocalLogin(Monitor& m, const std::string& user, const std::string& password) {
+  const Config& config = m.config();
+  if (!UserListAllows(config, m.session->user_list, user)) {
+    return RefuseLogin(m, user, "refused by userlist_file", "Permission denied.");
+  }
+  if (m.session->rootless && !config.guest_enable && user != m.session->nopriv.name) {
+    // Every session would run as the launching user: no other account may log in.
+    return RefuseLogin(m, user,
+                       "run_as_launching_user=YES: only " + m.session->nopriv.name + " may log in");
+  }
+  PamResult pam = PamLogin(config.pam_service_name, user, password,
+                           m.session->peer.HostString(),
+                           m.main_config->session_support ? &m.pam : nullptr);
+  if (!pam.ok) return RefuseLogin(m, user, pam.reason);
+  if (!config.user_config_dir.empty()) {
+    // The user's own settings, over the main ones, with the same checks; they apply from here
+    // on (where the jail goes, what the session may do).
+    const std::string& name = pam.user;
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
+      return RefuseLogin(m, user, "a user name that cannot name a file in user_config_dir");
+    }
+    std::string path = config.user_config_dir + "/" + name;
+    struct stat st;
+    if (lstat(path.c_str(), &st) == 0) {
+      std::vector<ConfigError> errors;
+      Config user_config = LoadConfigFile(path, &errors, config);
+      if (user_config.run_as_launching_user != config.run_as_launching_user) {
+        errors.push_back({path, 0, "run_as_launching_user",
+                          "only the main configuration may set it"});
+      }
+      if (!errors.empty()) {
+        for (const ConfigError& e : errors) Log(kLogErr, e.ToString());
+        return RefuseLogin(m, user, "its user_config_dir file is broken");
+      }
+      m.user_config.emplace(std::move(user_config));
+      Log(kLogInfo, "applied " + SanitizeForLog(path));
+    }
+  }
+  LocalSession(m, user, pam);
 }
 
 void HandleLogin(Monitor& m, LoginRequest& req) {
@@ -944,12 +939,11 @@ void HandleDataAccept(Monitor& m, const DataAcceptRequest& req) {
   const int r = PollRetrying(p, 2, static_cast<int>(m.config().accept_timeout) * 1000);
   if (r > 0 && p[1].revents != 0) {
     if ((p[1].revents & POLLIN) == 0) return;  // the jail is gone; the main loop sees it
-    std::string error;
     m.data_cancelled = false;
     // DATA_CANCEL is all it may say now.
-    ReceiveOutcome got = DispatchNext(m, m.channel.get(), Phase::kDataWait, &error);
-    if (got == ReceiveOutcome::kClosed) return;
-    if (got != ReceiveOutcome::kMessage) Fatal("bad message from the session jail: " + error);
+    if (DispatchNext(m, m.channel.get(), Phase::kDataWait, "session") == ReceiveOutcome::kClosed) {
+      return;
+    }
     if (m.data_cancelled) return AnswerData(m, "Data connection cancelled.");
   }
   if (r <= 0) return AnswerData(m, kNoConnection);
@@ -1224,9 +1218,7 @@ void TrimCapabilities(const Config& config, bool rootless) {
 // pasv_addr_resolve: pasv_address is looked up once per session, by the session's monitor
 // before it confines itself (no resolver in its chroot; the jail has none either).
 void ResolvePasvAddress(Monitor& m) {
-  addrinfo hints = {};
-  hints.ai_family = AF_INET;
-  hints.ai_socktype = SOCK_STREAM;
+  const addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
   addrinfo* res = nullptr;
   int rc = getaddrinfo(m.config().pasv_address.c_str(), nullptr, &hints, &res);
   if (rc == 0 && res != nullptr && res->ai_family == AF_INET) {
@@ -1284,7 +1276,6 @@ void StartSessionMonitor(Monitor& m) {
   if (pid < 0) Fatal(Status::FromErrno(errno, "fork").message());
   if (pid == 0) {
     m.pam = nullptr;  // the keeper's to close
-    m.session_records = false;
     StartSession(m);
     SetProcTitle(m.session->peer.HostString() + ": " + m.account.name + ": monitor");
     ConfineSessionMonitor(m, keeper, report);
@@ -1301,7 +1292,8 @@ void StartSessionMonitor(Monitor& m) {
   // session and utmp records. Without either, it waits as the session's user with no
   // capabilities (that uid, so that its death still ends the session's monitor: the kernel
   // sends a parent-death signal with the dying parent's credentials).
-  if (!m.session->rootless && !m.session_records && !ReinAfterLogin(m.config(), false)) {
+  if (!m.session->rootless && !m.main_config->session_support &&
+      !ReinAfterLogin(m.config(), false)) {
     capng_clear(CAPNG_SELECT_BOTH);
     int rc = capng_change_id(static_cast<int>(m.account.uid), static_cast<int>(m.account.gid),
                              static_cast<capng_flags_t>(CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING));
@@ -1319,10 +1311,9 @@ void StartSessionMonitor(Monitor& m) {
           reported != 0 ? std::optional(reported - 1) : std::nullopt, false);
   munmap(shared, sizeof(std::uint32_t));
   // session_support: the session is over (logged out, REIN, or gone).
-  if (m.session_records) {
+  if (m.main_config->session_support) {
     if (m.pam != nullptr) PamCloseSession(std::exchange(m.pam, nullptr));
     UwtmpLogout(getpid());
-    m.session_records = false;
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != kReinExit) EndConnection(m, false);
   StartPrelogin(m, PreloginGreeting::kReinit);
@@ -1381,12 +1372,7 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
     if (ready < 0 && errno != EINTR) Fatal(Status::FromErrno(errno, "poll").message());
     if (m.tls.channel.valid() && p[1].revents != 0) DrainTlsChannel(m);
     if (p[0].revents == 0) continue;
-    std::string error;
-    ReceiveOutcome r = DispatchNext(m, m.channel.get(), m.phase, &error);
-    if (r == ReceiveOutcome::kError) {
-      Fatal("bad message from the " + std::string(m.child_name) + " jail: " + error);
-    }
-    if (r == ReceiveOutcome::kClosed) {
+    if (DispatchNext(m, m.channel.get(), m.phase, m.child_name) == ReceiveOutcome::kClosed) {
       ReapChild(m, 0);
     } else if (m.phase == Phase::kClosing) {
       ReapChild(m, kHandOverMs);
