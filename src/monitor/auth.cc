@@ -96,11 +96,8 @@ PamResult PamLogin(const std::string& service, const std::string& user,
   }
   if (rc == PAM_SUCCESS) {
     const void* item = nullptr;
-    if (pam_get_item(pamh, PAM_USER, &item) == PAM_SUCCESS && item != nullptr) {
-      result.user = static_cast<const char*>(item);
-    } else {
-      result.user = user;
-    }
+    const bool named = pam_get_item(pamh, PAM_USER, &item) == PAM_SUCCESS && item != nullptr;
+    result.user = named ? static_cast<const char*>(item) : user;
     result.ok = true;
   } else {
     result.reason = std::string(step) + ": " + pam_strerror(pamh, rc);
