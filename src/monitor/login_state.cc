@@ -195,11 +195,7 @@ Status CheckOwnership(int fd, const std::string& what, bool regular) {
   return Status::Ok();
 }
 
-std::uint32_t Now() {
-  struct timespec t;
-  clock_gettime(CLOCK_REALTIME, &t);
-  return static_cast<std::uint32_t>(t.tv_sec);
-}
+std::uint32_t Now() { return static_cast<std::uint32_t>(time(nullptr)); }
 
 }  // namespace
 
