@@ -214,18 +214,16 @@ pid_t ForkJail(const Monitor& m, bool isolate, bool reinit) {
   }
 }
 
-enum class JailKind { kPrelogin, kSession, kTls };
-
 // Every jail's settings, decided here and nowhere else: whom it runs as, its root, its seccomp
-// policy and its limits. channel: its end of the channel to the monitor.
-JailSpec JailSettings(const Monitor& m, JailKind kind, int channel) {
+// policy and its limits. phase: the jail's; channel: its end of the channel to the monitor.
+JailSpec JailSettings(const Monitor& m, Phase phase, int channel) {
   const Config& config = m.config();
   JailSpec spec;
   spec.rootless = m.session->rootless;
   spec.seccomp = config.seccomp_sandbox;
   spec.seccomp_log_only = config.seccomp_log_only;
   spec.channel = channel;
-  if (kind == JailKind::kSession) {
+  if (phase == Phase::kSession) {
     spec.name = "session";
     spec.uid = m.account.uid;
     spec.gid = m.account.gid;
@@ -245,7 +243,7 @@ JailSpec JailSettings(const Monitor& m, JailKind kind, int channel) {
     return spec;
   }
   // The pre-login and TLS jails: nopriv_user in the empty secure_chroot_dir.
-  const bool tls = kind == JailKind::kTls;
+  const bool tls = phase == Phase::kTlsJail;
   spec.name = tls ? "tls" : "prelogin";
   spec.uid = m.session->nopriv.uid;
   spec.gid = m.session->nopriv.gid;
@@ -288,7 +286,7 @@ void StartPrelogin(Monitor& m, PreloginGreeting greeting) {
   const bool reinit = greeting == PreloginGreeting::kReinit;
   if (ForkJailWithChannel(m, Phase::kPrelogin, &channel, reinit) == 0) {
     SetProcTitle(m.session->peer.HostString() + ": not logged in");
-    Status s = EnterJail(JailSettings(m, JailKind::kPrelogin, channel.get()),
+    Status s = EnterJail(JailSettings(m, Phase::kPrelogin, channel.get()),
                          {m.session->control_fd, channel.get()});
     if (!s.ok()) JailSetupFailed(*m.session, s);
     RunPrelogin(m.config(), *m.session, channel.get(), greeting, m.tls.active);
@@ -327,7 +325,7 @@ void StartSession(Monitor& m) {
     // Before the chroot: there is no NSS inside it.
     if (m.config().text_userdb_names || m.config().tilde_user_enable) LoadUserDb(&user.userdb);
     umask(m.account.anonymous ? m.config().anon_umask : m.config().local_umask);
-    Status s = EnterJail(JailSettings(m, JailKind::kSession, channel.get()),
+    Status s = EnterJail(JailSettings(m, Phase::kSession, channel.get()),
                          {m.session->control_fd, channel.get()});
     if (!s.ok()) JailSetupFailed(*m.session, s);
     RunSession(m.config(), *m.session, channel.get(), user);
@@ -378,6 +376,12 @@ int PollRetrying(pollfd* fds, nfds_t count, int timeout_ms) {
   return r;
 }
 
+// Ends a process of the connection at once, and reaps it.
+void KillAndReap(pid_t pid) {
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+}
+
 // Reads the next message from the channel fd and acts on it (Dispatch) as one of this phase.
 // Returns what came: a message, the end of the channel, or a malformed message, which ends the
 // connection if the jail is named.
@@ -418,8 +422,7 @@ void ReapChild(Monitor& m, int timeout_ms) {
     if (kill(m.child, SIGKILL) != 0) _exit(0);
     waitpid(m.child, &status, 0);
   }
-  LogExit(std::string("the ") + m.child_name + " jail", status,
-          m.violation, true);
+  LogExit(std::string("the ") + m.child_name + " jail", status, m.violation, true);
   m.child = -1;
   m.channel.Reset();
 }
@@ -449,7 +452,7 @@ void StartTlsJail(Monitor& m) {
     // the connection ends.
     SendTlsReady(channel.get(), ctx.ok() ? "" : ctx.status().message());
     if (!ctx.ok()) _exit(0);
-    Status s = EnterJail(JailSettings(m, JailKind::kTls, channel.get()),
+    Status s = EnterJail(JailSettings(m, Phase::kTlsJail, channel.get()),
                          {raw, plain_jail.get(), channel.get()});
     if (!s.ok()) {
       Log(kLogErr, s.message());
@@ -476,11 +479,7 @@ void DrainTlsChannel(Monitor& m) {
 void StopTlsJail(Monitor& m) {
   m.tls.channel.Reset();
   m.tls.plain.Reset();
-  if (m.tls.pid > 0) {
-    kill(m.tls.pid, SIGKILL);
-    waitpid(m.tls.pid, nullptr, 0);
-    m.tls.pid = -1;
-  }
+  if (m.tls.pid > 0) KillAndReap(std::exchange(m.tls.pid, -1));
   m.tls.state = Monitor::TlsJail::State::kNone;
 }
 
@@ -1041,12 +1040,11 @@ void HandleTlsData(Monitor& m, const EmptyRequest&) {
   if (!m.tls.pending_data.valid() || !m.tls.channel.valid()) {
     return AnswerData(m, "Use PORT or PASV first.");
   }
-  UniqueFd raw = std::move(m.tls.pending_data);
   DrainTlsChannel(m);
   m.tls.data_ends = 0;  // reports of earlier connections are not about this one
-  Status s = SendMessage(m.tls.channel.get(), MsgType::kTlsWrap, {}, raw.get());
+  Status s = SendMessage(m.tls.channel.get(), MsgType::kTlsWrap, {}, m.tls.pending_data.get());
   if (!s.ok()) Fatal("TLS_WRAP: " + s.message());
-  raw.Reset();
+  m.tls.pending_data.Reset();  // the TLS jail's now
   m.tls.wrap_message.reset();
   while (!m.tls.wrap_message) {
     if (DispatchNext(m, m.tls.channel.get(), Phase::kTlsWrap) != ReceiveOutcome::kMessage) {
@@ -1327,12 +1325,7 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
   m.main_config = &config;
   m.session = &info;
   m.admissions = Admissions(config.proxy_protocol);
-  SetFatalHook([] {  // a broken invariant: the jail goes with the monitor
-    if (m.child > 0) {
-      kill(m.child, SIGKILL);
-      waitpid(m.child, nullptr, 0);
-    }
-  });
+  SetFatalHook([] { if (m.child > 0) KillAndReap(m.child); });  // the jail goes with us
   signal(SIGPIPE, SIG_IGN);
   if (config.seccomp_sandbox && config.seccomp_log_only) {
     Log(kLogWarning, "seccomp_log_only=YES: the jails' forbidden system calls run and are only "
