@@ -619,9 +619,9 @@ class Bench:
         return None
 
     @staticmethod
-    def cgroup_pid_limits():
-        # [(pids.max path, limit, pids.current)] of this process's cgroup and its ancestors
-        # (cgroup v2, or v1's pids controller), where a limit is set.
+    def cgroup_limits(controller, v2_files, v1_files):
+        # [(limit file, limit, current)] of this process's cgroup and its ancestors where a limit
+        # is set, for one controller: cgroup v2's files, or v1's in that controller's hierarchy.
         out = []
         try:
             with open("/proc/self/cgroup") as f:
@@ -631,45 +631,9 @@ class Bench:
         for line in lines:
             _, controllers, path = line.split(":", 2)
             if controllers == "":
-                base = "/sys/fs/cgroup"
-            elif "pids" in controllers.split(","):
-                base = "/sys/fs/cgroup/pids"
-            else:
-                continue
-            while True:
-                d = base + path.rstrip("/")
-                try:
-                    with open(os.path.join(d, "pids.max")) as f:
-                        limit = f.read().strip()
-                    with open(os.path.join(d, "pids.current")) as f:
-                        current = int(f.read())
-                    if limit != "max":
-                        out.append((os.path.join(d, "pids.max"), int(limit), current))
-                except OSError:
-                    pass
-                if path in ("", "/"):
-                    break
-                path = os.path.dirname(path.rstrip("/"))
-        return out
-
-    @staticmethod
-    def cgroup_memory_limits():
-        # [(limit, usage)] in bytes of this process's memory cgroup and its ancestors (cgroup
-        # v2's memory.max, or v1's memory.limit_in_bytes), where a limit is set: the sessions'
-        # processes are charged to the run's cgroup.
-        out = []
-        try:
-            with open("/proc/self/cgroup") as f:
-                lines = f.read().splitlines()
-        except OSError:
-            return out
-        for line in lines:
-            _, controllers, path = line.split(":", 2)
-            if controllers == "":
-                base, files = "/sys/fs/cgroup", ("memory.max", "memory.current")
-            elif "memory" in controllers.split(","):
-                base, files = ("/sys/fs/cgroup/memory",
-                               ("memory.limit_in_bytes", "memory.usage_in_bytes"))
+                base, files = "/sys/fs/cgroup", v2_files
+            elif controller in controllers.split(","):
+                base, files = f"/sys/fs/cgroup/{controller}", v1_files
             else:
                 continue
             while True:
@@ -678,15 +642,29 @@ class Bench:
                     with open(os.path.join(d, files[0])) as f:
                         limit = f.read().strip()
                     with open(os.path.join(d, files[1])) as f:
-                        usage = int(f.read())
-                    if limit != "max" and int(limit) < 1 << 60:
-                        out.append((int(limit), usage))
+                        current = int(f.read())
+                    if limit != "max" and int(limit) < 1 << 60:  # (v1 writes "no limit" so)
+                        out.append((os.path.join(d, files[0]), int(limit), current))
                 except OSError:
                     pass
                 if path in ("", "/"):
                     break
                 path = os.path.dirname(path.rstrip("/"))
         return out
+
+    @classmethod
+    def cgroup_pid_limits(cls):
+        # [(pids.max path, limit, pids.current)]
+        return cls.cgroup_limits("pids", ("pids.max", "pids.current"),
+                                 ("pids.max", "pids.current"))
+
+    @classmethod
+    def cgroup_memory_limits(cls):
+        # [(limit, usage)] in bytes of the memory cgroups: the sessions' processes are charged
+        # to the run's cgroup.
+        return [(limit, usage) for _, limit, usage in cls.cgroup_limits(
+            "memory", ("memory.max", "memory.current"),
+            ("memory.limit_in_bytes", "memory.usage_in_bytes"))]
 
     @staticmethod
     def namespaces_alive():
