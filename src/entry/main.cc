@@ -302,19 +302,24 @@ std::string NewSessionId() {
 }
 
 // A small text file, or "" when it cannot be read.
-std::string ReadSmallFile(const std::string& path, std::size_t max) {
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-  struct stat st;
-  if (!fd.valid() || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return "";
-  std::string text(std::min<std::size_t>(static_cast<std::size_t>(st.st_size), max), '\0');
+// Up to size bytes of fd (fewer if the file ends first, or on an error).
+std::string ReadUpTo(int fd, std::size_t size) {
+  std::string text(size, '\0');
   std::size_t got = 0;
   while (got < text.size()) {
-    ssize_t n = read(fd.get(), text.data() + got, text.size() - got);
+    ssize_t n = read(fd, text.data() + got, text.size() - got);
     if (n <= 0) break;
     got += static_cast<std::size_t>(n);
   }
   text.resize(got);
   return text;
+}
+
+std::string ReadSmallFile(const std::string& path, std::size_t max) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  struct stat st;
+  if (!fd.valid() || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return "";
+  return ReadUpTo(fd.get(), std::min<std::size_t>(static_cast<std::size_t>(st.st_size), max));
 }
 
 // The vsftpd package as dpkg knows it: the file list dpkg -S and dpkg -L read.
@@ -342,14 +347,7 @@ int FromVsftpd(const Options& options) {
                  options.from_vsftpd.c_str());
     return 1;
   }
-  std::string text(static_cast<std::size_t>(st.st_size), '\0');
-  std::size_t got = 0;
-  while (got < text.size()) {
-    ssize_t n = read(fd.get(), text.data() + got, text.size() - got);
-    if (n <= 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  text.resize(got);
+  const std::string text = ReadUpTo(fd.get(), static_cast<std::size_t>(st.st_size));
   Migration m = MigrateVsftpdConfig(text, options.from_vsftpd, PamServiceExists);
   const std::string& dir = options.out_dir;
   const std::pair<std::string, const std::string*> files[] = {
