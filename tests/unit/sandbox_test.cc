@@ -469,7 +469,8 @@ struct MonitorOutcome {
 
 // With jails = 2, a second grandchild stands for the TLS jail; body gets both pids.
 template <typename Body>
-MonitorOutcome InMonitorSandboxWith(int jails, Body body, bool chown_uploads = false) {
+MonitorOutcome InMonitorSandboxWith(int jails, Body body, bool chown_uploads = false,
+                                    bool log_only = false) {
   MonitorOutcome out;
   void* shared = mmap(nullptr, sizeof(std::uint32_t), PROT_READ | PROT_WRITE,
                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -494,6 +495,7 @@ MonitorOutcome InMonitorSandboxWith(int jails, Body body, bool chown_uploads = f
     MonitorSandbox policy;
     policy.children = {jail[0], jail[1]};  // a missing TLS jail is 0, as the monitor passes it
     policy.chown_uploads = chown_uploads;
+    policy.log_only = log_only;
     policy.report = word;
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(kSetupFailed);
     if (!InstallMonitorSandbox(policy).ok()) {
@@ -651,6 +653,22 @@ TEST_CASE("session monitor with a TLS jail: both jails ended and reaped, no thir
     kill(jail[1] + 100000, SIGKILL);
     return kForbiddenCallReturned;
   }), SYS_kill);
+}
+
+TEST_CASE("session monitor, log_only: a forbidden call runs, its jails are still its own") {
+  const MonitorOutcome o = InMonitorSandboxWith(
+      1,
+      [](const pid_t* jail) {
+        // Outside its policy: runs, and the kernel logs it.
+        if (syscall(SYS_prctl, PR_GET_DUMPABLE, 0, 0, 0, 0) < 0) return kAllowedCallFailed;
+        if (kill(jail[0], SIGKILL) != 0 || waitpid(jail[0], nullptr, 0) != jail[0]) {
+          return kAllowedCallFailed;
+        }
+        return 0;
+      },
+      /*chown_uploads=*/false, /*log_only=*/true);
+  CHECK(MonitorExit(o) == 0);
+  CHECK(o.reported == 0);
 }
 
 TEST_CASE("session monitor: an AF_UNIX socket (syslog reconnecting) is refused, not fatal") {
