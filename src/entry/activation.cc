@@ -1,6 +1,7 @@
 // Socket activation and descriptor hygiene. Entry process only.
 #include "activation.h"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <sys/socket.h>
@@ -10,6 +11,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+
+#include "dynamic_library.h"
 
 namespace keepftpd {
 
@@ -19,11 +23,16 @@ constexpr const char* kHowToStart =
     "keepftpd serves one connection handed over by its superserver: systemd (ftp.socket with "
     "Accept=yes) or xinetd/inetd. See keepftpd(8).";
 
-// A connected TCP socket of family IPv4 or IPv6 (sd_is_socket only says it is not listening:
-// a socket that was never connected has no peer).
+int SocketOption(int fd, int name) {
+  int value = 0;
+  socklen_t len = sizeof(value);
+  return getsockopt(fd, SOL_SOCKET, name, &value, &len) == 0 ? value : -1;
+}
+
+// A connected TCP socket of family IPv4 or IPv6 (a socket that was never connected has no peer).
 bool IsConnectedTcpSocket(int fd) {
-  if (sd_is_socket(fd, AF_INET, SOCK_STREAM, 0) <= 0 &&
-      sd_is_socket(fd, AF_INET6, SOCK_STREAM, 0) <= 0) {
+  const int domain = SocketOption(fd, SO_DOMAIN);
+  if ((domain != AF_INET && domain != AF_INET6) || SocketOption(fd, SO_TYPE) != SOCK_STREAM) {
     return false;
   }
   sockaddr_storage peer;
@@ -39,10 +48,35 @@ std::string Describe(int fd) {
   if (S_ISREG(st.st_mode)) return "a regular file";
   if (S_ISCHR(st.st_mode)) return "a character device";
   if (S_ISSOCK(st.st_mode)) {
-    if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0) return "a listening socket";
+    if (SocketOption(fd, SO_TYPE) == SOCK_STREAM && SocketOption(fd, SO_ACCEPTCONN) == 1) {
+      return "a listening socket";
+    }
     return "a socket that is not a connected TCP socket";
   }
   return "not a socket";
+}
+
+// How many sockets systemd passed (LISTEN_FDS), read by libsystemd's sd_listen_fds(1), which
+// also unsets systemd's variables so that nothing later sees them. libsystemd, and the six
+// libraries it needs, is loaded only when one of those variables is set, and unloaded again:
+// under inetd, xinetd or StandardInput=socket no process of the session maps it, and where it
+// was loaded, the session's forks do not copy it (bench/README.md: it cost a quarter of a
+// session's start-up).
+Result<int> ListenFds() {
+  if (std::getenv("LISTEN_FDS") == nullptr && std::getenv("LISTEN_PID") == nullptr &&
+      std::getenv("LISTEN_FDNAMES") == nullptr) {
+    return 0;
+  }
+  constexpr char kFile[] = "libsystemd.so.0";
+  void* handle = nullptr;
+  if (Status s = dynamic::Open(kFile, "libsystemd", 0, &handle); !s.ok()) return s;
+  decltype(&sd_listen_fds) listen_fds = nullptr;
+  Status s = dynamic::Resolve(handle, kFile, "sd_listen_fds", &listen_fds);
+  const int n = s.ok() ? listen_fds(1) : 0;
+  dlclose(handle);
+  if (!s.ok()) return s;
+  if (n < 0) return Status::FromErrno(-n, "reading LISTEN_FDS");
+  return n;
 }
 
 bool SameFile(int a, int b) {
@@ -56,8 +90,9 @@ bool SameFile(int a, int b) {
 Result<Activation> FindConnection() {
   Activation result;
   int source = -1;
-  int n = sd_listen_fds(1);  // unsets LISTEN_FDS & co. so nothing later sees them
-  if (n < 0) return Status::FromErrno(-n, "reading LISTEN_FDS");
+  Result<int> listen_fds = ListenFds();
+  if (!listen_fds.ok()) return listen_fds.status();
+  const int n = *listen_fds;
   if (n > 1) {
     return Status::Error("systemd passed " + std::to_string(n) +
                          " sockets; keepftpd needs exactly one connection (Accept=yes). " +

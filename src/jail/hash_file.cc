@@ -1,6 +1,6 @@
-// HASH's digests in the session jail: SHA-256, SHA-512, SHA-1 and MD5 with libgcrypt (in every
-// keepftpd process already, with libsystemd), CRC32 with zlib. Session jail only; PrepareHashing
-// runs in its process before it enters the jail.
+// HASH's digests in the session jail: SHA-256, SHA-512, SHA-1 and MD5 with libgcrypt, CRC32 with
+// zlib. Session jail only; PrepareHashing loads and initialises libgcrypt in its process before
+// it enters the jail (no other process of a session maps it).
 #include "hash_file.h"
 
 #include <errno.h>
@@ -11,9 +11,29 @@
 #include <cstdio>
 #include <memory>
 
+#include "dynamic_library.h"
+
+// The libgcrypt functions HashFile and PrepareHashing call, through pointers filled by dlopen
+// and dlsym (dynamic_library.h): keepftpd is not linked with libgcrypt.
+// (Only each entry's name is used: the pointers take the type of gcrypt.h's declaration.)
+#define KEEPFTPD_GCRYPT_FUNCTIONS(X)                  \
+  X(const char*, gcry_check_version, (), ())          \
+  X(gcry_error_t, gcry_control, (), ())               \
+  X(const char*, gcry_strerror, (), ())               \
+  X(gcry_error_t, gcry_md_open, (), ())               \
+  X(void, gcry_md_close, (), ())                      \
+  X(void, gcry_md_write, (), ())                      \
+  X(unsigned char*, gcry_md_read, (), ())             \
+  X(unsigned int, gcry_md_get_algo_dlen, (), ())
+
 namespace keepftpd {
 
 namespace {
+
+struct GcryptFunctions {
+  KEEPFTPD_GCRYPT_FUNCTIONS(KEEPFTPD_DYNAMIC_POINTER)
+};
+GcryptFunctions g_gcry;
 
 // PrepareHashing's result once it ran, else null: HashFile never initialises libgcrypt itself
 // (inside the jail it would read files the user may have planted).
@@ -41,11 +61,11 @@ std::string Hex(const unsigned char* bytes, std::size_t n) {
 }
 
 Status GcryptError(std::string_view what, gcry_error_t err) {
-  return Status::Error(std::string(what) + ": " + gcry_strerror(err));
+  return Status::Error(std::string(what) + ": " + g_gcry.gcry_strerror(err));
 }
 
 struct MdClose {
-  void operator()(gcry_md_hd_t md) const { gcry_md_close(md); }
+  void operator()(gcry_md_hd_t md) const { g_gcry.gcry_md_close(md); }
 };
 using MdHandle = std::unique_ptr<gcry_md_handle, MdClose>;
 
@@ -53,16 +73,24 @@ using MdHandle = std::unique_ptr<gcry_md_handle, MdClose>;
 
 Status PrepareHashing() {
   static const Status prepared = [] {
-    if (gcry_check_version(GCRYPT_VERSION) == nullptr) {
-      const char* found = gcry_check_version(nullptr);
+    Status loaded = dynamic::Load(
+        "libgcrypt.so.20", "libgcrypt", 0, &g_gcry,
+        [](void* handle, const char* file, GcryptFunctions& table) {
+          Status s = Status::Ok();
+          KEEPFTPD_GCRYPT_FUNCTIONS(KEEPFTPD_DYNAMIC_RESOLVE)
+          return s;
+        });
+    if (!loaded.ok()) return loaded;
+    if (g_gcry.gcry_check_version(GCRYPT_VERSION) == nullptr) {
+      const char* found = g_gcry.gcry_check_version(nullptr);
       return Status::Error(std::string("libgcrypt ") + GCRYPT_VERSION + " or later is needed, " +
                            "found " + (found != nullptr ? found : "none"));
     }
     // Digests only: no secret to keep out of swap, so no secure memory pool (it would mlock).
-    if (gcry_error_t err = gcry_control(GCRYCTL_DISABLE_SECMEM, 0); err != 0) {
+    if (gcry_error_t err = g_gcry.gcry_control(GCRYCTL_DISABLE_SECMEM, 0); err != 0) {
       return GcryptError("libgcrypt: disabling secure memory", err);
     }
-    if (gcry_error_t err = gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0); err != 0) {
+    if (gcry_error_t err = g_gcry.gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0); err != 0) {
       return GcryptError("libgcrypt: finishing its initialisation", err);
     }
     return Status::Ok();
@@ -80,7 +108,7 @@ Result<std::string> HashFile(int fd, HashAlgorithm algorithm, std::uint64_t* siz
     if (g_prepared == nullptr) return Status::Error("libgcrypt was not prepared (PrepareHashing)");
     if (!g_prepared->ok()) return *g_prepared;
     gcry_md_hd_t handle = nullptr;
-    gcry_error_t err = gcry_md_open(&handle, md_algorithm, 0);
+    gcry_error_t err = g_gcry.gcry_md_open(&handle, md_algorithm, 0);
     if (err != 0) return GcryptError(std::string(HashName(algorithm)), err);
     md.reset(handle);
   }
@@ -95,7 +123,7 @@ Result<std::string> HashFile(int fd, HashAlgorithm algorithm, std::uint64_t* siz
     pos += n;
     *size += static_cast<std::uint64_t>(n);
     if (md != nullptr) {
-      gcry_md_write(md.get(), buf.data(), static_cast<std::size_t>(n));
+      g_gcry.gcry_md_write(md.get(), buf.data(), static_cast<std::size_t>(n));
     } else {
       crc = crc32(crc, reinterpret_cast<const Bytef*>(buf.data()), static_cast<uInt>(n));
     }
@@ -105,9 +133,9 @@ Result<std::string> HashFile(int fd, HashAlgorithm algorithm, std::uint64_t* siz
     std::snprintf(text, sizeof(text), "%08lx", static_cast<unsigned long>(crc));
     return std::string(text);
   }
-  const unsigned char* digest = gcry_md_read(md.get(), md_algorithm);
+  const unsigned char* digest = g_gcry.gcry_md_read(md.get(), md_algorithm);
   if (digest == nullptr) return Status::Error(std::string(HashName(algorithm)) + ": no digest");
-  return Hex(digest, gcry_md_get_algo_dlen(md_algorithm));
+  return Hex(digest, g_gcry.gcry_md_get_algo_dlen(md_algorithm));
 }
 
 }  // namespace keepftpd

@@ -1,6 +1,6 @@
 // HASH's digests: a whole file's checksum, computed in the session jail from a file it opened
-// itself, with libgcrypt (already loaded with libsystemd) and zlib for CRC32. Session jail only,
-// and PrepareHashing in its process before it enters the jail.
+// itself, with libgcrypt and zlib for CRC32. Session jail only, and PrepareHashing in its process
+// before it enters the jail.
 #ifndef KEEPFTPD_SRC_JAIL_HASH_FILE_H_
 #define KEEPFTPD_SRC_JAIL_HASH_FILE_H_
 
@@ -12,8 +12,8 @@
 
 namespace keepftpd {
 
-// Initialises libgcrypt (version check, no secure memory); once per process, later calls return
-// the first result. Call it before the chroot and the seccomp filter: libgcrypt's first
+// Loads libgcrypt (dlopen: no other process needs it) and initialises it (version check, no
+// secure memory); once per process, later calls return the first result. Call it before the chroot and the seccomp filter: libgcrypt's first
 // initialisation reads /proc/sys/crypto/fips_enabled and /etc/gcrypt/hwf.deny, which a user
 // could plant inside the jail.
 Status PrepareHashing();

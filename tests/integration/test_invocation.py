@@ -92,6 +92,16 @@ def test_the_seccomp_filters_are_compiled_in_and_libseccomp_is_not_loaded():
     assert report["build"]["libseccomp"] == (version or report["build"]["libseccomp"])
 
 
+def test_the_binary_names_only_the_libraries_every_session_needs():
+    # README: libsystemd is loaded only when systemd passes the socket, libgcrypt only by the
+    # session jail, OpenSSL at AUTH TLS, Linux-PAM at a PAM login; none is linked.
+    dynamic = subprocess.run(["readelf", "-d", KEEPFTPD], capture_output=True, text=True,
+                             check=True).stdout
+    needed = {line.split("[")[1].split(".so")[0] for line in dynamic.splitlines()
+              if "(NEEDED)" in line}
+    assert needed and not needed & {"libsystemd", "libgcrypt", "libssl", "libcrypto", "libpam"}
+
+
 def test_features_needs_json_and_a_good_config(tree):
     r = run(["--features"])
     assert r.returncode == 2

@@ -374,16 +374,41 @@ def read_bytes(pid):
     raise AssertionError(f"no rchar for {pid}")
 
 
-def maps_libgcrypt(pid):
+def maps_library(pid, name):
     with open(f"/proc/{pid}/maps") as f:
-        return any("/libgcrypt.so" in line for line in f)
+        return any(f"/{name}.so" in line for line in f)
+
+
+def maps_libgcrypt(pid):
+    return maps_library(pid, "libgcrypt")
+
+
+@pytest.mark.parametrize("mode", ["inetd", "systemd"])
+def test_libsystemd_is_mapped_by_no_process_and_libgcrypt_by_the_session_jail_only(
+        make_server, mode):
+    """libsystemd is loaded only to read LISTEN_FDS (systemd mode) and unloaded at once, and
+    libgcrypt only by the session jail for HASH (README, "What each process of a session
+    costs"): the forks of a session copy neither."""
+    server = make_server(mode=mode)
+    c = server.raw()
+    assert c.reply()[0] == 220
+    for pid in process_chain(server, 2):
+        assert not maps_library(pid, "libsystemd")
+        assert not maps_libgcrypt(pid)
+    assert c.cmd("USER anonymous")[0] == 331
+    assert c.cmd("PASS x@y")[0] == 230
+    keeper, session_monitor, session = process_chain(server, 3)
+    assert not any(maps_library(pid, "libsystemd") for pid in (keeper, session_monitor, session))
+    assert not maps_libgcrypt(keeper) and not maps_libgcrypt(session_monitor)
+    assert maps_libgcrypt(session)
+    c.cmd("QUIT")
 
 
 @pytest.mark.parametrize("keeps_capability", [False, True])
 def test_the_session_jail_computes_hash_digests_and_nothing_loads_openssl(
         make_server, tree, keeps_capability):
-    """HASH digests are libgcrypt's (loaded with libsystemd in every process), computed by the
-    session jail from the file it opened: the session's monitor reads none of the file and forks
+    """HASH digests are libgcrypt's (loaded by the session jail before it enters its jail),
+    computed by the session jail from the file it opened: the session's monitor reads none of the file and forks
     nothing, even where it keeps a capability (chown_uploads), and no process of a plain session
     maps OpenSSL (openssl_library.h)."""
     options = {}
