@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -46,6 +47,16 @@ Status SetLimit(int resource, rlim_t value, const char* name) {
   return Status::Ok();
 }
 
+// The capabilities this process's bounding set may still hold: every one, unless the monitor
+// narrowed it before it forked anything (NarrowBoundingSet, which proved every other one gone).
+// A child inherits its parent's bounding set and nothing widens it but a new user namespace,
+// which only a rootless monitor, which never narrows it, makes.
+std::uint64_t g_bounding_candidates = ~std::uint64_t{0};
+
+bool MayHoldInBoundingSet(int cap) {
+  return cap >= 64 || (g_bounding_candidates >> cap & 1) != 0;
+}
+
 // True when this thread holds any capability: effective, permitted, inheritable or bounding.
 bool HasCapabilities() {
   __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
@@ -55,6 +66,7 @@ bool HasCapabilities() {
     if (d.effective != 0 || d.permitted != 0 || d.inheritable != 0) return true;
   }
   for (int cap = 0;; ++cap) {
+    if (!MayHoldInBoundingSet(cap)) continue;
     int r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
     if (r < 0) return false;  // past the last capability
     if (r > 0) return true;
@@ -89,20 +101,21 @@ Status MapOwnIds(const char* name, uid_t uid, gid_t gid) {
   return Status::Ok();
 }
 
-// Gives up every capability for good: the bounding set (one PR_CAPBSET_DROP per capability,
-// until the kernel says there are no more), the ambient set, then with ids given (uid != 0)
-// supplementary groups, gid and uid, and last the effective, permitted and inheritable sets,
-// explicitly (whatever securebits say about keeping them across setresuid). About 50 system
-// calls; libcap-ng's capng_change_id made about 170 for the same (it reads every set before
-// and after each step), in every jail of every session (bench/README.md). HasCapabilities()
-// then proves it. Rootless: the process has its ids already and gives up what its user
-// namespace gave it.
+// Gives up every capability for good: the bounding set (one PR_CAPBSET_DROP per capability it
+// may still hold, until the kernel says there are no more), the ambient set, then with ids
+// given (uid != 0) supplementary groups, gid and uid, and last the effective, permitted and
+// inheritable sets, explicitly (whatever securebits say about keeping them across setresuid).
+// About 15 system calls where the monitor narrowed its bounding set, 50 where it did not;
+// libcap-ng's capng_change_id made about 170 for the same (it reads every set before and after
+// each step), in every jail of every session (bench/README.md). HasCapabilities() then proves
+// it. Rootless: the process has its ids already and gives up what its user namespace gave it.
 // With keep (the session's monitor: CAP_CHOWN for chown_uploads, ...), those stay effective and
 // permitted across the change of ids (PR_SET_KEEPCAPS), and nothing else does.
 Status DropEveryCapability(const char* name, uid_t uid, gid_t gid,
                            const std::vector<gid_t>* groups,
                            const std::vector<int>& keep = {}) {
   for (int cap = 0;; ++cap) {
+    if (!MayHoldInBoundingSet(cap)) continue;
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0) continue;
     if (errno == EINVAL && cap > 0) break;  // past the last capability
     return Status::FromErrno(errno, std::string(name) + ": PR_CAPBSET_DROP");
@@ -154,6 +167,45 @@ Status SetJailLimits(unsigned max_open_files, unsigned long max_address_space) {
 }
 
 }  // namespace
+
+Status DropToUser(const char* name, uid_t uid, gid_t gid) {
+  static const std::vector<gid_t> kNoGroups;
+  if (uid == 0) return Status::Error(std::string(name) + ": refusing to stay root");
+  Status dropped = DropEveryCapability(name, uid, gid, &kNoGroups);
+  if (!dropped.ok()) return dropped;
+  if (HasCapabilities()) {
+    return Status::Error(std::string(name) + ": capabilities left after dropping them");
+  }
+  return Status::Ok();
+}
+
+Status NarrowBoundingSet(const std::vector<int>& keep) {
+  std::uint64_t wanted = 0;
+  for (int cap : keep) wanted |= std::uint64_t{1} << cap;
+  // Dropped, then every capability read back: the proof the jails rely on.
+  int last = 0;
+  for (int cap = 0;; ++cap) {
+    if (cap < 64 && (wanted >> cap & 1) != 0) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0) continue;
+    if (errno == EINVAL && cap > 0) {
+      last = cap;
+      break;
+    }
+    return Status::FromErrno(errno, "monitor: PR_CAPBSET_DROP");
+  }
+  std::uint64_t held = 0;
+  for (int cap = 0; cap < last; ++cap) {
+    int r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+    if (r < 0) return Status::FromErrno(errno, "monitor: PR_CAPBSET_READ");
+    if (r == 0) continue;
+    if (cap >= 64 || (wanted >> cap & 1) == 0) {
+      return Status::Error("monitor: the bounding set kept a capability it dropped");
+    }
+    held |= std::uint64_t{1} << cap;
+  }
+  g_bounding_candidates = held;
+  return Status::Ok();
+}
 
 std::string UserNamespaceRefused(int errno_value) {
   return std::string("run_as_launching_user=YES: the kernel refused an unprivileged user "

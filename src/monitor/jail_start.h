@@ -37,6 +37,17 @@ struct JailSpec {
   bool rootless = false;
 };
 
+// The monitor, as root, before it forks anything: drops every capability but keep from its
+// bounding set (what a program it execs as root could hold: it never execs one, but PAM modules
+// may) and proves it by reading each back. The jails and the session's monitor it forks then
+// drop and check only what is left, instead of every capability the kernel knows (about 80
+// system calls fewer in each). Not called rootless: there is nothing to drop.
+Status NarrowBoundingSet(const std::vector<int>& keep);
+
+// Becomes uid and gid (not root) with no supplementary groups and no capabilities in any set,
+// as a jail does (the keeper, where it keeps nothing for REIN or PAM).
+Status DropToUser(const char* name, uid_t uid, gid_t gid);
+
 // Why the jails cannot start rootless, for the log and --check-config: errno_value from
 // clone(CLONE_NEWUSER) or unshare(CLONE_NEWUSER), with what to change.
 std::string UserNamespaceRefused(int errno_value);

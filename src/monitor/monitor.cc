@@ -1190,10 +1190,24 @@ std::vector<int> SessionMonitorCapabilities(const Config& config, bool anonymous
   return caps;
 }
 
-// Pre-login: what starting the session jail needs, nothing else, in every set: new ids
-// (CAP_SETUID, CAP_SETGID), its chroot (CAP_SYS_CHROOT), emptying its bounding set and later our
-// own (CAP_SETPCAP), ending a jail of another uid that does not leave (CAP_KILL), and what the
+// Pre-login: what starting the session jail needs, nothing else: new ids (CAP_SETUID,
+// CAP_SETGID), its chroot (CAP_SYS_CHROOT), emptying its bounding set and later our own
+// (CAP_SETPCAP), ending a jail of another uid that does not leave (CAP_KILL), and what the
 // session's monitor will keep (any login may be anonymous).
+std::vector<int> MonitorCapabilities(const Config& config) {
+  std::vector<int> caps = {CAP_SETUID, CAP_SETGID, CAP_SYS_CHROOT, CAP_KILL, CAP_SETPCAP};
+  for (int cap : SessionMonitorCapabilities(config, true)) caps.push_back(cap);
+  return caps;
+}
+
+// The bounding set first, before the monitor forks anything (NarrowBoundingSet: every jail then
+// has less to drop); the effective and permitted sets once the pre-login jail is started
+// (TrimCapabilities, with libcap-ng).
+void NarrowMonitorBoundingSet(const Config& config, bool rootless) {
+  if (rootless) return;  // nothing to drop; TrimCapabilities checks there is nothing
+  if (Status s = NarrowBoundingSet(MonitorCapabilities(config)); !s.ok()) Fatal(s.message());
+}
+
 void TrimCapabilities(const Config& config, bool rootless) {
   if (rootless) {
     // Started without root: there must be nothing to trim.
@@ -1204,13 +1218,10 @@ void TrimCapabilities(const Config& config, bool rootless) {
     }
     return;
   }
-  capng_clear(CAPNG_SELECT_BOTH);
-  const auto sets = static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED |
-                                              CAPNG_BOUNDING_SET);
-  capng_updatev(CAPNG_ADD, sets, CAP_SETUID, CAP_SETGID, CAP_SYS_CHROOT, CAP_KILL, CAP_SETPCAP,
-                -1);
-  for (int cap : SessionMonitorCapabilities(config, true)) capng_update(CAPNG_ADD, sets, cap);
-  if (capng_apply(CAPNG_SELECT_BOTH) != 0) Fatal("monitor: could not trim its capabilities");
+  capng_clear(CAPNG_SELECT_CAPS);
+  const auto sets = static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED);
+  for (int cap : MonitorCapabilities(config)) capng_update(CAPNG_ADD, sets, cap);
+  if (capng_apply(CAPNG_SELECT_CAPS) != 0) Fatal("monitor: could not trim its capabilities");
 }
 
 // pasv_addr_resolve: pasv_address is looked up once per session, by the session's monitor
@@ -1292,12 +1303,11 @@ void StartSessionMonitor(Monitor& m) {
   // sends a parent-death signal with the dying parent's credentials).
   if (!m.session->rootless && !m.main_config->session_support &&
       !ReinAfterLogin(m.config(), false)) {
-    capng_clear(CAPNG_SELECT_BOTH);
-    int rc = capng_change_id(static_cast<int>(m.account.uid), static_cast<int>(m.account.gid),
-                             static_cast<capng_flags_t>(CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING));
-    if (rc != 0 || setuid(0) == 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+    Status dropped = DropToUser("keeper", m.account.uid, m.account.gid);
+    if (!dropped.ok() || setuid(0) == 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-      Fatal("keeper: could not drop its privileges (" + std::to_string(rc) + ")");
+      Fatal("keeper: could not drop its privileges" +
+            (dropped.ok() ? std::string() : " (" + dropped.message() + ")"));
     }
   }
   int status = 0;
@@ -1327,6 +1337,7 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
   m.admissions = Admissions(config.proxy_protocol);
   SetFatalHook([] { if (m.child > 0) KillAndReap(m.child); });  // the jail goes with us
   signal(SIGPIPE, SIG_IGN);
+  NarrowMonitorBoundingSet(config, info.rootless);
   if (config.seccomp_sandbox && config.seccomp_log_only) {
     Log(kLogWarning, "seccomp_log_only=YES: the jails' forbidden system calls run and are only "
                      "logged by the kernel (journalctl -k: audit type=1326); use this to "
