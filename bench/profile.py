@@ -88,6 +88,12 @@ class Profiler:
         return path
 
     def server_argv(self, name):
+        if name == "shape-libs":  # bench/shape_floor.cc with keepftpd's libraries
+            empty = os.path.join(self.a.work, "empty-shape")
+            os.makedirs(empty, exist_ok=True)
+            ftp = pwd.getpwnam("ftp")
+            return [os.path.join(self.a.tools, "shape_floor_libs"), empty, self.b.anon,
+                    str(ftp.pw_uid), str(ftp.pw_gid)]
         conf = self.confs[name]
         if name.startswith("keepftpd"):
             return [self.a.keepftpd, "--config", conf]
@@ -475,9 +481,10 @@ class Profiler:
                   f"{rounds} rounds of {per_round} sequential sessions per server, interleaved; "
                   "medians of the per-session values over all rounds. perf stat follows every "
                   "process of the connection (the activator's fork, the exec, every child).", "")
-        targets = [("keepftpd", "ftp"), ("vsftpd", "ftp"), ("keepftpd-noisolate", "ftp"),
-                   ("keepftpd-noseccomp", "ftp"), ("keepftpd-ssl", "ftp"), ("vsftpd-ssl", "ftp"),
-                   ("keepftpd-ftps", "tls"), ("vsftpd-ftps", "tls")]
+        targets = [("keepftpd", "ftp"), ("vsftpd", "ftp"), ("shape-libs", "ftp"),
+                   ("keepftpd-noisolate", "ftp"), ("keepftpd-noseccomp", "ftp"),
+                   ("keepftpd-ssl", "ftp"), ("vsftpd-ssl", "ftp"), ("keepftpd-ftps", "tls"),
+                   ("vsftpd-ftps", "tls")]
         acc = collections.defaultdict(lambda: collections.defaultdict(list))
         for _ in range(rounds):
             for name, mode in targets:
@@ -495,8 +502,8 @@ class Profiler:
         self.emit("")
         self.emit("#### Page faults per process of one session (perf record -e page-faults -c 1)",
                   "")
-        for name, mode in (("keepftpd", "ftp"), ("vsftpd", "ftp"), ("keepftpd-ftps", "tls"),
-                           ("vsftpd-ftps", "tls")):
+        for name, mode in (("keepftpd", "ftp"), ("vsftpd", "ftp"), ("shape-libs", "ftp"),
+                           ("keepftpd-ftps", "tls"), ("vsftpd-ftps", "tls")):
             per_pid, per_dso = self.page_faults(name, mode)
             self.emit(f"- {name} ({'plain' if mode == 'ftp' else 'TLS'}): by process in pid order "
                       f"{', '.join(str(n) for _, n in per_pid)} (total "
@@ -749,7 +756,8 @@ class Profiler:
                   "was in (user). Milliseconds of CPU per session = samples / rate / sessions.",
                   "")
         table = {}
-        for name, mode in (("keepftpd", "ftp"), ("vsftpd", "ftp")):
+        servers = ("keepftpd", "vsftpd", "shape-libs")
+        for name, mode in ((s, "ftp") for s in servers):
             path = os.path.join(self.out, f"cpu-{name}-{mode}.data")
             rec = subprocess.Popen(["perf", "record", "-q", "-a", "-g", "-e", "cpu-clock",
                                     "-F", str(hz), "-o", path], stdout=subprocess.DEVNULL,
@@ -763,21 +771,24 @@ class Profiler:
             with open(script, "w") as f:
                 subprocess.run(["perf", "script", "-i", path, "-F", "comm,pid,ip,sym,dso",
                                 "--show-task-events"], stdout=f, stderr=subprocess.DEVNULL)
-            table[name] = self.categorise(script, name, self.last_activator)
+            # The process name (comm) of the exec'd server, at most 15 characters.
+            comm = os.path.basename(self.server_argv(name)[0])[:15]
+            table[name] = self.categorise(script, comm, self.last_activator)
             os.unlink(script)
         labels = sorted({l for c in table.values() for l in c},
                         key=lambda l: -max(c.get(l, 0) for c in table.values()))
-        self.emit("| where (ms of CPU per session) | keepftpd | vsftpd |", "| --- | ---: | ---: |")
+        self.emit("| where (ms of CPU per session) | keepftpd | vsftpd | keepftpd's shape with its "
+                  "libraries (shape_floor_libs) |", "| --- | ---: | ---: | ---: |")
         totals = collections.Counter()
         for label in labels:
             if label.startswith("(other"):
                 continue
-            k, v = (table[s].get(label, 0) / hz / n * 1000 for s in ("keepftpd", "vsftpd"))
-            totals["keepftpd"] += k
-            totals["vsftpd"] += v
-            self.emit(f"| {label} | {k:.3f} | {v:.3f} |")
-        self.emit(f"| **total (without other work)** | **{totals['keepftpd']:.2f}** | "
-                  f"**{totals['vsftpd']:.2f}** |", "")
+            ms = [table[s].get(label, 0) / hz / n * 1000 for s in servers]
+            for server, v in zip(servers, ms):
+                totals[server] += v
+            self.emit(f"| {label} | " + " | ".join(f"{v:.3f}" for v in ms) + " |")
+        self.emit("| **total (without other work)** | " +
+                  " | ".join(f"**{totals[s]:.2f}**" for s in servers) + " |", "")
 
     # ---- ld.so: libraries and relocations ----------------------------------------------
 

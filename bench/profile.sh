@@ -29,6 +29,8 @@ if [ ! -f build-prof/build.ninja ]; then
     >/dev/null
 fi
 ninja -C build-prof src/keepftpd >&2
+# KEEPFTPD=/path/to/keepftpd profiles that binary instead (another commit's, for a before/after).
+keepftpd=${KEEPFTPD:-$top/build-prof/src/keepftpd}
 
 tools=build-prof/tools
 mkdir -p "$tools"
@@ -37,6 +39,11 @@ for t in client trivial220; do
     g++ -std=c++20 -O2 -Wall -Wextra -pthread -o "$tools/$t" "bench/$t.cc" -lssl -lcrypto
   fi
 done
+# keepftpd's process shape linked with its libraries, as bench/run.sh builds it (the perf step's
+# floor).
+mapfile -t needed < <(readelf -d "$keepftpd" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/-l:\1/p')
+g++ -std=c++20 -O2 -Wall -Wextra -static-libstdc++ -static-libgcc -Ibuild-prof/src/monitor \
+  -o "$tools/shape_floor_libs" bench/shape_floor.cc -Wl,--no-as-needed "${needed[@]}"
 # Under valgrind only: chroot() that leaves the root alone, so that a jail's profile can be
 # written when it exits (see bench/profile.py).
 if [ ! -f "$tools/nochroot.so" ] || [ bench/prof_nochroot.c -nt "$tools/nochroot.so" ]; then
@@ -66,6 +73,6 @@ work=$(mktemp -d /tmp/keepftpd-prof.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 anon_home=$work/ftp
 with_users /usr/bin/python3 bench/profile.py --work "$work" --out "$out" \
-  --keepftpd "$top/build-prof/src/keepftpd" --vsftpd /usr/sbin/vsftpd \
+  --keepftpd "$keepftpd" --vsftpd /usr/sbin/vsftpd \
   --tools "$top/$tools" --big "$top/$small" --cert "$top/$cert" --key "$top/$key" \
   --nochroot "$top/$tools/nochroot.so" --only "${ONLY:-}"

@@ -43,11 +43,13 @@ for t in client trivial220 sendfile_pair receive_pair; do
   fi
 done
 # The process-shape floor, static (the kernel's part alone) and linked against the shared
-# libraries keepftpd's release binary names (what loading them adds in this shape).
-g++ -std=c++20 -O2 -Wall -Wextra -static -o "$tools/shape_floor" bench/shape_floor.cc
+# libraries keepftpd's release binary names (what loading them adds in this shape), with the
+# seccomp filters this tree's build compiled.
+g++ -std=c++20 -O2 -Wall -Wextra -static -Ibuild-bench/src/monitor -o "$tools/shape_floor" \
+  bench/shape_floor.cc
 mapfile -t needed < <(readelf -d "$keepftpd" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/-l:\1/p')
-g++ -std=c++20 -O2 -Wall -Wextra -static-libstdc++ -static-libgcc -o "$tools/shape_floor_libs" \
-  bench/shape_floor.cc -Wl,--no-as-needed "${needed[@]}"
+g++ -std=c++20 -O2 -Wall -Wextra -static-libstdc++ -static-libgcc -Ibuild-bench/src/monitor \
+  -o "$tools/shape_floor_libs" bench/shape_floor.cc -Wl,--no-as-needed "${needed[@]}"
 
 # One self-signed RSA 2048 certificate for both servers' FTPS, made once and kept.
 cert=build-bench/bench-data/cert.pem

@@ -6,29 +6,30 @@
 //
 //   shape_floor EMPTY_DIR SESSION_ROOT UID GID
 //
+// The seccomp filters are keepftpd's own, as its build compiled them (sandbox_filters.h, from
+// the build directory's src/monitor/): the kernel attaches, JIT-compiles and runs exactly what
+// it does for keepftpd.
 // 1. The monitor (this process, root) makes a channel and clones the pre-login jail into new
 //    network, PID and IPC namespaces.
 // 2. The pre-login jail chroots into EMPTY_DIR, takes UID/GID, sets no_new_privs, not dumpable,
-//    a parent-death signal, and loads a seccomp filter as long as keepftpd's pre-login filter
-//    (43 BPF instructions, read from a running jail with PTRACE_SECCOMP_GET_FILTER). It writes
-//    the 220, answers USER with 331, tells the monitor at PASS and exits.
-// 3. The monitor forks the session's monitor, which forks the session jail, then takes UID/GID
-//    and waits on its channel until the jail is gone.
-// 4. The session jail chroots into SESSION_ROOT, takes UID/GID, no_new_privs, and loads a filter
-//    as long as keepftpd's session filter (71 instructions). It answers 230, then PWD with 257,
-//    QUIT with 221 and anything else (NOOP) with 200; after QUIT every process exits in turn and
-//    the connection closes.
+//    a parent-death signal, and loads keepftpd's pre-login filter. It writes the 220, answers
+//    USER with 331, tells the monitor at PASS and exits.
+// 3. The monitor forks the session's monitor, which forks the session jail, then confines
+//    itself as keepftpd's does (DESIGN.md): chroot into EMPTY_DIR, UID/GID, no_new_privs, not
+//    dumpable, and keepftpd's session-monitor filter with the jail's pid patched in; it waits on
+//    its channel until the jail is gone.
+// 4. The session jail chroots into SESSION_ROOT, takes UID/GID, no_new_privs, and loads
+//    keepftpd's session filter. It answers 230, then PWD with 257, QUIT with 221 and anything
+//    else (NOOP) with 200; after QUIT every process exits in turn and the connection closes.
 //
 // bench/run.sh also builds it dynamically linked against keepftpd's own shared libraries
 // (loaded, never called), to show what loading them costs in this shape.
 #include <fcntl.h>
 #include <grp.h>
-#include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
-#include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -37,44 +38,43 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <span>
 #include <string_view>
 #include <vector>
+
+#include "sandbox_filters.h"
 
 namespace {
 
 [[noreturn]] void Fail() { _exit(1); }
 
-// An allowlist filter of exactly `length` instructions: the architecture check, then one
-// comparison per allowed syscall (read, write, exit, exit_group) padded with comparisons against
-// numbers no syscall has, so the kernel attaches and JIT-compiles a filter of keepftpd's size.
-void LoadFilter(unsigned length) {
-  const unsigned allowed[] = {SYS_read, SYS_write, SYS_exit, SYS_exit_group};
-  const unsigned fixed = 6;  // load arch, check, kill; load nr; kill; allow
-  const unsigned compares = length - fixed;
-  std::vector<sock_filter> prog;
-  prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)));
-  prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0));
-  prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
-  prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
-  for (unsigned i = 0; i < compares; ++i) {
-    unsigned nr = i < std::size(allowed) ? allowed[i] : 100000 + i;
-    unsigned to_allow = compares - i;  // skip the rest and the kill
-    prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, static_cast<unsigned char>(to_allow), 0));
+// One of keepftpd's compiled filters; the session monitor's with the session jail's pid in both of
+// the marks, as keepftpd's sandbox.cc patches it for a session without a TLS jail.
+void LoadFilter(std::span<const sock_filter> compiled, pid_t jail = 0) {
+  std::vector<sock_filter> prog(compiled.begin(), compiled.end());
+  for (sock_filter& insn : prog) {
+    for (std::uint32_t mark : keepftpd::seccomp_bpf::kPidMark) {
+      if (jail != 0 && insn.code == (BPF_JMP | BPF_JEQ | BPF_K) && insn.k == mark) {
+        insn.k = static_cast<std::uint32_t>(jail);
+      }
+    }
   }
-  prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
-  prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
   sock_fprog fprog{static_cast<unsigned short>(prog.size()), prog.data()};
-  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0) Fail();
+  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0) != 0) Fail();
 }
 
-void EnterJail(const char* root, uid_t uid, gid_t gid, unsigned filter_length) {
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) Fail();
-  if (chroot(root) != 0 || chdir("/") != 0) Fail();
+void TakeIds(uid_t uid, gid_t gid) {
   if (setgroups(0, nullptr) != 0 || setresgid(gid, gid, gid) != 0 ||
       setresuid(uid, uid, uid) != 0)
     Fail();
+}
+
+void EnterJail(const char* root, uid_t uid, gid_t gid, std::span<const sock_filter> filter) {
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) Fail();
+  if (chroot(root) != 0 || chdir("/") != 0) Fail();
+  TakeIds(uid, gid);
   if (prctl(PR_SET_DUMPABLE, 0) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) Fail();
-  LoadFilter(filter_length);
+  LoadFilter(filter);
 }
 
 void Say(std::string_view line) {
@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
   if (pid < 0) Fail();
   if (pid == 0) {  // pre-login jail
     close(channel[0]);
-    EnterJail(empty, uid, gid, 43);
+    EnterJail(empty, uid, gid, keepftpd::seccomp_bpf::kPrelogin);
     Say("220 ready\r\n");
     Hear();
     Say("331 Please specify the password.\r\n");
@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
     if (jail < 0) Fail();
     if (jail == 0) {  // session jail
       close(channel[0]);
-      EnterJail(session_root, uid, gid, 71);
+      EnterJail(session_root, uid, gid, keepftpd::seccomp_bpf::kSession);
       Say("230 Login successful.\r\n");
       for (std::string_view command = Hear(); command != "QUIT"; command = Hear())
         Say(command == "PWD\r" ? "257 \"/\" is the current directory\r\n" : "200 OK\r\n");
@@ -144,9 +144,10 @@ int main(int argc, char** argv) {
       _exit(0);
     }
     close(channel[1]);
-    if (setgroups(0, nullptr) != 0 || setresgid(gid, gid, gid) != 0 ||
-        setresuid(uid, uid, uid) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-      Fail();
+    if (chroot(empty) != 0 || chdir("/") != 0) Fail();
+    TakeIds(uid, gid);
+    if (prctl(PR_SET_DUMPABLE, 0) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) Fail();
+    LoadFilter(keepftpd::seccomp_bpf::kSessionMonitor, jail);
     char byte;
     while (read(channel[0], &byte, 1) > 0) {
     }
