@@ -1,9 +1,9 @@
 """Orchestration for bench/run.sh: makes the served tree and the configurations, starts
 keepftpd, vsftpd (each plain, with TLS configured, as FTPS servers, for local users and for
-uploads) and the trivial per-connection server under systemd-socket-activate --inetd, runs the
-workloads round by round (keepftpd, vsftpd, keepftpd, vsftpd, ...) with the C++ client and
-prints medians, min-max and keepftpd/vsftpd ratios, same-server ratios, then the physical
-limits.
+uploads) and the per-connection physical limits (trivial220, shape_floor, tls_floor) under
+systemd-socket-activate --inetd, runs the workloads round by round (keepftpd, vsftpd, keepftpd,
+vsftpd, ...) with the C++ client and prints medians, min-max and keepftpd/vsftpd ratios,
+same-server ratios, then the physical limits.
 
 Runs as root inside run.sh's private mount namespace, where the accounts ftp (61001),
 kftp-nopriv (61002) and the local user named by BENCH_LOCAL_USER (61003, password
@@ -349,6 +349,11 @@ class Bench:
             self.servers[name] = Activated(
                 name, [os.path.join(self.opts.tools, tool), empty, self.anon,
                        str(ftp.pw_uid), str(ftp.pw_gid)], logs)
+        # A TLS session in one process with the FTPS servers' certificate and key
+        # (bench/tls_floor.cc), for the row of sessions over TLS.
+        self.servers["tls-floor"] = Activated(
+            "tls-floor", [os.path.join(self.opts.tools, "tls_floor"), self.opts.cert,
+                          self.opts.key], logs)
 
     def stop(self):
         for s in self.servers.values():
@@ -374,6 +379,8 @@ class Bench:
         # client's ("login" logs the local user in).
         if target == "trivial":
             mode = "banner"
+        if target == "tls-floor":
+            flavour = ""  # one server, for the TLS session alone
         creds = ([os.environ["BENCH_LOCAL_USER"], os.environ["BENCH_LOCAL_PASS"]]
                  if mode == "login" else [])
         kv = self.run_client(target + flavour, "sessions", n, parallel, mode, *creds)
@@ -825,7 +832,7 @@ class Bench:
             ("sequential sessions, TLS configured but not used", ab,
              lambda t: self.sessions(t, SEQ_SESSIONS, 1, "sequential, TLS configured but not used",
                                      "-ssl")),
-            ("sequential sessions over TLS", ab,
+            ("sequential sessions over TLS", ab + ["tls-floor"],
              lambda t: self.sessions(t, SEQ_SESSIONS, 1, "sequential over TLS", "-ftps", "tls")),
             ("FTPS RETR big file", ab + ["aesgcm"], self.ftps_retr_big),
             ("FTPS STOR big file", ab, self.ftps_stor_big),
@@ -883,6 +890,7 @@ class Bench:
             for target, what in (("trivial", "trivial 220-and-exit server"),
                                  ("shape", "keepftpd's process shape, static (shape_floor)"),
                                  ("shape-libs", "the same with keepftpd's shared libraries"),
+                                 ("tls-floor", "one-process TLS server (tls_floor)"),
                                  ("sendfile", "raw sendfile pair"),
                                  ("ascii-pair", "read, converted and sent over loopback "
                                                 "(sendfile_pair ascii)"),

@@ -37,7 +37,7 @@ keepftpd=${KEEPFTPD:-$top/build-bench/src/keepftpd}
 # The benchmark's own programs.
 tools=build-bench/bench-tools
 mkdir -p "$tools"
-for t in client trivial220 sendfile_pair receive_pair; do
+for t in client trivial220 sendfile_pair receive_pair tls_floor; do
   if [ ! -x "$tools/$t" ] || [ "bench/$t.cc" -nt "$tools/$t" ]; then
     g++ -std=c++20 -O2 -Wall -Wextra -pthread -o "$tools/$t" "bench/$t.cc" -lssl -lcrypto
   fi
