@@ -102,6 +102,16 @@ def test_the_binary_names_only_the_libraries_every_session_needs():
     assert needed and not needed & {"libsystemd", "libgcrypt", "libssl", "libcrypto", "libpam"}
 
 
+def test_the_binary_is_bound_at_the_exec_with_full_relro():
+    # src/meson.build: -z now and -z relro, so every process of a session starts with its
+    # GOT bound and read-only.
+    dynamic = subprocess.run(["readelf", "-d", KEEPFTPD], capture_output=True, text=True,
+                             check=True).stdout
+    segments = subprocess.run(["readelf", "-lW", KEEPFTPD], capture_output=True, text=True,
+                              check=True).stdout
+    assert "BIND_NOW" in dynamic and "GNU_RELRO" in segments
+
+
 def test_features_needs_json_and_a_good_config(tree):
     r = run(["--features"])
     assert r.returncode == 2
