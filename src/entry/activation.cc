@@ -60,8 +60,8 @@ std::string Describe(int fd) {
 // also unsets systemd's variables so that nothing later sees them. libsystemd, and the six
 // libraries it needs, is loaded only when one of those variables is set, and unloaded again:
 // under inetd, xinetd or StandardInput=socket no process of the session maps it, and where it
-// was loaded, the session's forks do not copy it (bench/README.md: it cost a quarter of a
-// session's start-up).
+// was loaded, the session's forks do not copy it (bench/README.md, "The floor of the process
+// shape": what mapping them cost every session).
 Result<int> ListenFds() {
   if (std::getenv("LISTEN_FDS") == nullptr && std::getenv("LISTEN_PID") == nullptr &&
       std::getenv("LISTEN_FDNAMES") == nullptr) {

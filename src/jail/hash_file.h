@@ -13,9 +13,10 @@
 namespace keepftpd {
 
 // Loads libgcrypt (dlopen: no other process needs it) and initialises it (version check, no
-// secure memory); once per process, later calls return the first result. Call it before the chroot and the seccomp filter: libgcrypt's first
-// initialisation reads /proc/sys/crypto/fips_enabled and /etc/gcrypt/hwf.deny, which a user
-// could plant inside the jail.
+// secure memory); once per process, later calls return the first result. Call it before the
+// chroot and the seccomp filter: libgcrypt's first initialisation reads
+// /proc/sys/crypto/fips_enabled and /etc/gcrypt/hwf.deny, which a user could plant inside the
+// jail.
 Status PrepareHashing();
 
 // Reads fd from its start to its end (pread: its offset does not move); lower-case hex digest.
