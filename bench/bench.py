@@ -131,9 +131,9 @@ class Activated:
         self.log.close()
 
 
-def session_members(sid):
-    """The pids of the processes whose session id is sid."""
-    out = []
+def proc_stats():
+    """(pid, the fields of /proc/PID/stat after the command name) of every process now; the
+    first of those fields is the state, then the parent's pid, the group's, the session's."""
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -142,9 +142,12 @@ def session_members(sid):
                 stat = f.read()
         except OSError:
             continue
-        if int(stat[stat.rindex(")") + 2:].split()[3]) == sid:
-            out.append(int(pid))
-    return out
+        yield int(pid), stat[stat.rindex(")") + 2:].split()
+
+
+def session_members(sid):
+    """The pids of the processes whose session id is sid."""
+    return [pid for pid, fields in proc_stats() if int(fields[3]) == sid]
 
 
 def parse_kv(line):
@@ -552,16 +555,8 @@ class Bench:
 
     def descendants(self, root):
         children = {}
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-            children.setdefault(ppid, []).append(int(pid))
+        for pid, fields in proc_stats():
+            children.setdefault(int(fields[1]), []).append(pid)
         out, todo = [], [root]
         while todo:
             for c in children.get(todo.pop(), []):
