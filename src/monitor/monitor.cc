@@ -1337,7 +1337,6 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
   m.admissions = Admissions(config.proxy_protocol);
   SetFatalHook([] { if (m.child > 0) KillAndReap(m.child); });  // the jail goes with us
   signal(SIGPIPE, SIG_IGN);
-  NarrowMonitorBoundingSet(config, info.rootless);
   if (config.seccomp_sandbox && config.seccomp_log_only) {
     Log(kLogWarning, "seccomp_log_only=YES: the jails' forbidden system calls run and are only "
                      "logged by the kernel (journalctl -k: audit type=1326); use this to "
@@ -1355,6 +1354,9 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
   m.started_ms = NowMs();
   m.started_realtime = static_cast<std::int64_t>(time(nullptr));
   LogEventRecord(kLogInfo, "session start", {.command = "SESSION", .result = "start"});
+  // After the refusals (a banned or untrusted address costs no more than before), before the
+  // first fork.
+  NarrowMonitorBoundingSet(config, info.rootless);
   if (config.implicit_ssl) {
     // Implicit FTPS: the TLS handshake comes first, then the banner inside it.
     Status s = ActivateTls(m);
