@@ -15,6 +15,10 @@
 //       PWD, QUIT, wait for close. tls: the same with AUTH TLS after the 220. login: as ftp,
 //       with USER and PASS given (a local user). banner: connect, read the 220 line, wait for
 //       close.
+//   client phases HOST PORT N ftp|tls
+//       N sessions as `sessions N 1`, one at a time, each step timed on its own; prints the
+//       median of each step in milliseconds: connect to the 220, AUTH TLS to the 234, the
+//       handshake, USER to 331, PASS to 230, PWD to 257, QUIT to 221, the 221 to the close.
 //   client retr HOST PORT PATH [tls|ascii]
 //                                         one passive RETR of PATH, binary (TYPE I), or over
 //                                         TLS, or in ASCII mode (TYPE A)
@@ -281,6 +285,11 @@ class Control {
   // AUTH TLS and the control connection's handshake (right after the 220).
   void StartTls() {
     Expect("AUTH TLS", 234);
+    StartTlsAfter234();
+  }
+
+  // The handshake, once the 234 has been read.
+  void StartTlsAfter234() {
     if (!buf_.empty()) Die("data after the 234 reply, before the TLS handshake");
     ssl_ = TlsConnect(fd_, nullptr, "control connection");
   }
@@ -445,6 +454,46 @@ int Sessions(int n, int parallel, bool ftp, bool tls, const std::string& user,
   std::printf("sessions=%zu seconds=%.6f rate=%.3f p50_ms=%.3f p99_ms=%.3f\n", all.size(), secs,
               static_cast<double>(all.size()) / secs, Percentile(all, 0.50) * 1e3,
               Percentile(all, 0.99) * 1e3);
+  return 0;
+}
+
+// Where the time of one sequential session goes, step by step, from the client's side.
+int Phases(int n, bool tls) {
+  const char* names[] = {"banner", "auth", "handshake", "user", "pass", "pwd", "quit", "close"};
+  constexpr size_t kSteps = sizeof names / sizeof names[0];
+  std::vector<std::vector<double>> ms(kSteps);
+  for (int i = 0; i < n; ++i) {
+    Control c(Connect(g_host, g_port));
+    auto t = Clock::now();
+    auto lap = [&](size_t step) {
+      auto now = Clock::now();
+      ms[step].push_back(Seconds(t, now) * 1e3);
+      t = now;
+    };
+    c.ExpectReply(220, "banner");
+    lap(0);
+    if (tls) {
+      c.Expect("AUTH TLS", 234);
+      lap(1);
+      c.StartTlsAfter234();
+      lap(2);
+    }
+    c.Expect("USER anonymous", 331);
+    lap(3);
+    c.Expect("PASS x@y", 230);
+    lap(4);
+    c.Expect("PWD", 257);
+    lap(5);
+    c.Expect("QUIT", 221);
+    lap(6);
+    c.WaitClose();
+    lap(7);
+  }
+  for (size_t step = 0; step < kSteps; ++step) {
+    if (!tls && (step == 1 || step == 2)) continue;
+    std::printf("%s%s_ms=%.3f", step == 0 ? "" : " ", names[step], Percentile(ms[step], 0.5));
+  }
+  std::printf("\n");
   return 0;
 }
 
@@ -678,6 +727,8 @@ int main(int argc, char** argv) {
                     a[5] == "tls", "anonymous", "x@y");
   if (mode == "sessions" && a.size() == 8 && a[5] == "login")
     return Sessions(std::atoi(a[3].c_str()), std::atoi(a[4].c_str()), true, false, a[6], a[7]);
+  if (mode == "phases" && a.size() == 5 && (a[4] == "ftp" || a[4] == "tls"))
+    return Phases(std::atoi(a[3].c_str()), a[4] == "tls");
   if (mode == "retr" && (a.size() == 4 || (a.size() == 5 && (a[4] == "tls" || a[4] == "ascii"))))
     return Retr(a[3], a.size() == 5 && a[4] == "tls", a.size() == 5 && a[4] == "ascii");
   if (mode == "stor" && (a.size() == 5 || (a.size() == 6 && a[5] == "tls")))

@@ -88,6 +88,8 @@ class Profiler:
         return path
 
     def server_argv(self, name):
+        if name == "tls-floor":  # bench/tls_floor.cc: a session over TLS in one process
+            return [os.path.join(self.a.tools, "tls_floor"), self.a.cert, self.a.key]
         if name == "shape-libs":  # bench/shape_floor.cc with keepftpd's libraries
             empty = os.path.join(self.a.work, "empty-shape")
             os.makedirs(empty, exist_ok=True)
@@ -790,6 +792,49 @@ class Profiler:
         self.emit("| **total (without other work)** | " +
                   " | ".join(f"**{totals[s]:.2f}**" for s in servers) + " |", "")
 
+    # ---- phases: where a session's time goes, from the client's side --------------------
+
+    def step_phases(self):
+        n = int(os.environ.get("PHASE_SESSIONS", 100))
+        turns = int(os.environ.get("PHASE_TURNS", 5))
+        self.emit(f"### Where a session's time goes, from the client ({turns} turns of {n} "
+                  "sequential sessions each, interleaved; medians of the turns' medians, ms)", "",
+                  "`client phases`: each step from the client's last reply (or the connect) to "
+                  "the next reply it waits for; `close` is the 221 to the server's close.", "")
+        rows = (("ftp", ("keepftpd", "vsftpd", "shape-libs")),
+                ("tls", ("keepftpd-ftps", "vsftpd-ftps", "tls-floor")))
+        for mode, servers in rows:
+            logs = os.path.join(self.out, "phases")
+            os.makedirs(logs, exist_ok=True)
+            running = {s: bench.Activated(s, self.server_argv(s), logs) for s in servers}
+            got = {s: collections.defaultdict(list) for s in servers}
+            try:
+                for _ in range(turns):
+                    for s in servers:
+                        r = subprocess.run([self.b.client, "phases", "127.0.0.1",
+                                            str(running[s].port), str(n), mode],
+                                           capture_output=True, text=True, timeout=600)
+                        if r.returncode != 0:
+                            raise bench.Failure(f"phases {s}: {r.stderr}")
+                        for k, v in bench.parse_kv(r.stdout).items():
+                            got[s][k].append(float(v))
+            finally:
+                for srv in running.values():
+                    srv.stop()
+            steps = list(got[servers[0]])
+            self.emit(f"| step ({mode}) | " + " | ".join(servers) + " |",
+                      "| --- |" + " ---: |" * len(servers))
+            for k in steps + ["total"]:
+                cells = []
+                for s in servers:
+                    if k == "total":
+                        v = statistics.median([sum(t) for t in zip(*got[s].values())])
+                    else:
+                        v = statistics.median(got[s][k]) if got[s].get(k) else float("nan")
+                    cells.append(f"{v:.2f}")
+                self.emit(f"| {k.removesuffix('_ms')} | " + " | ".join(cells) + " |")
+            self.emit("")
+
     # ---- ld.so: libraries and relocations ----------------------------------------------
 
     LIBSETS = [
@@ -907,7 +952,8 @@ def main():
     p = Profiler(a)
     steps = [("strace", p.step_strace), ("callgrind", p.step_callgrind),
              ("perf", p.step_perf), ("pss", p.step_pss),
-             ("kernel", p.step_kernel), ("ldso", p.step_ldso), ("namespaces", p.step_namespaces)]
+             ("kernel", p.step_kernel), ("ldso", p.step_ldso), ("namespaces", p.step_namespaces),
+             ("phases", p.step_phases)]
     for name, fn in steps:
         if not a.only or a.only in name:
             fn()

@@ -4,7 +4,7 @@
 # both configured as bench/bench.py configures them. Run as root on Debian 12:
 #   bench/profile.sh                 everything (about 2 minutes)
 #   ONLY=strace bench/profile.sh     one step: strace, callgrind, perf, pss, kernel, ldso,
-#                                    namespaces
+#                                    namespaces, phases
 # Raw outputs go to build-prof/profile/ (callgrind.out.*, strace logs); the report (markdown)
 # is printed on stdout. Instruction and syscall counts do not depend on the machine's load;
 # timings do.
@@ -34,7 +34,7 @@ keepftpd=${KEEPFTPD:-$top/build-prof/src/keepftpd}
 
 tools=build-prof/tools
 mkdir -p "$tools"
-for t in client trivial220; do
+for t in client trivial220 tls_floor; do
   if [ ! -x "$tools/$t" ] || [ "bench/$t.cc" -nt "$tools/$t" ]; then
     g++ -std=c++20 -O2 -Wall -Wextra -pthread -o "$tools/$t" "bench/$t.cc" -lssl -lcrypto
   fi
