@@ -1,6 +1,7 @@
 // HASH's digests: a whole file's checksum, computed in the session jail from a file it opened
-// itself, with libgcrypt and zlib for CRC32. Session jail only, and PrepareHashing in its process
-// before it enters the jail.
+// itself, with libgcrypt and zlib for CRC32. HashFile in the session jail only; PrepareHashing
+// in the monitor once it accepts a login (the session's processes inherit the result), and
+// again in the session jail's process before it enters the jail.
 #ifndef KEEPFTPD_SRC_JAIL_HASH_FILE_H_
 #define KEEPFTPD_SRC_JAIL_HASH_FILE_H_
 
@@ -12,11 +13,11 @@
 
 namespace keepftpd {
 
-// Loads libgcrypt (dlopen: no other process needs it) and initialises it (version check, no
-// secure memory); once per process, later calls return the first result. Call it before the
-// chroot and the seccomp filter: libgcrypt's first initialisation reads
-// /proc/sys/crypto/fips_enabled and /etc/gcrypt/hwf.deny, which a user could plant inside the
-// jail.
+// Loads libgcrypt (dlopen: a connection that never logs in never needs it) and initialises it
+// (version check, no secure memory); once per process (a forked child inherits the result),
+// later calls return the first result. Call it before any chroot and seccomp filter:
+// libgcrypt's first initialisation reads /proc/sys/crypto/fips_enabled and
+// /etc/gcrypt/hwf.deny, which a user could plant inside the jail.
 Status PrepareHashing();
 
 // Reads fd from its start to its end (pread: its offset does not move); lower-case hex digest.

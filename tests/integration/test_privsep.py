@@ -384,30 +384,30 @@ def maps_libgcrypt(pid):
 
 
 @pytest.mark.parametrize("mode", ["inetd", "systemd"])
-def test_libsystemd_is_mapped_by_no_process_and_libgcrypt_by_the_session_jail_only(
-        make_server, mode):
+def test_libsystemd_is_mapped_by_no_process_and_libgcrypt_only_after_a_login(make_server, mode):
     """libsystemd is loaded only to read LISTEN_FDS (systemd mode) and unloaded at once, and
-    libgcrypt only by the session jail for HASH (README, "What each process of a session
-    costs"): the forks of a session copy neither."""
+    libgcrypt (for the session jail's HASH) by the monitor once it accepts a login, before it
+    forks the session: no process of a connection that has not logged in maps it, and the
+    keeper, the session's monitor and its jail share the one copy (README, "What each process
+    of a session costs")."""
     server = make_server(mode=mode)
     c = server.raw()
     assert c.reply()[0] == 220
+    assert c.cmd("USER anonymous")[0] == 331
     for pid in process_chain(server, 2):
         assert not maps_library(pid, "libsystemd")
         assert not maps_libgcrypt(pid)
-    assert c.cmd("USER anonymous")[0] == 331
     assert c.cmd("PASS x@y")[0] == 230
-    keeper, session_monitor, session = process_chain(server, 3)
-    assert not any(maps_library(pid, "libsystemd") for pid in (keeper, session_monitor, session))
-    assert not maps_libgcrypt(keeper) and not maps_libgcrypt(session_monitor)
-    assert maps_libgcrypt(session)
+    chain = process_chain(server, 3)
+    assert not any(maps_library(pid, "libsystemd") for pid in chain)
+    assert all(maps_libgcrypt(pid) for pid in chain)
     c.cmd("QUIT")
 
 
 @pytest.mark.parametrize("keeps_capability", [False, True])
 def test_the_session_jail_computes_hash_digests_and_nothing_loads_openssl(
         make_server, tree, keeps_capability):
-    """HASH digests are libgcrypt's (loaded by the session jail before it enters its jail),
+    """HASH digests are libgcrypt's (loaded before the session jail enters its jail),
     computed by the session jail from the file it opened: the session's monitor reads none of the file and forks
     nothing, even where it keeps a capability (chown_uploads), and no process of a plain session
     maps OpenSSL (openssl_library.h)."""
