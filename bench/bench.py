@@ -1,9 +1,9 @@
 """Orchestration for bench/run.sh: makes the served tree and the configurations, starts
 keepftpd, vsftpd (each plain, with TLS configured, as FTPS servers, for local users and for
-uploads) and the per-connection physical limits (trivial220, shape_floor, tls_floor) under
-systemd-socket-activate --inetd, runs the workloads round by round (keepftpd, vsftpd, keepftpd,
-vsftpd, ...) with the C++ client and prints medians, min-max and keepftpd/vsftpd ratios,
-same-server ratios, then the physical limits.
+uploads) and the per-connection physical limits (trivial220, shape_floor, tls_floor,
+shape_floor_tls) under systemd-socket-activate --inetd, runs the workloads round by round
+(keepftpd, vsftpd, keepftpd, vsftpd, ...) with the C++ client and prints medians, min-max and
+keepftpd/vsftpd ratios, same-server ratios, then the physical limits.
 
 Runs as root inside run.sh's private mount namespace, where the accounts ftp (61001),
 kftp-nopriv (61002) and the local user named by BENCH_LOCAL_USER (61003, password
@@ -357,6 +357,11 @@ class Bench:
         self.servers["tls-floor"] = Activated(
             "tls-floor", [os.path.join(self.opts.tools, "tls_floor"), self.opts.cert,
                           self.opts.key], logs)
+        # keepftpd's process shape with a TLS jail doing tls_floor's work, with keepftpd's
+        # libraries (bench/shape_floor_tls.cc), for the same row.
+        self.servers["shape-tls"] = Activated(
+            "shape-tls", [os.path.join(self.opts.tools, "shape_floor_tls"), empty, self.anon,
+                          str(ftp.pw_uid), str(ftp.pw_gid), self.opts.cert, self.opts.key], logs)
 
     def stop(self):
         for s in self.servers.values():
@@ -382,8 +387,8 @@ class Bench:
         # client's ("login" logs the local user in).
         if target == "trivial":
             mode = "banner"
-        if target == "tls-floor":
-            flavour = ""  # one server, for the TLS session alone
+        if target in ("tls-floor", "shape-tls"):
+            flavour = ""  # one server each, for sessions over TLS only
         creds = ([os.environ["BENCH_LOCAL_USER"], os.environ["BENCH_LOCAL_PASS"]]
                  if mode == "login" else [])
         kv = self.run_client(target + flavour, "sessions", n, parallel, mode, *creds)
@@ -827,7 +832,7 @@ class Bench:
             ("sequential sessions, TLS configured but not used", ab,
              lambda t: self.sessions(t, SEQ_SESSIONS, 1, "sequential, TLS configured but not used",
                                      "-ssl")),
-            ("sequential sessions over TLS", ab + ["tls-floor"],
+            ("sequential sessions over TLS", ab + ["tls-floor", "shape-tls"],
              lambda t: self.sessions(t, SEQ_SESSIONS, 1, "sequential over TLS", "-ftps", "tls")),
             ("FTPS RETR big file", ab + ["aesgcm"], self.ftps_retr_big),
             ("FTPS STOR big file", ab, self.ftps_stor_big),
@@ -886,6 +891,8 @@ class Bench:
                                  ("shape", "keepftpd's process shape, static (shape_floor)"),
                                  ("shape-libs", "the same with keepftpd's shared libraries"),
                                  ("tls-floor", "one-process TLS server (tls_floor)"),
+                                 ("shape-tls", "keepftpd's process shape over TLS, with its "
+                                               "libraries (shape_floor_tls)"),
                                  ("sendfile", "raw sendfile pair"),
                                  ("ascii-pair", "read, converted and sent over loopback "
                                                 "(sendfile_pair ascii)"),

@@ -90,6 +90,12 @@ class Profiler:
     def server_argv(self, name):
         if name == "tls-floor":  # bench/tls_floor.cc: a session over TLS in one process
             return [os.path.join(self.a.tools, "tls_floor"), self.a.cert, self.a.key]
+        if name == "shape-tls":  # bench/shape_floor_tls.cc: keepftpd's shape over TLS
+            empty = os.path.join(self.a.work, "empty-shape")
+            os.makedirs(empty, exist_ok=True)
+            ftp = pwd.getpwnam("ftp")
+            return [os.path.join(self.a.tools, "shape_floor_tls"), empty, self.b.anon,
+                    str(ftp.pw_uid), str(ftp.pw_gid), self.a.cert, self.a.key]
         if name == "shape-libs":  # bench/shape_floor.cc with keepftpd's libraries
             empty = os.path.join(self.a.work, "empty-shape")
             os.makedirs(empty, exist_ok=True)
@@ -800,9 +806,11 @@ class Profiler:
         self.emit(f"### Where a session's time goes, from the client ({turns} turns of {n} "
                   "sequential sessions each, interleaved; medians of the turns' medians, ms)", "",
                   "`client phases`: each step from the client's last reply (or the connect) to "
-                  "the next reply it waits for; `close` is the 221 to the server's close.", "")
+                  "the next reply it waits for; `close` is the 221 to the server's close. "
+                  "shape-libs and shape-tls: keepftpd's process shape with its libraries "
+                  "(bench/shape_floor.cc, bench/shape_floor_tls.cc).", "")
         rows = (("ftp", ("keepftpd", "vsftpd", "shape-libs")),
-                ("tls", ("keepftpd-ftps", "vsftpd-ftps", "tls-floor")))
+                ("tls", ("keepftpd-ftps", "vsftpd-ftps", "tls-floor", "shape-tls")))
         for mode, servers in rows:
             logs = os.path.join(self.out, "phases")
             os.makedirs(logs, exist_ok=True)

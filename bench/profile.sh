@@ -44,6 +44,8 @@ done
 mapfile -t needed < <(readelf -d "$keepftpd" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/-l:\1/p')
 g++ -std=c++20 -O2 -Wall -Wextra -static-libstdc++ -static-libgcc -Ibuild-prof/src/monitor \
   -o "$tools/shape_floor_libs" bench/shape_floor.cc -Wl,--no-as-needed "${needed[@]}"
+g++ -std=c++20 -O2 -Wall -Wextra -static-libstdc++ -static-libgcc -Ibuild-prof/src/monitor \
+  -o "$tools/shape_floor_tls" bench/shape_floor_tls.cc -Wl,--no-as-needed "${needed[@]}"
 # Under valgrind only: chroot() that leaves the root alone, so that a jail's profile can be
 # written when it exits (see bench/profile.py).
 if [ ! -f "$tools/nochroot.so" ] || [ bench/prof_nochroot.c -nt "$tools/nochroot.so" ]; then

@@ -50,6 +50,9 @@ g++ -std=c++20 -O2 -Wall -Wextra -static -Ibuild-bench/src/monitor -o "$tools/sh
 mapfile -t needed < <(readelf -d "$keepftpd" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/-l:\1/p')
 g++ -std=c++20 -O2 -Wall -Wextra -static-libstdc++ -static-libgcc -Ibuild-bench/src/monitor \
   -o "$tools/shape_floor_libs" bench/shape_floor.cc -Wl,--no-as-needed "${needed[@]}"
+# The same shape over TLS: its TLS jail loads OpenSSL with dlopen, as keepftpd's does.
+g++ -std=c++20 -O2 -Wall -Wextra -static-libstdc++ -static-libgcc -Ibuild-bench/src/monitor \
+  -o "$tools/shape_floor_tls" bench/shape_floor_tls.cc -Wl,--no-as-needed "${needed[@]}"
 
 # One self-signed RSA 2048 certificate for both servers' FTPS, made once and kept.
 cert=build-bench/bench-data/cert.pem
