@@ -24,79 +24,24 @@
 //
 // bench/run.sh also builds it dynamically linked against keepftpd's own shared libraries
 // (loaded, never called), to show what loading them costs in this shape.
-#include <fcntl.h>
-#include <grp.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <sched.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
-#include <cstring>
-#include <span>
 #include <string_view>
-#include <vector>
 
-#include "sandbox_filters.h"
+#include "shape_floor.h"
+
+using shape::EnterJail;
+using shape::Fail;
+using shape::Reap;
 
 namespace {
 
-[[noreturn]] void Fail() { _exit(1); }
-
-// One of keepftpd's compiled filters; the session monitor's with the session jail's pid in both of
-// the marks, as keepftpd's sandbox.cc patches it for a session without a TLS jail.
-void LoadFilter(std::span<const sock_filter> compiled, pid_t jail = 0) {
-  std::vector<sock_filter> prog(compiled.begin(), compiled.end());
-  for (sock_filter& insn : prog) {
-    for (std::uint32_t mark : keepftpd::seccomp_bpf::kPidMark) {
-      if (jail != 0 && insn.code == (BPF_JMP | BPF_JEQ | BPF_K) && insn.k == mark) {
-        insn.k = static_cast<std::uint32_t>(jail);
-      }
-    }
-  }
-  sock_fprog fprog{static_cast<unsigned short>(prog.size()), prog.data()};
-  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0) != 0) Fail();
-}
-
-void TakeIds(uid_t uid, gid_t gid) {
-  if (setgroups(0, nullptr) != 0 || setresgid(gid, gid, gid) != 0 ||
-      setresuid(uid, uid, uid) != 0)
-    Fail();
-}
-
-void EnterJail(const char* root, uid_t uid, gid_t gid, std::span<const sock_filter> filter) {
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) Fail();
-  if (chroot(root) != 0 || chdir("/") != 0) Fail();
-  TakeIds(uid, gid);
-  if (prctl(PR_SET_DUMPABLE, 0) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) Fail();
-  LoadFilter(filter);
-}
-
-void Say(std::string_view line) {
-  if (write(1, line.data(), line.size()) != static_cast<ssize_t>(line.size())) Fail();
-}
-
-// Reads one command line (the client sends the next only after a reply, so a read ends at it)
-// and returns its first four bytes.
-std::string_view Hear() {
-  static char buf[512];
-  size_t got = 0;
-  while (got == 0 || buf[got - 1] != '\n') {
-    ssize_t n = read(0, buf + got, sizeof buf - got);
-    if (n <= 0 || (got += static_cast<size_t>(n)) == sizeof buf) Fail();
-  }
-  return std::string_view(buf, got < 4 ? got : 4);
-}
-
-void Reap(pid_t pid) {
-  int status = 0;
-  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) Fail();
-}
+void Say(std::string_view line) { shape::Say(1, line); }
+std::string_view Hear() { return shape::Hear(0); }
 
 }  // namespace
 
@@ -144,10 +89,8 @@ int main(int argc, char** argv) {
       _exit(0);
     }
     close(channel[1]);
-    if (chroot(empty) != 0 || chdir("/") != 0) Fail();
-    TakeIds(uid, gid);
-    if (prctl(PR_SET_DUMPABLE, 0) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) Fail();
-    LoadFilter(keepftpd::seccomp_bpf::kSessionMonitor, jail);
+    shape::Confine(empty, uid, gid);
+    shape::LoadFilter(keepftpd::seccomp_bpf::kSessionMonitor, jail);
     char byte;
     while (read(channel[0], &byte, 1) > 0) {
     }

@@ -26,9 +26,6 @@
 //    PWD with 257, QUIT with 221 over the plaintext end. When it is gone the TLS jail sends
 //    close_notify and exits, and the connection closes.
 #include <dlfcn.h>
-#include <grp.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/bio.h>
@@ -36,24 +33,23 @@
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <sched.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
-#include <span>
 #include <string_view>
-#include <vector>
 
-#include "sandbox_filters.h"
+#include "shape_floor.h"
+
+using shape::EnterJail;
+using shape::Fail;
+using shape::Hear;
+using shape::Reap;
+using shape::Say;
 
 namespace {
-
-[[noreturn]] void Fail() { _exit(1); }
 
 // OpenSSL's functions this program calls, found with dlsym in the TLS jail's process only.
 #define SHAPE_OPENSSL(X)                                                                     \
@@ -98,87 +94,34 @@ SSL_CTX* MakeContext(const char* cert, const char* key_file) {
   return ctx;
 }
 
-// One of keepftpd's compiled filters; the session monitor's with the session jail's pid in the
-// first mark and the TLS jail's in the second, as keepftpd's sandbox.cc patches it.
-void LoadFilter(std::span<const sock_filter> compiled, pid_t jail = 0, pid_t tls_jail = 0) {
-  std::vector<sock_filter> prog(compiled.begin(), compiled.end());
-  const pid_t pids[2] = {jail, tls_jail};
-  for (sock_filter& insn : prog) {
-    for (int i = 0; i < 2; ++i) {
-      if (jail != 0 && insn.code == (BPF_JMP | BPF_JEQ | BPF_K) &&
-          insn.k == keepftpd::seccomp_bpf::kPidMark[i]) {
-        insn.k = static_cast<std::uint32_t>(pids[i]);
-      }
-    }
-  }
-  sock_fprog fprog{static_cast<unsigned short>(prog.size()), prog.data()};
-  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0) != 0) Fail();
-}
-
-void TakeIds(uid_t uid, gid_t gid) {
-  if (setgroups(0, nullptr) != 0 || setresgid(gid, gid, gid) != 0 ||
-      setresuid(uid, uid, uid) != 0)
-    Fail();
-}
-
-void EnterJail(const char* root, uid_t uid, gid_t gid, std::span<const sock_filter> filter) {
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) Fail();
-  if (chroot(root) != 0 || chdir("/") != 0) Fail();
-  TakeIds(uid, gid);
-  if (prctl(PR_SET_DUMPABLE, 0) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) Fail();
-  LoadFilter(filter);
-}
-
-void Say(int fd, std::string_view line) {
-  if (write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) Fail();
-}
-
-// Reads one command line (the client sends the next only after a reply, so a read ends at it)
-// and returns its first four bytes.
-std::string_view Hear(int fd) {
-  static char buf[512];
-  size_t got = 0;
-  while (got == 0 || buf[got - 1] != '\n') {
-    ssize_t n = read(fd, buf + got, sizeof buf - got);
-    if (n <= 0 || (got += static_cast<size_t>(n)) == sizeof buf) Fail();
-  }
-  return std::string_view(buf, got < 4 ? got : 4);
-}
-
-void Reap(pid_t pid) {
-  int status = 0;
-  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) Fail();
-}
-
-// One descriptor over a socket pair (SCM_RIGHTS), with one byte.
-void SendFd(int channel, int fd) {
+// A message of one byte with room for one descriptor (SCM_RIGHTS).
+struct OneFd {
   char byte = 'T';
   iovec iov{&byte, 1};
   alignas(cmsghdr) char space[CMSG_SPACE(sizeof(int))] = {};
   msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = space;
-  msg.msg_controllen = sizeof space;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  OneFd() {
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = space;
+    msg.msg_controllen = sizeof space;
+  }
+};
+
+void SendFd(int channel, int fd) {
+  OneFd m;
+  cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  if (sendmsg(channel, &msg, 0) != 1) Fail();
+  if (sendmsg(channel, &m.msg, 0) != 1) Fail();
 }
 
 int ReceiveFd(int channel) {
-  char byte;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char space[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = space;
-  msg.msg_controllen = sizeof space;
-  if (recvmsg(channel, &msg, MSG_CMSG_CLOEXEC) != 1) Fail();
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  OneFd m;
+  if (recvmsg(channel, &m.msg, MSG_CMSG_CLOEXEC) != 1) Fail();
+  cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
   if (c == nullptr || c->cmsg_type != SCM_RIGHTS) Fail();
   int fd;
   std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
@@ -297,10 +240,8 @@ int main(int argc, char** argv) {
     close(channel[1]);
     close(0);
     close(1);
-    if (chroot(empty) != 0 || chdir("/") != 0) Fail();
-    TakeIds(uid, gid);
-    if (prctl(PR_SET_DUMPABLE, 0) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) Fail();
-    LoadFilter(keepftpd::seccomp_bpf::kSessionMonitor, jail, tls_jail);
+    shape::Confine(empty, uid, gid);
+    shape::LoadFilter(keepftpd::seccomp_bpf::kSessionMonitor, jail, tls_jail);
     char byte;
     while (read(channel[0], &byte, 1) > 0) {
     }
