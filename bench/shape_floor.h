@@ -9,6 +9,7 @@
 #include <linux/seccomp.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -82,6 +83,46 @@ inline std::string_view Hear(int fd) {
 inline void Reap(pid_t pid) {
   int status = 0;
   if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) Fail();
+}
+
+// After the login: forks the session's monitor, which forks the session jail (connection on
+// fd 0/1: the client's, or the TLS jail's plaintext end) and then confines itself as keepftpd's
+// does, its filter patched with the jail's pid and tls_jail's (0: none). With a TLS jail the
+// session's monitor lets go of the plaintext end, so that the TLS jail sees the session end when
+// the jail exits; other_fd (-1: none) is closed in both. Returns the session monitor's pid.
+inline pid_t StartSession(const char* empty, const char* session_root, uid_t uid, gid_t gid,
+                          pid_t tls_jail, int other_fd) {
+  pid_t session_monitor = fork();
+  if (session_monitor != 0) {
+    if (session_monitor < 0) Fail();
+    return session_monitor;
+  }
+  int channel[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0) Fail();
+  pid_t jail = fork();
+  if (jail < 0) Fail();
+  if (other_fd >= 0) close(other_fd);
+  if (jail == 0) {  // session jail
+    close(channel[0]);
+    EnterJail(session_root, uid, gid, keepftpd::seccomp_bpf::kSession);
+    Say(1, "230 Login successful.\r\n");
+    for (std::string_view command = Hear(0); command != "QUIT"; command = Hear(0))
+      Say(1, command == "PWD\r" ? "257 \"/\" is the current directory\r\n" : "200 OK\r\n");
+    Say(1, "221 Goodbye.\r\n");
+    _exit(0);
+  }
+  close(channel[1]);
+  if (tls_jail != 0) {
+    close(0);
+    close(1);
+  }
+  Confine(empty, uid, gid);
+  LoadFilter(keepftpd::seccomp_bpf::kSessionMonitor, jail, tls_jail);
+  char byte;
+  while (read(channel[0], &byte, 1) > 0) {
+  }
+  Reap(jail);
+  _exit(0);
 }
 
 }  // namespace shape

@@ -221,33 +221,8 @@ int main(int argc, char** argv) {
   Reap(static_cast<pid_t>(pid));
   close(channel[0]);
 
-  pid_t session_monitor = fork();
-  if (session_monitor < 0) Fail();
-  if (session_monitor == 0) {
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0) Fail();
-    pid_t jail = fork();
-    if (jail < 0) Fail();
-    if (jail == 0) {  // session jail
-      close(channel[0]);
-      close(tls_channel[0]);
-      EnterJail(session_root, uid, gid, keepftpd::seccomp_bpf::kSession);
-      Say(1, "230 Login successful.\r\n");
-      for (std::string_view command = Hear(0); command != "QUIT"; command = Hear(0))
-        Say(1, command == "PWD\r" ? "257 \"/\" is the current directory\r\n" : "200 OK\r\n");
-      Say(1, "221 Goodbye.\r\n");
-      _exit(0);
-    }
-    close(channel[1]);
-    close(0);
-    close(1);
-    shape::Confine(empty, uid, gid);
-    shape::LoadFilter(keepftpd::seccomp_bpf::kSessionMonitor, jail, tls_jail);
-    char byte;
-    while (read(channel[0], &byte, 1) > 0) {
-    }
-    Reap(jail);
-    _exit(0);
-  }
+  pid_t session_monitor =
+      shape::StartSession(empty, session_root, uid, gid, tls_jail, tls_channel[0]);
   close(0);
   close(1);
   Reap(session_monitor);
