@@ -90,18 +90,16 @@ class Profiler:
     def server_argv(self, name):
         if name == "tls-floor":  # bench/tls_floor.cc: a session over TLS in one process
             return [os.path.join(self.a.tools, "tls_floor"), self.a.cert, self.a.key]
-        if name == "shape-tls":  # bench/shape_floor_tls.cc: keepftpd's shape over TLS
+        if name in ("shape-libs", "shape-tls"):
+            # bench/shape_floor.cc with keepftpd's libraries; bench/shape_floor_tls.cc, the same
+            # shape over TLS
             empty = os.path.join(self.a.work, "empty-shape")
             os.makedirs(empty, exist_ok=True)
             ftp = pwd.getpwnam("ftp")
-            return [os.path.join(self.a.tools, "shape_floor_tls"), empty, self.b.anon,
-                    str(ftp.pw_uid), str(ftp.pw_gid), self.a.cert, self.a.key]
-        if name == "shape-libs":  # bench/shape_floor.cc with keepftpd's libraries
-            empty = os.path.join(self.a.work, "empty-shape")
-            os.makedirs(empty, exist_ok=True)
-            ftp = pwd.getpwnam("ftp")
-            return [os.path.join(self.a.tools, "shape_floor_libs"), empty, self.b.anon,
-                    str(ftp.pw_uid), str(ftp.pw_gid)]
+            argv = [os.path.join(self.a.tools, "shape_floor_libs" if name == "shape-libs"
+                                 else "shape_floor_tls"),
+                    empty, self.b.anon, str(ftp.pw_uid), str(ftp.pw_gid)]
+            return argv + ([self.a.cert, self.a.key] if name == "shape-tls" else [])
         conf = self.confs[name]
         if name.startswith("keepftpd"):
             return [self.a.keepftpd, "--config", conf]
