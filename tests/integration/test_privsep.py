@@ -404,6 +404,21 @@ def test_libsystemd_is_mapped_by_no_process_and_libgcrypt_only_after_a_login(mak
     c.cmd("QUIT")
 
 
+def test_a_refused_login_loads_no_libgcrypt(make_server, local_users):
+    """The monitor loads libgcrypt only once it has accepted a login: a wrong password leaves
+    the connection's processes without it (README, "Security model")."""
+    server = make_server({"local_enable": "YES", "anonymous_enable": "NO",
+                          "delay_failed_login": "0"})
+    c = server.raw()
+    assert c.reply()[0] == 220
+    assert c.cmd("USER kftp-alice")[0] == 331
+    assert c.cmd("PASS wrong-guess")[0] == 530
+    assert c.cmd("NOOP")[0] == 200  # the connection goes on, before login
+    for pid in process_chain(server, 2):
+        assert not maps_libgcrypt(pid)
+    c.cmd("QUIT")
+
+
 @pytest.mark.parametrize("keeps_capability", [False, True])
 def test_the_session_jail_computes_hash_digests_and_nothing_loads_openssl(
         make_server, tree, keeps_capability):
