@@ -48,6 +48,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <string>
@@ -354,18 +355,38 @@ void LogExit(const std::string& who, int status, std::optional<std::uint32_t> re
   }
 }
 
-// Sleeps ms milliseconds, however often a signal interrupts it.
-void SleepMs(long ms) {
-  struct timespec t = {static_cast<time_t>(ms / 1000), (ms % 1000) * 1000000L};
+// Sleeps us microseconds, however often a signal interrupts it.
+void SleepUs(long us) {
+  struct timespec t = {static_cast<time_t>(us / 1000000), (us % 1000000) * 1000L};
   while (nanosleep(&t, &t) != 0 && errno == EINTR) {
   }
 }
+
+void SleepMs(long ms) { SleepUs(ms * 1000); }
 
 // Milliseconds of the monotonic clock.
 long NowMs() {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
   return now.tv_sec * 1000L + now.tv_nsec / 1000000L;
+}
+
+// Reaps pid once it has exited, for at most timeout_ms; between looks, calls between (if any).
+// A jail's channel closes while it exits, often some tens of microseconds before it becomes
+// reapable, and the 230 waits for that: the next look comes after 50 us, each later one after
+// twice the wait before, at most 10 ms apart. Returns waitpid's result: the pid, 0 if it still
+// runs, -1 on error.
+pid_t ReapWithin(pid_t pid, int* status, long timeout_ms,
+                 const std::function<void()>& between = nullptr) {
+  const long deadline = NowMs() + timeout_ms;
+  pid_t r = waitpid(pid, status, WNOHANG);
+  for (long wait_us = 50; r == 0 && NowMs() < deadline;
+       wait_us = std::min(wait_us * 2, 10000L)) {
+    SleepUs(wait_us);
+    if (between) between();
+    r = waitpid(pid, status, WNOHANG);
+  }
+  return r;
 }
 
 // poll(), again when a signal interrupts it.
@@ -411,11 +432,7 @@ void ReapChild(Monitor& m, int timeout_ms) {
   // A jail whose channel closed is normally exiting: give it a moment to become reapable, so its
   // real exit status (a SIGSYS from seccomp, say) is seen; a jail that lingers is killed.
   int status = 0;
-  pid_t r = 0;
-  for (int i = 0; i < 500 && r == 0; ++i) {
-    r = waitpid(m.child, &status, WNOHANG);
-    if (r == 0) SleepMs(1);
-  }
+  const pid_t r = ReapWithin(m.child, &status, 500);
   if (r == 0) {
     // An unprivileged monitor may not signal a jail of another user: then leaving is enough,
     // the jail's parent-death signal ends it.
@@ -531,11 +548,8 @@ bool EveryLoginNeedsTls(const Config& config) {
   }
   if (m.tls.active && m.tls.pid > 0) {
     UniqueFd(std::exchange(m.session->control_fd, -1)).Reset();  // the TLS jail then ends
-    for (int i = 0; i < 300; ++i) {
-      DrainTlsChannel(m);
-      if (waitpid(m.tls.pid, nullptr, WNOHANG) != 0) break;
-      SleepMs(10);
-    }
+    DrainTlsChannel(m);
+    ReapWithin(m.tls.pid, nullptr, 3000, [&m] { DrainTlsChannel(m); });
     DrainTlsChannel(m);
   }
   _exit(0);
