@@ -250,10 +250,14 @@ class Bench:
         def keepftpd(name, extra=""):
             path = os.path.join(t, f"{name}.conf")
             with open(path, "w") as f:
+                # The failed-login table in the benchmark's tree: a run neither reads the
+                # machine's table in /run/keepftpd (where another program's failed logins from
+                # 127.0.0.1 would ban the client) nor leaves its own behind.
                 f.write(merged(f"anonymous_enable=YES\n"
                                f"anon_root={self.anon}\n"
                                f"nopriv_user=kftp-nopriv\n"
                                f"secure_chroot_dir={empty_dir(name)}\n"
+                               f"login_state_dir={os.path.join(t, 'login-state')}\n"
                                f"no_anon_password=NO\n", extra))
             os.chmod(path, 0o644)
             subprocess.run([self.opts.keepftpd, "--check-config", "--config", path],
