@@ -99,6 +99,9 @@ def test_dev_serve_serves_the_demo_to_curl_and_lftp():
                 cmdlines.append(f.read().replace(b"\0", b" ").decode())
         binary = os.path.join(REPO, "build-serve", "src", "keepftpd")
         assert any(f"-a {binary} --config" in c for c in cmdlines), cmdlines
+        # The failed-login table is the demo's own, in the tree that Ctrl-C removes, not the
+        # machine's (root's /run/keepftpd) that a real server uses.
+        assert os.path.isfile(os.path.join(demo, "state", "logins"))
     finally:
         stop(proc)
         subprocess.run(["rm", "-rf", demo])
