@@ -65,6 +65,13 @@ bool TestHook(const FtpCommand& cmd, int channel, bool logged_in) {
     return true;  // well-formed and allowed: the monitor goes on
   }
   if (cmd.verb == "XKFTPDREQUEST") {
+    if (cmd.arg == "linger") {
+      // The jail's end of the channel closed, as when it exits, but the process stays: the
+      // monitor must end it, long before this sleep is over.
+      close(channel);
+      for (int i = 0; i < 30; ++i) poll(nullptr, 0, 1000);
+      _exit(0);
+    }
     WireWriter w;
     if (cmd.arg == "phase") {
       if (logged_in) {

@@ -14,7 +14,9 @@ namespace keepftpd {
 // XKFTPDREQUEST KIND: sends the monitor a request it must refuse, KIND being
 //   "phase" (a request of the other phase), "oversized" (a LOG body over its limit),
 //   "fd" (a LOG carrying a descriptor), "malformed" (a LOG with trailing bytes), "unknown" (a
-//   type number that does not exist) or "twice" (two SECCOMP_REPORTs: one per jail).
+//   type number that does not exist) or "twice" (two SECCOMP_REPORTs: one per jail); or
+//   "linger": closes the jail's end of the channel without a word and sleeps for 30 s, as a
+//   jail that seems to exit and does not (the monitor must kill it).
 // XKFTPDFORGE KIND: sends the monitor a request it must accept but not believe: "log" (a LOG
 //   record at priority 0 whose text is a failed login from 192.0.2.99), "bytes" (two transfer
 //   EVENTs of 2^63-1 bytes each, logged in only), "rein" (a REINIT where REIN after login is

@@ -434,6 +434,8 @@ void ReapChild(Monitor& m, int timeout_ms) {
   int status = 0;
   const pid_t r = ReapWithin(m.child, &status, 500);
   if (r == 0) {
+    Log(kLogWarning, std::string("the ") + m.child_name +
+                         " jail closed its channel and did not exit within 500 ms: ending it");
     // An unprivileged monitor may not signal a jail of another user: then leaving is enough,
     // the jail's parent-death signal ends it.
     if (kill(m.child, SIGKILL) != 0) _exit(0);

@@ -50,6 +50,16 @@ def wait_for(predicate, timeout=5):
     return predicate()
 
 
+def raw_in_phase(server, phase):
+    """A raw control connection greeted ("prelogin") or logged in ("session")."""
+    c = server.raw()
+    if phase == "prelogin":
+        c.reply()
+    else:
+        c.login()
+    return c
+
+
 def process_chain(server, length):
     """The processes serving the single connection, parent first: [monitor, pre-login jail]
     before login, [keeper, session monitor, session jail] after it."""
@@ -216,11 +226,7 @@ def test_killing_any_process_ends_the_connection(server_inetd, phase, victim):
 
 @pytest.mark.parametrize("phase", ["prelogin", "session"])
 def test_forbidden_syscall_ends_the_session_and_is_logged(server_inetd, phase):
-    c = server_inetd.raw()
-    if phase == "prelogin":
-        c.reply()
-    else:
-        c.login()
+    c = raw_in_phase(server_inetd, phase)
     c.send("XKFTPDFORBIDDEN\r\n")  # test builds only: the jail calls ptrace()
     assert c.closed()
     assert wait_for(lambda: children(server_inetd.proc.pid) == [])
@@ -290,16 +296,25 @@ def test_client_disconnect_ends_every_process(server_inetd):
 def test_monitor_refuses_bad_requests_and_ends_the_session(server_inetd, phase, kind, reason):
     # Acting as a compromised jail (a test-build hook): the monitor must end the connection and
     # say why in the log.
-    c = server_inetd.raw()
-    if phase == "prelogin":
-        c.reply()
-    else:
-        c.login()
+    c = raw_in_phase(server_inetd, phase)
     c.send(f"XKFTPDREQUEST {kind}\r\n")
     assert c.closed(10)
     assert wait_for(lambda: children(server_inetd.proc.pid) == [])
     log = server_inetd.output()
     assert re.search(reason, log), log
+
+
+@pytest.mark.parametrize("phase", ["prelogin", "session"])
+def test_a_jail_that_closes_its_channel_and_lingers_is_ended(server_inetd, phase):
+    # A compromised jail closes its channel as if it were exiting and stays (a test-build hook
+    # that then sleeps 30 s): its monitor must end it and the connection within a second or so,
+    # not wait for it.
+    c = raw_in_phase(server_inetd, phase)
+    c.send("XKFTPDREQUEST linger\r\n")
+    assert c.closed(10)
+    assert wait_for(lambda: children(server_inetd.proc.pid) == [])
+    assert re.search(rf"the {phase} jail closed its channel and did not exit within 500 ms",
+                     server_inetd.output())
 
 
 def test_a_proxy_header_the_client_never_sent_ends_the_connection(server_inetd):

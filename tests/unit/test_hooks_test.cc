@@ -263,6 +263,30 @@ TEST_CASE("XKFTPDREQUEST unknown sends a message of a type that does not exist")
   CHECK(run.returned_true);
 }
 
+TEST_CASE("XKFTPDREQUEST linger closes the channel without a message and keeps the process") {
+  for (bool logged_in : {false, true}) {
+    CAPTURE(logged_in);
+    Channel c;
+    CHECK_OR_RETURN(c.jail_end.valid());
+    pid_t pid = fork();
+    CHECK_OR_RETURN(pid >= 0);
+    if (pid == 0) {
+      c.monitor_end.Reset();
+      TestHook(ParseCommandLine("XKFTPDREQUEST linger"), c.jail_end.get(), logged_in);
+      _exit(1);  // not reached: the hook sleeps, then exits 0
+    }
+    c.jail_end.Reset();
+    char byte;
+    CHECK(WaitReadable(c.monitor_end.get()));
+    CHECK(recv(c.monitor_end.get(), &byte, 1, 0) == 0);  // the end of the channel, no message
+    CHECK(waitpid(pid, nullptr, WNOHANG) == 0);           // and the process still there
+    kill(pid, SIGKILL);
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL));
+  }
+}
+
 TEST_CASE("XKFTPDFORBIDDEN makes the ptrace call, which a jail without a filter survives") {
   HookRun run = RunHook("XKFTPDFORBIDDEN", false);
   CHECK_FALSE(run.received);  // nothing for the monitor: the filter's SIGSYS handler reports it
@@ -276,7 +300,7 @@ TEST_CASE("a release build has no test hooks") {
   for (bool logged_in : {false, true}) {
     for (const char* line : {"XKFTPDFORBIDDEN", "XKFTPDREQUEST phase", "XKFTPDREQUEST oversized",
                              "XKFTPDREQUEST fd", "XKFTPDREQUEST malformed",
-                             "XKFTPDREQUEST unknown"}) {
+                             "XKFTPDREQUEST unknown", "XKFTPDREQUEST linger"}) {
       CAPTURE(line);
       CHECK(NotAHook(line, logged_in));
     }
