@@ -7,12 +7,18 @@
 #include <optional>
 #include <string>
 
+#include "build_config.h"
 #include "config.h"
 #include "strutil.h"
 
 namespace keepftpd {
 
 namespace {
+
+// Where this build installs the server and its configuration, as the shipped units and xinetd
+// entries name them (/usr/sbin and /etc with the prefix /usr).
+constexpr const char* kInstalledBinary = KEEPFTPD_SBINDIR "/keepftpd";
+constexpr const char* kInstalledConfig = KEEPFTPD_SYSCONFDIR "/keepftpd.conf";
 
 const VsftpdOption* FindVsftpd(std::string_view name) {
   for (const VsftpdOption& o : VsftpdOptions()) {
@@ -371,8 +377,8 @@ Migration MigrateVsftpdConfig(std::string_view text, std::string_view input_name
       "service ftp\n{\n";
   if (port != "21") x += "\ttype            = UNLISTED\n\tport            = " + port + "\n";
   x += "\tsocket_type     = stream\n\tprotocol        = tcp\n\twait            = no\n"
-       "\tuser            = root\n\tserver          = /usr/sbin/keepftpd\n"
-       "\tserver_args     = --config /etc/keepftpd.conf\n";
+       "\tuser            = root\n\tserver          = " + std::string(kInstalledBinary) +
+       "\n\tserver_args     = --config " + kInstalledConfig + "\n";
   if (!bind.empty()) x += "\tbind            = " + bind + "\n";
   if (v6) x += "\tflags           = IPv6\n";
   x += "\tinstances       = " + (max_clients != "0" ? max_clients : std::string("64")) + "\n";
@@ -518,12 +524,12 @@ std::string FormatMigrationReport(const Migration& m, std::string_view out_dir) 
   section("Still taken from vsftpd, to change before its package goes", m.from_vsftpd);
   const std::string dir(out_dir);
   r += "Check the result:\n  keepftpd --check-config --config " + dir + "/keepftpd.conf\n";
-  r += "Install with systemd:\n  cp " + dir + "/keepftpd.conf /etc/keepftpd.conf\n"
+  r += "Install with systemd:\n  cp " + dir + "/keepftpd.conf " + kInstalledConfig + "\n"
        "  mkdir -p /etc/systemd/system/ftp.socket.d\n  cp " + dir +
        "/ftp.socket.d/override.conf /etc/systemd/system/ftp.socket.d/\n"
        "  systemctl disable --now vsftpd; systemctl daemon-reload; "
        "systemctl enable --now ftp.socket\n";
-  r += "Or with xinetd:\n  cp " + dir + "/keepftpd.conf /etc/keepftpd.conf; cp " + dir +
+  r += "Or with xinetd:\n  cp " + dir + "/keepftpd.conf " + kInstalledConfig + "; cp " + dir +
        "/xinetd.d/keepftpd /etc/xinetd.d/keepftpd\n";
   return r;
 }

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import KEEPFTPD, REPO, free_port
 from test_service import (Superserver, anonymous_session, packaged_binary,  # noqa: F401
-                          read_built, superservers, write_keepftpd_config)
+                          packaged_config, read_built, superservers, write_keepftpd_config)
 
 DATA = os.path.join(REPO, "tests", "data", "vsftpd")
 CONFIGS = sorted(glob.glob(os.path.join(DATA, "*.conf"))) + ["/etc/vsftpd.conf"]
@@ -129,10 +129,15 @@ def test_the_drop_in_and_the_xinetd_entry_work(tmp_path, tree, superservers):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "override.conf" not in r.stdout + r.stderr  # read, and without a warning
     entry = (tmp_path / "out" / "xinetd.d" / "keepftpd").read_text()
+    # The server and configuration the shipped entry names: this build's installed paths.
+    shipped = read_built(os.path.join("xinetd", "keepftpd"))
+    for key in ("server", "server_args"):
+        line = re.search(rf"^\s*{key}\s*=.*$", shipped, re.M).group(0).strip()
+        assert re.search(rf"^\s*{re.escape(line)}$", entry, re.M), (line, entry)
     port = free_port()
     config = write_keepftpd_config(tree)
-    entry = (entry.replace("/usr/sbin/keepftpd", KEEPFTPD)
-             .replace("--config /etc/keepftpd.conf", "--config " + config)
+    entry = (entry.replace(packaged_binary(), KEEPFTPD)
+             .replace("--config " + packaged_config(), "--config " + config)
              .replace("\tdisable ", f"\ttype = UNLISTED\n\tport = {port}\n\tbind = 127.0.0.1\n"
                       "\tdisable "))
     xconf = tmp_path / "xinetd.conf"
