@@ -14,6 +14,9 @@ systemd-socket-activate --inetd -a on loopback with a measuring tool in front of
                           logged-in sessions, by mapping
   CPU by kind of work     perf record -a -g -e cpu-clock over many sessions, each sample put
                           in a category (ld.so, page faults, fork, namespaces, ...)
+  CPU by process          the same sampling, each sample given to the process of the session
+                          it ran in (the monitor, the pre-login jail, ...), by its place in
+                          the process tree
   ld.so                   LD_DEBUG=statistics/bindings; empty programs linked with subsets of
                           keepftpd's libraries
   namespaces              prof_nsloop.c: clone with each set of namespace flags
@@ -796,6 +799,115 @@ class Profiler:
         self.emit("| **total (without other work)** | " +
                   " | ".join(f"**{totals[s]:.2f}**" for s in servers) + " |", "")
 
+    # ---- processes: CPU per process of a session -----------------------------------------
+
+    def process_roles(self, script_path, server, mode):
+        """perf script output (comm, pid and the task events) of sessions started by the last
+        activator -> samples per process role, and the number of sessions seen. A role is the
+        process's place in the tree: keepftpd's exec'd process is the monitor (the keeper after
+        the login); of its children, the one that forks is the session's monitor (its child the
+        session jail), the others are the TLS jail (over TLS, forked first) and the pre-login
+        jail. vsftpd's children are the pre-login child and then the session child."""
+        parent, kids = {}, collections.defaultdict(list)
+        samples = collections.Counter()
+        fork = re.compile(r"PERF_RECORD_FORK\((\d+):\d+\):\((\d+):\d+\)")
+        comm = os.path.basename(self.server_argv(server)[0])[:15]
+        with open(script_path, errors="replace") as f:
+            for line in f:
+                m = fork.search(line)
+                if m:
+                    c, par = int(m.group(1)), int(m.group(2))
+                    if c != par:
+                        parent[c] = par
+                        kids[par].append(c)
+                    continue
+                if "PERF_RECORD_" in line:
+                    continue
+                head = line.split()
+                if len(head) >= 2 and head[1].isdigit():
+                    samples[(head[0], int(head[1]))] += 1
+        activator = self.last_activator
+        roots = kids[activator]
+        roles = collections.Counter()
+        role_of = {}
+        for root in roots:
+            role_of[root] = "root"
+            children = kids.get(root, [])
+            if comm == "vsftpd":
+                for i, c in enumerate(children):
+                    role_of[c] = "pre-login child" if i == 0 else "session child"
+                    for g in kids.get(c, []):
+                        role_of[g] = "other"
+                continue
+            plain = [c for c in children if not kids.get(c)]
+            for c in children:
+                if kids.get(c):
+                    role_of[c] = "session monitor"
+                    for g in kids[c]:
+                        role_of[g] = "session jail"
+            for i, c in enumerate(plain):
+                role_of[c] = ("TLS jail" if mode == "tls" and i == 0 and len(plain) > 1
+                              else "pre-login jail")
+        for (c, pid), n in samples.items():
+            r = role_of.get(pid)
+            if r is None:
+                continue
+            if r == "root" and c != comm:
+                r = "activator's child before the exec"
+            roles[r] += n
+        return roles, len(roots)
+
+    def step_processes(self):
+        n = int(os.environ.get("PROCESS_SESSIONS", 100))
+        turns = int(os.environ.get("PROCESS_TURNS", 4))
+        hz = 4000
+        self.emit(f"### CPU per process of a session ({turns} interleaved turns of {n} sequential "
+                  f"sessions, perf record -a -e cpu-clock -F {hz})", "",
+                  "Every sample of the activator's descendants, given to the process it ran in "
+                  "by that process's place in the tree (perf's fork events). Milliseconds of CPU "
+                  "per session over all turns. Not included: the kworker that cleans up the "
+                  "pre-login jail's network namespace after it exits (`kernel` step).", "")
+        targets = (("keepftpd", "ftp"), ("shape-libs", "ftp"), ("vsftpd", "ftp"),
+                   ("keepftpd-ftps", "tls"), ("shape-tls", "tls"), ("vsftpd-ftps", "tls"))
+        order = ("activator's child before the exec", "root", "TLS jail", "pre-login jail",
+                 "pre-login child", "session monitor", "session jail", "session child")
+        names = {"root": "the exec'd process (keepftpd: the monitor, then the keeper)"}
+        samples = {t: collections.Counter() for t in targets}
+        sessions = collections.Counter()
+        for _ in range(turns):
+            for name, mode in targets:
+                path = os.path.join(self.out, f"proc-{name}-{mode}.data")
+                rec = subprocess.Popen(["perf", "record", "-q", "-a", "-e", "cpu-clock",
+                                        "-F", str(hz), "-o", path], stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
+                time.sleep(1)
+                self.serve(f"proc-{name}-{mode}", self.server_argv(name), mode, sessions=n)
+                rec.send_signal(signal.SIGINT)
+                rec.wait()
+                script = path + ".script"
+                with open(script, "w") as f:
+                    subprocess.run(["perf", "script", "-i", path, "-F", "comm,pid",
+                                    "--show-task-events"], stdout=f, stderr=subprocess.DEVNULL)
+                roles, seen = self.process_roles(script, name, mode)
+                os.unlink(script)
+                samples[(name, mode)].update(roles)
+                sessions[(name, mode)] += seen
+        table = {t: {r: v / hz / max(sessions[t], 1) * 1000 for r, v in samples[t].items()}
+                 for t in targets}
+        for mode in ("ftp", "tls"):
+            cols = [t for t in targets if t[1] == mode]
+            self.emit("| process (ms of CPU per session) | " +
+                      " | ".join(name for name, _ in cols) + " |",
+                      "| --- |" + " ---: |" * len(cols))
+            for role in order:
+                if not any(role in table[t] for t in cols):
+                    continue
+                self.emit(f"| {names.get(role, role)} | " +
+                          " | ".join(f"{table[t][role]:.2f}" if role in table[t] else ""
+                                     for t in cols) + " |")
+            self.emit("| **all** | " + " | ".join(
+                f"**{sum(table[t].values()):.2f}**" for t in cols) + " |", "")
+
     # ---- phases: where a session's time goes, from the client's side --------------------
 
     def step_phases(self):
@@ -958,7 +1070,7 @@ def main():
     p = Profiler(a)
     steps = [("strace", p.step_strace), ("callgrind", p.step_callgrind),
              ("perf", p.step_perf), ("pss", p.step_pss),
-             ("kernel", p.step_kernel), ("ldso", p.step_ldso), ("namespaces", p.step_namespaces),
+             ("kernel", p.step_kernel), ("processes", p.step_processes), ("ldso", p.step_ldso), ("namespaces", p.step_namespaces),
              ("phases", p.step_phases)]
     for name, fn in steps:
         if not a.only or a.only in name:

@@ -3,7 +3,7 @@
 # instructions (callgrind), page faults and memory of one session, keepftpd next to vsftpd,
 # both configured as bench/bench.py configures them. Run as root on Debian 12:
 #   bench/profile.sh                 everything (about 2 minutes)
-#   ONLY=strace bench/profile.sh     one step: strace, callgrind, perf, pss, kernel, ldso,
+#   ONLY=strace bench/profile.sh     one step: strace, callgrind, perf, pss, kernel, processes,
 #                                    namespaces, phases
 # Raw outputs go to build-prof/profile/ (callgrind.out.*, strace logs); the report (markdown)
 # is printed on stdout. Instruction and syscall counts do not depend on the machine's load;
