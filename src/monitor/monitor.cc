@@ -537,7 +537,9 @@ bool EveryLoginNeedsTls(const Config& config) {
 // Leaving: with TLS, the TLS jail must flush the last replies and send its close_notify before
 // it goes, so close our copy of the plaintext end and give it a moment.
 // log_end: false in the keeper after a session, whose own monitor wrote the record.
-[[noreturn]] void EndConnection(Monitor& m, bool log_end = true) {
+// exit_status: 1 in the keeper when the session's monitor ended on an error (a Fatal, a signal),
+// as the monitor itself exits 1 on one before the login.
+[[noreturn]] void EndConnection(Monitor& m, bool log_end = true, int exit_status = 0) {
   if (log_end) {
     const long ms = NowMs() - m.started_ms;
     LogEventRecord(kLogInfo,
@@ -554,7 +556,7 @@ bool EveryLoginNeedsTls(const Config& config) {
     ReapWithin(m.tls.pid, nullptr, 3000, [&m] { DrainTlsChannel(m); });
     DrainTlsChannel(m);
   }
-  _exit(0);
+  _exit(exit_status);
 }
 
 // ---- Answers ----
@@ -1345,7 +1347,9 @@ void StartSessionMonitor(Monitor& m) {
     if (m.pam != nullptr) PamCloseSession(std::exchange(m.pam, nullptr));
     UwtmpLogout(getpid());
   }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != kReinExit) EndConnection(m, false);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != kReinExit) {
+    EndConnection(m, false, WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1);
+  }
   StartPrelogin(m, PreloginGreeting::kReinit);
 }
 

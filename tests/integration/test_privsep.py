@@ -297,11 +297,16 @@ def test_monitor_refuses_bad_requests_and_ends_the_session(server_inetd, phase, 
     # Acting as a compromised jail (a test-build hook): the monitor must end the connection and
     # say why in the log.
     c = raw_in_phase(server_inetd, phase)
+    [first] = children(server_inetd.proc.pid)  # the monitor; after the login, the keeper
     c.send(f"XKFTPDREQUEST {kind}\r\n")
     assert c.closed(10)
     assert wait_for(lambda: children(server_inetd.proc.pid) == [])
     log = server_inetd.output()
     assert re.search(reason, log), log
+    # The connection's process ends with the status of an error in either phase (keepftpd.8's
+    # EXIT STATUS; systemd marks the instance failed), as the activator reports it.
+    ended = f"Child {first} died with code 1"
+    assert ended in server_inetd.wait_output(ended)
 
 
 @pytest.mark.parametrize("phase", ["prelogin", "session"])
