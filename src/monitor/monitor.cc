@@ -843,6 +843,8 @@ void HandleLogin(Monitor& m, LoginRequest& req) {
   if (req.prot_private && !m.tls.active) Fatal("LOGIN with PROT P but no TLS");
   std::string& user = req.user;
   std::string& password = req.password;
+  // Nothing of an earlier login (before REIN) stays: its home, groups, rights.
+  m.account = Monitor::Account{};
   m.account.prot_private = req.prot_private;
   m.user_config.reset();  // a failed login's user_config_dir file does not stay
   struct Wipe {

@@ -298,3 +298,23 @@ def test_libpam_is_loaded_only_for_a_login_that_uses_it(local_server, local_user
     assert maps_libpam(keeper) and maps_libpam(session_monitor)
     assert retr(ftp, "readme.txt") == b"kftp-alice's file\n"
     ftp.quit()
+
+
+def test_an_anonymous_login_after_rein_gets_none_of_the_local_users_account(local_server,
+                                                                          local_users):
+    # REIN after login (which needs isolate=NO, isolate_network=NO); with anon_root=/ the
+    # anonymous session is not chrooted, so "~" would show a home if it had one.
+    s = local_server({"anonymous_enable": "YES", "anon_root": "/", "tilde_user_enable": "YES",
+                      "isolate": "NO", "isolate_network": "NO"})
+    c = s.raw()
+    assert c.reply()[0] == 220
+    assert c.cmd(f"USER {ALICE}")[0] == 331
+    assert c.cmd("PASS " + local_users.users[ALICE]["password"])[0] == 230
+    assert c.cmd("CWD ~")[0] == 250
+    home = local_users.users[ALICE]["home"]
+    assert c.cmd("PWD") == (257, [f'257 "{home}" is the current directory'])
+    assert c.cmd("REIN")[0] == 220
+    assert c.cmd("USER anonymous")[0] == 331
+    assert c.cmd("PASS guest@example.org")[0] == 230
+    assert c.cmd("CWD ~")[0] == 550  # an anonymous user has no home: no alice's
+    assert c.cmd("PWD") == (257, ['257 "/" is the current directory'])
