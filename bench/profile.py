@@ -1070,8 +1070,8 @@ def main():
     p = Profiler(a)
     steps = [("strace", p.step_strace), ("callgrind", p.step_callgrind),
              ("perf", p.step_perf), ("pss", p.step_pss),
-             ("kernel", p.step_kernel), ("processes", p.step_processes), ("ldso", p.step_ldso), ("namespaces", p.step_namespaces),
-             ("phases", p.step_phases)]
+             ("kernel", p.step_kernel), ("processes", p.step_processes), ("ldso", p.step_ldso),
+             ("namespaces", p.step_namespaces), ("phases", p.step_phases)]
     for name, fn in steps:
         if not a.only or a.only in name:
             fn()
