@@ -178,7 +178,9 @@ std::string_view VsftpdKind(const LogEvent& e, bool from_jail) {
   if (c == "SITE CHMOD") return "CHMOD";
   if (from_jail) return "";
   if (c == "PASS") return "LOGIN";
-  if (c == "SESSION" && e.result == "start") return "CONNECT";
+  if (c == "SESSION" && ((e.result == "start" && e.connect_line) || e.result == "proxied")) {
+    return "CONNECT";
+  }
   return "";
 }
 

@@ -59,6 +59,9 @@ struct LogEvent {
   std::int64_t duration_usec = -1;
   std::string result;             // "ok", "failed", "refused", "aborted", ...
   char transfer_type = 0;         // transfers: 'a' (ASCII) or 'b' (binary), for xferlog
+  // SESSION start: vsftpd's CONNECT line now (false with proxy_protocol, where the SESSION
+  // "proxied" record writes it once the PROXY header has named the client).
+  bool connect_line = true;
 };
 void LogEventRecord(int priority, std::string_view message, const LogEvent& event);
 // The monitor writes a jail's event (fields already bounded by the decoder; the text is

@@ -701,12 +701,16 @@ void HandleProxyInfo(Monitor& m, const ProxyInfoRequest& req) {
   if (req.proxied) {
     const SockAddr client = req.source.Normalized();
     const std::uint16_t sport = client.port();
-    Log(kLogInfo, "PROXY header: client " + client.HostString() + " port " +
-                      std::to_string(sport) + ", through " + m.session->peer.HostString());
+    const std::string balancer = m.session->peer.HostString();
     m.session->proxy = m.session->peer;
     m.session->peer = client;
     MonitorLogContext().remote_addr = client.HostString();
     MonitorLogContext().remote_port = std::to_string(sport);
+    // With the client's address: vsftpd's CONNECT line, held back at the session's start.
+    LogEventRecord(kLogInfo,
+                   "PROXY header: client " + client.HostString() + " port " +
+                       std::to_string(sport) + ", through " + balancer,
+                   {.command = "SESSION", .result = "proxied"});
     if (IsBanned(m.config(), client)) {
       return Answer(m, MsgType::kProxyInfoResult,
                     Encode(ProxyInfoResult{false, std::string(kBannedReply)}));
@@ -1381,7 +1385,8 @@ void RunMonitor(const Config& config, const SessionInfo& session) {
   }
   m.started_ms = NowMs();
   m.started_realtime = static_cast<std::int64_t>(time(nullptr));
-  LogEventRecord(kLogInfo, "session start", {.command = "SESSION", .result = "start"});
+  LogEventRecord(kLogInfo, "session start",
+                 {.command = "SESSION", .result = "start", .connect_line = !config.proxy_protocol});
   // After the refusals (a banned or untrusted address costs no more than before), before the
   // first fork.
   NarrowMonitorBoundingSet(config, info.rootless);

@@ -382,8 +382,8 @@ print(json.dumps(result))
         messages = [r.get("MESSAGE") for r in records]
         assert any(f"PROXY header: client {CLIENT} port " in m and
                    f"through {BALANCER_BACK}" in m for m in messages), messages
-        # From the PROXY header on, every record names the client, never the balancer
-        # (the session's first record is the connection's, from the balancer).
+        # From the PROXY header's own record on, every record names the client, never the
+        # balancer (the session's first record is the connection's, from the balancer).
         logins = [r for r in records if r.get("FTP_COMMAND") == "PASS"]
         transfers = [r for r in records if r.get("FTP_COMMAND") in ("STOR", "RETR")]
         assert logins and transfers, messages
@@ -392,8 +392,8 @@ print(json.dumps(result))
             for r in records:
                 if r.get("FTP_SESSION") != session:
                     continue
-                assert r["REMOTE_ADDR"] == (CLIENT if seen_header else BALANCER_BACK), r
                 seen_header = seen_header or "PROXY header: client" in r["MESSAGE"]
+                assert r["REMOTE_ADDR"] == (CLIENT if seen_header else BALANCER_BACK), r
     # HAProxy's health checks get keepftpd's banner: with send-proxy the check's header names
     # the balancer itself, with send-proxy-v2 it is a LOCAL one; both nodes stay up.
     checks = {"node1": f"PROXY header: client {BALANCER_BACK} port ",

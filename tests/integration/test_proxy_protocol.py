@@ -110,6 +110,29 @@ def test_v2_local_health_check_gets_the_banner_only(make_server):
     assert "a health check" in s.output()
 
 
+def test_vsftpds_connect_line_names_the_client_behind_the_balancer(make_server, tree):
+    # vsftpd_log_file's CONNECT line waits for the PROXY header: the client's address, not the
+    # balancer's; a health check (LOCAL) is no client and writes none.
+    vlog = os.path.join(tree.base, "vsftpd.log")
+    s = make_server({**PROXY, "xferlog_enable": "YES", "dual_log_enable": "YES",
+                     "vsftpd_log_file": vlog})
+    c = connect(s, v1("127.0.0.3", 40000)).login()
+    assert c.cmd("QUIT")[0] == 221
+    assert c.closed()
+    h = connect(s, v2(local=True))
+    assert h.reply()[0] == 220
+    assert h.closed()
+    s.wait_output("a health check")
+    deadline = time.time() + 10
+    while time.time() < deadline and "LOGIN" not in open(vlog).read():
+        time.sleep(0.05)
+    lines = open(vlog).read().splitlines()
+    connects = [l.split("] ", 1)[1] for l in lines if "CONNECT:" in l]
+    assert connects == ['CONNECT: Client "127.0.0.3"'], lines
+    assert any(l.endswith('[ftp] OK LOGIN: Client "127.0.0.3", anon password '
+                          '"guest@example.org"') for l in lines), lines
+
+
 def test_untrusted_peer_is_refused_with_or_without_a_header(make_server):
     s = make_server({"proxy_protocol": "YES", "proxy_trusted_addresses": "127.0.0.9"})
     for header in (b"", v1("127.0.0.3", 1000)):
