@@ -18,6 +18,7 @@ import functools
 import io
 import json
 import os
+import pwd
 import re
 import shlex
 import shutil
@@ -836,6 +837,38 @@ def test_a_jail_cannot_pass_its_records_off_as_the_monitors(tree, journald_serve
     assert re.search(r"Failregex: 1 total", out.stdout), out.stdout
     hosts = re.findall(r"^\|\s+(\d+\.\d+\.\d+\.\d+)\s+\w{3} \w{3}", out.stdout, re.M)
     assert hosts == ["127.0.0.1"], out.stdout
+
+
+def test_the_sessions_own_monitor_cannot_pass_its_records_off_as_the_login_monitors(
+        tree, journald_server):
+    """After a login the session's monitor writes to the journal itself, as the session's user,
+    with FTP_SOURCE=monitor like the monitor before the login. A compromised one could write
+    any text and any field but _UID, which journald takes from the kernel: the shipped filter's
+    journalmatch asks for root's, which only the monitor that checks logins has."""
+    s = journald_server
+    c = TranscriptClient(s.port)
+    c.reply()
+    c.cmd("USER kftp-nosuchuser")
+    c.cmd("PASS wrong")
+    c.cmd("USER anonymous")
+    assert c.cmd("PASS guest@example.org")[0] == 230, c.received
+    assert c.cmd("QUIT")[0] == 221
+    c.close()
+
+    def ended(recs):
+        return [x for x in recs if x.get("MESSAGE", "").startswith("session end")]
+
+    records, r = wait_for_records(s, ended)
+    real = [x for x in records if x.get("MESSAGE", "").startswith("login failed")]
+    end = ended(records)
+    assert len(real) == 1 and len(end) == 1, [x.get("MESSAGE") for x in records]
+    assert real[0]["FTP_SOURCE"] == "monitor" and real[0]["_UID"] == "0", real
+    assert end[0]["FTP_SOURCE"] == "monitor" and end[0]["FTP_USER"] == "ftp", end
+    assert end[0]["_UID"] == str(pwd.getpwnam("ftp").pw_uid), end
+    match = filter_journalmatch()
+    assert match.get("_UID") == "0", match
+    assert all(real[0].get(k) == v for k, v in match.items()), (match, real)
+    assert not all(end[0].get(k) == v for k, v in match.items()), (match, end)
 
 
 def test_a_jails_byte_counts_cannot_overflow_the_session_totals(tree, journald_server):
