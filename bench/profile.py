@@ -752,6 +752,25 @@ class Profiler:
                 return
         cats["kernel: other"] += 1
 
+    def record_sessions(self, tag, name, mode, sessions, hz, callgraph, fields, settle=0.0):
+        """perf record -a -e cpu-clock (with call chains if callgraph) around `sessions`
+        sequential sessions of server `name`; returns the path of its perf script output (the
+        given fields and the task events), which the caller removes."""
+        path = os.path.join(self.out, tag + ".data")
+        rec = subprocess.Popen(["perf", "record", "-q", "-a"] + (["-g"] if callgraph else []) +
+                               ["-e", "cpu-clock", "-F", str(hz), "-o", path],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)
+        self.serve(tag, self.server_argv(name), mode, sessions=sessions)
+        time.sleep(settle)
+        rec.send_signal(signal.SIGINT)
+        rec.wait()
+        script = path + ".script"
+        with open(script, "w") as f:
+            subprocess.run(["perf", "script", "-i", path, "-F", fields, "--show-task-events"],
+                           stdout=f, stderr=subprocess.DEVNULL)
+        return script
+
     def step_kernel(self):
         n = int(os.environ.get("KERNEL_SESSIONS", 300))
         hz = 4000
@@ -767,19 +786,9 @@ class Profiler:
         table = {}
         servers = ("keepftpd", "vsftpd", "shape-libs")
         for name, mode in ((s, "ftp") for s in servers):
-            path = os.path.join(self.out, f"cpu-{name}-{mode}.data")
-            rec = subprocess.Popen(["perf", "record", "-q", "-a", "-g", "-e", "cpu-clock",
-                                    "-F", str(hz), "-o", path], stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
-            time.sleep(1)
-            self.serve(f"cpu-{name}-{mode}", self.server_argv(name), mode, sessions=n)
-            time.sleep(0.5)  # the kworkers' clean-up of the last namespaces
-            rec.send_signal(signal.SIGINT)
-            rec.wait()
-            script = path + ".script"
-            with open(script, "w") as f:
-                subprocess.run(["perf", "script", "-i", path, "-F", "comm,pid,ip,sym,dso",
-                                "--show-task-events"], stdout=f, stderr=subprocess.DEVNULL)
+            # settle: the kworkers' clean-up of the last namespaces
+            script = self.record_sessions(f"cpu-{name}-{mode}", name, mode, n, hz, True,
+                                          "comm,pid,ip,sym,dso", settle=0.5)
             # The process name (comm) of the exec'd server, at most 15 characters.
             comm = os.path.basename(self.server_argv(name)[0])[:15]
             table[name] = self.categorise(script, comm, self.last_activator)
@@ -876,18 +885,8 @@ class Profiler:
         sessions = collections.Counter()
         for _ in range(turns):
             for name, mode in targets:
-                path = os.path.join(self.out, f"proc-{name}-{mode}.data")
-                rec = subprocess.Popen(["perf", "record", "-q", "-a", "-e", "cpu-clock",
-                                        "-F", str(hz), "-o", path], stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL)
-                time.sleep(1)
-                self.serve(f"proc-{name}-{mode}", self.server_argv(name), mode, sessions=n)
-                rec.send_signal(signal.SIGINT)
-                rec.wait()
-                script = path + ".script"
-                with open(script, "w") as f:
-                    subprocess.run(["perf", "script", "-i", path, "-F", "comm,pid",
-                                    "--show-task-events"], stdout=f, stderr=subprocess.DEVNULL)
+                script = self.record_sessions(f"proc-{name}-{mode}", name, mode, n, hz, False,
+                                              "comm,pid")
                 roles, seen = self.process_roles(script, name, mode)
                 os.unlink(script)
                 samples[(name, mode)].update(roles)
