@@ -817,7 +817,7 @@ class Profiler:
         the login); of its children, the one that forks is the session's monitor (its child the
         session jail), the others are the TLS jail (over TLS, forked first) and the pre-login
         jail. vsftpd's children are the pre-login child and then the session child."""
-        parent, kids = {}, collections.defaultdict(list)
+        kids = collections.defaultdict(list)
         samples = collections.Counter()
         fork = re.compile(r"PERF_RECORD_FORK\((\d+):\d+\):\((\d+):\d+\)")
         comm = os.path.basename(self.server_argv(server)[0])[:15]
@@ -827,7 +827,6 @@ class Profiler:
                 if m:
                     c, par = int(m.group(1)), int(m.group(2))
                     if c != par:
-                        parent[c] = par
                         kids[par].append(c)
                     continue
                 if "PERF_RECORD_" in line:
@@ -835,8 +834,7 @@ class Profiler:
                 head = line.split()
                 if len(head) >= 2 and head[1].isdigit():
                     samples[(head[0], int(head[1]))] += 1
-        activator = self.last_activator
-        roots = kids[activator]
+        roots = kids[self.last_activator]
         roles = collections.Counter()
         role_of = {}
         for root in roots:
