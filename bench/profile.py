@@ -17,6 +17,9 @@ systemd-socket-activate --inetd -a on loopback with a measuring tool in front of
   CPU by process          the same sampling, each sample given to the process of the session
                           it ran in (the monitor, the pre-login jail, ...), by its place in
                           the process tree
+  CPU per login, held     the same sampling while thousands of sessions are logged in and
+                          held (bench.py's many-sessions row), by quarter of the number held;
+                          the kernel's memory counters per held session
   ld.so                   LD_DEBUG=statistics/bindings; empty programs linked with subsets of
                           keepftpd's libraries
   namespaces              prof_nsloop.c: clone with each set of namespace flags
@@ -680,12 +683,17 @@ class Profiler:
         ("kernel: syscall entry and exit, other syscalls", ["do_syscall_64"]),
     ]
 
-    def categorise(self, script_path, server, activator):
+    def categorise(self, script_path, server, activator, bucket=None):
         """perf script output (comm, pid, ip, sym, dso with call chains, and the task events)
         -> samples per category. Only the activator's descendants count as the server's (other
         engineers' keepftpd processes may run at the same time); kworkers' network namespace
-        clean-up is counted whoever it is for."""
-        cats = collections.Counter()
+        clean-up is counted whoever it is for. With bucket (a function of a sample's first
+        line), {bucket: samples per category} instead."""
+        cats = collections.Counter() if bucket is None else collections.defaultdict(
+            collections.Counter)
+
+        def into(block):
+            return cats if bucket is None else cats[bucket(block[0])]
         parent = {}
         fork = re.compile(r"PERF_RECORD_FORK\((\d+):\d+\):\((\d+):\d+\)")
 
@@ -711,10 +719,10 @@ class Profiler:
                     block.append(line)
                     continue
                 if block:
-                    self.categorise_one(block, server, cats, ours)
+                    self.categorise_one(block, server, into(block), ours)
                 block = []
             if block:
-                self.categorise_one(block, server, cats, ours)
+                self.categorise_one(block, server, into(block), ours)
         return cats
 
     def categorise_one(self, block, server, cats, ours):
@@ -729,6 +737,11 @@ class Profiler:
         syms = {f[0] for f in frames}
         if comm.startswith("kworker") and "cleanup_net" in syms:
             cats["kworker: network namespace clean-up (cleanup_net, anyone's)"] += 1
+            return
+        if comm.startswith("kdamond"):
+            # The machine's DAMON, if it runs one: its page scans walk every mapping of each
+            # page it samples, which grows with the processes held.
+            cats["kdamond: the machine's DAMON page scans (anyone's)"] += 1
             return
         if not ours(pid):
             cats["(other work on the machine, idle)"] += 1
@@ -807,6 +820,152 @@ class Profiler:
             self.emit(f"| {label} | " + " | ".join(f"{v:.3f}" for v in ms) + " |")
         self.emit("| **total (without other work)** | " +
                   " | ".join(f"**{totals[s]:.2f}**" for s in servers) + " |", "")
+
+    # ---- held: CPU per login while thousands of sessions are held ------------------------
+
+    @staticmethod
+    def tasks():
+        with open("/proc/loadavg") as f:
+            return int(f.read().split()[3].split("/")[1])
+
+    @staticmethod
+    def meminfo():
+        with open("/proc/meminfo") as f:
+            return {l.split(":")[0]: int(l.split()[1]) for l in f}
+
+    def hold_recorded(self, name, n, path, hz):
+        """Logs n sessions of server `name` in, 32 at a time (bench.py's many-sessions row),
+        under perf record -a -g (CLOCK_MONOTONIC timestamps); samples the number held (from the
+        machine's task count) every 0.25 s. Returns the login seconds, the timeline [(monotonic
+        time, sessions held)], the activator's pid, and the kernel memory counters' growth per
+        session (KiB) with all of them held."""
+        procs = bench.MANY_PROCESSES[name]
+        with open("/proc/sys/kernel/pid_max") as f:
+            if self.tasks() + procs * n + 1000 > int(f.read()):
+                raise bench.Failure(f"held {name}: kernel.pid_max leaves no room for {procs * n} "
+                                    f"more processes (lower HELD_SESSIONS)")
+        rec = subprocess.Popen(["perf", "record", "-q", "-a", "-g", "-k", "CLOCK_MONOTONIC",
+                                "-e", "cpu-clock", "-F", str(hz), "-o", path],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)
+        port = bench.free_port()
+        log = open(os.path.join(self.out, f"held-{name}.server.log"), "wb")
+        act = subprocess.Popen(["systemd-socket-activate", "-l", f"127.0.0.1:{port}",
+                                "--inetd", "-a"] + self.server_argv(name),
+                               stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+        client = None
+        try:
+            while not bench.listening(port):
+                if act.poll() is not None:
+                    raise bench.Failure(f"held {name}: the activator did not start")
+                time.sleep(0.02)
+            base, mem0 = self.tasks(), self.meminfo()
+            t0 = time.monotonic()
+            client = subprocess.Popen([self.b.client, "many", "127.0.0.1", str(port), str(n),
+                                       "32"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      env=dict(os.environ, BENCH_IO_TIMEOUT="600"))
+            os.set_blocking(client.stdout.fileno(), False)
+            timeline, out = [(t0, 0.0)], b""
+            while b"\n" not in out:
+                time.sleep(0.25)
+                timeline.append((time.monotonic(), (self.tasks() - base) / procs))
+                try:
+                    chunk = os.read(client.stdout.fileno(), 4096)
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    raise bench.Failure(f"held {name}: the client ended without holding them")
+                out += chunk
+            out = out.decode()
+            time.sleep(1)  # every connection settled into its logged-in shape
+            mem1 = self.meminfo()
+            rec.send_signal(signal.SIGINT)
+            rec.wait()
+            kv = bench.parse_kv(out.partition(" why: ")[0])
+            if int(kv["sessions"]) != n:
+                raise bench.Failure(f"held {name}: {out.strip()}")
+            growth = {k: (mem1[k] - mem0[k]) / n for k in mem0 if k in mem1}
+            return float(kv["login_seconds"]), timeline, act.pid, growth
+        finally:
+            if rec.poll() is None:
+                rec.send_signal(signal.SIGINT)
+                rec.wait()
+            if client is not None:
+                client.stdin.close()
+                client.wait()
+            deadline = time.time() + 300
+            while self.b.descendants(act.pid) and time.time() < deadline:
+                time.sleep(0.5)
+            os.killpg(act.pid, signal.SIGTERM)
+            act.wait()
+            log.close()
+
+    def step_held(self):
+        n = int(os.environ.get("HELD_SESSIONS", 8000))
+        parts = 4
+        hz = 1000
+        servers = os.environ.get("HELD_SERVERS", "keepftpd,shape-libs,vsftpd").split(",")
+        self.emit(f"### Logging {n} sessions in, 32 at a time, with all of them held (perf "
+                  f"record -a -g -e cpu-clock -F {hz})", "",
+                  "As bench.py's many-sessions row, with system-wide sampling. Each sample goes "
+                  "to the quarter of the login in which it was taken (the number held, from the "
+                  "machine's task count every 0.25 s) and to a category as in the `kernel` "
+                  "step. Milliseconds of CPU per login; the machine's DAMON (`kdamond`), if it "
+                  "runs one, is counted whoever it scanned for, and so is the idle time "
+                  "(`other work`: 32 logins in flight leave the two CPUs idle only when all "
+                  "wait). Memory: the growth of the kernel's counters (/proc/meminfo) per "
+                  "session with all held, which includes what PSS does not show (page tables, "
+                  "kernel stacks, sockets, namespaces).", "")
+        for name in servers:
+            path = os.path.join(self.out, f"held-{name}.data")
+            seconds, timeline, activator, growth = self.hold_recorded(name, n, path, hz)
+
+            def held_at(t):
+                prev = timeline[0][1]
+                for when, held in timeline:
+                    if when >= t:
+                        return prev
+                    prev = held
+                return prev
+
+            def quarter(line):
+                m = re.search(r" (\d+\.\d+):", line)
+                if not m:
+                    return -1
+                return min(parts - 1, max(0, int(held_at(float(m.group(1))) * parts / n)))
+
+            script = path + ".script"
+            with open(script, "w") as f:
+                subprocess.run(["perf", "script", "-i", path, "-F", "comm,pid,time,ip,sym,dso",
+                                "--show-task-events"], stdout=f, stderr=subprocess.DEVNULL)
+            comm = os.path.basename(self.server_argv(name)[0])[:15]
+            cats = self.categorise(script, comm, activator, quarter)
+            os.unlink(script)
+            # Seconds each quarter took (from the timeline), for its login rate.
+            bounds = [next((t for t, h in timeline if h >= n * q / parts), timeline[-1][0])
+                      for q in range(parts + 1)]
+            spans = [max(b - a, 1e-9) for a, b in zip(bounds, bounds[1:])]
+            per = n / parts
+            heads = [f"{100 * q // parts}–{100 * (q + 1) // parts}% held" for q in range(parts)]
+            self.emit(f"#### {name}: {n} logged in in {seconds:.2f} s", "",
+                      "- memory per session (KiB), all held: " + ", ".join(
+                          f"{k} {growth.get(k, 0):.0f}" for k in (
+                              "AnonPages", "PageTables", "KernelStack", "Slab", "VmallocUsed")),
+                      "", "| ms of CPU per login | " + " | ".join(heads) + " |",
+                      "| --- |" + " ---: |" * parts)
+            labels = sorted({l for q in range(parts) for l in cats[q]},
+                            key=lambda l: -sum(cats[q].get(l, 0) for q in range(parts)))
+            for label in labels:
+                ms = [cats[q].get(label, 0) / hz / per * 1000 for q in range(parts)]
+                if max(ms) >= 0.01:
+                    self.emit(f"| {label} | " + " | ".join(f"{v:.2f}" for v in ms) + " |")
+            totals = [sum(v for l, v in cats[q].items() if not l.startswith("(other"))
+                      / hz / per * 1000 for q in range(parts)]
+            self.emit("| **all but other work** | " +
+                      " | ".join(f"**{v:.2f}**" for v in totals) + " |",
+                      "| logins per second | " + " | ".join(f"{per / s:.0f}" for s in spans) +
+                      " |", "")
 
     # ---- processes: CPU per process of a session -----------------------------------------
 
@@ -1068,7 +1227,8 @@ def main():
     steps = [("strace", p.step_strace), ("callgrind", p.step_callgrind),
              ("perf", p.step_perf), ("pss", p.step_pss),
              ("kernel", p.step_kernel), ("processes", p.step_processes), ("ldso", p.step_ldso),
-             ("namespaces", p.step_namespaces), ("phases", p.step_phases)]
+             ("namespaces", p.step_namespaces), ("phases", p.step_phases),
+             ("held", p.step_held)]
     for name, fn in steps:
         if not a.only or a.only in name:
             fn()

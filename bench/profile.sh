@@ -2,9 +2,10 @@
 # Profiles behind bench/README.md's "Where the time goes (profiles)": processes, syscalls,
 # instructions (callgrind), page faults and memory of one session, keepftpd next to vsftpd,
 # both configured as bench/bench.py configures them. Run as root on Debian 12:
-#   bench/profile.sh                 everything (about 2 minutes)
+#   bench/profile.sh                 everything (a few minutes; see each step)
 #   ONLY=strace bench/profile.sh     one step: strace, callgrind, perf, pss, kernel, processes,
-#                                    namespaces, phases
+#                                    namespaces, phases, held (HELD_SESSIONS=8000 logged in and
+#                                    held per server, about two minutes on its own)
 # Raw outputs go to build-prof/profile/ (callgrind.out.*, strace logs); the report (markdown)
 # is printed on stdout. Instruction and syscall counts do not depend on the machine's load;
 # timings do.
