@@ -40,9 +40,10 @@ RETR_MID_COUNT = knob("RETR_MID_COUNT", 50, 20)
 LIST_ENTRIES = knob("LIST_ENTRIES", 20000, 20000)
 HOLD_SESSIONS = knob("HOLD_SESSIONS", 50, 50)
 # Sessions logged in and held open at once (the "many sessions" rows), and rounds of that row
-# (one by default: a round of 10,000 sessions takes several minutes per server).
+# (three: a round of 10,000 takes two to three minutes for the three servers, and one round's
+# login time moves with what the machine's memory does meanwhile; bench/README.md).
 MANY_SESSIONS = knob("MANY_SESSIONS", 10000, 500)
-MANY_ROUNDS = knob("MANY_ROUNDS", 1, 1)
+MANY_ROUNDS = knob("MANY_ROUNDS", 3, 1)
 MANY_PARALLEL = 32  # logins in flight at once while the many sessions are logged in
 # Processes of one idle logged-in session: keepftpd's keeper, session monitor and session jail
 # (and the shape's three), vsftpd's privileged parent and session child.
@@ -851,7 +852,10 @@ class Bench:
             rounds = rounds[0] if rounds else ROUNDS
             t0 = time.time()
             for r in range(rounds):
-                for target in targets:
+                # Each round starts one target further on, so that no target always runs first
+                # (after the row before, whose work may still be settling) or always after the
+                # same one.
+                for target in targets[r % len(targets):] + targets[:r % len(targets)]:
                     fn(target)
             say(f"bench: {title}: {rounds} round{'s' * (rounds != 1)} in "
                 f"{time.time() - t0:.1f} s")
@@ -945,7 +949,8 @@ class Bench:
                     print("-+-".join("-" * w for w in widths))
 
         load = open("/proc/loadavg").read().split()[:3]
-        print(f"keepftpd vs vsftpd {self.vsftpd_version}, {ROUNDS} rounds each, interleaved"
+        print(f"keepftpd vs vsftpd {self.vsftpd_version}, {ROUNDS} rounds each "
+              f"({MANY_ROUNDS} of the many sessions), interleaved"
               f"{' (QUICK)' if QUICK else ''}; {os.cpu_count()} CPUs, kernel {platform.release()}, "
               f"load average {' '.join(self.load0)} -> {' '.join(load)}")
         print(f"sessions: {SEQ_SESSIONS} per round sequential, {PAR_SESSIONS} per round in parallel; "
