@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # keepftpd vs vsftpd, side by side, both started per connection by systemd-socket-activate
 # --inetd on loopback, driven by the same C++ client (bench/client.cc). Run as root on Debian 12:
-#   bench/run.sh            full run (about half an hour, 20-25 minutes of it the 10,000 held
-#                           sessions; ONLY=held runs that row alone)
+#   bench/run.sh            full run (about 17 minutes, 9 of them the three rounds of 10,000
+#                           held sessions; ONLY=held runs that row alone)
 #   QUICK=1 bench/run.sh    smoke run (about a minute and a half)
 # Knobs (environment): ROUNDS, SEQ_SESSIONS, PAR_SESSIONS, RETR_SMALL_COUNT, RETR_MID_COUNT,
 # LIST_ENTRIES, HOLD_SESSIONS, MANY_SESSIONS, MANY_ROUNDS, MANY_IO_TIMEOUT, RETR_MIB, STOR_MIB,
