@@ -118,17 +118,23 @@ class Profiler:
 
     # ---- running one server under a tool ------------------------------------------------
 
+    def activate(self, tag, argv, env=None):
+        """Starts argv under systemd-socket-activate on a free loopback port, its output into
+        tag.server.log; returns the activator, the port and the open log file."""
+        port = bench.free_port()
+        log = open(os.path.join(self.out, tag + ".server.log"), "wb")
+        proc = subprocess.Popen(["systemd-socket-activate", "-l", f"127.0.0.1:{port}", "--inetd",
+                                 "-a"] + argv, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        return proc, port, log
+
     def serve(self, tag, argv, mode="ftp", sessions=1, env=None, settle=None):
         """Starts argv under systemd-socket-activate, runs `sessions` sessions, waits until every
         process of them has ended, stops the activator."""
         full_env = dict(os.environ)
         if env:
             full_env.update(env)
-        port = bench.free_port()
-        log = open(os.path.join(self.out, tag + ".server.log"), "wb")
-        cmd = ["systemd-socket-activate", "-l", f"127.0.0.1:{port}", "--inetd", "-a"] + argv
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, env=full_env)
+        proc, port, log = self.activate(tag, argv, full_env)
         self.last_activator = proc.pid
         try:
             deadline = time.time() + 10
@@ -585,12 +591,7 @@ class Profiler:
                   "held plain and logged in (PWD done), over TLS and logged in (AUTH TLS, then "
                   "the same; the TLS-configured servers), and before login (the 220 read).", "")
         for name, conf, mode, what in self.PSS_CASES:
-            port = bench.free_port()
-            log = open(os.path.join(self.out, f"pss-{conf}-{mode}.server.log"), "wb")
-            act = subprocess.Popen(["systemd-socket-activate", "-l", f"127.0.0.1:{port}",
-                                    "--inetd", "-a"] + self.server_argv(conf),
-                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+            act, port, log = self.activate(f"pss-{conf}-{mode}", self.server_argv(conf))
             try:
                 while not bench.listening(port):
                     time.sleep(0.02)
@@ -848,12 +849,7 @@ class Profiler:
                                 "-e", "cpu-clock", "-F", str(hz), "-o", path],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1)
-        port = bench.free_port()
-        log = open(os.path.join(self.out, f"held-{name}.server.log"), "wb")
-        act = subprocess.Popen(["systemd-socket-activate", "-l", f"127.0.0.1:{port}",
-                                "--inetd", "-a"] + self.server_argv(name),
-                               stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+        act, port, log = self.activate(f"held-{name}", self.server_argv(name))
         client = None
         try:
             while not bench.listening(port):
@@ -942,10 +938,22 @@ class Profiler:
             comm = os.path.basename(self.server_argv(name)[0])[:15]
             cats = self.categorise(script, comm, activator, quarter)
             os.unlink(script)
-            # Seconds each quarter took (from the timeline), for its login rate.
-            bounds = [next((t for t, h in timeline if h >= n * q / parts), timeline[-1][0])
-                      for q in range(parts + 1)]
-            spans = [max(b - a, 1e-9) for a, b in zip(bounds, bounds[1:])]
+            # When each quarter began and ended (the timeline's samples interpolated; the last
+            # ends at the last 230), for its login rate; none for a quarter shorter than a
+            # second, which the 0.25 s samples cannot time.
+            def crossing(target):
+                prev_t, prev_h = timeline[0]
+                for when, held in timeline[1:]:
+                    if held >= target:
+                        if held == prev_h:
+                            return when
+                        return prev_t + (when - prev_t) * (target - prev_h) / (held - prev_h)
+                    prev_t, prev_h = when, held
+                return timeline[-1][0]
+
+            bounds = ([timeline[0][0]] + [crossing(n * q / parts) for q in range(1, parts)] +
+                      [timeline[0][0] + seconds])
+            spans = [b - a for a, b in zip(bounds, bounds[1:])]
             per = n / parts
             heads = [f"{100 * q // parts}–{100 * (q + 1) // parts}% held" for q in range(parts)]
             self.emit(f"#### {name}: {n} logged in in {seconds:.2f} s", "",
@@ -964,8 +972,9 @@ class Profiler:
                       / hz / per * 1000 for q in range(parts)]
             self.emit("| **all but other work** | " +
                       " | ".join(f"**{v:.2f}**" for v in totals) + " |",
-                      "| logins per second | " + " | ".join(f"{per / s:.0f}" for s in spans) +
-                      " |", "")
+                      "| logins per second | " + " | ".join(
+                          f"{per / span:.0f}" if span >= 1 else "-" for span in spans) + " |",
+                      "")
 
     # ---- processes: CPU per process of a session -----------------------------------------
 
