@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # keepftpd vs vsftpd, side by side, both started per connection by systemd-socket-activate
 # --inetd on loopback, driven by the same C++ client (bench/client.cc). Run as root on Debian 12:
-#   bench/run.sh            full run (about 17 minutes, 9 of them the three rounds of 10,000
+#   bench/run.sh            full run (15-17 minutes, 8-9 of them the three rounds of 10,000
 #                           held sessions; ONLY=held runs that row alone)
 #   QUICK=1 bench/run.sh    smoke run (about a minute and a half)
 # Knobs (environment): ROUNDS, SEQ_SESSIONS, PAR_SESSIONS, RETR_SMALL_COUNT, RETR_MID_COUNT,
