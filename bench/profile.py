@@ -925,9 +925,13 @@ class Profiler:
                     prev = held
                 return prev
 
+            start, end = timeline[0][0], timeline[0][0] + seconds
+
             def quarter(line):
+                # -1 (left out): outside the login, from the first connect to the last 230 (the
+                # recording's first second, the client's NOOPs and the settling after them).
                 m = re.search(r" (\d+\.\d+):", line)
-                if not m:
+                if not m or not start <= float(m.group(1)) <= end:
                     return -1
                 return min(parts - 1, max(0, int(held_at(float(m.group(1))) * parts / n)))
 
@@ -951,8 +955,7 @@ class Profiler:
                     prev_t, prev_h = when, held
                 return timeline[-1][0]
 
-            bounds = ([timeline[0][0]] + [crossing(n * q / parts) for q in range(1, parts)] +
-                      [timeline[0][0] + seconds])
+            bounds = [start] + [crossing(n * q / parts) for q in range(1, parts)] + [end]
             spans = [b - a for a, b in zip(bounds, bounds[1:])]
             per = n / parts
             heads = [f"{100 * q // parts}–{100 * (q + 1) // parts}% held" for q in range(parts)]
