@@ -19,7 +19,7 @@ say() { printf '%s\n' "$*" >&2; }
 if [ "$(id -u)" != 0 ]; then say "profile: needs root"; exit 1; fi
 
 packages=(meson ninja-build pkg-config g++ libsystemd-dev libssl-dev libcap-ng-dev
-          libpam0g-dev libseccomp-dev libgcrypt20-dev systemd util-linux libpam-modules python3
+          libpam0g-dev libseccomp-dev nettle-dev systemd util-linux libpam-modules python3
           openssl vsftpd strace valgrind linux-perf)
 ensure_packages profile "${packages[@]}"
 

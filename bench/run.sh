@@ -23,7 +23,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 packages=(meson ninja-build pkg-config g++ libsystemd-dev libssl-dev libcap-ng-dev
-          libpam0g-dev libseccomp-dev libgcrypt20-dev systemd util-linux libpam-modules python3
+          libpam0g-dev libseccomp-dev nettle-dev systemd util-linux libpam-modules python3
           openssl vsftpd)
 ensure_packages bench "${packages[@]}"
 

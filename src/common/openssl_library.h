@@ -1,7 +1,7 @@
 // OpenSSL's libssl and libcrypto are not linked into keepftpd: each connection execs keepftpd
 // afresh, and the dynamic loader's work on them was about half of a plain session's instructions
 // (bench/README.md, profiles), though most sessions never use TLS. They are for TLS only (HASH
-// digests are libgcrypt's, in the session jail: hash_file.h): the TLS jail's process loads them
+// digests are Nettle's, in the session jail: hash_file.h): the TLS jail's process loads them
 // before it enters its jail (it builds its context there, from the certificate and key). No
 // process loads anything once it is in its jail.
 #ifndef KEEPFTPD_SRC_COMMON_OPENSSL_LIBRARY_H_

@@ -59,7 +59,6 @@
 
 #include "auth.h"
 #include "build_config.h"
-#include "hash_file.h"
 #include "ipc.h"
 #include "tls.h"
 #include "proctitle.h"
@@ -316,9 +315,6 @@ void StartSession(Monitor& m) {
   UniqueFd channel;
   if (ForkJailWithChannel(m, Phase::kSession, &channel) == 0) {
     if (m.config().use_localtime) tzset();  // read /etc/localtime before the chroot hides it
-    // libgcrypt's first initialisation reads /proc and /etc/gcrypt: before the chroot, where the
-    // user could plant those files. Without it, HASH answers 451 (HashFile says why).
-    if (Status h = PrepareHashing(); !h.ok()) Log(kLogWarning, "HASH: " + h.message());
     SetProcTitle(m.session->peer.HostString() + ": " + m.account.name + ": IDLE");
     SessionUser user = m.account;  // what the session jail is told
     user.chrooted = m.account.root != "/";
@@ -745,12 +741,6 @@ void AcceptLogin(Monitor& m, const std::string& user, char access,
   Answer(m, MsgType::kLoginResult, Encode(LoginResult{true, false, "Login successful."}));
   m.phase = Phase::kClosing;
   m.next = Monitor::Next::kSession;
-  // libgcrypt for the session jail's HASH, loaded here while the pre-login jail exits (the
-  // monitor waits for that before it forks the session) rather than in the session jail, where
-  // it delayed the 230 by about half a millisecond (bench/README.md). The session's processes
-  // inherit it; a connection that never logs in never loads it. A failure is logged by the
-  // session jail, whose own call returns this result.
-  PrepareHashing();
 }
 
 void LocalSession(Monitor& m, const std::string& user, const PamResult& pam) {

@@ -399,53 +399,41 @@ def maps_library(pid, name):
         return any(f"/{name}.so" in line for line in f)
 
 
-def maps_libgcrypt(pid):
-    return maps_library(pid, "libgcrypt")
+# Libraries no process of a session maps: libsystemd is unloaded once LISTEN_FDS is read, and
+# HASH's digests are Nettle's, linked into the binary (README, "What each process of a session
+# costs").
+UNMAPPED = ("libsystemd", "libgcrypt", "libgpg-error", "libnettle")
+
+
+def mapped_of(pid, names=UNMAPPED):
+    return [name for name in names if maps_library(pid, name)]
 
 
 @pytest.mark.parametrize("mode", ["inetd", "systemd"])
-def test_libsystemd_is_mapped_by_no_process_and_libgcrypt_only_after_a_login(make_server, mode):
+def test_no_process_maps_libsystemd_or_a_digest_library_before_or_after_a_login(
+        make_server, mode):
     """libsystemd is loaded only to read LISTEN_FDS (systemd mode) and unloaded at once, and
-    libgcrypt (for the session jail's HASH) by the monitor once it accepts a login, before it
-    forks the session: no process of a connection that has not logged in maps it, and the
-    keeper, the session's monitor and its jail share the one copy (README, "What each process
-    of a session costs")."""
+    HASH needs no library of its own: no process of a connection maps one, before the login,
+    after a refused one or after a successful one."""
     server = make_server(mode=mode)
     c = server.raw()
     assert c.reply()[0] == 220
     assert c.cmd("USER anonymous")[0] == 331
     for pid in process_chain(server, 2):
-        assert not maps_library(pid, "libsystemd")
-        assert not maps_libgcrypt(pid)
+        assert mapped_of(pid) == []
     assert c.cmd("PASS x@y")[0] == 230
     chain = process_chain(server, 3)
-    assert not any(maps_library(pid, "libsystemd") for pid in chain)
-    assert all(maps_libgcrypt(pid) for pid in chain)
-    c.cmd("QUIT")
-
-
-def test_a_refused_login_loads_no_libgcrypt(make_server, local_users):
-    """The monitor loads libgcrypt only once it has accepted a login: a wrong password leaves
-    the connection's processes without it (README, "Security model")."""
-    server = make_server({"local_enable": "YES", "anonymous_enable": "NO",
-                          "delay_failed_login": "0"})
-    c = server.raw()
-    assert c.reply()[0] == 220
-    assert c.cmd("USER kftp-alice")[0] == 331
-    assert c.cmd("PASS wrong-guess")[0] == 530
-    assert c.cmd("NOOP")[0] == 200  # the connection goes on, before login
-    for pid in process_chain(server, 2):
-        assert not maps_libgcrypt(pid)
+    assert [mapped_of(pid) for pid in chain] == [[], [], []]
     c.cmd("QUIT")
 
 
 @pytest.mark.parametrize("keeps_capability", [False, True])
 def test_the_session_jail_computes_hash_digests_and_nothing_loads_openssl(
         make_server, tree, keeps_capability):
-    """HASH digests are libgcrypt's (loaded before the session jail enters its jail),
-    computed by the session jail from the file it opened: the session's monitor reads none of the file and forks
-    nothing, even where it keeps a capability (chown_uploads), and no process of a plain session
-    maps OpenSSL (openssl_library.h)."""
+    """HASH digests are computed by the session jail, under its filter, from the file it
+    opened, with Nettle's code inside the binary: the session's monitor reads none of the file
+    and forks nothing, even where it keeps a capability (chown_uploads), and no process of a
+    plain session maps OpenSSL (openssl_library.h) or any other digest library."""
     options = {}
     if keeps_capability:
         options = {"write_enable": "YES", "anon_upload_enable": "YES", "chown_uploads": "YES",
@@ -458,7 +446,6 @@ def test_the_session_jail_computes_hash_digests_and_nothing_loads_openssl(
     assert c.cmd("USER anonymous")[0] == 331
     assert c.cmd("PASS x@y")[0] == 230
     keeper, session_monitor, session = process_chain(server, 3)
-    assert maps_libgcrypt(session)
     with open(tree.path("pub/random.bin"), "rb") as f:
         data = f.read()
     jail_read, monitor_read = read_bytes(session), read_bytes(session_monitor)
@@ -469,6 +456,7 @@ def test_the_session_jail_computes_hash_digests_and_nothing_loads_openssl(
     assert status(session)["Seccomp"] == "2"  # under its filter (mode 2) throughout
     assert read_bytes(session_monitor) - monitor_read < len(data)
     assert not any(maps_openssl(pid) for pid in (keeper, session_monitor, session))
+    assert [mapped_of(pid) for pid in (keeper, session_monitor, session)] == [[], [], []]
     assert (int(status(session_monitor)["CapEff"], 16) != 0) == keeps_capability
     assert children(session_monitor) == [session]
 

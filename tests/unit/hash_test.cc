@@ -1,13 +1,12 @@
 // Tests for src/common/hash.cc and src/jail/hash_file.cc: the HASH algorithms' names as FEAT
-// and OPTS HASH use them, and HashFile's digests with libgcrypt and zlib (checked against values
+// and OPTS HASH use them, and HashFile's digests with Nettle and zlib (checked against values
 // computed with OpenSSL, Python's hashlib and zlib.crc32), read without moving the descriptor's
-// offset, and only once PrepareHashing has initialised libgcrypt (HashFile never does).
+// offset.
 #include "hash.h"
 
 #include <doctest/doctest.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gcrypt.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -69,36 +68,6 @@ constexpr Known kKnown[] = {
     {HashAlgorithm::kCrc32, "00000000", "352441c2", "2f7cf01f"},
 };
 
-// ---- before PrepareHashing ----
-
-// The first of the file: with doctest's default order (by file and line) it runs before any
-// other case has called PrepareHashing.
-TEST_CASE("Before PrepareHashing, HashFile refuses the libgcrypt digests without initialising it") {
-  CHECK_OR_RETURN(gcry_control(GCRYCTL_ANY_INITIALIZATION_P) == 0);
-  TempFile abc("abc");
-  for (HashAlgorithm a : {HashAlgorithm::kSha256, HashAlgorithm::kSha512, HashAlgorithm::kSha1,
-                          HashAlgorithm::kMd5}) {
-    CAPTURE(HashName(a));
-    std::uint64_t size = 99;
-    CHECK(Digest(abc.fd(), a, &size) == "error: libgcrypt was not prepared (PrepareHashing)");
-  }
-  // Nothing read libgcrypt's files or set it up: that must happen before the jail.
-  CHECK(gcry_control(GCRYCTL_ANY_INITIALIZATION_P) == 0);
-  // CRC32 is zlib's and needs no preparing.
-  std::uint64_t size = 0;
-  CHECK(Digest(abc.fd(), HashAlgorithm::kCrc32, &size) == "352441c2");
-  CHECK(size == 3);
-}
-
-TEST_CASE("PrepareHashing initialises libgcrypt once, and later calls return the same result") {
-  const Status first = PrepareHashing();
-  CHECK_MESSAGE(first.ok(), first.message());
-  CHECK(gcry_control(GCRYCTL_INITIALIZATION_FINISHED_P) != 0);
-  const Status second = PrepareHashing();
-  CHECK(second.ok() == first.ok());
-  CHECK(second.message() == first.message());
-}
-
 // ---- names ----
 
 TEST_CASE("each algorithm has the name FEAT and the 213 reply use") {
@@ -149,7 +118,6 @@ TEST_CASE("HashFeatString lists every algorithm in order with '*' on the selecte
 // ---- HashFile ----
 
 TEST_CASE("HashFile gives the known lower-case hex digest and size of each file") {
-  CHECK_OR_RETURN(PrepareHashing().ok());
   TempFile empty("");
   TempFile abc("abc");
   const std::string pattern = Pattern();
@@ -167,7 +135,6 @@ TEST_CASE("HashFile gives the known lower-case hex digest and size of each file"
 }
 
 TEST_CASE("HashFile reads the whole file without moving the descriptor's offset") {
-  CHECK_OR_RETURN(PrepareHashing().ok());
   TempFile abc("abc");
   // The offset is at the end after writing; put it in the middle too.
   for (off_t offset : {off_t{3}, off_t{1}, off_t{0}}) {
@@ -184,7 +151,6 @@ TEST_CASE("HashFile reads the whole file without moving the descriptor's offset"
 }
 
 TEST_CASE("HashFile fails with the errno on a directory or a descriptor it cannot read") {
-  CHECK_OR_RETURN(PrepareHashing().ok());
   UniqueFd dir(open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   CHECK(dir.valid());
   TempFile abc("abc");

@@ -31,7 +31,6 @@
 #include <vector>
 
 #include "config.h"
-#include "hash_file.h"
 #include "ipc.h"
 #include "ipc_messages.h"
 #include "log.h"
@@ -459,15 +458,13 @@ class Fixture {
   }
 
   // The child: the session jail, entered as production enters it (log sink on the channel,
-  // libgcrypt prepared for HASH, umask, chroot, the user's ids), minus the seccomp filter and
-  // namespaces.
+  // umask, chroot, the user's ids), minus the seccomp filter and namespaces.
   [[noreturn]] void RunJail(int jail_end) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     client_.Reset();
     monitor_.Reset();
     signal(SIGPIPE, SIG_IGN);  // as the monitor sets it before it forks its jails
     UseJailLogSink(jail_end);
-    if (!PrepareHashing().ok()) _exit(92);
     umask(static_cast<mode_t>(config_.local_umask));
     if (chroot(tree_.root().c_str()) != 0 || chdir("/") != 0) _exit(90);
     if (setgroups(0, nullptr) != 0 || setgid(kUser) != 0 || setuid(kUser) != 0) _exit(91);
