@@ -77,7 +77,6 @@ Result<std::string> HashFile(int fd, HashAlgorithm algorithm, std::uint64_t* siz
     std::snprintf(text, sizeof(text), "%08lx", static_cast<unsigned long>(crc));
     return std::string(text);
   }
-  static_assert(sizeof(HashContext) >= sizeof(sha512_ctx));
   std::uint8_t digest[SHA512_DIGEST_SIZE];
   hash->digest(&context, hash->digest_size, digest);
   return Hex(digest, hash->digest_size);
