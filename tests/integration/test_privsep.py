@@ -413,8 +413,8 @@ def mapped_of(pid, names=UNMAPPED):
 def test_no_process_maps_libsystemd_or_a_digest_library_before_or_after_a_login(
         make_server, mode):
     """libsystemd is loaded only to read LISTEN_FDS (systemd mode) and unloaded at once, and
-    HASH needs no library of its own: no process of a connection maps one, before the login,
-    after a refused one or after a successful one."""
+    HASH needs no library of its own: no process of a connection maps one, before the login or
+    after it."""
     server = make_server(mode=mode)
     c = server.raw()
     assert c.reply()[0] == 220
@@ -424,6 +424,20 @@ def test_no_process_maps_libsystemd_or_a_digest_library_before_or_after_a_login(
     assert c.cmd("PASS x@y")[0] == 230
     chain = process_chain(server, 3)
     assert [mapped_of(pid) for pid in chain] == [[], [], []]
+    c.cmd("QUIT")
+
+
+def test_a_refused_login_maps_no_digest_library(make_server, local_users):
+    """A wrong password leaves the connection's processes without any library for HASH, as
+    they were before it (the monitor used to load libgcrypt at a login)."""
+    server = make_server({"local_enable": "YES", "anonymous_enable": "NO",
+                          "delay_failed_login": "0"})
+    c = server.raw()
+    assert c.reply()[0] == 220
+    assert c.cmd("USER kftp-alice")[0] == 331
+    assert c.cmd("PASS wrong-guess")[0] == 530
+    assert c.cmd("NOOP")[0] == 200  # the connection goes on, before login
+    assert [mapped_of(pid) for pid in process_chain(server, 2)] == [[], []]
     c.cmd("QUIT")
 
 
