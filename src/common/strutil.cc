@@ -64,6 +64,17 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
   }
 }
 
+std::string LowerHex(std::string_view bytes) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
 bool HasControlLineBytes(std::string_view s) {
   return s.find_first_of(std::string_view("\0\r\n", 3)) != std::string_view::npos;
 }

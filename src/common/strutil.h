@@ -23,6 +23,9 @@ std::optional<std::uint64_t> ParseDecimal(std::string_view s, std::uint64_t max)
 // Splits on sep; empty fields are kept.
 std::vector<std::string_view> Split(std::string_view s, char sep);
 
+// Each byte as two lower-case hex digits ("\x01\xab" -> "01ab").
+std::string LowerHex(std::string_view bytes);
+
 // True when s contains a NUL, CR or LF byte.
 bool HasControlLineBytes(std::string_view s);
 

@@ -292,13 +292,7 @@ std::string NewSessionId() {
     // getrandom cannot fail on a booted kernel with these arguments; a fixed id is still unique
     // enough alongside the pid in every log record.
   }
-  static const char kHex[] = "0123456789abcdef";
-  std::string id;
-  for (unsigned char b : bytes) {
-    id += kHex[b >> 4];
-    id += kHex[b & 15];
-  }
-  return id;
+  return LowerHex(std::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
 }
 
 // A small text file, or "" when it cannot be read.

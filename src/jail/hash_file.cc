@@ -14,6 +14,8 @@
 
 #include <cstdio>
 
+#include "strutil.h"
+
 namespace keepftpd {
 
 namespace {
@@ -37,16 +39,6 @@ union HashContext {
   sha1_ctx sha1;
   md5_ctx md5;
 };
-
-std::string Hex(const std::uint8_t* bytes, std::size_t n) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < n; ++i) {
-    out += kHex[bytes[i] >> 4];
-    out += kHex[bytes[i] & 15];
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -79,7 +71,7 @@ Result<std::string> HashFile(int fd, HashAlgorithm algorithm, std::uint64_t* siz
   }
   std::uint8_t digest[SHA512_DIGEST_SIZE];
   hash->digest(&context, hash->digest_size, digest);
-  return Hex(digest, hash->digest_size);
+  return LowerHex(std::string_view(reinterpret_cast<const char*>(digest), hash->digest_size));
 }
 
 }  // namespace keepftpd

@@ -1072,13 +1072,7 @@ std::string RandomHex(std::size_t bytes) {
     auto t = static_cast<unsigned long>(time(nullptr)) ^ static_cast<unsigned long>(getpid());
     std::memcpy(raw, &t, std::min(bytes, sizeof(t)));
   }
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < bytes; ++i) {
-    out += kHex[raw[i] >> 4];
-    out += kHex[raw[i] & 15];
-  }
-  return out;
+  return LowerHex(std::string_view(reinterpret_cast<const char*>(raw), bytes));
 }
 
 // Upload files a killed session left behind: nobody holds their lock any more. Opened for

@@ -203,6 +203,16 @@ TEST_CASE("Split keeps empty fields, so n separators always give n + 1 fields") 
   }
 }
 
+TEST_CASE("LowerHex writes each byte as two lower-case hex digits, in order") {
+  CHECK(LowerHex("") == "");
+  CHECK(LowerHex(std::string_view("\x00\x01\x0f\x10\xab\xff", 6)) == "00010f10abff");
+  const std::string all = LowerHex(AllBytes());
+  CHECK(all.size() == 512);
+  CHECK(all.substr(0, 8) == "00010203");
+  CHECK(all.substr(508) == "feff");
+  CHECK(all.find_first_not_of("0123456789abcdef") == std::string::npos);
+}
+
 TEST_CASE("HasControlLineBytes finds NUL, CR and LF anywhere, and no other byte") {
   CHECK_FALSE(HasControlLineBytes(""));
   CHECK(HasControlLineBytes("\0"sv));
